@@ -1,0 +1,4 @@
+//! The `wesley` command: everything that touches the outside world (files, processes,
+//! PostgreSQL). The pure planning logic lives in `wesley-planner`.
+
+pub mod cluster;
