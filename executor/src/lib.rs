@@ -1,4 +1,8 @@
 //! The `wesley` command: everything that touches the outside world (files, processes,
 //! PostgreSQL). The pure planning logic lives in `wesley-planner`.
 
+pub mod cli;
 pub mod cluster;
+pub mod cmd;
+pub mod introspect;
+pub mod output;

@@ -1,1 +1,20 @@
-pub fn x(){}
+//! Wesley's planner: the pure core. It turns GraphQL SDL with `@wes_*` directives into a
+//! validated PostgreSQL schema model, generates DDL for it, and computes its canonical
+//! hash. It never does IO: it takes text and returns values, and builds for
+//! `wasm32-unknown-unknown`.
+
+pub mod canon;
+pub mod ddl;
+pub mod diag;
+pub mod expr;
+pub mod model;
+pub mod naming;
+pub mod sdl;
+pub mod sql;
+pub mod types;
+
+pub use diag::{Diagnostic, Severity};
+pub use model::Schema;
+
+/// The planner's version, recorded in plan files.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,49 @@
+//! Command-line definition and dispatch. Exit codes (documented in the README):
+//! 0 success, 1 failure, 2 invalid input, 3 refused (hazards not allowed, drift, lock held).
+
+use crate::cmd;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes shared by every command.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const REFUSED: u8 = 3;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "wesley",
+    version,
+    about = "Schema-first, zero-downtime PostgreSQL migrations from GraphQL SDL"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the complete DDL for a schema, for an empty database.
+    Generate(cmd::generate::Args),
+}
+
+/// Parses the command line, runs the command, and maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Generate(args) => cmd::generate::run(args),
+    }
+}

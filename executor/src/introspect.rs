@@ -1,0 +1,98 @@
+//! Reading a live database's schema into the planner's canonical form
+//! ([`wesley_planner::canon::CanonSchema`]), so that a database and an SDL file hash alike
+//! when they describe the same schema.
+//!
+//! One query builds the whole canonical JSON inside PostgreSQL. It covers every schema
+//! except the system ones and Wesley's own bookkeeping schema `wesley`.
+
+use wesley_planner::canon::CanonSchema;
+
+/// Returns one row with one `json` column: the canonical form of the database.
+pub const CANONICAL_QUERY: &str = r#"
+WITH rels AS (
+  SELECT c.oid, n.nspname, c.relname, c.relrowsecurity
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p')
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'wesley')
+    AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+),
+cols AS (
+  SELECT a.attrelid, a.attnum, a.attname,
+    CASE
+      WHEN t.typtype = 'e' THEN tn.nspname || '.' || t.typname
+      WHEN t.typcategory = 'A' AND et.typtype = 'e' THEN etn.nspname || '.' || et.typname || '[]'
+      ELSE format_type(a.atttypid, a.atttypmod)
+    END AS type,
+    a.attnotnull, a.atthasdef
+  FROM pg_attribute a
+  JOIN rels r ON r.oid = a.attrelid
+  JOIN pg_type t ON t.oid = a.atttypid
+  JOIN pg_namespace tn ON tn.oid = t.typnamespace
+  LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+  LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
+  WHERE a.attnum > 0 AND NOT a.attisdropped
+),
+colnames AS (
+  SELECT attrelid, attnum, attname FROM pg_attribute WHERE attnum > 0
+)
+SELECT json_build_object(
+  'enums', COALESCE((
+    SELECT json_agg(json_build_object('name', n.nspname || '.' || t.typname,
+      'values', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid))
+      ORDER BY n.nspname, t.typname)
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'e' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'wesley')
+  ), '[]'::json),
+  'tables', COALESCE((
+    SELECT json_agg(json_build_object(
+      'name', r.nspname || '.' || r.relname,
+      'columns', COALESCE((SELECT json_agg(json_build_object('name', c.attname, 'type', c.type,
+          'not_null', c.attnotnull, 'has_default', c.atthasdef) ORDER BY c.attname)
+        FROM cols c WHERE c.attrelid = r.oid), '[]'::json),
+      'primary_key', (SELECT json_build_object('name', k.conname,
+          'columns', (SELECT json_agg(cn.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
+                      JOIN colnames cn ON cn.attrelid = k.conrelid AND cn.attnum = u.attnum))
+        FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'p'),
+      'uniques', COALESCE((SELECT json_agg(json_build_object('name', k.conname,
+          'columns', (SELECT json_agg(cn.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
+                      JOIN colnames cn ON cn.attrelid = k.conrelid AND cn.attnum = u.attnum)) ORDER BY k.conname)
+        FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'u'), '[]'::json),
+      'foreign_keys', COALESCE((SELECT json_agg(json_build_object('name', k.conname,
+          'columns', (SELECT json_agg(cn.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
+                      JOIN colnames cn ON cn.attrelid = k.conrelid AND cn.attnum = u.attnum),
+          'references', (SELECT fn.nspname || '.' || fc.relname FROM pg_class fc JOIN pg_namespace fn ON fn.oid = fc.relnamespace WHERE fc.oid = k.confrelid),
+          'ref_columns', (SELECT json_agg(cn.attname ORDER BY u.ord) FROM unnest(k.confkey) WITH ORDINALITY u(attnum, ord)
+                      JOIN colnames cn ON cn.attrelid = k.confrelid AND cn.attnum = u.attnum),
+          'on_delete', CASE k.confdeltype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END,
+          'on_update', CASE k.confupdtype WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' ELSE 'SET DEFAULT' END
+        ) ORDER BY k.conname)
+        FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'f'), '[]'::json),
+      'checks', COALESCE((SELECT json_agg(k.conname ORDER BY k.conname)
+        FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'c'), '[]'::json),
+      'indexes', COALESCE((SELECT json_agg(json_build_object('name', ic.relname,
+          'columns', (SELECT json_agg(COALESCE(cn.attname, '(expression)') ORDER BY u.ord)
+                      FROM unnest(string_to_array(i.indkey::text, ' ')::int2[]) WITH ORDINALITY u(attnum, ord)
+                      LEFT JOIN colnames cn ON cn.attrelid = i.indrelid AND cn.attnum = u.attnum),
+          'method', am.amname, 'unique', i.indisunique, 'partial', i.indpred IS NOT NULL) ORDER BY ic.relname)
+        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+        WHERE i.indrelid = r.oid
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = r.oid AND k.contype IN ('p', 'u', 'x'))), '[]'::json),
+      'rls', r.relrowsecurity,
+      'policies', COALESCE((SELECT json_agg(json_build_object('name', p.polname,
+          'command', CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+          'permissive', p.polpermissive,
+          'roles', COALESCE((SELECT json_agg(ro.rolname ORDER BY ro.rolname) FROM pg_roles ro WHERE ro.oid = ANY(p.polroles)), '[]'::json))
+          ORDER BY p.polname)
+        FROM pg_policy p WHERE p.polrelid = r.oid), '[]'::json)
+    ) ORDER BY r.nspname, r.relname)
+    FROM rels r
+  ), '[]'::json)
+)::text
+"#;
+
+/// Parses the query's output into a normalized canonical form.
+pub fn parse_canonical(json: &str) -> Result<CanonSchema, serde_json::Error> {
+    let mut c: CanonSchema = serde_json::from_str(json.trim())?;
+    c.normalize();
+    Ok(c)
+}

@@ -1,0 +1,212 @@
+//! The canonical form of a schema model and its SHA-256 hash.
+//!
+//! The canonical form is a JSON document whose content is exactly what can also be read
+//! back from a live PostgreSQL catalog, so the executor can hash a database and compare it
+//! with a plan (drift detection). It is independent of the order types, fields,
+//! directives and constraints are written in, and of comments and whitespace:
+//!
+//! * enums sorted by qualified name, values in declaration order (order matters in SQL);
+//! * tables sorted by qualified name; columns sorted by name, each with its type as
+//!   `format_type()` prints it, `not_null`, and `has_default`;
+//! * primary key (name, ordered columns), uniques, foreign keys (name, columns, referenced
+//!   table and columns, actions), checks (name only), indexes (name, columns, method,
+//!   unique, partial), all sorted by name; `rls` on/off; policies (name, command,
+//!   permissive, roles sorted) sorted by name.
+//!
+//! SQL expression texts (defaults, check bodies, index predicates, policy bodies) are not
+//! part of the hash: PostgreSQL stores them re-printed (`'x'` becomes `'x'::text`), so only
+//! their presence and names are compared. Object keys appear in the order written below,
+//! with no whitespace; the hash is `sha256:` + lowercase hex of the UTF-8 bytes.
+
+use crate::model::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonSchema {
+    pub enums: Vec<CanonEnum>,
+    pub tables: Vec<CanonTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonEnum {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonTable {
+    pub name: String,
+    pub columns: Vec<CanonColumn>,
+    pub primary_key: Option<CanonKey>,
+    pub uniques: Vec<CanonKey>,
+    pub foreign_keys: Vec<CanonFk>,
+    pub checks: Vec<String>,
+    pub indexes: Vec<CanonIndex>,
+    pub rls: bool,
+    pub policies: Vec<CanonPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub not_null: bool,
+    pub has_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonKey {
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonFk {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub references: String,
+    pub ref_columns: Vec<String>,
+    pub on_delete: String,
+    pub on_update: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonIndex {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub method: String,
+    pub unique: bool,
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonPolicy {
+    pub name: String,
+    pub command: String,
+    pub permissive: bool,
+    pub roles: Vec<String>,
+}
+
+impl CanonSchema {
+    /// Puts every list in canonical order (for canonical forms built from elsewhere,
+    /// such as a live catalog).
+    pub fn normalize(&mut self) {
+        self.enums.sort_by(|a, b| a.name.cmp(&b.name));
+        self.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        for t in &mut self.tables {
+            t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+            t.uniques.sort_by(|a, b| a.name.cmp(&b.name));
+            t.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+            t.checks.sort();
+            t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+            t.policies.sort_by(|a, b| a.name.cmp(&b.name));
+            for p in &mut t.policies {
+                p.roles.sort();
+            }
+        }
+    }
+
+    /// The canonical JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// `sha256:<hex>` of the canonical JSON.
+    pub fn hash(&self) -> String {
+        format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(self.to_json().as_bytes()))
+        )
+    }
+}
+
+fn action(a: FkAction) -> String {
+    a.sql().to_string()
+}
+
+/// The canonical form of a model.
+pub fn canonical(schema: &Schema) -> CanonSchema {
+    let mut c = CanonSchema {
+        enums: schema
+            .enums
+            .iter()
+            .map(|e| CanonEnum {
+                name: format!("{}.{}", e.schema, e.name),
+                values: e.values.clone(),
+            })
+            .collect(),
+        tables: schema.tables.iter().map(canonical_table).collect(),
+    };
+    c.normalize();
+    c
+}
+
+pub fn canonical_table(t: &Table) -> CanonTable {
+    CanonTable {
+        name: t.display_name(),
+        columns: t
+            .columns
+            .iter()
+            .map(|col| CanonColumn {
+                name: col.name.clone(),
+                ty: col.ty.canonical(),
+                not_null: !col.nullable,
+                has_default: col.default.is_some(),
+            })
+            .collect(),
+        primary_key: t.primary_key.as_ref().map(|k| CanonKey {
+            name: k.name.clone(),
+            columns: k.columns.clone(),
+        }),
+        uniques: t
+            .uniques
+            .iter()
+            .map(|u| CanonKey {
+                name: u.name.clone(),
+                columns: u.columns.clone(),
+            })
+            .collect(),
+        foreign_keys: t
+            .foreign_keys
+            .iter()
+            .map(|f| CanonFk {
+                name: f.name.clone(),
+                columns: f.columns.clone(),
+                references: format!("{}.{}", f.ref_schema, f.ref_table),
+                ref_columns: f.ref_columns.clone(),
+                on_delete: action(f.on_delete),
+                on_update: action(f.on_update),
+            })
+            .collect(),
+        checks: t.checks.iter().map(|c| c.name.clone()).collect(),
+        indexes: t
+            .indexes
+            .iter()
+            .map(|i| CanonIndex {
+                name: i.name.clone(),
+                columns: i.columns.clone(),
+                method: i.method.sql().to_string(),
+                unique: i.unique,
+                partial: i.predicate.is_some(),
+            })
+            .collect(),
+        rls: t.rls_enabled,
+        policies: t
+            .policies
+            .iter()
+            .map(|p| CanonPolicy {
+                name: p.name.clone(),
+                command: p.command.sql().to_string(),
+                permissive: !p.restrictive,
+                roles: p.roles.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// `sha256:<hex>` of the model's canonical form.
+pub fn schema_hash(schema: &Schema) -> String {
+    canonical(schema).hash()
+}

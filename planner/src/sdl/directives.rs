@@ -1,0 +1,87 @@
+//! Directive spellings: `@wes_x` (canonical), `@wesley_x` and bare `@x` all mean the same
+//! directive; `@primaryKey` is `@wes_pk` and `@foreignKey` is `@wes_fk`. Also the typed
+//! accessors for directive arguments.
+
+use graphql_parser::schema::{Directive, Value};
+
+/// The directives Wesley understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectiveKind {
+    Table,
+    Column,
+    Type,
+    Pk,
+    Unique,
+    Fk,
+    Index,
+    Check,
+    Default,
+    Rls,
+    Tenant,
+    Owner,
+    Uid,
+    Sensitive,
+    Pii,
+    Weight,
+    Critical,
+    HasMany,
+    HasOne,
+    BelongsTo,
+}
+
+/// Maps any accepted spelling to its directive, or `None` for unknown directives.
+pub fn canonical_directive(name: &str) -> Option<DirectiveKind> {
+    let base = name
+        .strip_prefix("wes_")
+        .or_else(|| name.strip_prefix("wesley_"))
+        .unwrap_or(name);
+    Some(match base {
+        "table" => DirectiveKind::Table,
+        "column" => DirectiveKind::Column,
+        "type" => DirectiveKind::Type,
+        "pk" | "primaryKey" | "primary_key" => DirectiveKind::Pk,
+        "unique" => DirectiveKind::Unique,
+        "fk" | "foreignKey" | "foreign_key" => DirectiveKind::Fk,
+        "index" => DirectiveKind::Index,
+        "check" => DirectiveKind::Check,
+        "default" => DirectiveKind::Default,
+        "rls" => DirectiveKind::Rls,
+        "tenant" => DirectiveKind::Tenant,
+        "owner" => DirectiveKind::Owner,
+        "uid" => DirectiveKind::Uid,
+        "sensitive" => DirectiveKind::Sensitive,
+        "pii" => DirectiveKind::Pii,
+        "weight" => DirectiveKind::Weight,
+        "critical" => DirectiveKind::Critical,
+        "hasMany" | "has_many" => DirectiveKind::HasMany,
+        "hasOne" | "has_one" => DirectiveKind::HasOne,
+        "belongsTo" | "belongs_to" => DirectiveKind::BelongsTo,
+        _ => return None,
+    })
+}
+
+pub type Dir<'a> = Directive<'a, String>;
+pub type Val<'a> = Value<'a, String>;
+
+/// Looks up an argument by any of its names.
+pub fn arg<'d, 'a>(d: &'d Dir<'a>, names: &[&str]) -> Option<(&'d str, &'d Val<'a>)> {
+    d.arguments
+        .iter()
+        .find(|(n, _)| names.contains(&n.as_str()))
+        .map(|(n, v)| (n.as_str(), v))
+}
+
+/// A human description of a GraphQL value's kind, for error messages.
+pub fn kind_of(v: &Val<'_>) -> &'static str {
+    match v {
+        Value::Variable(_) => "a variable",
+        Value::Int(_) => "a number",
+        Value::Float(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Boolean(_) => "a boolean",
+        Value::Null => "null",
+        Value::Enum(_) => "an enum value",
+        Value::List(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
