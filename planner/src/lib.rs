@@ -11,6 +11,7 @@ pub mod model;
 pub mod naming;
 pub mod sdl;
 pub mod sql;
+pub mod synth;
 pub mod types;
 
 pub use diag::{Diagnostic, Severity};

@@ -1240,16 +1240,16 @@ fn default_from(
         }
         Value::Int(n) => {
             let s = n.as_i64().unwrap_or_default().to_string();
-            number_default(cx, ty, &s, &vpos(cx, "value"), field)
+            number_default(cx, ty, &s, d, field)
         }
         Value::Float(f) => {
             if ty.base.is_integer() {
                 mismatch(cx, &format!("`{f}`"));
                 return None;
             }
-            number_default(cx, ty, &f.to_string(), &vpos(cx, "value"), field)
+            number_default(cx, ty, &f.to_string(), d, field)
         }
-        Value::Enum(e) => enum_or_string_default(cx, ty, e, &vpos(cx, "value"), field),
+        Value::Enum(e) => enum_or_string_default(cx, ty, e, d, field),
         Value::String(s) => {
             let trimmed = s.trim();
             if VALUE_EXPRESSIONS
@@ -1259,7 +1259,7 @@ fn default_from(
                 return Some(Default::Expr(trimmed.to_ascii_lowercase()));
             }
             if ty.base.is_numeric() {
-                return number_default(cx, ty, trimmed, &vpos(cx, "value"), field);
+                return number_default(cx, ty, trimmed, d, field);
             }
             if ty.base == BaseType::Boolean {
                 return match trimmed.to_ascii_lowercase().as_str() {
@@ -1271,7 +1271,7 @@ fn default_from(
                     }
                 };
             }
-            enum_or_string_default(cx, ty, s, &vpos(cx, "value"), field)
+            enum_or_string_default(cx, ty, s, d, field)
         }
         other => {
             mismatch(cx, kind_of(other));
@@ -1284,7 +1284,7 @@ fn number_default(
     cx: &mut Ctx<'_>,
     ty: &SqlType,
     s: &str,
-    pos: &Pos,
+    d: &Dir<'_>,
     field: &str,
 ) -> Option<Default> {
     if ty.base.is_textual() {
@@ -1296,9 +1296,10 @@ fn number_default(
         ty.base.is_numeric() && s.parse::<f64>().is_ok_and(f64::is_finite)
     };
     if !valid {
+        let pos = locate::arg_value(cx.src, p(d.position), "value");
         cx.err(
             codes::BAD_DEFAULT,
-            *pos,
+            pos,
             format!("default `{s}` does not fit column type `{ty}` of field `{field}`"),
             "give a number of the column's type, or an SQL expression with `expr:`",
         );
@@ -1311,7 +1312,7 @@ fn enum_or_string_default(
     cx: &mut Ctx<'_>,
     ty: &SqlType,
     s: &str,
-    pos: &Pos,
+    d: &Dir<'_>,
     field: &str,
 ) -> Option<Default> {
     match &ty.base {
@@ -1320,9 +1321,10 @@ fn enum_or_string_default(
             Some(Default::Literal(sql::literal(s)))
         }
         b if b.is_numeric() || *b == BaseType::Boolean => {
+            let pos = locate::arg_value(cx.src, p(d.position), "value");
             cx.err(
                 codes::BAD_DEFAULT,
-                *pos,
+                pos,
                 format!("default `{s}` does not fit column type `{ty}` of field `{field}`"),
                 "give a value of the column's type",
             );
@@ -1499,7 +1501,8 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
             }
             continue;
         };
-        let rpos = locate::arg_value(cx.src, p(dir.position), "ref");
+        // Located only when reporting: locating scans the source from its start.
+        let rpos = |cx: &Ctx<'_>| locate::arg_value(cx.src, p(dir.position), "ref");
         let (type_part, field_part) = match r.rsplit_once('.') {
             Some((t, f)) => (t.to_string(), Some(f.to_string())),
             None => (r.clone(), None),
@@ -1514,7 +1517,7 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
             let known: Vec<&str> = all.iter().map(|t| t.obj.name.as_str()).collect();
             cx.err(
                 codes::FK_UNKNOWN_TYPE,
-                rpos,
+                rpos(cx),
                 format!("foreign key refers to `{type_part}`, which is not a `@wes_table` type"),
                 format!("use one of: {}", known.join(", ")),
             );
@@ -1534,7 +1537,7 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
                 .unwrap_or_else(|| "its single-column primary key".into());
             cx.err(
                 codes::FK_UNKNOWN_FIELD,
-                rpos,
+                rpos(cx),
                 format!(
                     "foreign key refers to `{}.{what}`, which does not exist",
                     target.obj.name
@@ -1555,7 +1558,7 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
         if !src_col.ty.fk_compatible(&dst_col.ty) {
             cx.err(
                 codes::FK_TYPE_MISMATCH,
-                rpos,
+                rpos(cx),
                 format!(
                     "foreign key column `{}` is `{}` but `{}.{}` is `{}`",
                     col, src_col.ty, target.table.name, ref_col, dst_col.ty
@@ -1585,7 +1588,7 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
         if !unique {
             cx.err(
                 codes::FK_NOT_UNIQUE,
-                rpos,
+                rpos(cx),
                 format!(
                     "foreign key refers to `{}.{}`, which is neither a primary key nor unique",
                     target.table.name, ref_col

@@ -53,6 +53,15 @@ pub mod codes {
 /// Parses and validates one SDL file. `file` is the name used in diagnostics. The model is
 /// returned only when there are no errors; warnings come with it.
 pub fn parse(file: &str, src: &str) -> (Option<Schema>, Vec<Diagnostic>) {
+    // graphql-parser counts the `\r\n` ending a `#` comment as two lines, which would put
+    // every later diagnostic of a CRLF file too low; with `\n` alone all positions agree.
+    let normalized;
+    let src = if src.contains("\r\n") {
+        normalized = src.replace("\r\n", "\n");
+        normalized.as_str()
+    } else {
+        src
+    };
     let mut diags = prescan::scan(file, src);
     if diag::has_errors(&diags) {
         diag::sort(&mut diags);

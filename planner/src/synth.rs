@@ -1,0 +1,631 @@
+//! Synthetic SDL schemas for tests and benchmarks.
+//!
+//! [`schema`] writes a valid schema of any size: tables `T0000`, `T0001`, … each with an
+//! `id: ID! @wes_pk` key, a mix of scalar types (nullable and not), defaults, enum
+//! columns, check constraints, unique constraints, foreign keys to earlier tables,
+//! field-level and type-level indexes, and now and then tenant row-level security.
+//! [`shuffled`] writes the same schema with its definitions, fields and directives in
+//! another order (and some comments and descriptions added), so it must hash alike.
+//!
+//! Everything here is pure and deterministic: the output depends only on the options,
+//! through a small internal SplitMix64 generator.
+
+use crate::naming::snake_case;
+
+/// What [`schema`] generates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynthOptions {
+    /// Number of tables.
+    pub tables: usize,
+    /// Columns per table, counting `id` and the foreign-key columns (at least
+    /// `1 + fks_per_table` are generated).
+    pub columns_per_table: usize,
+    /// Indexes per table (fewer when a table has too few indexable columns).
+    pub indexes_per_table: usize,
+    /// Foreign-key columns per table, each referring to an earlier table (the first table
+    /// refers to itself).
+    pub fks_per_table: usize,
+    /// Seed of everything chosen at random.
+    pub seed: u64,
+}
+
+impl SynthOptions {
+    /// `tables` tables of 10 columns, 2 indexes and 1 foreign key each, seed 1.
+    pub fn new(tables: usize) -> Self {
+        SynthOptions {
+            tables,
+            columns_per_table: 10,
+            indexes_per_table: 2,
+            fks_per_table: 1,
+            seed: 1,
+        }
+    }
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions::new(10)
+    }
+}
+
+/// The SDL of a synthetic schema.
+pub fn schema(opts: &SynthOptions) -> String {
+    render(&build(opts), None)
+}
+
+/// The same schema as [`schema`] with definitions, fields, and the directives of each
+/// type and field in an order chosen by `shuffle_seed`. Enum values keep their order
+/// (it is part of the schema).
+pub fn shuffled(src_opts: &SynthOptions, shuffle_seed: u64) -> String {
+    let mut defs = build(src_opts);
+    let mut rng = Rng::new(shuffle_seed ^ 0x5348_5546_464c_4544);
+    for def in &mut defs {
+        if let Def::Table {
+            directives, fields, ..
+        } = def
+        {
+            rng.shuffle(directives);
+            rng.shuffle(fields);
+            for f in fields.iter_mut() {
+                rng.shuffle(&mut f.directives);
+            }
+        }
+    }
+    rng.shuffle(&mut defs);
+    render(&defs, Some(&mut rng))
+}
+
+/// SplitMix64: tiny, fast and good enough to pick shapes.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// True with probability `num / den`.
+    fn chance(&mut self, num: usize, den: usize) -> bool {
+        self.below(den) < num
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+}
+
+struct FieldDef {
+    name: String,
+    ty: String,
+    directives: Vec<String>,
+}
+
+enum Def {
+    Enum {
+        name: String,
+        values: Vec<String>,
+    },
+    Table {
+        name: String,
+        directives: Vec<String>,
+        fields: Vec<FieldDef>,
+    },
+}
+
+/// The kinds of ordinary (non-key, non-reference) columns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Varchar,
+    Int,
+    BigInt,
+    Float,
+    Decimal,
+    Boolean,
+    DateTime,
+    Date,
+    Time,
+    Json,
+    TextArray,
+    IntArray,
+    Uuid,
+    Enum,
+}
+
+const KINDS: &[Kind] = &[
+    Kind::Text,
+    Kind::Text,
+    Kind::Varchar,
+    Kind::Int,
+    Kind::Int,
+    Kind::BigInt,
+    Kind::Float,
+    Kind::Decimal,
+    Kind::Boolean,
+    Kind::DateTime,
+    Kind::DateTime,
+    Kind::Date,
+    Kind::Time,
+    Kind::Json,
+    Kind::TextArray,
+    Kind::IntArray,
+    Kind::Uuid,
+    Kind::Enum,
+    Kind::Enum,
+];
+
+const ENUM_VALUES: &[&str] = &[
+    "LOW", "MEDIUM", "HIGH", "URGENT", "BLOCKED", "DONE", "ARCHIVED",
+];
+
+/// A column as planned, before it is written as a field.
+struct Col {
+    field: String,
+    column: String,
+    kind: Option<Kind>,
+    unique: bool,
+    indexed: Option<String>,
+    directives: Vec<String>,
+    ty: String,
+}
+
+impl Col {
+    /// Whether a plain btree index on this column makes sense.
+    fn indexable(&self) -> bool {
+        !matches!(
+            self.kind,
+            Some(Kind::Json | Kind::TextArray | Kind::IntArray)
+        )
+    }
+}
+
+fn build(opts: &SynthOptions) -> Vec<Def> {
+    let mut rng = Rng::new(opts.seed);
+    let mut defs = Vec::new();
+    let n_enums = if opts.tables == 0 {
+        0
+    } else {
+        opts.tables.div_ceil(4).min(100)
+    };
+    let width = 4.max(opts.tables.saturating_sub(1).to_string().len());
+    let mut enum_values: Vec<Vec<String>> = Vec::new();
+    for e in 0..n_enums {
+        let n = 2 + rng.below(ENUM_VALUES.len() - 1);
+        let values: Vec<String> = ENUM_VALUES[..n].iter().map(|v| v.to_string()).collect();
+        enum_values.push(values.clone());
+        defs.push(Def::Enum {
+            name: format!("E{e:03}"),
+            values,
+        });
+    }
+    for t in 0..opts.tables {
+        defs.push(build_table(&mut rng, opts, t, width, &enum_values));
+    }
+    defs
+}
+
+fn build_table(
+    rng: &mut Rng,
+    opts: &SynthOptions,
+    t: usize,
+    width: usize,
+    enums: &[Vec<String>],
+) -> Def {
+    let name = format!("T{t:0width$}");
+    let mut type_dirs = vec!["@wes_table".to_string()];
+    let mut cols: Vec<Col> = Vec::new();
+    cols.push(Col {
+        field: "id".into(),
+        column: "id".into(),
+        kind: Some(Kind::Uuid),
+        unique: true,
+        indexed: None,
+        directives: vec!["@wes_pk".into()],
+        ty: "ID!".into(),
+    });
+
+    let n_scalar = opts
+        .columns_per_table
+        .saturating_sub(1 + opts.fks_per_table);
+    let tenant = rng.chance(1, 8) && n_scalar > 0;
+    let mut has_unique = false;
+    for j in 0..n_scalar {
+        if tenant && j == 0 {
+            cols.push(Col {
+                field: "orgId".into(),
+                column: "org_id".into(),
+                kind: Some(Kind::Uuid),
+                unique: false,
+                indexed: None,
+                directives: Vec::new(),
+                ty: "ID!".into(),
+            });
+            continue;
+        }
+        let kind = *rng.pick(KINDS);
+        let nullable = rng.chance(1, 3);
+        let with_default = rng.chance(1, 3);
+        let (suffix, scalar) = match kind {
+            Kind::Text => ("Title", "String".to_string()),
+            Kind::Varchar => ("Code", "String".to_string()),
+            Kind::Int => ("Qty", "Int".to_string()),
+            Kind::BigInt => ("Total", "BigInt".to_string()),
+            Kind::Float => ("Ratio", "Float".to_string()),
+            Kind::Decimal => ("Amount", "Decimal".to_string()),
+            Kind::Boolean => ("Active", "Boolean".to_string()),
+            Kind::DateTime => ("CreatedAt", "DateTime".to_string()),
+            Kind::Date => ("Day", "Date".to_string()),
+            Kind::Time => ("OpensAt", "Time".to_string()),
+            Kind::Json => ("Data", "JSON".to_string()),
+            Kind::TextArray => ("Tags", "[String!]".to_string()),
+            Kind::IntArray => ("Scores", "[Int]".to_string()),
+            Kind::Uuid => ("Token", "UUID".to_string()),
+            Kind::Enum => ("Level", format!("E{:03}", rng.below(enums.len().max(1)))),
+        };
+        let field = format!("c{j}{suffix}");
+        let column = snake_case(&field);
+        let mut dirs = Vec::new();
+        if kind == Kind::Varchar {
+            dirs.push("@wes_type(sql: \"varchar(64)\")".to_string());
+        }
+        if with_default {
+            let d = match kind {
+                Kind::Text => "@wes_default(value: \"n/a\")".to_string(),
+                Kind::Varchar => "@wes_default(value: \"X-0\")".to_string(),
+                Kind::Int => "@wes_default(value: 0)".to_string(),
+                Kind::BigInt => "@wes_default(value: 100)".to_string(),
+                Kind::Float => "@wes_default(value: 1.5)".to_string(),
+                Kind::Decimal => "@wes_default(value: \"0.00\")".to_string(),
+                Kind::Boolean => format!("@wes_default(value: {})", rng.chance(1, 2)),
+                Kind::DateTime => "@wes_default(expr: \"now()\")".to_string(),
+                Kind::Date => "@wes_default(expr: \"current_date\")".to_string(),
+                Kind::Time => "@wes_default(value: \"09:00:00\")".to_string(),
+                Kind::Json => "@wes_default(value: \"{}\")".to_string(),
+                Kind::TextArray | Kind::IntArray => "@wes_default(value: \"{}\")".to_string(),
+                Kind::Uuid => "@wes_default(expr: \"gen_random_uuid()\")".to_string(),
+                Kind::Enum => {
+                    let idx: usize = scalar[1..].parse().unwrap_or(0);
+                    let values = &enums[idx.min(enums.len() - 1)];
+                    format!("@wes_default(value: {})", rng.pick(values))
+                }
+            };
+            dirs.push(d);
+        }
+        if kind == Kind::Int && rng.chance(1, 3) {
+            dirs.push(format!("@wes_check(expr: \"{column} >= 0\")"));
+        }
+        let unique = !has_unique && matches!(kind, Kind::Text | Kind::Varchar) && rng.chance(1, 3);
+        if unique {
+            has_unique = true;
+            dirs.push("@wes_unique".into());
+        }
+        let ty = if nullable {
+            scalar
+        } else {
+            format!("{scalar}!")
+        };
+        cols.push(Col {
+            field,
+            column,
+            kind: Some(kind),
+            unique,
+            indexed: None,
+            directives: dirs,
+            ty,
+        });
+    }
+
+    for k in 0..opts.fks_per_table {
+        let target = if t == 0 { 0 } else { rng.below(t) };
+        let nullable = rng.chance(1, 2);
+        let field = format!("ref{k}Id");
+        let mut fk = format!("@wes_fk(ref: \"T{target:0width$}.id\"");
+        match rng.below(5) {
+            0 => fk.push_str(", onDelete: CASCADE"),
+            1 => fk.push_str(", onDelete: RESTRICT"),
+            2 if nullable => fk.push_str(", onDelete: SET_NULL"),
+            3 => fk.push_str(", onDelete: CASCADE, onUpdate: CASCADE"),
+            _ => {}
+        }
+        fk.push(')');
+        cols.push(Col {
+            column: snake_case(&field),
+            field,
+            kind: None,
+            unique: false,
+            indexed: None,
+            directives: vec![fk],
+            ty: if nullable { "ID".into() } else { "ID!".into() },
+        });
+    }
+
+    // Indexes: even ones on a single column (on the field), odd ones on two columns (on
+    // the type), every column set distinct and none equal to a key's.
+    let mut taken: Vec<Vec<usize>> = cols
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.unique)
+        .map(|(i, _)| vec![i])
+        .collect();
+    let candidates: Vec<usize> = (1..cols.len()).filter(|&i| cols[i].indexable()).collect();
+    for k in 0..opts.indexes_per_table {
+        let single = k % 2 == 0 || candidates.len() < 2;
+        let mut chosen = None;
+        for _ in 0..8 {
+            if candidates.is_empty() {
+                break;
+            }
+            let set = if single {
+                vec![*rng.pick(&candidates)]
+            } else {
+                let a = *rng.pick(&candidates);
+                let b = *rng.pick(&candidates);
+                if a == b {
+                    continue;
+                }
+                vec![a, b]
+            };
+            if !taken.contains(&set) {
+                chosen = Some(set);
+                break;
+            }
+        }
+        let Some(set) = chosen else { continue };
+        taken.push(set.clone());
+        if let [i] = set[..] {
+            let c = &mut cols[i];
+            let d = match (c.kind, rng.below(6)) {
+                (None | Some(Kind::Int | Kind::BigInt | Kind::Text | Kind::Uuid), 0) => {
+                    "@wes_index(using: \"hash\")".to_string()
+                }
+                (Some(Kind::Int | Kind::BigInt), 1) => {
+                    format!("@wes_index(where: \"{} > 0\")", c.column)
+                }
+                (Some(Kind::DateTime | Kind::Date), 1) => "@wes_index(using: \"brin\")".to_string(),
+                _ => "@wes_index".to_string(),
+            };
+            c.indexed = Some(d);
+        } else {
+            // Columns may be named by field or by column.
+            let names: Vec<String> = set
+                .iter()
+                .map(|&i| {
+                    if rng.chance(1, 2) {
+                        cols[i].field.clone()
+                    } else {
+                        cols[i].column.clone()
+                    }
+                })
+                .collect();
+            let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+            type_dirs.push(format!("@wes_index(columns: [{}])", list.join(", ")));
+        }
+    }
+
+    // A JSON column gets a GIN index now and then (on top of the requested ones).
+    if let Some(c) = cols
+        .iter_mut()
+        .find(|c| c.kind == Some(Kind::Json) && c.indexed.is_none())
+    {
+        if rng.chance(1, 2) {
+            c.indexed = Some("@wes_index(using: \"gin\")".into());
+        }
+    }
+
+    // A composite unique constraint now and then.
+    if candidates.len() >= 3 && rng.chance(1, 6) {
+        let a = candidates[0];
+        let b = candidates[candidates.len() - 1];
+        if !taken.contains(&vec![a, b]) {
+            type_dirs.push(format!(
+                "@wes_unique(columns: [\"{}\", \"{}\"])",
+                cols[a].field, cols[b].field
+            ));
+        }
+    }
+
+    if tenant {
+        type_dirs.push("@wes_tenant(by: \"org_id\")".into());
+        if rng.chance(1, 2) {
+            type_dirs.push("@wes_rls(select: \"true\", insert: \"org_id IS NOT NULL\")".into());
+        }
+    }
+
+    let fields = cols
+        .into_iter()
+        .map(|c| {
+            let mut directives = c.directives;
+            directives.extend(c.indexed);
+            FieldDef {
+                name: c.field,
+                ty: c.ty,
+                directives,
+            }
+        })
+        .collect();
+    Def::Table {
+        name,
+        directives: type_dirs,
+        fields,
+    }
+}
+
+fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
+    let mut out = String::with_capacity(defs.len() * 600);
+    out.push_str("# Synthetic schema generated by wesley_planner::synth.\n");
+    for def in defs {
+        out.push('\n');
+        if let Some(rng) = noise.as_deref_mut() {
+            if rng.chance(1, 4) {
+                out.push_str("\"\"\"A description that changes nothing.\"\"\"\n");
+            } else if rng.chance(1, 4) {
+                out.push_str("# a comment\n");
+            }
+        }
+        match def {
+            Def::Enum { name, values } => {
+                out.push_str("enum ");
+                out.push_str(name);
+                out.push_str(" {\n");
+                for v in values {
+                    out.push_str("  ");
+                    out.push_str(v);
+                    out.push('\n');
+                }
+                out.push_str("}\n");
+            }
+            Def::Table {
+                name,
+                directives,
+                fields,
+            } => {
+                out.push_str("type ");
+                out.push_str(name);
+                for d in directives {
+                    out.push(' ');
+                    out.push_str(d);
+                }
+                out.push_str(" {\n");
+                for f in fields {
+                    out.push_str("  ");
+                    if let Some(rng) = noise.as_deref_mut() {
+                        if rng.chance(1, 8) {
+                            out.push_str("\"field doc\" ");
+                        }
+                    }
+                    out.push_str(&f.name);
+                    out.push_str(": ");
+                    out.push_str(&f.ty);
+                    for d in &f.directives {
+                        out.push(' ');
+                        out.push_str(d);
+                    }
+                    out.push('\n');
+                }
+                out.push_str("}\n");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{canon, ddl, sdl};
+
+    fn parse_ok(src: &str) -> crate::Schema {
+        let (model, diags) = sdl::parse("synth.graphql", src);
+        assert!(
+            diags.is_empty(),
+            "diagnostics: {diags:#?}\n--- SDL ---\n{src}"
+        );
+        model.expect("a model")
+    }
+
+    #[test]
+    fn output_parses_without_diagnostics() {
+        for seed in 0..40 {
+            for (tables, cols, idx, fks) in
+                [(1, 1, 0, 0), (3, 4, 3, 2), (12, 10, 2, 1), (20, 16, 5, 3)]
+            {
+                let opts = SynthOptions {
+                    tables,
+                    columns_per_table: cols,
+                    indexes_per_table: idx,
+                    fks_per_table: fks,
+                    seed,
+                };
+                let model = parse_ok(&schema(&opts));
+                assert_eq!(model.tables.len(), tables);
+                for t in &model.tables {
+                    assert_eq!(t.columns.len(), cols.max(1 + fks), "{}", t.name);
+                    assert_eq!(t.foreign_keys.len(), fks, "{}", t.name);
+                    assert!(t.primary_key.is_some());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shuffled_hashes_alike() {
+        for seed in 0..20 {
+            let opts = SynthOptions {
+                seed,
+                ..SynthOptions::new(15)
+            };
+            let original = schema(&opts);
+            let hash = canon::schema_hash(&parse_ok(&original));
+            for shuffle_seed in 0..5 {
+                let other = shuffled(&opts, shuffle_seed);
+                assert_ne!(other, original);
+                assert_eq!(
+                    canon::schema_hash(&parse_ok(&other)),
+                    hash,
+                    "seed {seed}, shuffle {shuffle_seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn deterministic() {
+        let opts = SynthOptions {
+            seed: 7,
+            ..SynthOptions::new(30)
+        };
+        assert_eq!(schema(&opts), schema(&opts));
+        assert_eq!(shuffled(&opts, 3), shuffled(&opts, 3));
+        assert_ne!(
+            schema(&opts),
+            schema(&SynthOptions {
+                seed: 8,
+                ..opts.clone()
+            })
+        );
+        let model = parse_ok(&schema(&opts));
+        assert_eq!(
+            ddl::generate(&model),
+            ddl::generate(&parse_ok(&schema(&opts)))
+        );
+    }
+
+    #[test]
+    fn hundred_tables() {
+        let model = parse_ok(&schema(&SynthOptions::new(100)));
+        assert_eq!(model.tables.len(), 100);
+        assert_eq!(model.tables[0].name, "t0000");
+        assert_eq!(model.tables[99].name, "t0099");
+        let indexes: usize = model.tables.iter().map(|t| t.indexes.len()).sum();
+        assert!(indexes >= 150, "{indexes} indexes");
+        assert!(!model.enums.is_empty());
+        assert!(model.tables.iter().any(|t| t.rls_enabled));
+        assert!(model.tables.iter().any(|t| !t.uniques.is_empty()));
+        assert!(model.tables.iter().any(|t| !t.checks.is_empty()));
+    }
+
+    #[test]
+    fn empty_schema() {
+        let model = parse_ok(&schema(&SynthOptions::new(0)));
+        assert!(model.tables.is_empty());
+    }
+}
