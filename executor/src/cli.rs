@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the complete DDL for a schema, for an empty database.
     Generate(cmd::generate::Args),
+    /// Rehearse a migration on a throwaway local PostgreSQL cluster, with sample data.
+    Rehearse(cmd::rehearse::Args),
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes.
@@ -45,5 +47,6 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Rehearse(args) => cmd::rehearse::run(args),
     }
 }

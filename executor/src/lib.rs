@@ -6,3 +6,4 @@ pub mod cluster;
 pub mod cmd;
 pub mod introspect;
 pub mod output;
+pub mod seed;

@@ -381,6 +381,21 @@ const STABLE_WORDS: &[&str] = &[
     "user",
 ];
 
+/// The identifiers an expression mentions (bare words lowercased, quoted ones exact),
+/// for finding which columns it depends on. Empty when the text does not lex.
+pub fn identifiers(src: &str) -> Vec<String> {
+    let Ok(toks) = lex(src) else {
+        return Vec::new();
+    };
+    toks.into_iter()
+        .filter_map(|t| match t.tok {
+            Tok::Word(w) => Some(w),
+            Tok::QuotedIdent(q) => Some(q),
+            _ => None,
+        })
+        .collect()
+}
+
 /// How volatile a (safe) default expression is. Functions Wesley does not know are taken
 /// as volatile: a wrong "volatile" only makes a plan longer, a wrong "stable" would make
 /// `ADD COLUMN` rewrite the table.

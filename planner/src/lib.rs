@@ -9,6 +9,7 @@ pub mod diag;
 pub mod expr;
 pub mod model;
 pub mod naming;
+pub mod plan;
 pub mod sdl;
 pub mod sql;
 pub mod synth;

@@ -291,3 +291,18 @@ pub struct Policy {
     pub using: Option<String>,
     pub check: Option<String>,
 }
+
+/// Plan helpers on column types.
+pub trait BaseTypeExt {
+    /// The dependency key of the enum this type uses, if any.
+    fn enum_key(&self) -> Option<String>;
+}
+
+impl BaseTypeExt for crate::types::BaseType {
+    fn enum_key(&self) -> Option<String> {
+        match self {
+            crate::types::BaseType::Enum { schema, name } => Some(format!("enum:{schema}.{name}")),
+            _ => None,
+        }
+    }
+}

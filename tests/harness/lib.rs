@@ -161,3 +161,5 @@ pub fn wesley_bin() -> PathBuf {
     })
     .clone()
 }
+
+pub use wesley::seed;

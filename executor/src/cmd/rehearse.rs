@@ -1,0 +1,172 @@
+//! `wesley rehearse`: a dress rehearsal on a throwaway local PostgreSQL cluster. Builds
+//! the old schema, loads sample rows (or `--seed FILE`), applies the plan step by step,
+//! checks the result hashes like the new schema, prints a report, and removes the cluster.
+
+use super::source::{parse_and_report, SourceFile};
+use crate::cli::exit;
+use crate::cluster::{Cluster, ClusterOptions};
+use crate::introspect::{parse_canonical, CANONICAL_QUERY};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Instant;
+use wesley_planner::model::Schema;
+use wesley_planner::{canon, ddl, plan};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The schema the database has now (omit for an empty database).
+    #[arg(long)]
+    pub from: Option<PathBuf>,
+    /// The schema to migrate to.
+    #[arg(long)]
+    pub to: PathBuf,
+    /// SQL that loads rows into the old schema (default: generated sample rows).
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Sample rows per table when no `--seed` is given.
+    #[arg(long, default_value_t = 1000)]
+    pub rows: usize,
+    /// Keep the cluster's directory afterwards (its path is printed).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Option<Schema>> {
+    let src = SourceFile::read(path)?;
+    Ok(parse_and_report(&src))
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let old = match &args.from {
+        Some(p) => match load(p)? {
+            Some(s) => s,
+            None => return Ok(exit::INVALID),
+        },
+        None => Schema::default(),
+    };
+    let Some(new) = load(&args.to)? else {
+        return Ok(exit::INVALID);
+    };
+    let p = plan::plan(&old, &new);
+    if p.has_errors() {
+        super::source::report(&p.diagnostics, "");
+        return Ok(exit::INVALID);
+    }
+
+    let started = Instant::now();
+    println!("Starting a throwaway PostgreSQL cluster...");
+    let cluster = Cluster::start(&ClusterOptions {
+        keep: args.keep,
+        log_statements: false,
+    })
+    .context("starting a throwaway PostgreSQL cluster")?;
+    println!(
+        "  socket {} ({:.1} s)",
+        cluster.socket_dir().display(),
+        started.elapsed().as_secs_f64()
+    );
+    let db = "rehearsal";
+    cluster.create_database(db)?;
+
+    let t = Instant::now();
+    cluster
+        .psql(db, &ddl::generate(&old))
+        .context("building the old schema")?;
+    println!(
+        "Built the old schema: {} tables ({} ms)",
+        old.tables.len(),
+        t.elapsed().as_millis()
+    );
+    let seed = match &args.seed {
+        Some(f) => {
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+        }
+        None => crate::seed::seed_sql(&old, args.rows),
+    };
+    if !old.tables.is_empty() {
+        let t = Instant::now();
+        cluster
+            .psql(db, &seed)
+            .context("loading rows into the old schema")?;
+        match &args.seed {
+            Some(f) => println!("Loaded {} ({} ms)", f.display(), t.elapsed().as_millis()),
+            None => println!(
+                "Loaded {} sample rows into each table ({} ms)",
+                args.rows,
+                t.elapsed().as_millis()
+            ),
+        }
+    }
+
+    println!("\nApplying {} steps:", p.steps.len());
+    for (i, step) in p.steps.iter().enumerate() {
+        let t = Instant::now();
+        let sql = if step.transactional {
+            format!(
+                "BEGIN;\nSET LOCAL lock_timeout = '5s';\n{}COMMIT;\n",
+                step.sql
+            )
+        } else {
+            format!("SET lock_timeout = '5s';\n{}", step.sql)
+        };
+        if let Err(e) = cluster.psql(db, &sql) {
+            println!(
+                "  {:>3}. [{}] {} FAILED",
+                i + 1,
+                step.phase.as_str(),
+                step.summary
+            );
+            anyhow::bail!("step {} failed: {e}", step.id);
+        }
+        let hazards: Vec<&str> = step.hazards.iter().map(|h| h.kind.as_str()).collect();
+        let locks: Vec<String> = step
+            .locks
+            .iter()
+            .map(|l| format!("{} {}", l.mode.sql_name(), l.relation))
+            .collect();
+        println!(
+            "  {:>3}. [{:<8}] {} — {} ms{}{}",
+            i + 1,
+            step.phase.as_str(),
+            step.summary,
+            t.elapsed().as_millis(),
+            if locks.is_empty() {
+                String::new()
+            } else {
+                format!("; locks: {}", locks.join(", "))
+            },
+            if hazards.is_empty() {
+                String::new()
+            } else {
+                format!("; hazards: {}", hazards.join(", "))
+            }
+        );
+    }
+
+    let live = parse_canonical(&cluster.psql(db, CANONICAL_QUERY)?)?;
+    let want = canon::canonical(&new);
+    println!();
+    if live == want {
+        println!(
+            "Result: the database now matches {} (schema hash {}).",
+            args.to.display(),
+            live.hash()
+        );
+        println!(
+            "Rehearsal passed in {:.1} s.",
+            started.elapsed().as_secs_f64()
+        );
+        if args.keep {
+            println!("Cluster kept at {}", cluster.socket_dir().display());
+        }
+        Ok(exit::OK)
+    } else {
+        println!(
+            "Result: the database does NOT match {}:\n  live {}\n  want {}",
+            args.to.display(),
+            live.hash(),
+            want.hash()
+        );
+        Ok(exit::FAILED)
+    }
+}

@@ -1,0 +1,112 @@
+//! A generic seeder: SQL that inserts sample rows into every table of a model, respecting
+//! foreign keys, unique columns and column types, so plans are applied to tables that
+//! have data.
+
+use wesley_planner::model::{Schema, Table};
+use wesley_planner::sql::{ident, literal, qualified};
+use wesley_planner::types::BaseType;
+
+/// Tables in an order where referenced tables come first (self references ignored).
+fn fk_order(schema: &Schema) -> Vec<&Table> {
+    let mut out: Vec<&Table> = Vec::new();
+    let mut left: Vec<&Table> = schema.tables.iter().collect();
+    while !left.is_empty() {
+        let before = left.len();
+        left.retain(|t| {
+            let ready = t.foreign_keys.iter().all(|f| {
+                (f.ref_schema == t.schema && f.ref_table == t.name)
+                    || out
+                        .iter()
+                        .any(|o| o.schema == f.ref_schema && o.name == f.ref_table)
+            });
+            if ready {
+                out.push(t);
+            }
+            !ready
+        });
+        if left.len() == before {
+            out.append(&mut left); // a cycle: insert anyway, nullable FKs stay NULL
+        }
+    }
+    out
+}
+
+fn value(schema: &Schema, base: &BaseType) -> String {
+    match base {
+        BaseType::SmallInt | BaseType::Integer | BaseType::BigInt | BaseType::Numeric { .. } => {
+            "g".into()
+        }
+        BaseType::Real | BaseType::Double => "g + 0.5".into(),
+        BaseType::Money => "g::money".into(),
+        BaseType::Text | BaseType::Citext => "'v' || g".into(),
+        BaseType::Varchar { length } | BaseType::Char { length } => match length {
+            Some(n) => format!("left('v' || g, {n})"),
+            None => "'v' || g".into(),
+        },
+        BaseType::Boolean => "g % 2 = 0".into(),
+        BaseType::Uuid => "gen_random_uuid()".into(),
+        BaseType::Date => "date '2024-01-01' + g".into(),
+        BaseType::Time { .. } | BaseType::TimeTz { .. } => {
+            "time '00:00' + g * interval '1 minute'".into()
+        }
+        BaseType::Timestamp { .. } | BaseType::TimestampTz { .. } => {
+            "timestamp '2024-01-01' + g * interval '1 minute'".into()
+        }
+        BaseType::Interval => "g * interval '1 second'".into(),
+        BaseType::Json | BaseType::Jsonb => "jsonb_build_object('n', g)".into(),
+        BaseType::Bytea => "decode(lpad(to_hex(g), 2, '0'), 'hex')".into(),
+        BaseType::Inet | BaseType::Cidr => "('10.0.0.' || (g % 250))::inet".into(),
+        BaseType::MacAddr => "'08:00:2b:01:02:03'::macaddr".into(),
+        BaseType::TsVector => "to_tsvector('v' || g)".into(),
+        BaseType::Xml => "xmlelement(name v, g)".into(),
+        BaseType::Enum { schema: s, name } => {
+            let first = schema
+                .enum_type(s, name)
+                .and_then(|e| e.values.first().cloned())
+                .unwrap_or_default();
+            format!("{}::{}", literal(&first), qualified(s, name))
+        }
+    }
+}
+
+/// `INSERT ... SELECT ... FROM generate_series(1, rows)` for every table.
+pub fn seed_sql(schema: &Schema, rows: usize) -> String {
+    let mut out = String::new();
+    for t in fk_order(schema) {
+        let mut cols = Vec::new();
+        let mut exprs = Vec::new();
+        let mut joins = String::new();
+        for (k, c) in t.columns.iter().enumerate() {
+            let fk = t
+                .foreign_keys
+                .iter()
+                .find(|f| f.columns == [c.name.clone()]);
+            let expr = if c.ty.array {
+                "'{}'".to_string()
+            } else if let Some(f) = fk {
+                if f.ref_schema == t.schema && f.ref_table == t.name {
+                    "NULL".to_string()
+                } else {
+                    let alias = format!("r{k}");
+                    joins.push_str(&format!(
+                        " LEFT JOIN (SELECT {col} AS v, row_number() OVER (ORDER BY {col}) AS n FROM {tbl}) {alias} ON {alias}.n = g",
+                        col = ident(&f.ref_columns[0]),
+                        tbl = qualified(&f.ref_schema, &f.ref_table)
+                    ));
+                    format!("{alias}.v")
+                }
+            } else {
+                value(schema, &c.ty.base)
+            };
+            cols.push(ident(&c.name));
+            exprs.push(expr);
+        }
+        out.push_str(&format!(
+            "INSERT INTO {} ({}) SELECT {} FROM generate_series(1, {rows}) g{joins};\n",
+            t.qualified(),
+            cols.join(", "),
+            exprs.join(", ")
+        ));
+    }
+    out
+}

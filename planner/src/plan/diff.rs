@@ -1,0 +1,690 @@
+//! Diffing two models into a closed list of changes. Tables and columns match by name, or
+//! by `@wes_uid` when both sides carry one (so a rename is a rename, not drop + add).
+//! Constraints, indexes and policies match by name; a changed definition is a drop plus
+//! an add (or an in-place alteration where PostgreSQL has one). The order of the result
+//! is deterministic and does not depend on declaration order.
+
+use crate::model::*;
+
+/// One difference between the old and the new model. Variants carry whole tables so that
+/// strategies need no lookups; the list is short-lived, so their size does not matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Change {
+    CreateSchema(String),
+    CreateExtension(&'static str),
+    CreateEnum(EnumType),
+    /// Values appended or inserted; each with its neighbour in the new order.
+    AddEnumValues {
+        old: EnumType,
+        new: EnumType,
+    },
+    /// Values removed or reordered: PostgreSQL cannot do this in place.
+    RewriteEnum {
+        old: EnumType,
+        new: EnumType,
+    },
+    DropEnum(EnumType),
+    CreateTable(Table),
+    DropTable(Table),
+    RenameTable {
+        old: Table,
+        new: Table,
+    },
+    AddColumn {
+        table: Table,
+        column: Column,
+    },
+    DropColumn {
+        table: Table,
+        column: Column,
+    },
+    RenameColumn {
+        table: Table,
+        old: Column,
+        new: Column,
+    },
+    ChangeColumnType {
+        old_table: Table,
+        table: Table,
+        old: Column,
+        new: Column,
+    },
+    SetNotNull {
+        table: Table,
+        old: Column,
+        column: Column,
+    },
+    DropNotNull {
+        table: Table,
+        column: Column,
+    },
+    SetDefault {
+        table: Table,
+        column: Column,
+    },
+    DropDefault {
+        table: Table,
+        column: Column,
+    },
+    AddPrimaryKey {
+        table: Table,
+        key: PrimaryKey,
+    },
+    DropPrimaryKey {
+        table: Table,
+        key: PrimaryKey,
+    },
+    ReplacePrimaryKey {
+        table: Table,
+        old: PrimaryKey,
+        new: PrimaryKey,
+    },
+    AddUnique {
+        table: Table,
+        unique: Unique,
+    },
+    DropUnique {
+        table: Table,
+        unique: Unique,
+    },
+    AddForeignKey {
+        table: Table,
+        fk: ForeignKey,
+        new_table: bool,
+    },
+    DropForeignKey {
+        table: Table,
+        fk: ForeignKey,
+    },
+    AddCheck {
+        table: Table,
+        check: Check,
+    },
+    DropCheck {
+        table: Table,
+        check: Check,
+    },
+    AddIndex {
+        table: Table,
+        index: Index,
+    },
+    DropIndex {
+        table: Table,
+        index: Index,
+    },
+    ReplaceIndex {
+        table: Table,
+        old: Index,
+        new: Index,
+    },
+    EnableRls(Table),
+    DisableRls(Table),
+    AddPolicy {
+        table: Table,
+        policy: Policy,
+    },
+    DropPolicy {
+        table: Table,
+        policy: Policy,
+    },
+    AlterPolicy {
+        table: Table,
+        old: Policy,
+        new: Policy,
+    },
+    ReplaceUnique {
+        table: Table,
+        old: Unique,
+        new: Unique,
+    },
+    ReplaceCheck {
+        table: Table,
+        old: Check,
+        new: Check,
+    },
+    ReplaceForeignKey {
+        table: Table,
+        old: ForeignKey,
+        new: ForeignKey,
+    },
+    RenameConstraint {
+        table: Table,
+        old_name: String,
+        new_name: String,
+    },
+    RenameIndex {
+        table: Table,
+        old_name: String,
+        new_name: String,
+    },
+    RenamePolicy {
+        table: Table,
+        old_name: String,
+        new_name: String,
+    },
+}
+
+/// Objects of one kind paired between two versions of a table.
+struct Pairing<'a, T> {
+    same_name: Vec<(&'a T, &'a T)>,
+    renamed: Vec<(&'a T, &'a T)>,
+    dropped: Vec<&'a T>,
+    added: Vec<&'a T>,
+}
+
+fn pair<'a, T>(
+    old: &'a [T],
+    new: &'a [T],
+    name: impl Fn(&T) -> &String,
+    same: impl Fn(&T, &T) -> bool,
+) -> Pairing<'a, T> {
+    let mut p = Pairing {
+        same_name: vec![],
+        renamed: vec![],
+        dropped: vec![],
+        added: vec![],
+    };
+    let mut old_used = vec![false; old.len()];
+    let mut new_left = Vec::new();
+    for b in new {
+        match old.iter().position(|a| name(a) == name(b)) {
+            Some(i) => {
+                old_used[i] = true;
+                p.same_name.push((&old[i], b));
+            }
+            None => new_left.push(b),
+        }
+    }
+    for b in new_left {
+        let hit = old
+            .iter()
+            .enumerate()
+            .find(|(i, a)| !old_used[*i] && !new.iter().any(|x| name(x) == name(a)) && same(a, b));
+        match hit {
+            Some((i, a)) => {
+                old_used[i] = true;
+                p.renamed.push((a, b));
+            }
+            None => p.added.push(b),
+        }
+    }
+    for (i, a) in old.iter().enumerate() {
+        if !old_used[i] {
+            p.dropped.push(a);
+        }
+    }
+    p
+}
+
+/// Pairs old and new tables: by uid when both have one, else by (schema, name).
+pub(crate) fn match_tables<'a>(
+    old: &'a Schema,
+    new: &'a Schema,
+) -> Vec<(Option<&'a Table>, Option<&'a Table>)> {
+    let mut pairs = Vec::new();
+    let mut used_old = vec![false; old.tables.len()];
+    for n in &new.tables {
+        let by_uid = n.meta.uid.as_ref().and_then(|u| {
+            old.tables
+                .iter()
+                .position(|o| o.meta.uid.as_ref() == Some(u))
+        });
+        let by_name = || {
+            old.tables.iter().position(|o| {
+                o.schema == n.schema
+                    && o.name == n.name
+                    && (o.meta.uid.is_none() || n.meta.uid.is_none() || o.meta.uid == n.meta.uid)
+            })
+        };
+        match by_uid.or_else(by_name).filter(|i| !used_old[*i]) {
+            Some(i) => {
+                used_old[i] = true;
+                pairs.push((Some(&old.tables[i]), Some(n)));
+            }
+            None => pairs.push((None, Some(n))),
+        }
+    }
+    for (i, o) in old.tables.iter().enumerate() {
+        if !used_old[i] {
+            pairs.push((Some(o), None));
+        }
+    }
+    pairs
+}
+
+fn match_columns<'a>(
+    old: &'a Table,
+    new: &'a Table,
+) -> Vec<(Option<&'a Column>, Option<&'a Column>)> {
+    let mut pairs = Vec::new();
+    let mut used = vec![false; old.columns.len()];
+    for n in &new.columns {
+        let by_uid = n.meta.uid.as_ref().and_then(|u| {
+            old.columns
+                .iter()
+                .position(|o| o.meta.uid.as_ref() == Some(u))
+        });
+        let by_name = || {
+            old.columns.iter().position(|o| {
+                o.name == n.name
+                    && (o.meta.uid.is_none() || n.meta.uid.is_none() || o.meta.uid == n.meta.uid)
+            })
+        };
+        match by_uid.or_else(by_name).filter(|i| !used[*i]) {
+            Some(i) => {
+                used[i] = true;
+                pairs.push((Some(&old.columns[i]), Some(n)));
+            }
+            None => pairs.push((None, Some(n))),
+        }
+    }
+    for (i, o) in old.columns.iter().enumerate() {
+        if !used[i] {
+            pairs.push((Some(o), None));
+        }
+    }
+    pairs
+}
+
+/// Maps a column name of the old table to its name in the new table (for renames), so
+/// constraints compare by meaning rather than by spelling.
+fn renamed(old: &Table, new: &Table) -> impl Fn(&str) -> String {
+    let map: Vec<(String, String)> = match_columns(old, new)
+        .into_iter()
+        .filter_map(|(o, n)| Some((o?.name.clone(), n?.name.clone())))
+        .collect();
+    move |c: &str| {
+        map.iter()
+            .find(|(o, _)| o == c)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| c.to_string())
+    }
+}
+
+fn same_fk(
+    a: &ForeignKey,
+    b: &ForeignKey,
+    rn: &dyn Fn(&str) -> String,
+    table_rn: &dyn Fn(&str, &str) -> (String, String),
+) -> bool {
+    let (rs, rt) = table_rn(&a.ref_schema, &a.ref_table);
+    a.columns.iter().map(|c| rn(c)).collect::<Vec<_>>() == b.columns
+        && rs == b.ref_schema
+        && rt == b.ref_table
+        && a.ref_columns == b.ref_columns
+        && a.on_delete == b.on_delete
+        && a.on_update == b.on_update
+}
+
+pub fn diff(old: &Schema, new: &Schema) -> Vec<Change> {
+    let mut out = Vec::new();
+    let old_schemas = old.extra_schemas();
+    for s in new.extra_schemas() {
+        if !old_schemas.contains(&s) {
+            out.push(Change::CreateSchema(s));
+        }
+    }
+    let old_ext = old.extensions();
+    for e in new.extensions() {
+        if !old_ext.contains(&e) {
+            out.push(Change::CreateExtension(e));
+        }
+    }
+
+    // Enums.
+    for n in &new.enums {
+        match old.enum_type(&n.schema, &n.name) {
+            None => out.push(Change::CreateEnum(n.clone())),
+            Some(o) if o.values == n.values => {}
+            Some(o) => {
+                // Appending or inserting keeps every old value in its relative order.
+                let kept: Vec<&String> = n.values.iter().filter(|v| o.values.contains(v)).collect();
+                let in_order = kept.len() == o.values.len()
+                    && kept.iter().zip(&o.values).all(|(a, b)| *a == b);
+                if in_order {
+                    out.push(Change::AddEnumValues {
+                        old: o.clone(),
+                        new: n.clone(),
+                    });
+                } else {
+                    out.push(Change::RewriteEnum {
+                        old: o.clone(),
+                        new: n.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for o in &old.enums {
+        if new.enum_type(&o.schema, &o.name).is_none() {
+            out.push(Change::DropEnum(o.clone()));
+        }
+    }
+
+    let pairs = match_tables(old, new);
+    // Old table name → new table name, for comparing foreign keys across renames.
+    let table_map: Vec<((String, String), (String, String))> = pairs
+        .iter()
+        .filter_map(|(o, n)| {
+            let (o, n) = ((*o)?, (*n)?);
+            Some((
+                (o.schema.clone(), o.name.clone()),
+                (n.schema.clone(), n.name.clone()),
+            ))
+        })
+        .collect();
+    let table_rn = |s: &str, t: &str| -> (String, String) {
+        table_map
+            .iter()
+            .find(|(o, _)| o.0 == s && o.1 == t)
+            .map(|(_, n)| n.clone())
+            .unwrap_or((s.to_string(), t.to_string()))
+    };
+
+    for (o, n) in &pairs {
+        match (o, n) {
+            (None, Some(n)) => {
+                out.push(Change::CreateTable((*n).clone()));
+                for fk in &n.foreign_keys {
+                    out.push(Change::AddForeignKey {
+                        table: (*n).clone(),
+                        fk: fk.clone(),
+                        new_table: true,
+                    });
+                }
+                for p in &n.policies {
+                    out.push(Change::AddPolicy {
+                        table: (*n).clone(),
+                        policy: p.clone(),
+                    });
+                }
+                if n.rls_enabled {
+                    out.push(Change::EnableRls((*n).clone()));
+                }
+            }
+            (Some(o), None) => out.push(Change::DropTable((*o).clone())),
+            (Some(o), Some(n)) => diff_table(&mut out, o, n, &table_rn),
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+fn diff_table(
+    out: &mut Vec<Change>,
+    o: &Table,
+    n: &Table,
+    table_rn: &dyn Fn(&str, &str) -> (String, String),
+) {
+    if o.schema != n.schema || o.name != n.name {
+        out.push(Change::RenameTable {
+            old: o.clone(),
+            new: n.clone(),
+        });
+    }
+    let rn = renamed(o, n);
+    for (oc, nc) in match_columns(o, n) {
+        match (oc, nc) {
+            (None, Some(c)) => out.push(Change::AddColumn {
+                table: n.clone(),
+                column: c.clone(),
+            }),
+            (Some(c), None) => out.push(Change::DropColumn {
+                table: o.clone(),
+                column: c.clone(),
+            }),
+            (Some(a), Some(b)) => {
+                if a.name != b.name {
+                    out.push(Change::RenameColumn {
+                        table: n.clone(),
+                        old: a.clone(),
+                        new: b.clone(),
+                    });
+                }
+                if a.ty != b.ty {
+                    out.push(Change::ChangeColumnType {
+                        old_table: o.clone(),
+                        table: n.clone(),
+                        old: a.clone(),
+                        new: b.clone(),
+                    });
+                    continue; // the type strategy handles nullability and default too
+                }
+                if a.default != b.default {
+                    match &b.default {
+                        Some(_) => out.push(Change::SetDefault {
+                            table: n.clone(),
+                            column: b.clone(),
+                        }),
+                        None => out.push(Change::DropDefault {
+                            table: n.clone(),
+                            column: b.clone(),
+                        }),
+                    }
+                }
+                if a.nullable && !b.nullable {
+                    out.push(Change::SetNotNull {
+                        table: n.clone(),
+                        old: a.clone(),
+                        column: b.clone(),
+                    });
+                } else if !a.nullable && b.nullable {
+                    out.push(Change::DropNotNull {
+                        table: n.clone(),
+                        column: b.clone(),
+                    });
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    // Primary key.
+    let old_pk = o.primary_key.as_ref().map(|k| PrimaryKey {
+        name: k.name.clone(),
+        columns: k.columns.iter().map(|c| rn(c)).collect(),
+    });
+    match (&old_pk, &n.primary_key) {
+        (None, Some(k)) => out.push(Change::AddPrimaryKey {
+            table: n.clone(),
+            key: k.clone(),
+        }),
+        (Some(k), None) => out.push(Change::DropPrimaryKey {
+            table: n.clone(),
+            key: k.clone(),
+        }),
+        (Some(a), Some(b)) if a.columns != b.columns => out.push(Change::ReplacePrimaryKey {
+            table: n.clone(),
+            old: a.clone(),
+            new: b.clone(),
+        }),
+        (Some(a), Some(b)) if a.name != b.name => out.push(Change::RenameConstraint {
+            table: n.clone(),
+            old_name: a.name.clone(),
+            new_name: b.name.clone(),
+        }),
+        _ => {}
+    }
+
+    // Uniques, checks, indexes, foreign keys, policies: paired by name first, then by
+    // definition (a derived name that changed with a rename is a rename, not a rebuild).
+    let map_cols = |cols: &[String]| cols.iter().map(|c| rn(c)).collect::<Vec<_>>();
+    let t = || n.clone();
+
+    let p = pair(
+        &o.uniques,
+        &n.uniques,
+        |u| &u.name,
+        |a, b| map_cols(&a.columns) == b.columns,
+    );
+    for (a, b) in p.same_name {
+        if map_cols(&a.columns) != b.columns {
+            out.push(Change::ReplaceUnique {
+                table: t(),
+                old: a.clone(),
+                new: b.clone(),
+            });
+        }
+    }
+    for (a, b) in p.renamed {
+        out.push(Change::RenameConstraint {
+            table: t(),
+            old_name: a.name.clone(),
+            new_name: b.name.clone(),
+        });
+    }
+    p.dropped.into_iter().for_each(|x| {
+        out.push(Change::DropUnique {
+            table: t(),
+            unique: x.clone(),
+        })
+    });
+    p.added.into_iter().for_each(|x| {
+        out.push(Change::AddUnique {
+            table: t(),
+            unique: x.clone(),
+        })
+    });
+
+    let p = pair(&o.checks, &n.checks, |c| &c.name, |a, b| a.expr == b.expr);
+    for (a, b) in p.same_name {
+        if a.expr != b.expr {
+            out.push(Change::ReplaceCheck {
+                table: t(),
+                old: a.clone(),
+                new: b.clone(),
+            });
+        }
+    }
+    for (a, b) in p.renamed {
+        out.push(Change::RenameConstraint {
+            table: t(),
+            old_name: a.name.clone(),
+            new_name: b.name.clone(),
+        });
+    }
+    p.dropped.into_iter().for_each(|x| {
+        out.push(Change::DropCheck {
+            table: t(),
+            check: x.clone(),
+        })
+    });
+    p.added.into_iter().for_each(|x| {
+        out.push(Change::AddCheck {
+            table: t(),
+            check: x.clone(),
+        })
+    });
+
+    let same_index = |a: &Index, b: &Index| {
+        Index {
+            columns: map_cols(&a.columns),
+            name: b.name.clone(),
+            ..a.clone()
+        } == *b
+    };
+    let p = pair(&o.indexes, &n.indexes, |i| &i.name, same_index);
+    for (a, b) in p.same_name {
+        if !same_index(a, b) {
+            out.push(Change::ReplaceIndex {
+                table: t(),
+                old: a.clone(),
+                new: b.clone(),
+            });
+        }
+    }
+    for (a, b) in p.renamed {
+        out.push(Change::RenameIndex {
+            table: t(),
+            old_name: a.name.clone(),
+            new_name: b.name.clone(),
+        });
+    }
+    p.dropped.into_iter().for_each(|x| {
+        out.push(Change::DropIndex {
+            table: t(),
+            index: x.clone(),
+        })
+    });
+    p.added.into_iter().for_each(|x| {
+        out.push(Change::AddIndex {
+            table: t(),
+            index: x.clone(),
+        })
+    });
+
+    let same = |a: &ForeignKey, b: &ForeignKey| same_fk(a, b, &rn, table_rn);
+    let p = pair(&o.foreign_keys, &n.foreign_keys, |f| &f.name, same);
+    for (a, b) in p.same_name {
+        if !same(a, b) {
+            out.push(Change::ReplaceForeignKey {
+                table: t(),
+                old: a.clone(),
+                new: b.clone(),
+            });
+        }
+    }
+    for (a, b) in p.renamed {
+        out.push(Change::RenameConstraint {
+            table: t(),
+            old_name: a.name.clone(),
+            new_name: b.name.clone(),
+        });
+    }
+    p.dropped.into_iter().for_each(|x| {
+        out.push(Change::DropForeignKey {
+            table: t(),
+            fk: x.clone(),
+        })
+    });
+    p.added.into_iter().for_each(|x| {
+        out.push(Change::AddForeignKey {
+            table: t(),
+            fk: x.clone(),
+            new_table: false,
+        })
+    });
+
+    let same_policy = |a: &Policy, b: &Policy| {
+        Policy {
+            name: b.name.clone(),
+            ..a.clone()
+        } == *b
+    };
+    let p = pair(&o.policies, &n.policies, |x| &x.name, same_policy);
+    for (a, b) in p.same_name {
+        if a != b {
+            out.push(Change::AlterPolicy {
+                table: t(),
+                old: a.clone(),
+                new: b.clone(),
+            });
+        }
+    }
+    for (a, b) in p.renamed {
+        out.push(Change::RenamePolicy {
+            table: t(),
+            old_name: a.name.clone(),
+            new_name: b.name.clone(),
+        });
+    }
+    p.dropped.into_iter().for_each(|x| {
+        out.push(Change::DropPolicy {
+            table: t(),
+            policy: x.clone(),
+        })
+    });
+    p.added.into_iter().for_each(|x| {
+        out.push(Change::AddPolicy {
+            table: t(),
+            policy: x.clone(),
+        })
+    });
+
+    match (o.rls_enabled, n.rls_enabled) {
+        (false, true) => out.push(Change::EnableRls(n.clone())),
+        (true, false) => out.push(Change::DisableRls(n.clone())),
+        _ => {}
+    }
+}

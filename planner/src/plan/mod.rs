@@ -1,0 +1,387 @@
+//! Migration planning: from two validated models to a phased, lock-annotated plan.
+//!
+//! `diff` finds the changes (a closed enum), `strategy` turns each change into steps (one
+//! change kind per file), `graph` orders the steps into a DAG with waves and a critical
+//! path. The result is the internal [`Plan`]; the versioned wire format lives in
+//! `crate::planfile` and is converted from it by hand.
+
+pub mod diff;
+pub mod graph;
+pub mod locks;
+pub mod strategy;
+
+use crate::diag::Diagnostic;
+use crate::model::Schema;
+pub use locks::{Lock, LockMode};
+
+/// The five phases of an expand/contract migration, in execution order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Additive changes old code tolerates: new tables, columns, indexes, NOT VALID constraints.
+    Expand,
+    /// Batched data copies and fills.
+    Backfill,
+    /// Scans that prove data satisfies constraints (VALIDATE CONSTRAINT, cast checks).
+    Validate,
+    /// Short transactions that make the new shape authoritative (renames, SET NOT NULL).
+    Switch,
+    /// Destructive changes: drops. Held back for an explicit decision.
+    Contract,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [
+        Phase::Expand,
+        Phase::Backfill,
+        Phase::Validate,
+        Phase::Switch,
+        Phase::Contract,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Expand => "expand",
+            Phase::Backfill => "backfill",
+            Phase::Validate => "validate",
+            Phase::Switch => "switch",
+            Phase::Contract => "contract",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Phase> {
+        Phase::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// What a step does. Stable snake_case names appear in plan files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepKind {
+    CreateSchema,
+    CreateExtension,
+    CreateEnum,
+    AddEnumValue,
+    DropEnum,
+    CreateTable,
+    DropTable,
+    RenameTable,
+    AddColumn,
+    DropColumn,
+    RenameColumn,
+    SetDefault,
+    DropDefault,
+    DropNotNull,
+    AddNotNullCheck,
+    SetNotNull,
+    AlterColumnType,
+    AddShadowColumn,
+    CreateSyncTrigger,
+    Backfill,
+    CheckBackfill,
+    SwapColumns,
+    CreateIndex,
+    DropIndex,
+    RenameIndex,
+    RenameConstraint,
+    AddUnique,
+    DropUnique,
+    AddPrimaryKey,
+    DropPrimaryKey,
+    AddForeignKey,
+    DropForeignKey,
+    AddCheck,
+    DropCheck,
+    ValidateConstraint,
+    CreatePolicy,
+    AlterPolicy,
+    DropPolicy,
+    EnableRls,
+    DisableRls,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        use StepKind::*;
+        match self {
+            CreateSchema => "create_schema",
+            CreateExtension => "create_extension",
+            CreateEnum => "create_enum",
+            AddEnumValue => "add_enum_value",
+            DropEnum => "drop_enum",
+            CreateTable => "create_table",
+            DropTable => "drop_table",
+            RenameTable => "rename_table",
+            AddColumn => "add_column",
+            DropColumn => "drop_column",
+            RenameColumn => "rename_column",
+            SetDefault => "set_default",
+            DropDefault => "drop_default",
+            DropNotNull => "drop_not_null",
+            AddNotNullCheck => "add_not_null_check",
+            SetNotNull => "set_not_null",
+            AlterColumnType => "alter_column_type",
+            AddShadowColumn => "add_shadow_column",
+            CreateSyncTrigger => "create_sync_trigger",
+            Backfill => "backfill",
+            CheckBackfill => "check_backfill",
+            SwapColumns => "swap_columns",
+            CreateIndex => "create_index",
+            DropIndex => "drop_index",
+            RenameIndex => "rename_index",
+            RenameConstraint => "rename_constraint",
+            AddUnique => "add_unique",
+            DropUnique => "drop_unique",
+            AddPrimaryKey => "add_primary_key",
+            DropPrimaryKey => "drop_primary_key",
+            AddForeignKey => "add_foreign_key",
+            DropForeignKey => "drop_foreign_key",
+            AddCheck => "add_check",
+            DropCheck => "drop_check",
+            ValidateConstraint => "validate_constraint",
+            CreatePolicy => "create_policy",
+            AlterPolicy => "alter_policy",
+            DropPolicy => "drop_policy",
+            EnableRls => "enable_rls",
+            DisableRls => "disable_rls",
+        }
+    }
+
+    pub const ALL: [StepKind; 40] = {
+        use StepKind::*;
+        [
+            CreateSchema,
+            CreateExtension,
+            CreateEnum,
+            AddEnumValue,
+            DropEnum,
+            CreateTable,
+            DropTable,
+            RenameTable,
+            AddColumn,
+            DropColumn,
+            RenameColumn,
+            SetDefault,
+            DropDefault,
+            DropNotNull,
+            AddNotNullCheck,
+            SetNotNull,
+            AlterColumnType,
+            AddShadowColumn,
+            CreateSyncTrigger,
+            Backfill,
+            CheckBackfill,
+            SwapColumns,
+            CreateIndex,
+            DropIndex,
+            RenameIndex,
+            RenameConstraint,
+            AddUnique,
+            DropUnique,
+            AddPrimaryKey,
+            DropPrimaryKey,
+            AddForeignKey,
+            DropForeignKey,
+            AddCheck,
+            DropCheck,
+            ValidateConstraint,
+            CreatePolicy,
+            AlterPolicy,
+            DropPolicy,
+            EnableRls,
+            DisableRls,
+        ]
+    };
+
+    pub fn parse(s: &str) -> Option<StepKind> {
+        StepKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
+/// `wesley apply --allow` take them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HazardKind {
+    /// Data is removed for good (dropped table or column).
+    DeletesData,
+    /// Running application code may fail (renames, type changes, removed objects).
+    BreaksClients,
+    /// The step holds a lock that blocks reads of a table in use for longer than an instant.
+    BlocksReads,
+    /// The step holds a lock that blocks writes of a table in use for longer than an instant.
+    BlocksWrites,
+    /// The table is rewritten.
+    TableRewrite,
+    /// Takes time proportional to the table's size (index builds, validations, backfills).
+    LongRunning,
+    /// Changes who can see or change which rows (RLS, policies).
+    AuthzChange,
+    /// Existing rows are updated in batches.
+    NeedsBackfill,
+}
+
+impl HazardKind {
+    pub const ALL: [HazardKind; 8] = [
+        HazardKind::DeletesData,
+        HazardKind::BreaksClients,
+        HazardKind::BlocksReads,
+        HazardKind::BlocksWrites,
+        HazardKind::TableRewrite,
+        HazardKind::LongRunning,
+        HazardKind::AuthzChange,
+        HazardKind::NeedsBackfill,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HazardKind::DeletesData => "deletes_data",
+            HazardKind::BreaksClients => "breaks_clients",
+            HazardKind::BlocksReads => "blocks_reads",
+            HazardKind::BlocksWrites => "blocks_writes",
+            HazardKind::TableRewrite => "table_rewrite",
+            HazardKind::LongRunning => "long_running",
+            HazardKind::AuthzChange => "authz_change",
+            HazardKind::NeedsBackfill => "needs_backfill",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HazardKind> {
+        HazardKind::ALL.into_iter().find(|h| h.as_str() == s)
+    }
+
+    /// One line for documentation and help output.
+    pub fn describe(self) -> &'static str {
+        match self {
+            HazardKind::DeletesData => "data is removed for good",
+            HazardKind::BreaksClients => "running application code may fail until it is updated",
+            HazardKind::BlocksReads => "reads of a table in use are blocked while the step runs",
+            HazardKind::BlocksWrites => "writes to a table in use are blocked while the step runs",
+            HazardKind::TableRewrite => "the whole table is rewritten",
+            HazardKind::LongRunning => "takes time proportional to the table's size",
+            HazardKind::AuthzChange => "changes which rows roles can see or change",
+            HazardKind::NeedsBackfill => "existing rows are updated in batches",
+        }
+    }
+}
+
+/// A hazard with a message written for a person: what happens, to which table, what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hazard {
+    pub kind: HazardKind,
+    pub message: String,
+}
+
+/// How to run a backfill in batches. The step's `sql` still does the whole backfill when
+/// run alone; this tells the executor how to split it into short transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    pub schema: String,
+    pub table: String,
+    /// Primary-key columns, used to walk the table in key order.
+    pub key: Vec<String>,
+    /// The SET list, e.g. `"price_new" = "price"::bigint`.
+    pub set: String,
+    /// Rows that still need the update, e.g. `"price_new" IS NULL AND "price" IS NOT NULL`.
+    pub predicate: String,
+    pub batch_size: u32,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Stable, unique id, e.g. `add_column:public.user.nick`.
+    pub id: String,
+    pub phase: Phase,
+    pub kind: StepKind,
+    /// The table the step changes (schema, name), if any.
+    pub table: Option<(String, String)>,
+    /// One line for people: what the step does.
+    pub summary: String,
+    /// The statement(s), without BEGIN/COMMIT/SET; statements end with `;` and a newline.
+    pub sql: String,
+    /// False for statements that cannot run in a transaction block (CONCURRENTLY).
+    pub transactional: bool,
+    pub depends_on: Vec<String>,
+    pub locks: Vec<Lock>,
+    pub rewrite: bool,
+    pub scan: bool,
+    pub hazards: Vec<Hazard>,
+    pub backfill: Option<Backfill>,
+}
+
+/// Per-table impact summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableImpact {
+    /// `schema.table`.
+    pub table: String,
+    pub strongest_lock: Option<LockMode>,
+    pub steps: usize,
+    pub rewrite: bool,
+    pub scan: bool,
+    pub blocks_reads: bool,
+    pub blocks_writes: bool,
+    /// `instant` or `proportional to table size`.
+    pub impact: &'static str,
+    /// True for tables the plan creates (nothing uses them yet).
+    pub new_table: bool,
+}
+
+/// A complete migration plan in execution order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub from_hash: String,
+    pub to_hash: String,
+    pub steps: Vec<Step>,
+    /// Steps grouped by depth in the dependency graph: every step of wave N depends only on
+    /// steps of earlier waves.
+    pub waves: Vec<Vec<String>>,
+    /// The longest chain of dependent steps, weighted by estimated cost.
+    pub critical_path: Vec<String>,
+    pub tables: Vec<TableImpact>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// Hazards of all steps, in step order.
+    pub fn hazards(&self) -> impl Iterator<Item = (&Step, &Hazard)> {
+        self.steps
+            .iter()
+            .flat_map(|s| s.hazards.iter().map(move |h| (s, h)))
+    }
+
+    /// True when a diagnostic is an error (the plan cannot be applied as is).
+    pub fn has_errors(&self) -> bool {
+        crate::diag::has_errors(&self.diagnostics)
+    }
+}
+
+/// Plans the migration from `old` to `new`. Never fails: changes that cannot be planned
+/// safely come back as error diagnostics.
+pub fn plan(old: &Schema, new: &Schema) -> Plan {
+    let changes = diff::diff(old, new);
+    let mut ctx = strategy::Ctx::new(old, new);
+    let new_tables = ctx.new_tables.clone();
+    for change in &changes {
+        strategy::plan_change(&mut ctx, change);
+    }
+    let (steps, mut diagnostics) = ctx.finish();
+    let ordered = graph::order(steps);
+    if !ordered.cycle.is_empty() {
+        diagnostics.push(
+            Diagnostic::error(strategy::codes::CYCLE, "plan", crate::diag::Pos::new(1, 1), format!("the plan's steps depend on each other in a cycle (around {})", ordered.cycle.join(", ")))
+                .with_help("split the change into two migrations, and report this schema pair as a planner bug"),
+        );
+    }
+    let tables = locks::table_impacts(&ordered.steps, &new_tables);
+    Plan {
+        from_hash: crate::canon::schema_hash(old),
+        to_hash: crate::canon::schema_hash(new),
+        steps: ordered.steps,
+        waves: ordered.waves,
+        critical_path: ordered.critical_path,
+        tables,
+        diagnostics,
+    }
+}

@@ -1,0 +1,160 @@
+//! New and dropped columns. A new column with a constant or stable default is one instant
+//! `ADD COLUMN` (PostgreSQL 11+ stores the default without a rewrite). A volatile default
+//! (`gen_random_uuid()`, `clock_timestamp()`) would rewrite the whole table under ACCESS
+//! EXCLUSIVE, so it becomes: add the column bare, `SET DEFAULT` (new rows only), backfill
+//! existing rows in batches, then NOT NULL through a validated CHECK if required.
+
+use super::*;
+use crate::ddl;
+use crate::model::{BaseTypeExt as _, Column, Volatility};
+use crate::sql::ident;
+
+pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
+    let volatile = c
+        .default
+        .as_ref()
+        .is_some_and(|d| d.volatility() == Volatility::Volatile);
+    if !volatile {
+        if !c.nullable && c.default.is_none() {
+            cx.error(
+                codes::NOT_NULL_WITHOUT_DEFAULT,
+                format!("new column {}.{} is NOT NULL without a default, but {} already has rows that would violate it", t.display_name(), c.name, t.display_name()),
+                format!("give `{}` a default (`@wes_default(value: ...)`), or add it as nullable first, backfill it, and make it non-null in a later change", c.graphql_name),
+            );
+            return;
+        }
+        let mut spec = cx
+            .step(
+                sid(StepKind::AddColumn, t, Some(&c.name)),
+                Phase::Expand,
+                StepKind::AddColumn,
+                Some(t),
+                format!("Add column {}.{} {}", t.display_name(), c.name, c.ty),
+                stmts(&[format!(
+                    "ALTER TABLE {} ADD COLUMN {}",
+                    t.qualified(),
+                    ddl::column_def(c)
+                )]),
+            )
+            .lock(t, LockMode::AccessExclusive)
+            .provides(c_key(t, &c.name));
+        if let Some(k) = c.ty.base.enum_key() {
+            spec = spec.requires(k);
+        }
+        cx.push(spec);
+        return;
+    }
+
+    // Volatile default: never a rewrite.
+    let bare = Column {
+        nullable: true,
+        default: None,
+        ..c.clone()
+    };
+    let mut spec = cx
+        .step(
+            sid(StepKind::AddColumn, t, Some(&c.name)),
+            Phase::Expand,
+            StepKind::AddColumn,
+            Some(t),
+            format!(
+                "Add column {}.{} {} (no default yet, so no rewrite)",
+                t.display_name(),
+                c.name,
+                c.ty
+            ),
+            stmts(&[format!(
+                "ALTER TABLE {} ADD COLUMN {}",
+                t.qualified(),
+                ddl::column_def(&bare)
+            )]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .provides(c_key(t, &c.name));
+    if let Some(k) = c.ty.base.enum_key() {
+        spec = spec.requires(k);
+    }
+    let add_id = cx.push(spec);
+    let default = c
+        .default
+        .as_ref()
+        .map(|d| d.sql().to_string())
+        .unwrap_or_default();
+    let set = cx
+        .step(
+            sid(StepKind::SetDefault, t, Some(&c.name)),
+            Phase::Expand,
+            StepKind::SetDefault,
+            Some(t),
+            format!(
+                "Set default of {}.{} to {default} (new rows only)",
+                t.display_name(),
+                c.name
+            ),
+            stmts(&[format!(
+                "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
+                t.qualified(),
+                ident(&c.name)
+            )]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .after(&add_id);
+    let set_id = cx.push(set);
+    let Some(fill_id) = backfill_expr(cx, t, &c.name, &default, Some(&set_id)) else {
+        return;
+    };
+    if !c.nullable {
+        // The NOT VALID check is enforced on every UPDATE of a row, so it is added only after
+        // the backfill: earlier, updates of rows not yet backfilled would fail.
+        super::not_null::via_check(cx, t, &c.name, Some(&fill_id), None);
+    }
+}
+
+/// A batched `UPDATE t SET c = expr WHERE c IS NULL` step. Needs a primary key to walk the
+/// table; reports an error and returns `None` without one.
+pub fn backfill_expr(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    column: &str,
+    expr: &str,
+    after: Option<&str>,
+) -> Option<String> {
+    let Some(pk) = &t.primary_key else {
+        cx.error(
+            codes::NO_KEY_FOR_BACKFILL,
+            format!(
+                "{}.{column} must be backfilled, but {} has no primary key to walk it in batches",
+                t.display_name(),
+                t.display_name()
+            ),
+            "give the table a primary key (`@wes_pk`) first".to_string(),
+        );
+        return None;
+    };
+    let set = format!("{} = {expr}", ident(column));
+    let predicate = format!("{} IS NULL", ident(column));
+    let mut spec = cx
+        .step(sid(StepKind::Backfill, t, Some(column)), Phase::Backfill, StepKind::Backfill, Some(t), format!("Backfill {}.{column} = {expr} in batches of {DEFAULT_BATCH_SIZE}", t.display_name()), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", t.qualified())]))
+        .lock(t, LockMode::RowExclusive)
+        .scan()
+        .hazard(HazardKind::NeedsBackfill, format!("Existing rows of {} get {column} = {expr}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size.", t.display_name()))
+        .backfill(Backfill { schema: t.schema.clone(), table: t.name.clone(), key: pk.columns.clone(), set, predicate, batch_size: DEFAULT_BATCH_SIZE })
+        .requires(c_key(t, column));
+    if let Some(a) = after {
+        spec = spec.after(a);
+    }
+    Some(cx.push(spec))
+}
+
+/// `DROP COLUMN`, in the contract phase only.
+pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
+    let mut spec = cx
+        .step(sid(StepKind::DropColumn, t, Some(&c.name)), Phase::Contract, StepKind::DropColumn, Some(t), format!("Drop column {}.{}", t.display_name(), c.name), stmts(&[format!("ALTER TABLE {} DROP COLUMN {}", t.qualified(), ident(&c.name))]))
+        .lock(t, LockMode::AccessExclusive)
+        .hazard(HazardKind::DeletesData, format!("Dropping column {}.{} deletes its data for good. Deploy code that no longer reads or writes it first, and take a backup if the data may be needed.", t.display_name(), c.name))
+        .removes(c_key(t, &c.name));
+    if let Some(k) = c.ty.base.enum_key() {
+        spec = spec.requires(k);
+    }
+    cx.push(spec);
+}

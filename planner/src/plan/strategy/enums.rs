@@ -1,0 +1,115 @@
+//! Enum types. New values are added with `ALTER TYPE ... ADD VALUE ... BEFORE/AFTER` to
+//! keep the declared order, one step each, before anything uses them (the lock is on the
+//! type only, not on tables). Removing or reordering values is refused: PostgreSQL cannot
+//! do it in place.
+
+use super::*;
+use crate::ddl;
+use crate::model::EnumType;
+use crate::sql::{literal, qualified};
+
+fn id(kind: StepKind, e: &EnumType, value: Option<&str>) -> String {
+    match value {
+        Some(v) => format!("{}:{}.{}.{}", kind.as_str(), e.schema, e.name, v),
+        None => format!("{}:{}.{}", kind.as_str(), e.schema, e.name),
+    }
+}
+
+pub fn create(cx: &mut Ctx<'_>, e: &EnumType) {
+    let mut spec = cx
+        .step(
+            id(StepKind::CreateEnum, e, None),
+            Phase::Expand,
+            StepKind::CreateEnum,
+            None,
+            format!(
+                "Create enum {}.{} ({})",
+                e.schema,
+                e.name,
+                e.values.join(", ")
+            ),
+            stmts(&[ddl::create_enum(e)]),
+        )
+        .provides(enum_key(&e.schema, &e.name));
+    if e.schema != "public" {
+        spec = spec.requires(format!("schema:{}", e.schema));
+    }
+    cx.push(spec);
+}
+
+pub fn add_values(cx: &mut Ctx<'_>, old: &EnumType, new: &EnumType) {
+    let mut present: Vec<&String> = old.values.iter().collect();
+    let mut prev_id: Option<String> = None;
+    for (i, v) in new.values.iter().enumerate() {
+        if present.contains(&v) {
+            continue;
+        }
+        // Place it before the next value that already exists, or after the previous one.
+        let next = new.values[i + 1..].iter().find(|x| present.contains(x));
+        let position = match next {
+            Some(n) => format!("BEFORE {}", literal(n)),
+            None => format!("AFTER {}", literal(&new.values[i - 1])),
+        };
+        let mut spec = cx
+            .step(
+                id(StepKind::AddEnumValue, new, Some(v)),
+                Phase::Expand,
+                StepKind::AddEnumValue,
+                None,
+                format!(
+                    "Add value {v} to enum {}.{} ({position})",
+                    new.schema, new.name
+                ),
+                stmts(&[format!(
+                    "ALTER TYPE {} ADD VALUE {} {position}",
+                    qualified(&new.schema, &new.name),
+                    literal(v)
+                )]),
+            )
+            .provides(enum_key(&new.schema, &new.name));
+        if let Some(p) = &prev_id {
+            spec = spec.after(p);
+        }
+        prev_id = Some(cx.push(spec));
+        present.push(v);
+    }
+}
+
+pub fn rewrite(cx: &mut Ctx<'_>, old: &EnumType, new: &EnumType) {
+    let removed: Vec<&String> = old
+        .values
+        .iter()
+        .filter(|v| !new.values.contains(v))
+        .collect();
+    let what = if removed.is_empty() {
+        "reorders its existing values".to_string()
+    } else {
+        format!(
+            "removes {}",
+            removed
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    cx.error(
+        codes::ENUM_REWRITE,
+        format!("enum {} {what} (was: {}; now: {}); PostgreSQL can only add values to an enum in place", new.graphql_name, old.values.join(", "), new.values.join(", ")),
+        format!("keep the existing values in their order and only add new ones; to retire values, declare a new enum, change the columns to it (a planned type change), then remove `{}`", new.graphql_name),
+    );
+}
+
+pub fn drop(cx: &mut Ctx<'_>, e: &EnumType) {
+    let spec = cx
+        .step(
+            id(StepKind::DropEnum, e, None),
+            Phase::Contract,
+            StepKind::DropEnum,
+            None,
+            format!("Drop enum {}.{}", e.schema, e.name),
+            stmts(&[format!("DROP TYPE {}", qualified(&e.schema, &e.name))]),
+        )
+        .removes(enum_key(&e.schema, &e.name));
+    cx.push(spec);
+}

@@ -1,0 +1,154 @@
+//! Foreign keys. From a new table: one plain `ADD CONSTRAINT` (the table is empty, so the
+//! check is instant), taking SHARE ROW EXCLUSIVE on the referenced table too. On an
+//! existing table: `NOT VALID` (instant), then `VALIDATE CONSTRAINT` in its own
+//! transaction (SHARE UPDATE EXCLUSIVE; ROW SHARE on the referenced table). Dropping a
+//! foreign key takes ACCESS EXCLUSIVE on both tables (measured), briefly.
+
+use super::*;
+use crate::ddl;
+use crate::model::ForeignKey;
+use crate::naming;
+use crate::sql::ident;
+
+fn keys(mut spec: StepSpec, t: &Table, fk: &ForeignKey) -> StepSpec {
+    for c in &fk.columns {
+        spec = spec.requires(c_key(t, c));
+    }
+    for c in &fk.ref_columns {
+        spec = spec.requires(column_key(&fk.ref_schema, &fk.ref_table, c));
+    }
+    spec.requires(table_key(&fk.ref_schema, &fk.ref_table))
+}
+
+fn add_not_valid_and_validate(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    fk: &ForeignKey,
+    phase_add: Phase,
+) -> String {
+    let add = cx
+        .step(
+            sid(StepKind::AddForeignKey, t, Some(&fk.name)),
+            phase_add,
+            StepKind::AddForeignKey,
+            Some(t),
+            format!(
+                "Add foreign key {} {}({}) → {}.{}({}) NOT VALID (instant)",
+                fk.name,
+                t.display_name(),
+                fk.columns.join(", "),
+                fk.ref_schema,
+                fk.ref_table,
+                fk.ref_columns.join(", ")
+            ),
+            stmts(&[ddl::add_foreign_key(t, fk, true)]),
+        )
+        .lock(t, LockMode::ShareRowExclusive)
+        .lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::ShareRowExclusive);
+    let add_id = cx.push(keys(add, t, fk));
+    let v = cx
+        .step(sid(StepKind::ValidateConstraint, t, Some(&fk.name)), Phase::Validate, StepKind::ValidateConstraint, Some(t), format!("Validate foreign key {} on {} (reads and writes continue)", fk.name, t.display_name()), stmts(&[format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", t.qualified(), ident(&fk.name))]))
+        .lock(t, LockMode::ShareUpdateExclusive)
+        .lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::RowShare)
+        .scan()
+        .hazard(HazardKind::LongRunning, format!("Validating foreign key {} reads all of {} and looks up {}.{}: reads and writes continue, but it takes time proportional to the table's size. It fails if a row points at a missing row: fix those rows, then resume.", fk.name, t.display_name(), fk.ref_schema, fk.ref_table))
+        .after(&add_id);
+    cx.push(v)
+}
+
+pub fn add(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey, new_table: bool) {
+    if new_table {
+        let referenced_exists = !cx
+            .new_tables
+            .contains(&(fk.ref_schema.clone(), fk.ref_table.clone()));
+        let summary = format!(
+            "Add foreign key {} {}({}) → {}.{}({})",
+            fk.name,
+            t.display_name(),
+            fk.columns.join(", "),
+            fk.ref_schema,
+            fk.ref_table,
+            fk.ref_columns.join(", ")
+        );
+        let mut spec = cx
+            .step(
+                sid(StepKind::AddForeignKey, t, Some(&fk.name)),
+                Phase::Expand,
+                StepKind::AddForeignKey,
+                Some(t),
+                summary,
+                stmts(&[ddl::add_foreign_key(t, fk, false)]),
+            )
+            .lock(t, LockMode::ShareRowExclusive);
+        if fk.ref_schema != t.schema || fk.ref_table != t.name {
+            spec = spec.lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::ShareRowExclusive);
+        }
+        if referenced_exists {
+            spec = spec.hazard(HazardKind::BlocksWrites, format!("Adding the foreign key takes SHARE ROW EXCLUSIVE on the existing table {}.{}: writes to it wait for this short transaction (the new table is empty, so the check is instant).", fk.ref_schema, fk.ref_table));
+        }
+        cx.push(keys(spec, t, fk));
+        return;
+    }
+    add_not_valid_and_validate(cx, t, fk, Phase::Expand);
+}
+
+pub fn drop(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey) {
+    let mut spec = cx
+        .step(
+            sid(StepKind::DropForeignKey, t, Some(&fk.name)),
+            Phase::Contract,
+            StepKind::DropForeignKey,
+            Some(t),
+            format!("Drop foreign key {} on {}", fk.name, t.display_name()),
+            stmts(&[format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                t.qualified(),
+                ident(&fk.name)
+            )]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    if fk.ref_schema != t.schema || fk.ref_table != t.name {
+        spec = spec.lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::AccessExclusive);
+    }
+    cx.push(keys(spec, t, fk));
+}
+
+/// New definition under a temporary name, validated, then swapped in a short switch.
+pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &ForeignKey, new: &ForeignKey) {
+    let tmp = ForeignKey {
+        name: naming::fit(&format!("{}_new", new.name)),
+        ..new.clone()
+    };
+    let validated = add_not_valid_and_validate(cx, t, &tmp, Phase::Expand);
+    let mut spec = cx
+        .step(
+            sid(StepKind::DropForeignKey, t, Some(&old.name)),
+            Phase::Switch,
+            StepKind::DropForeignKey,
+            Some(t),
+            format!(
+                "Swap foreign key {} on {} to its new definition",
+                new.name,
+                t.display_name()
+            ),
+            stmts(&[
+                format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    t.qualified(),
+                    ident(&old.name)
+                ),
+                format!(
+                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                    t.qualified(),
+                    ident(&tmp.name),
+                    ident(&new.name)
+                ),
+            ]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .after(&validated);
+    if old.ref_schema != t.schema || old.ref_table != t.name {
+        spec = spec.lock_rel(&old.ref_schema, &old.ref_table, LockMode::AccessExclusive);
+    }
+    cx.push(spec);
+}

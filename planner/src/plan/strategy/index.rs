@@ -1,0 +1,94 @@
+//! Indexes on existing tables: `CREATE INDEX CONCURRENTLY` (SHARE UPDATE EXCLUSIVE: reads
+//! and writes continue) as its own non-transactional step, `DROP INDEX CONCURRENTLY` in the
+//! contract phase, and a changed definition built under a temporary name, then swapped.
+
+use super::*;
+use crate::ddl;
+use crate::model::Index;
+use crate::naming;
+use crate::sql::{ident, qualified};
+
+fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
+    let mut spec = cx
+        .step(sid(StepKind::CreateIndex, t, Some(&i.name)), phase, StepKind::CreateIndex, Some(t), format!("Build {}index {} on {} ({}) concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", ")), stmts(&[ddl::create_index(t, i, true)]))
+        .non_transactional()
+        .lock(t, LockMode::ShareUpdateExclusive)
+        .scan()
+        .hazard(HazardKind::LongRunning, format!(
+            "Building index {} reads {} twice without blocking reads or writes; it takes time and I/O proportional to the table's size{}. An interrupted build leaves an INVALID index, which `wesley apply` drops and rebuilds.",
+            i.name,
+            t.display_name(),
+            if i.unique { ", and fails if duplicate values exist" } else { "" }
+        ));
+    for c in &i.columns {
+        spec = spec.requires(c_key(t, c));
+    }
+    cx.push(spec)
+}
+
+pub fn add(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
+    build(cx, t, i, Phase::Expand);
+}
+
+pub fn drop_sql(t: &Table, name: &str) -> String {
+    format!("DROP INDEX CONCURRENTLY {}", qualified(&t.schema, name))
+}
+
+pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
+    let mut spec = cx
+        .step(
+            sid(StepKind::DropIndex, t, Some(&i.name)),
+            Phase::Contract,
+            StepKind::DropIndex,
+            Some(t),
+            format!("Drop index {} on {} concurrently", i.name, t.display_name()),
+            stmts(&[drop_sql(t, &i.name)]),
+        )
+        .non_transactional()
+        .lock(t, LockMode::ShareUpdateExclusive);
+    for c in &i.columns {
+        spec = spec.requires(c_key(t, c));
+    }
+    cx.push(spec);
+}
+
+/// Builds the new definition as `<name>_new`, drops the old index, renames the new one.
+pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
+    let tmp = Index {
+        name: naming::fit(&format!("{}_new", new.name)),
+        ..new.clone()
+    };
+    let built = build(cx, t, &tmp, Phase::Expand);
+    let dropped = cx
+        .step(
+            sid(StepKind::DropIndex, t, Some(&old.name)),
+            Phase::Switch,
+            StepKind::DropIndex,
+            Some(t),
+            format!(
+                "Drop the old index {} on {} concurrently",
+                old.name,
+                t.display_name()
+            ),
+            stmts(&[drop_sql(t, &old.name)]),
+        )
+        .non_transactional()
+        .lock(t, LockMode::ShareUpdateExclusive)
+        .after(&built);
+    let dropped = cx.push(dropped);
+    let renamed = cx
+        .step(
+            sid(StepKind::RenameIndex, t, Some(&tmp.name)),
+            Phase::Switch,
+            StepKind::RenameIndex,
+            Some(t),
+            format!("Rename index {} to {}", tmp.name, new.name),
+            stmts(&[format!(
+                "ALTER INDEX {} RENAME TO {}",
+                qualified(&t.schema, &tmp.name),
+                ident(&new.name)
+            )]),
+        )
+        .after(&dropped);
+    cx.push(renamed);
+}

@@ -1,0 +1,85 @@
+//! NOT NULL on an existing column, without a scan under ACCESS EXCLUSIVE: add
+//! `CHECK (col IS NOT NULL) NOT VALID` (instant), `VALIDATE` it (a scan under SHARE UPDATE
+//! EXCLUSIVE, which lets reads and writes continue), then `SET NOT NULL` (PostgreSQL skips
+//! the scan because the validated check proves it) and drop the helper check. Existing
+//! NULLs are backfilled first when the column has a default. Dropping NOT NULL is instant.
+
+use super::*;
+use crate::model::Column;
+use crate::naming;
+use crate::sql::ident;
+
+pub fn set(cx: &mut Ctx<'_>, t: &Table, _old: &Column, c: &Column) {
+    let mut fill = None;
+    if let Some(d) = &c.default {
+        fill = super::column::backfill_expr(cx, t, &c.name, d.sql(), None);
+        if fill.is_none() {
+            return;
+        }
+    }
+    // After the backfill: a NOT VALID check is still enforced on every UPDATE of a row.
+    via_check(cx, t, &c.name, fill.as_deref(), None);
+}
+
+/// The helper check's name.
+pub fn check_name(t: &Table, column: &str) -> String {
+    naming::fit(&format!("{}_{}_not_null", t.name, column))
+}
+
+/// Adds the NOT VALID check, validates it (after `validate_after` when given), then sets
+/// NOT NULL and drops the check. Returns the id of the final step.
+pub fn via_check(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    column: &str,
+    after: Option<&str>,
+    validate_after: Option<&str>,
+) -> String {
+    let name = check_name(t, column);
+    let mut add = cx
+        .step(sid(StepKind::AddNotNullCheck, t, Some(column)), if after.is_some() { Phase::Validate } else { Phase::Expand }, StepKind::AddNotNullCheck, Some(t), format!("Add CHECK ({column} IS NOT NULL) NOT VALID on {} (instant, enforced for new writes)", t.display_name()), stmts(&[format!("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID", t.qualified(), ident(&name), ident(column))]))
+        .lock(t, LockMode::AccessExclusive)
+        .requires(c_key(t, column));
+    if let Some(a) = after {
+        add = add.after(a);
+    }
+    let add_id = cx.push(add);
+    let mut validate = cx
+        .step(sid(StepKind::ValidateConstraint, t, Some(&name)), Phase::Validate, StepKind::ValidateConstraint, Some(t), format!("Validate that no row of {} has {column} NULL (reads and writes continue)", t.display_name()), stmts(&[format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", t.qualified(), ident(&name))]))
+        .lock(t, LockMode::ShareUpdateExclusive)
+        .scan()
+        .hazard(HazardKind::LongRunning, format!("Validating reads all of {} under SHARE UPDATE EXCLUSIVE: reads and writes continue, but VACUUM and other schema changes on it wait. It fails if a row still has {column} NULL; such rows also cannot be updated once the NOT VALID check exists. Fix them first, then resume.", t.display_name()))
+        .after(&add_id);
+    if let Some(v) = validate_after {
+        validate = validate.after(v);
+    }
+    let validate_id = cx.push(validate);
+    let set = cx
+        .step(sid(StepKind::SetNotNull, t, Some(column)), Phase::Switch, StepKind::SetNotNull, Some(t), format!("Set {}.{column} NOT NULL (no scan: the validated check proves it) and drop the helper check", t.display_name()), stmts(&[
+            format!("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL", t.qualified(), ident(column)),
+            format!("ALTER TABLE {} DROP CONSTRAINT {}", t.qualified(), ident(&name)),
+        ]))
+        .lock(t, LockMode::AccessExclusive)
+        .provides(format!("notnull:{}.{}.{column}", t.schema, t.name))
+        .after(&validate_id);
+    cx.push(set)
+}
+
+pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
+    let spec = cx
+        .step(
+            sid(StepKind::DropNotNull, t, Some(&c.name)),
+            Phase::Expand,
+            StepKind::DropNotNull,
+            Some(t),
+            format!("Allow NULL in {}.{}", t.display_name(), c.name),
+            stmts(&[format!(
+                "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
+                t.qualified(),
+                ident(&c.name)
+            )]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .requires(c_key(t, &c.name));
+    cx.push(spec);
+}

@@ -1,0 +1,93 @@
+//! Primary keys on existing tables: a unique index built concurrently, then
+//! `ADD CONSTRAINT ... PRIMARY KEY USING INDEX`, after the key columns are NOT NULL (so the
+//! constraint does not scan under ACCESS EXCLUSIVE).
+
+use super::*;
+use crate::model::PrimaryKey;
+use crate::naming;
+use crate::sql::ident;
+
+fn attach(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    key: &PrimaryKey,
+    index: &str,
+    drop_old: Option<&str>,
+    after: &str,
+) {
+    let mut sql = Vec::new();
+    if let Some(old) = drop_old {
+        sql.push(format!(
+            "ALTER TABLE {} DROP CONSTRAINT {}",
+            t.qualified(),
+            ident(old)
+        ));
+    }
+    sql.push(format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}",
+        t.qualified(),
+        ident(&key.name),
+        ident(index)
+    ));
+    let mut spec = cx
+        .step(
+            sid(StepKind::AddPrimaryKey, t, Some(&key.name)),
+            Phase::Switch,
+            StepKind::AddPrimaryKey,
+            Some(t),
+            format!(
+                "Make ({}) the primary key of {} using its index (instant)",
+                key.columns.join(", "),
+                t.display_name()
+            ),
+            stmts(&sql),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .after(after);
+    for c in &key.columns {
+        spec = spec.requires(format!("notnull:{}.{}.{c}", t.schema, t.name));
+    }
+    cx.push(spec);
+}
+
+pub fn add(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
+    let built = super::unique::build_unique_index(cx, t, &key.name, &key.columns, Phase::Expand);
+    attach(cx, t, key, &key.name, None, &built);
+}
+
+pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &PrimaryKey, new: &PrimaryKey) {
+    let referenced = cx.old.tables.iter().any(|o| {
+        o.foreign_keys.iter().any(|f| {
+            f.ref_schema == t.schema && f.ref_table == t.name && f.ref_columns == old.columns
+        })
+    });
+    if referenced {
+        cx.error(
+            codes::UNSUPPORTED_TYPE_CHANGE,
+            format!("the primary key of {} changes from ({}) to ({}), but foreign keys reference the old key", t.display_name(), old.columns.join(", "), new.columns.join(", ")),
+            "move the referencing foreign keys to a unique constraint first, in a separate change".to_string(),
+        );
+        return;
+    }
+    let tmp = naming::fit(&format!("{}_new", new.name));
+    let built = super::unique::build_unique_index(cx, t, &tmp, &new.columns, Phase::Expand);
+    attach(cx, t, new, &tmp, Some(&old.name), &built);
+}
+
+pub fn drop(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
+    let spec = cx
+        .step(
+            sid(StepKind::DropPrimaryKey, t, Some(&key.name)),
+            Phase::Contract,
+            StepKind::DropPrimaryKey,
+            Some(t),
+            format!("Drop the primary key of {}", t.display_name()),
+            stmts(&[format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                t.qualified(),
+                ident(&key.name)
+            )]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    cx.push(spec);
+}

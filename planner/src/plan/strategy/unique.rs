@@ -1,0 +1,118 @@
+//! Unique constraints on existing tables: `CREATE UNIQUE INDEX CONCURRENTLY`, then
+//! `ADD CONSTRAINT ... UNIQUE USING INDEX` (instant: the index already proves uniqueness).
+
+use super::*;
+use crate::model::{Index, IndexMethod, Unique};
+use crate::naming;
+use crate::sql::{ident, ident_list};
+
+/// Builds a unique index concurrently; returns the step id.
+pub fn build_unique_index(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    name: &str,
+    columns: &[String],
+    phase: Phase,
+) -> String {
+    let idx = Index {
+        name: name.to_string(),
+        columns: columns.to_vec(),
+        method: IndexMethod::Btree,
+        unique: true,
+        predicate: None,
+    };
+    let mut spec = cx
+        .step(sid(StepKind::CreateIndex, t, Some(name)), phase, StepKind::CreateIndex, Some(t), format!("Build unique index {name} on {} ({}) concurrently", t.display_name(), columns.join(", ")), stmts(&[crate::ddl::create_index(t, &idx, true)]))
+        .non_transactional()
+        .lock(t, LockMode::ShareUpdateExclusive)
+        .scan()
+        .hazard(HazardKind::LongRunning, format!("Building unique index {name} reads {} twice without blocking reads or writes; it takes time proportional to the table's size and fails if duplicate values exist (remove them, then resume).", t.display_name()));
+    for c in columns {
+        spec = spec.requires(c_key(t, c));
+    }
+    cx.push(spec)
+}
+
+pub fn add(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
+    let built = build_unique_index(cx, t, &u.name, &u.columns, Phase::Expand);
+    let spec = cx
+        .step(
+            sid(StepKind::AddUnique, t, Some(&u.name)),
+            Phase::Expand,
+            StepKind::AddUnique,
+            Some(t),
+            format!(
+                "Add unique constraint {} on {} ({}) using its index (instant)",
+                u.name,
+                t.display_name(),
+                u.columns.join(", ")
+            ),
+            stmts(&[format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                t.qualified(),
+                ident(&u.name),
+                ident(&u.name)
+            )]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .after(&built);
+    cx.push(spec);
+}
+
+pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
+    let mut spec = cx
+        .step(
+            sid(StepKind::DropUnique, t, Some(&u.name)),
+            Phase::Contract,
+            StepKind::DropUnique,
+            Some(t),
+            format!("Drop unique constraint {} on {}", u.name, t.display_name()),
+            stmts(&[format!(
+                "ALTER TABLE {} DROP CONSTRAINT {}",
+                t.qualified(),
+                ident(&u.name)
+            )]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    for c in &u.columns {
+        spec = spec.requires(c_key(t, c));
+    }
+    cx.push(spec);
+}
+
+/// New definition under a temporary index name; the switch drops the old constraint and
+/// attaches the new index under the constraint's name.
+pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
+    let tmp = naming::fit(&format!("{}_new", new.name));
+    let built = build_unique_index(cx, t, &tmp, &new.columns, Phase::Expand);
+    let spec = cx
+        .step(
+            sid(StepKind::AddUnique, t, Some(&new.name)),
+            Phase::Switch,
+            StepKind::AddUnique,
+            Some(t),
+            format!(
+                "Swap unique constraint {} on {} to ({})",
+                new.name,
+                t.display_name(),
+                new.columns.join(", ")
+            ),
+            stmts(&[
+                format!(
+                    "ALTER TABLE {} DROP CONSTRAINT {}",
+                    t.qualified(),
+                    ident(&old.name)
+                ),
+                format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                    t.qualified(),
+                    ident(&new.name),
+                    ident(&tmp)
+                ),
+            ]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .after(&built);
+    let _ = ident_list::<String>;
+    cx.push(spec);
+}

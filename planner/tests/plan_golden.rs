@@ -1,0 +1,245 @@
+//! Data-driven golden tests of the migration planner. Each directory under
+//! `data/plan/` holds `old.graphql` and `new.graphql`; the plan between them, in a compact
+//! form that shows every step's phase, kind, locks, hazards, dependencies and SQL, must
+//! equal `plan.out`. Directories under `data/plan_err/` must produce error diagnostics,
+//! recorded in `plan.out`. Every plan is also checked for the planner's invariants.
+//! Run with `UPDATE_EXPECT=1` to rewrite the `.out` files.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use wesley_planner::model::Schema;
+use wesley_planner::plan::{self, LockMode, Phase, Plan};
+use wesley_planner::{canon, sdl};
+
+fn dirs(kind: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(kind);
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    out.sort();
+    out
+}
+
+fn load(dir: &Path, name: &str) -> Schema {
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (model, diags) = sdl::parse(&path.display().to_string(), &text);
+    model.unwrap_or_else(|| panic!("{} is invalid: {diags:#?}", path.display()))
+}
+
+/// A compact, complete rendering of a plan for golden files.
+pub fn compact(p: &Plan) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "from {}\nto   {}", p.from_hash, p.to_hash);
+    for d in &p.diagnostics {
+        let _ = writeln!(
+            o,
+            "{:?} {}: {}\n  help: {}",
+            d.severity,
+            d.code,
+            d.message,
+            d.help.clone().unwrap_or_default()
+        );
+    }
+    for s in &p.steps {
+        let _ = writeln!(
+            o,
+            "\n[{}] {} ({}){}",
+            s.phase.as_str(),
+            s.id,
+            s.kind.as_str(),
+            if s.transactional {
+                ""
+            } else {
+                " non-transactional"
+            }
+        );
+        let _ = writeln!(o, "  {}", s.summary);
+        for l in &s.locks {
+            let _ = writeln!(
+                o,
+                "  lock {} {}{}{}",
+                l.relation,
+                l.mode.as_str(),
+                if l.blocks_reads { " blocks-reads" } else { "" },
+                if l.blocks_writes {
+                    " blocks-writes"
+                } else {
+                    ""
+                }
+            );
+        }
+        if s.rewrite || s.scan {
+            let _ = writeln!(
+                o,
+                "  {}{}",
+                if s.rewrite { "rewrite " } else { "" },
+                if s.scan { "scan" } else { "" }
+            );
+        }
+        for h in &s.hazards {
+            let _ = writeln!(o, "  hazard {}: {}", h.kind.as_str(), h.message);
+        }
+        if !s.depends_on.is_empty() {
+            let _ = writeln!(o, "  after {}", s.depends_on.join(", "));
+        }
+        if let Some(b) = &s.backfill {
+            let _ = writeln!(
+                o,
+                "  backfill {}.{} key ({}) set {} where {} batch {}",
+                b.schema,
+                b.table,
+                b.key.join(", "),
+                b.set,
+                b.predicate,
+                b.batch_size
+            );
+        }
+        for line in s.sql.lines() {
+            let _ = writeln!(o, "  | {line}");
+        }
+    }
+    let _ = writeln!(o, "\nwaves: {}", p.waves.len());
+    let _ = writeln!(o, "critical path: {}", p.critical_path.join(" -> "));
+    for t in &p.tables {
+        let _ = writeln!(
+            o,
+            "table {}: {} steps, strongest {}, {}{}",
+            t.table,
+            t.steps,
+            t.strongest_lock.map(|m| m.as_str()).unwrap_or("none"),
+            t.impact,
+            if t.new_table { " (new)" } else { "" }
+        );
+    }
+    o
+}
+
+/// Invariants every plan must satisfy.
+fn check_invariants(name: &str, old: &Schema, p: &Plan) {
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &p.steps {
+        assert!(
+            seen.insert(s.id.clone()),
+            "{name}: duplicate step id {}",
+            s.id
+        );
+        for d in &s.depends_on {
+            assert!(
+                seen.contains(d),
+                "{name}: {} depends on {d}, which does not come earlier",
+                s.id
+            );
+        }
+        if s.rewrite || s.scan {
+            for l in &s.locks {
+                let (schema, table) = l.relation.split_once('.').unwrap();
+                let existing = old.table(schema, table).is_some();
+                assert!(
+                    !(existing && matches!(l.mode, LockMode::AccessExclusive | LockMode::Share)),
+                    "{name}: step {} holds {} on existing table {} while scanning or rewriting",
+                    s.id,
+                    l.mode.as_str(),
+                    l.relation
+                );
+            }
+        }
+        assert!(
+            s.sql.trim_end().ends_with(';'),
+            "{name}: step {} SQL does not end with `;`",
+            s.id
+        );
+        if !s.transactional {
+            assert_eq!(
+                s.sql.matches(";\n").count(),
+                1,
+                "{name}: non-transactional step {} has several statements",
+                s.id
+            );
+        }
+    }
+    // Phases never go backwards along a dependency on the same table.
+    for s in &p.steps {
+        for d in &s.depends_on {
+            let dep = p.steps.iter().find(|x| &x.id == d).unwrap();
+            if dep.table.is_some() && dep.table == s.table {
+                assert!(
+                    dep.phase <= s.phase,
+                    "{name}: {} ({:?}) depends on later-phase {} ({:?})",
+                    s.id,
+                    s.phase,
+                    dep.id,
+                    dep.phase
+                );
+            }
+        }
+    }
+    let ids: usize = p.waves.iter().map(Vec::len).sum();
+    assert_eq!(ids, p.steps.len(), "{name}: waves do not cover every step");
+    let _ = Phase::ALL;
+}
+
+fn check_golden(path: &Path, actual: &str) -> Result<(), String> {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return Ok(());
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    if expected == actual {
+        Ok(())
+    } else {
+        Err(format!("{} differs (rerun with UPDATE_EXPECT=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}", path.display()))
+    }
+}
+
+#[test]
+fn plan_cases() {
+    let mut failures = Vec::new();
+    for dir in dirs("plan") {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let old = load(&dir, "old.graphql");
+        let new = load(&dir, "new.graphql");
+        let p = plan::plan(&old, &new);
+        assert!(!p.has_errors(), "{name}: {:#?}", p.diagnostics);
+        check_invariants(&name, &old, &p);
+        assert_eq!(
+            p,
+            plan::plan(&old, &new),
+            "{name}: planning is not deterministic"
+        );
+        assert!(
+            plan::plan(&new, &new).is_empty(),
+            "{name}: plan(new, new) is not empty"
+        );
+        assert!(
+            plan::plan(&old, &old).is_empty(),
+            "{name}: plan(old, old) is not empty"
+        );
+        assert_eq!(p.to_hash, canon::schema_hash(&new));
+        if name == "reordered_is_empty" {
+            assert!(p.is_empty(), "reordering produced steps:\n{}", compact(&p));
+        }
+        if let Err(e) = check_golden(&dir.join("plan.out"), &compact(&p)) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn plan_error_cases() {
+    let mut failures = Vec::new();
+    for dir in dirs("plan_err") {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let p = plan::plan(&load(&dir, "old.graphql"), &load(&dir, "new.graphql"));
+        assert!(p.has_errors(), "{name}: expected an error diagnostic");
+        if let Err(e) = check_golden(&dir.join("plan.out"), &compact(&p)) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
