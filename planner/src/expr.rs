@@ -257,13 +257,32 @@ pub fn check(src: &str) -> Result<ExprInfo, ExprError> {
     }
     let toks = lex(src)?;
     let mut info = ExprInfo::default();
+    // For each open parenthesis: the word before it (`extract(` etc. use FROM as syntax).
+    let mut parens: Vec<Option<String>> = Vec::new();
     for (k, t) in toks.iter().enumerate() {
         let next = toks.get(k + 1).map(|t| &t.tok);
+        match &t.tok {
+            Tok::Punct('(') => {
+                let before = k.checked_sub(1).and_then(|j| match &toks[j].tok {
+                    Tok::Word(w) => Some(w.clone()),
+                    _ => None,
+                });
+                parens.push(before);
+            }
+            Tok::Punct(')') => {
+                parens.pop();
+            }
+            _ => {}
+        }
+        let in_syntax_call = matches!(
+            parens.last().and_then(|w| w.as_deref()),
+            Some("extract" | "substring" | "trim" | "overlay" | "position")
+        );
         if let Tok::Word(w) = &t.tok {
             if w == "select" {
                 info.has_subquery = true;
             }
-            if (w == "from" || w == "join") && k + 1 < toks.len() {
+            if (w == "from" || w == "join") && k + 1 < toks.len() && !in_syntax_call {
                 if let Some(rel) = relation_at(&toks, k + 1) {
                     info.relations.push(rel);
                 }
@@ -485,6 +504,18 @@ mod tests {
         assert_eq!(volatility("clock_timestamp()"), Volatility::Volatile);
         assert_eq!(volatility("auth.uid()"), Volatility::Volatile);
         assert_eq!(volatility("lower('X')"), Volatility::Immutable);
+    }
+
+    #[test]
+    fn from_inside_extract_is_not_a_relation() {
+        let i = check("extract(year FROM created_at) = 2024 AND trim(both ' ' FROM name) <> ''")
+            .unwrap();
+        assert!(i.relations.is_empty(), "{:?}", i.relations);
+        let i = check("id IN (SELECT x FROM t WHERE extract(day FROM at) > 1)").unwrap();
+        assert_eq!(
+            i.relations.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            vec!["t"]
+        );
     }
 
     #[test]

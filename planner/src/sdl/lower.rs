@@ -115,6 +115,43 @@ impl Ctx<'_> {
     }
 }
 
+/// An explicit `name:` argument checked against PostgreSQL's identifier limit, or the
+/// derived name.
+fn explicit_name(
+    cx: &mut Ctx<'_>,
+    d: &Dir<'_>,
+    what: &str,
+    derived: impl FnOnce() -> String,
+) -> String {
+    match str_arg(cx, d, &["name"]) {
+        Some(n) => {
+            let pos = locate::arg_value(cx.src, p(d.position), "name");
+            cx.check_ident(&n, what, pos);
+            n
+        }
+        None => derived(),
+    }
+}
+
+/// Warns about arguments that only mean something on the type-level form.
+fn field_level_only(cx: &mut Ctx<'_>, d: &Dir<'_>) {
+    if let Some((n, _)) = arg(d, &["columns", "fields"]) {
+        let pos = locate::arg_value(cx.src, p(d.position), n);
+        cx.warn(
+            codes::IGNORED,
+            pos,
+            format!(
+                "`{n}:` is ignored on a field: `@{}` applies to this field's column",
+                d.name
+            ),
+            format!(
+                "put `@{}({n}: [...])` on the type to cover several columns",
+                d.name
+            ),
+        );
+    }
+}
+
 /// Arguments each directive accepts (others get a warning, to catch typos).
 fn known_args(k: K) -> &'static [&'static str] {
     match k {
@@ -455,6 +492,7 @@ fn lower_table<'d, 'a>(
     }
 
     // Field-level keys, constraints and indexes.
+    let mut field_pk_name: Option<String> = None;
     for f in &o.fields {
         let Some(col_name) = field_cols.get(&f.name).cloned() else {
             continue;
@@ -462,18 +500,25 @@ fn lower_table<'d, 'a>(
         for d in &f.directives {
             match canonical_directive(&d.name) {
                 Some(K::Pk) => {
+                    field_level_only(cx, d);
                     pk_fields.push(col_name.clone());
                     pk_pos.get_or_insert(p(d.position));
+                    if arg(d, &["name"]).is_some() {
+                        field_pk_name = Some(explicit_name(cx, d, "primary key", String::new));
+                    }
                 }
                 Some(K::Unique) => {
-                    let cname = str_arg(cx, d, &["name"])
-                        .unwrap_or_else(|| derived_name(&name, &[&col_name], "key"));
+                    field_level_only(cx, d);
+                    let cname = explicit_name(cx, d, "constraint", || {
+                        derived_name(&name, &[&col_name], "key")
+                    });
                     table.uniques.push(Unique {
                         name: cname,
                         columns: vec![col_name.clone()],
                     });
                 }
                 Some(K::Index) => {
+                    field_level_only(cx, d);
                     if let Some(idx) = index_from(cx, d, &name, vec![col_name.clone()], &table) {
                         table.indexes.push(idx);
                     }
@@ -517,14 +562,17 @@ fn lower_table<'d, 'a>(
         match k {
             K::Pk => {
                 if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
-                    type_pk = Some((cols, p(d.position), str_arg(cx, d, &["name"])));
+                    let pk_name = arg(d, &["name"])
+                        .is_some()
+                        .then(|| explicit_name(cx, d, "primary key", String::new));
+                    type_pk = Some((cols, p(d.position), pk_name));
                 }
             }
             K::Unique => {
                 if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
                     let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-                    let cname = str_arg(cx, d, &["name"])
-                        .unwrap_or_else(|| derived_name(&name, &refs, "key"));
+                    let cname =
+                        explicit_name(cx, d, "constraint", || derived_name(&name, &refs, "key"));
                     table.uniques.push(Unique {
                         name: cname,
                         columns: cols,
@@ -573,7 +621,7 @@ fn lower_table<'d, 'a>(
                 &mut table,
                 pk_fields,
                 pk_pos.unwrap_or_default(),
-                None,
+                field_pk_name.clone().filter(|n| !n.is_empty()),
             ))
         }
         (None, true) => cx.warn(
@@ -700,7 +748,20 @@ fn lower_field(
     );
     if is_object_like || table_names.contains_key(type_name) {
         if table_names.contains_key(type_name) || is_relation {
-            return None; // a virtual relation: no column
+            // A virtual relation: no column. Column directives here would do nothing.
+            for d in &f.directives {
+                match canonical_directive(&d.name) {
+                    None => cx.warn(codes::UNKNOWN_DIRECTIVE, p(d.position), format!("unknown directive `@{}` is ignored", d.name), "check the spelling; Wesley's directives are listed in docs/dialect.md"),
+                    Some(K::HasMany | K::HasOne | K::BelongsTo | K::Uid | K::Sensitive | K::Pii | K::Weight | K::Critical) => {}
+                    Some(_) => cx.warn(
+                        codes::IGNORED,
+                        p(d.position),
+                        format!("`@{}` is ignored on `{}`, a relation field without a column", d.name, f.name),
+                        "put it on the scalar field that holds the key (e.g. `authorId: ID! @wes_fk(ref: \"Author.id\")`)",
+                    ),
+                }
+            }
+            return None;
         }
         cx.err(codes::OBJECT_FIELD, p(f.position), format!("field `{}` has type `{type_name}`, which is neither a table nor a scalar", f.name), format!("add `@wes_table` to `{type_name}`, mark the field as a relation with `@hasMany`/`@hasOne`/`@belongsTo`, or store it as `JSON`"));
         return None;
@@ -767,6 +828,9 @@ fn lower_field(
         }
     } else if let Some(e) = enums.get(type_name) {
         let sql_name = snake_case(type_name);
+        if !cx.check_ident(&sql_name, "enum", p(f.position)) {
+            return None;
+        }
         used_enums
             .entry(type_name.clone())
             .or_insert_with(|| EnumType {
@@ -780,6 +844,18 @@ fn lower_field(
             name: sql_name,
         }
     } else if let Some((Some(custom), _)) = scalars.get(type_name) {
+        if custom.array && array {
+            cx.err(
+                codes::NESTED_LIST,
+                p(f.position),
+                format!(
+                    "field `{}` is a list of `{type_name}`, which is already an array type",
+                    f.name
+                ),
+                format!("use `{type_name}` without `[...]`, or give the scalar a non-array type"),
+            );
+            return None;
+        }
         if custom.array {
             array = true;
         }
@@ -809,6 +885,24 @@ fn lower_field(
     for (d, k) in f.directives.iter().zip(&kinds_of_dirs) {
         if *k == Some(K::Default) {
             default = default_from(cx, d, &ty, nullable, &f.name, enums);
+        }
+    }
+    if let (false, Some(e), Some(Default::Literal(lit))) =
+        (ty.array, enums.get(type_name), &default)
+    {
+        let v = lit.trim_matches('\'').replace("''", "'");
+        if !e.values.iter().any(|x| x.name == v) {
+            let names: Vec<&str> = e.values.iter().map(|x| x.name.as_str()).collect();
+            cx.err(
+                codes::BAD_DEFAULT,
+                p(f.position),
+                format!(
+                    "default `{v}` of field `{}` is not a value of enum `{type_name}`",
+                    f.name
+                ),
+                format!("use one of: {}", names.join(", ")),
+            );
+            default = None;
         }
     }
 
@@ -1103,7 +1197,7 @@ fn index_from(
 }
 
 fn check_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, col: Option<&str>) -> Option<Check> {
-    let Some(e) = str_arg(cx, d, &["expr", "check"]) else {
+    let Some(e) = str_arg(cx, d, &["expr"]) else {
         if arg(d, &["expr"]).is_none() {
             cx.err(
                 codes::BAD_ARGUMENT,
@@ -1209,7 +1303,17 @@ fn default_from(
     if ty.array {
         return match v {
             Value::String(s) => Some(Default::Literal(sql::literal(s))),
-            Value::Null => None,
+            Value::Null => {
+                if !nullable {
+                    cx.err(
+                        codes::NULL_DEFAULT_NOT_NULL,
+                        vpos(cx, "value"),
+                        format!("field `{field}` is non-null but its default is null"),
+                        "remove the default, or make the field nullable",
+                    );
+                }
+                None
+            }
             _ => {
                 mismatch(cx, "value");
                 None
@@ -1247,7 +1351,10 @@ fn default_from(
                 mismatch(cx, &format!("`{f}`"));
                 return None;
             }
-            number_default(cx, ty, &f.to_string(), d, field)
+            // f64 would round long decimals: use the number as written in the source.
+            let pos = locate::arg_value(cx.src, p(d.position), "value");
+            let raw = raw_number_at(cx.src, pos).unwrap_or_else(|| f.to_string());
+            number_default(cx, ty, &raw, d, field)
         }
         Value::Enum(e) => enum_or_string_default(cx, ty, e, d, field),
         Value::String(s) => {
@@ -1256,7 +1363,34 @@ fn default_from(
                 .iter()
                 .any(|k| k.eq_ignore_ascii_case(trimmed))
             {
-                return Some(Default::Expr(trimmed.to_ascii_lowercase()));
+                let e = trimmed.to_ascii_lowercase();
+                if !value_expression_fits(&e, &ty.base) {
+                    mismatch(cx, &format!("`{s}`"));
+                    return None;
+                }
+                return Some(Default::Expr(e));
+            }
+            let is_time = matches!(
+                ty.base,
+                BaseType::Timestamp { .. }
+                    | BaseType::TimestampTz { .. }
+                    | BaseType::Date
+                    | BaseType::Time { .. }
+                    | BaseType::TimeTz { .. }
+            );
+            if is_time
+                && matches!(
+                    trimmed.to_ascii_lowercase().as_str(),
+                    "now" | "today" | "tomorrow" | "yesterday"
+                )
+            {
+                cx.err(
+                    codes::BAD_DEFAULT,
+                    vpos(cx, "value"),
+                    format!("default `{s}` of field `{field}` would be evaluated once, when the table is created, and then stay fixed"),
+                    "write `@wes_default(expr: \"now()\")` to get the time of each insert",
+                );
+                return None;
             }
             if ty.base.is_numeric() {
                 return number_default(cx, ty, trimmed, d, field);
@@ -1280,6 +1414,36 @@ fn default_from(
     }
 }
 
+/// Whether a `value:` string that names an SQL function can produce the column's type.
+fn value_expression_fits(e: &str, base: &BaseType) -> bool {
+    let time = matches!(
+        base,
+        BaseType::Timestamp { .. }
+            | BaseType::TimestampTz { .. }
+            | BaseType::Date
+            | BaseType::Time { .. }
+            | BaseType::TimeTz { .. }
+    );
+    match e {
+        "gen_random_uuid()" | "uuid_generate_v4()" => {
+            matches!(base, BaseType::Uuid) || base.is_textual()
+        }
+        "current_user" | "session_user" => base.is_textual(),
+        _ => time || base.is_textual(),
+    }
+}
+
+/// The number literal starting at `pos` in the source, as written.
+fn raw_number_at(src: &str, pos: Pos) -> Option<String> {
+    let line = src.lines().nth(pos.line.checked_sub(1)?)?;
+    let rest: String = line.chars().skip(pos.column.checked_sub(1)?).collect();
+    let num: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+        .collect();
+    (!num.is_empty() && num.parse::<f64>().is_ok()).then_some(num)
+}
+
 fn number_default(
     cx: &mut Ctx<'_>,
     ty: &SqlType,
@@ -1289,6 +1453,16 @@ fn number_default(
 ) -> Option<Default> {
     if ty.base.is_textual() {
         return Some(Default::Literal(sql::literal(s)));
+    }
+    if !ty.base.is_numeric() {
+        let pos = locate::arg_value(cx.src, p(d.position), "value");
+        cx.err(
+            codes::BAD_DEFAULT,
+            pos,
+            format!("default `{s}` does not fit column type `{ty}` of field `{field}`"),
+            "give a value of the column's type, or an SQL expression with `expr:`",
+        );
+        return None;
     }
     let valid = if ty.base.is_integer() {
         s.parse::<i64>().is_ok()
@@ -1334,6 +1508,38 @@ fn enum_or_string_default(
     }
 }
 
+/// A list of role names. `public` (any case) means every role and is stored as an empty
+/// list; `current_user`-style pseudo-roles are refused, because policies must name roles.
+fn role_list(cx: &mut Ctx<'_>, d: &Dir<'_>, name: &str) -> Option<Vec<String>> {
+    let list = string_list_arg(cx, d, &[name])?;
+    let mut out = Vec::new();
+    for r in list {
+        let lower = r.to_ascii_lowercase();
+        if lower == "public" {
+            return Some(Vec::new());
+        }
+        if matches!(
+            lower.as_str(),
+            "current_user" | "current_role" | "session_user"
+        ) {
+            let pos = locate::arg_value(cx.src, p(d.position), name);
+            cx.err(
+                codes::BAD_ARGUMENT,
+                pos,
+                format!("`{r}` is not a role name; policies must name roles"),
+                "list the roles the policy applies to, or `public` for every role",
+            );
+            continue;
+        }
+        if cx.check_ident(&r, "role", p(d.position)) {
+            out.push(r);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
 fn lower_rls(
     cx: &mut Ctx<'_>,
     table: &mut Table,
@@ -1346,12 +1552,12 @@ fn lower_rls(
     let tname = table.name.clone();
     let mut policies: Vec<Policy> = Vec::new();
     let mut enabled = false;
+    let errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
+    let explicitly_disabled =
+        rls.is_some_and(|d| matches!(arg(d, &["enabled"]), Some((_, Value::Boolean(false)))));
     if let Some(d) = rls {
         enabled = bool_arg(cx, d, &["enabled"]).unwrap_or(true);
-        let all_roles = string_list_arg(cx, d, &["roles"]).unwrap_or_default();
-        for r in &all_roles {
-            cx.check_ident(r, "role", p(d.position));
-        }
+        let all_roles = role_list(cx, d, "roles").unwrap_or_default();
         let base = str_arg(cx, d, &["name"]).unwrap_or_else(|| tname.clone());
         let ops = [
             ("select", "selectRoles", PolicyCommand::Select),
@@ -1369,7 +1575,7 @@ fn lower_rls(
             {
                 continue;
             }
-            let roles = string_list_arg(cx, d, &[roles_arg]).unwrap_or_else(|| all_roles.clone());
+            let roles = role_list(cx, d, roles_arg).unwrap_or_else(|| all_roles.clone());
             let text = text.trim().to_string();
             let (using, check) = match cmd {
                 PolicyCommand::Insert => (None, Some(text)),
@@ -1479,7 +1685,18 @@ fn lower_rls(
         pol.restrictive = !policies.is_empty();
         policies.push(pol);
     }
-    if enabled && policies.is_empty() {
+    if explicitly_disabled && (tenant.is_some() || owner.is_some()) {
+        enabled = false;
+        let pos = rls.map(|d| p(d.position)).unwrap_or(p(o.position));
+        cx.warn(
+            codes::IGNORED,
+            pos,
+            format!("`@wes_rls(enabled: false)` keeps row-level security off on `{tname}`: its tenant/owner policies exist but have no effect"),
+            "remove `enabled: false` to enforce them, or remove `@wes_tenant`/`@wes_owner`",
+        );
+    }
+    let rls_errors = cx.diags.iter().filter(|d| d.is_error()).count() > errors_before;
+    if enabled && policies.is_empty() && !rls_errors {
         let pos = rls.map(|d| p(d.position)).unwrap_or(p(o.position));
         cx.warn(codes::RLS_NO_POLICIES, pos, format!("row-level security is enabled on `{tname}` without any policy: every row is hidden from roles that do not own the table"), "add `select:`/`insert:`/`update:`/`delete:` policies, `@wes_tenant` or `@wes_owner`");
     }
@@ -1532,16 +1749,14 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
         };
         let Some(ref_col) = ref_col else {
             let known: Vec<&str> = target.field_cols.keys().map(String::as_str).collect();
-            let what = field_part
-                .clone()
-                .unwrap_or_else(|| "its single-column primary key".into());
+            let message = match &field_part {
+                Some(f) => format!("foreign key refers to `{}.{f}`, which does not exist", target.obj.name),
+                None => format!("foreign key refers to `{}` without a field, but it has no single-column primary key", target.obj.name),
+            };
             cx.err(
                 codes::FK_UNKNOWN_FIELD,
                 rpos(cx),
-                format!(
-                    "foreign key refers to `{}.{what}`, which does not exist",
-                    target.obj.name
-                ),
+                message,
                 format!(
                     "use `{}.<field>` with one of: {}",
                     target.obj.name,
@@ -1618,8 +1833,9 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
         };
         let on_delete = action(cx, &["onDelete", "on_delete"]);
         let on_update = action(cx, &["onUpdate", "on_update"]);
-        let name = str_arg(cx, dir, &["name"])
-            .unwrap_or_else(|| derived_name(&d.table.name, &[col], "fkey"));
+        let name = explicit_name(cx, dir, "constraint", || {
+            derived_name(&d.table.name, &[col], "fkey")
+        });
         out.push(ForeignKey {
             name,
             columns: vec![col.clone()],
@@ -1804,31 +2020,6 @@ fn check_name_collisions(
                     format!("two policies of `{}` are named `{}`", t.name, pol.name),
                     "give them distinct names",
                 );
-            }
-        }
-        for c in &t.columns {
-            if let (
-                BaseType::Enum {
-                    schema: es,
-                    name: en,
-                },
-                Some(Default::Literal(lit)),
-            ) = (&c.ty.base, &c.default)
-            {
-                if let Some(e) = schema.enum_type(es, en) {
-                    let v = lit.trim_matches('\'').replace("''", "'");
-                    if !e.values.contains(&v) {
-                        cx.err(
-                            codes::BAD_DEFAULT,
-                            pos,
-                            format!(
-                                "default `{v}` of `{}.{}` is not a value of enum `{}`",
-                                t.graphql_name, c.graphql_name, e.graphql_name
-                            ),
-                            format!("use one of: {}", e.values.join(", ")),
-                        );
-                    }
-                }
             }
         }
     }
