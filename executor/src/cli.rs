@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the complete DDL for a schema, for an empty database.
     Generate(cmd::generate::Args),
+    /// Plan the migration from one schema to another and judge its hazards.
+    Plan(cmd::plan::Args),
     /// Rehearse a migration on a throwaway local PostgreSQL cluster, with sample data.
     Rehearse(cmd::rehearse::Args),
 }
@@ -47,6 +49,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Plan(args) => cmd::plan::run(args),
         Command::Rehearse(args) => cmd::rehearse::run(args),
     }
 }

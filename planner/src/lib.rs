@@ -10,6 +10,8 @@ pub mod expr;
 pub mod model;
 pub mod naming;
 pub mod plan;
+pub mod planfile;
+pub mod render;
 pub mod sdl;
 pub mod sql;
 pub mod synth;

@@ -1,0 +1,243 @@
+//! `wesley plan --from OLD.graphql --to NEW.graphql [--format text|json|sql|markdown]
+//! [-o FILE] [--allow HAZARD,...] [--lock-timeout 5s] [--statement-timeout 1min]`.
+//!
+//! Exit codes: 0 when the plan has no hazards outside `--allow`; 2 for invalid input (SDL
+//! errors, a change that cannot be planned safely, bad options); 3 when the plan has
+//! hazards not allowed (the plan is still written, and the hazards are listed on stderr).
+//! A plan with errors is still written as text or Markdown, for people, but never as
+//! `json` or `sql`, which could be applied.
+
+use super::source::{parse_and_report, SourceFile};
+use crate::cli::exit;
+use anyhow::Context;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use wesley_planner::plan::{self, HazardKind};
+use wesley_planner::planfile;
+use wesley_planner::render::{self, markdown, sql, text};
+use wesley_planner::{Diagnostic, Schema};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The schema the database has now; omit it for an empty database.
+    #[arg(long, value_name = "OLD.graphql")]
+    pub from: Option<PathBuf>,
+    /// The schema the database should have (`-` reads standard input).
+    #[arg(long, value_name = "NEW.graphql")]
+    pub to: PathBuf,
+    /// `text` for a terminal, `json` for the plan file, `sql` for a psql script that runs
+    /// the plan, `markdown` for a pull-request comment.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Hazard kinds to accept, comma-separated (e.g. `long_running,needs_backfill`).
+    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// How long a step may wait for a lock before giving up (`sql` format).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub lock_timeout: String,
+    /// How long an ordinary step may run; backfill, validate and concurrent steps have no
+    /// limit (`sql` format).
+    #[arg(long, value_name = "DURATION", default_value = "1min")]
+    pub statement_timeout: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Sql,
+    Markdown,
+}
+
+/// The arguments, checked before any file is read.
+struct Config {
+    allowed: Vec<HazardKind>,
+    sql: sql::SqlOptions,
+}
+
+fn config(args: &Args) -> Result<Config, String> {
+    let allowed = parse_allow(&args.allow)?;
+    let lock =
+        sql::Timeout::parse(&args.lock_timeout).map_err(|e| format!("--lock-timeout: {e}"))?;
+    let statement = sql::Timeout::parse(&args.statement_timeout)
+        .map_err(|e| format!("--statement-timeout: {e}"))?;
+    let sql = sql::SqlOptions::new(lock, statement, sql::Timeout::NONE)?;
+    Ok(Config { allowed, sql })
+}
+
+/// Hazard names from `--allow`; an unknown name is an error listing the valid ones.
+fn parse_allow(names: &[String]) -> Result<Vec<HazardKind>, String> {
+    let mut allowed = Vec::new();
+    let mut unknown = Vec::new();
+    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        match HazardKind::parse(name) {
+            Some(k) if !allowed.contains(&k) => allowed.push(k),
+            Some(_) => {}
+            None => unknown.push(name.to_string()),
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(allowed);
+    }
+    let mut msg = format!(
+        "unknown hazard {} in --allow; the hazards are:",
+        unknown
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for k in HazardKind::ALL {
+        msg.push_str(&format!("\n  {:<15} {}", k.as_str(), k.describe()));
+    }
+    Err(msg)
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let cfg = match config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    if args.to.as_os_str() == "-" && args.from.as_ref().is_some_and(|f| f.as_os_str() == "-") {
+        eprintln!("error: only one of --from and --to can read standard input");
+        return Ok(exit::INVALID);
+    }
+    let old_src = args.from.as_deref().map(SourceFile::read).transpose()?;
+    let new_src = SourceFile::read(&args.to)?;
+    // Parse both, so the diagnostics of both files are shown at once.
+    let old = match &old_src {
+        Some(src) => parse_and_report(src),
+        None => Some(Schema::default()),
+    };
+    let new = parse_and_report(&new_src);
+    let (Some(old), Some(new)) = (old, new) else {
+        return Ok(exit::INVALID);
+    };
+
+    let plan = plan::plan(&old, &new);
+    let file = planfile::to_plan_file(&plan);
+    report(&plan.diagnostics);
+    let refused = planfile::validate(&file);
+    for e in &refused {
+        eprintln!("error: the plan would be refused when applied: {e}");
+    }
+    let errors = plan.has_errors() || !refused.is_empty();
+
+    let to_stdout = args.output.as_ref().is_none_or(|p| p.as_os_str() == "-");
+    let text = match args.format {
+        Format::Json => planfile::to_json(&file),
+        Format::Sql => sql::render(&file, &cfg.sql),
+        Format::Markdown => markdown::render(
+            &file,
+            &markdown::MarkdownOptions {
+                allowed: cfg.allowed.clone(),
+            },
+        ),
+        Format::Text => text::render(
+            &file,
+            &text::TextOptions {
+                color: to_stdout
+                    && std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none(),
+                allowed: cfg.allowed.clone(),
+            },
+        ),
+    };
+    if errors {
+        if matches!(args.format, Format::Text | Format::Markdown) {
+            crate::output::write(args.output.as_deref(), &text).context("writing output")?;
+        } else {
+            eprintln!(
+                "the plan has errors; no {} was written",
+                match args.format {
+                    Format::Json => "plan file",
+                    _ => "script",
+                }
+            );
+        }
+        return Ok(exit::INVALID);
+    }
+    crate::output::write(args.output.as_deref(), &text).context("writing output")?;
+
+    let not_allowed = render::unallowed(&file, &cfg.allowed);
+    if not_allowed.is_empty() {
+        return Ok(exit::OK);
+    }
+    eprintln!(
+        "refused: {} not allowed:",
+        render::plural(not_allowed.len(), "hazard")
+    );
+    let mut kinds: Vec<HazardKind> = Vec::new();
+    let mut unknown: Vec<&str> = Vec::new();
+    for (_, hazard) in &not_allowed {
+        match hazard.kind() {
+            Some(k) if !kinds.contains(&k) => kinds.push(k),
+            None if !unknown.contains(&hazard.kind.as_str()) => unknown.push(&hazard.kind),
+            _ => {}
+        }
+    }
+    kinds.sort();
+    let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+    for name in names.iter().chain(&unknown) {
+        let n = not_allowed.iter().filter(|(_, h)| h.kind == *name).count();
+        eprintln!("  {name:<15} in {}", render::plural(n, "step"));
+    }
+    eprintln!(
+        "review them, then accept them with --allow {}",
+        names.join(",")
+    );
+    Ok(exit::REFUSED)
+}
+
+/// Prints the planner's diagnostics. They are about the plan as a whole, so unlike SDL
+/// diagnostics they have no source line to show.
+fn report(diags: &[Diagnostic]) {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    for d in diags {
+        let (sev, code) = if d.is_error() {
+            ("error", "31")
+        } else {
+            ("warning", "33")
+        };
+        let head = format!("{sev}[{}]", d.code);
+        if color {
+            eprintln!("\x1b[1;{code}m{head}\x1b[0m: {}", d.message);
+        } else {
+            eprintln!("{head}: {}", d.message);
+        }
+        if let Some(help) = &d.help {
+            eprintln!("  = help: {help}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            parse_allow(&names(&[
+                "long_running",
+                " deletes_data",
+                "long_running",
+                ""
+            ])),
+            Ok(vec![HazardKind::LongRunning, HazardKind::DeletesData])
+        );
+        let err = parse_allow(&names(&["long_runing"])).unwrap_err();
+        assert!(
+            err.starts_with("unknown hazard `long_runing` in --allow"),
+            "{err}"
+        );
+        assert!(err.contains("\n  needs_backfill  existing rows"), "{err}");
+    }
+}

@@ -1,0 +1,265 @@
+//! Renderers of a plan file for people and for psql: [`text`] for a terminal, [`markdown`]
+//! for a pull-request comment, [`sql`] for a psql script that runs the plan by itself.
+//! They take a [`PlanFile`], not the internal plan, so the command line, the executor and
+//! the browser render the same thing from the same file. They never fail: a file that was
+//! not validated still renders (unknown names are shown as written, control characters
+//! are replaced), but only a validated file should be run.
+
+pub mod markdown;
+pub mod sql;
+pub mod text;
+
+use crate::plan::{HazardKind, LockMode, Phase};
+use crate::planfile::{PlanFile, PlanHazard, PlanStep};
+
+/// What a reviewer needs to know first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The plan has error diagnostics and must not be applied (their codes, in order).
+    Errors(Vec<String>),
+    /// Hazards outside the allowed list: how many, and of which kinds.
+    Review { hazards: usize, kinds: Vec<String> },
+    /// Nothing left to review: how many steps, how many allowed hazards and their kinds.
+    Safe {
+        steps: usize,
+        allowed: usize,
+        kinds: Vec<String>,
+    },
+    /// The plan has no steps.
+    NoChanges,
+}
+
+impl Verdict {
+    /// One line, without decoration, e.g. `2 hazards need review: deletes_data, long_running`.
+    pub fn summary(&self) -> String {
+        match self {
+            Verdict::Errors(codes) => format!("Plan has errors: {}", codes.join(", ")),
+            Verdict::Review { hazards, kinds } => format!(
+                "{hazards} {} review: {}",
+                if *hazards == 1 {
+                    "hazard needs"
+                } else {
+                    "hazards need"
+                },
+                kinds.join(", ")
+            ),
+            Verdict::Safe {
+                steps, allowed: 0, ..
+            } => {
+                format!("Safe: {}, no hazards", plural(*steps, "step"))
+            }
+            Verdict::Safe {
+                steps,
+                allowed,
+                kinds,
+            } => format!(
+                "Safe: {}, {} allowed ({})",
+                plural(*steps, "step"),
+                plural(*allowed, "hazard"),
+                kinds.join(", ")
+            ),
+            Verdict::NoChanges => "No changes: the schemas are equivalent".to_string(),
+        }
+    }
+
+    /// True when the plan must not be applied as it is: errors, or hazards not allowed.
+    pub fn blocks(&self) -> bool {
+        matches!(self, Verdict::Errors(_) | Verdict::Review { .. })
+    }
+}
+
+/// Judges a plan: errors first, then hazards whose kind is not in `allowed` (unknown
+/// kinds are never allowed).
+pub fn verdict(file: &PlanFile, allowed: &[HazardKind]) -> Verdict {
+    let mut codes: Vec<String> = Vec::new();
+    for d in file.diagnostics.iter().filter(|d| d.is_error()) {
+        if !codes.contains(&d.code) {
+            codes.push(d.code.clone());
+        }
+    }
+    if !codes.is_empty() {
+        return Verdict::Errors(codes);
+    }
+    let (ok, review): (Vec<_>, Vec<_>) = file.hazards().partition(|(_, h)| is_allowed(h, allowed));
+    if !review.is_empty() {
+        return Verdict::Review {
+            hazards: review.len(),
+            kinds: kinds_of(&review),
+        };
+    }
+    if file.steps.is_empty() {
+        return Verdict::NoChanges;
+    }
+    Verdict::Safe {
+        steps: file.steps.len(),
+        allowed: ok.len(),
+        kinds: kinds_of(&ok),
+    }
+}
+
+/// Hazards whose kind is not in `allowed`, in step order.
+pub fn unallowed<'a>(
+    file: &'a PlanFile,
+    allowed: &[HazardKind],
+) -> Vec<(&'a PlanStep, &'a PlanHazard)> {
+    file.hazards()
+        .filter(|(_, h)| !is_allowed(h, allowed))
+        .collect()
+}
+
+pub fn is_allowed(h: &PlanHazard, allowed: &[HazardKind]) -> bool {
+    h.kind().is_some_and(|k| allowed.contains(&k))
+}
+
+/// Distinct hazard kinds, known kinds in [`HazardKind::ALL`] order, then unknown ones.
+fn kinds_of(list: &[(&PlanStep, &PlanHazard)]) -> Vec<String> {
+    let rank = |k: &str| {
+        HazardKind::ALL
+            .iter()
+            .position(|h| h.as_str() == k)
+            .unwrap_or(HazardKind::ALL.len())
+    };
+    let mut kinds: Vec<String> = list.iter().map(|(_, h)| h.kind.clone()).collect();
+    kinds.sort_by(|a, b| (rank(a), a).cmp(&(rank(b), b)));
+    kinds.dedup();
+    kinds
+}
+
+/// What to do about a hazard, as an imperative sentence.
+pub fn advice(kind: HazardKind) -> &'static str {
+    match kind {
+        HazardKind::DeletesData => "Make sure nothing needs the data any more, and take a backup if it might; dropped data cannot be recovered by Wesley.",
+        HazardKind::BreaksClients => "Deploy application code that works with both the old and the new schema before applying this step.",
+        HazardKind::BlocksReads => "Apply when traffic is low; lock_timeout makes the step give up instead of queueing behind long transactions.",
+        HazardKind::BlocksWrites => "Apply when write traffic is low; lock_timeout makes the step give up instead of queueing behind long transactions.",
+        HazardKind::TableRewrite => "Plan a maintenance window sized to the table, or change the schema in smaller steps that avoid the rewrite.",
+        HazardKind::LongRunning => "Expect it to take time on large tables; traffic continues, but do not cut the migration short.",
+        HazardKind::AuthzChange => "Check which roles gain or lose access to which rows before applying.",
+        HazardKind::NeedsBackfill => "Expect extra write load and dead rows on large tables; watch replication lag and VACUUM.",
+    }
+}
+
+/// A few words about a phase, for headings.
+pub fn phase_title(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Expand => "additive changes the running application tolerates",
+        Phase::Backfill => "existing rows are filled in batches",
+        Phase::Validate => "data is checked against the new constraints",
+        Phase::Switch => "the new shape becomes authoritative",
+        Phase::Contract => "what the new schema no longer has is removed",
+    }
+}
+
+/// Consecutive steps of the same phase, with their one-based numbers. Steps are in
+/// execution order, which keeps phases together except where a dependency crosses them;
+/// then a phase appears more than once.
+pub fn phase_runs(file: &PlanFile) -> Vec<(&str, Vec<(usize, &PlanStep)>)> {
+    let mut runs: Vec<(&str, Vec<(usize, &PlanStep)>)> = Vec::new();
+    for (i, s) in file.steps.iter().enumerate() {
+        match runs.last_mut() {
+            Some((phase, steps)) if *phase == s.phase.as_str() => steps.push((i + 1, s)),
+            _ => runs.push((s.phase.as_str(), vec![(i + 1, s)])),
+        }
+    }
+    runs
+}
+
+/// A lock mode as SQL names it (`ACCESS EXCLUSIVE`), or as written when unknown.
+pub fn lock_name(mode: &str) -> String {
+    LockMode::parse(mode).map_or_else(|| clean(mode), |m| m.sql_name().to_string())
+}
+
+/// `sha256:` and the first 12 hex digits.
+pub fn short_hash(hash: &str) -> String {
+    match hash.strip_prefix("sha256:") {
+        Some(hex) => format!("sha256:{}", hex.chars().take(12).collect::<String>()),
+        None => clean(hash),
+    }
+}
+
+/// Text with every control character (newlines included) replaced by a space, safe to
+/// put on one line of a terminal, a comment or a table cell.
+pub fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixture {
+    //! The small plan the renderers' golden tests show.
+
+    use crate::planfile::{to_plan_file, PlanFile};
+    use crate::{plan, sdl};
+
+    pub const OLD: &str = r#"
+type User @wes_table {
+  id: ID! @wes_pk
+  name: String!
+  legacy: String
+}
+"#;
+
+    pub const NEW: &str = r#"
+type User @wes_table {
+  id: ID! @wes_pk
+  name: String!
+  nick: String @wes_index
+}
+
+type Team @wes_table {
+  id: ID! @wes_pk
+  title: String!
+}
+"#;
+
+    pub fn file(old: &str, new: &str) -> PlanFile {
+        let load = |src: &str| {
+            let (s, d) = sdl::parse("test.graphql", src);
+            s.unwrap_or_else(|| panic!("{d:#?}"))
+        };
+        to_plan_file(&plan::plan(&load(old), &load(new)))
+    }
+
+    pub fn sample() -> PlanFile {
+        file(OLD, NEW)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        let f = fixture::sample();
+        let v = verdict(&f, &[]);
+        assert!(v.blocks());
+        assert_eq!(
+            v.summary(),
+            "2 hazards need review: deletes_data, long_running"
+        );
+        let all = HazardKind::ALL;
+        let v = verdict(&f, &all);
+        assert!(!v.blocks());
+        assert_eq!(
+            v.summary(),
+            "Safe: 4 steps, 2 hazards allowed (deletes_data, long_running)"
+        );
+        let same = fixture::file(fixture::OLD, fixture::OLD);
+        assert_eq!(verdict(&same, &[]), Verdict::NoChanges);
+    }
+
+    #[test]
+    fn clean_removes_line_breaks() {
+        assert_eq!(clean("a\nb\r\\! c\u{1b}[2J"), "a b \\! c [2J");
+    }
+}
