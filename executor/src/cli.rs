@@ -30,6 +30,12 @@ pub enum Command {
     Generate(cmd::generate::Args),
     /// Plan the migration from one schema to another and judge its hazards.
     Plan(cmd::plan::Args),
+    /// Apply a plan file to a database: resumable, one run at a time, with retries.
+    Apply(cmd::apply::Args),
+    /// Show applied, pending and failed steps of a plan.
+    Status(cmd::status::Args),
+    /// Compare a live database with a schema file.
+    Drift(cmd::drift::Args),
     /// Rehearse a migration on a throwaway local PostgreSQL cluster, with sample data.
     Rehearse(cmd::rehearse::Args),
 }
@@ -51,5 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Rehearse(args) => cmd::rehearse::run(args),
+        Command::Apply(args) => cmd::apply::run(args),
+        Command::Status(args) => cmd::status::run(args),
+        Command::Drift(args) => cmd::drift::run(args),
     }
 }

@@ -65,6 +65,10 @@ pub struct PlanFile {
 #[serde(deny_unknown_fields)]
 pub struct SchemaRef {
     pub schema_hash: String,
+    /// The schema's canonical form (`crate::canon`), so that an executor can say in words
+    /// how a live database differs from it. Its hash must equal `schema_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical: Option<crate::canon::CanonSchema>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,9 +209,11 @@ pub fn to_plan_file(plan: &Plan) -> PlanFile {
         planner_version: crate::VERSION.to_string(),
         from: SchemaRef {
             schema_hash: plan.from_hash.clone(),
+            canonical: Some(plan.from.clone()),
         },
         to: SchemaRef {
             schema_hash: plan.to_hash.clone(),
+            canonical: Some(plan.to.clone()),
         },
         plan_hash: String::new(),
         steps: plan.steps.iter().map(step).collect(),
@@ -515,6 +521,17 @@ pub fn validate(file: &PlanFile) -> Vec<PlanFileError> {
                 None,
                 format!("{field} is not of the form sha256:<64 lowercase hex digits>"),
             );
+        }
+    }
+    for (field, r) in [("from", &file.from), ("to", &file.to)] {
+        if let Some(c) = &r.canonical {
+            if c.hash() != r.schema_hash {
+                cx.push(
+                    ErrorKind::Invalid,
+                    None,
+                    format!("{field}.canonical does not hash to {field}.schema_hash"),
+                );
+            }
         }
     }
     if is_hash(&file.plan_hash) && plan_hash(file) != file.plan_hash {

@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
+pub mod apply;
+pub mod drift;
 pub mod generate;
 pub mod plan;
 pub mod rehearse;
 pub mod source;
+pub mod status;

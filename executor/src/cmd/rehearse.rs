@@ -29,6 +29,12 @@ pub struct Args {
     /// Keep the cluster's directory afterwards (its path is printed).
     #[arg(long)]
     pub keep: bool,
+    /// Steps run at once by the executor.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// The psql program.
+    #[arg(long, default_value = "psql")]
+    pub psql: String,
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<Option<Schema>> {
@@ -98,49 +104,59 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
 
-    println!("\nApplying {} steps:", p.steps.len());
-    for (i, step) in p.steps.iter().enumerate() {
-        let t = Instant::now();
-        let sql = if step.transactional {
-            format!(
-                "BEGIN;\nSET LOCAL lock_timeout = '5s';\n{}COMMIT;\n",
-                step.sql
-            )
-        } else {
-            format!("SET lock_timeout = '5s';\n{}", step.sql)
-        };
-        if let Err(e) = cluster.psql(db, &sql) {
-            println!(
-                "  {:>3}. [{}] {} FAILED",
-                i + 1,
-                step.phase.as_str(),
-                step.summary
-            );
-            anyhow::bail!("step {} failed: {e}", step.id);
+    // The plan file exactly as `wesley plan --format json` writes it, applied by the real
+    // executor (ledger, advisory lock, retries, checkpoints).
+    let file = wesley_planner::planfile::to_plan_file(&p);
+    let text = wesley_planner::planfile::to_json(&file);
+    let file = match wesley_planner::planfile::parse(&text) {
+        Ok(f) => f,
+        Err(errs) => anyhow::bail!(
+            "the plan file does not validate: {}",
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    println!(
+        "\nApplying {} steps with the executor ({} job(s)):",
+        file.steps.len(),
+        args.jobs
+    );
+    let conn =
+        crate::apply::connect::ConnInfo::parse(&cluster.url(db)).map_err(anyhow::Error::msg)?;
+    let checkpoint_dir =
+        std::env::temp_dir().join(format!("wesley-rehearse-{}", std::process::id()));
+    let opts = crate::apply::Options {
+        conn,
+        jobs: args.jobs,
+        lock_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(60),
+        long_statement_timeout: std::time::Duration::ZERO,
+        retries: 5,
+        allow: wesley_planner::plan::HazardKind::ALL.to_vec(),
+        allow_drift: false,
+        dry_run: false,
+        psql: args.psql.clone(),
+        checkpoint_dir: Some(checkpoint_dir.clone()),
+        batch_size: None,
+        batch_delay: std::time::Duration::ZERO,
+        lock_wait: std::time::Duration::from_secs(5),
+    };
+    let reporter = crate::apply::events::Reporter::new(false, file.steps.len() as u64);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let outcome = rt.block_on(crate::apply::apply(file, opts, reporter));
+    let _ = std::fs::remove_dir_all(&checkpoint_dir);
+    match outcome {
+        crate::apply::Outcome::Done | crate::apply::Outcome::AlreadyApplied => {}
+        other => {
+            let code = super::apply::report(other, false);
+            println!("Rehearsal failed.");
+            return Ok(code);
         }
-        let hazards: Vec<&str> = step.hazards.iter().map(|h| h.kind.as_str()).collect();
-        let locks: Vec<String> = step
-            .locks
-            .iter()
-            .map(|l| format!("{} {}", l.mode.sql_name(), l.relation))
-            .collect();
-        println!(
-            "  {:>3}. [{:<8}] {} — {} ms{}{}",
-            i + 1,
-            step.phase.as_str(),
-            step.summary,
-            t.elapsed().as_millis(),
-            if locks.is_empty() {
-                String::new()
-            } else {
-                format!("; locks: {}", locks.join(", "))
-            },
-            if hazards.is_empty() {
-                String::new()
-            } else {
-                format!("; hazards: {}", hazards.join(", "))
-            }
-        );
     }
 
     let live = parse_canonical(&cluster.psql(db, CANONICAL_QUERY)?)?;

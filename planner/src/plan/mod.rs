@@ -329,6 +329,9 @@ pub struct TableImpact {
 pub struct Plan {
     pub from_hash: String,
     pub to_hash: String,
+    /// Canonical forms of the two schemas (their hashes are `from_hash` and `to_hash`).
+    pub from: crate::canon::CanonSchema,
+    pub to: crate::canon::CanonSchema,
     pub steps: Vec<Step>,
     /// Steps grouped by depth in the dependency graph: every step of wave N depends only on
     /// steps of earlier waves.
@@ -375,9 +378,13 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
         );
     }
     let tables = locks::table_impacts(&ordered.steps, &new_tables);
+    let from = crate::canon::canonical(old);
+    let to = crate::canon::canonical(new);
     Plan {
-        from_hash: crate::canon::schema_hash(old),
-        to_hash: crate::canon::schema_hash(new),
+        from_hash: from.hash(),
+        to_hash: to.hash(),
+        from,
+        to,
         steps: ordered.steps,
         waves: ordered.waves,
         critical_path: ordered.critical_path,

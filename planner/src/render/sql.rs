@@ -393,7 +393,7 @@ mod tests {
             -- Wesley migration plan (wesley.plan/v1, planner 0.1.0)
             -- from       sha256:696c598a497205ebf91fc9b7d5a0d6e00727e9c11fbc33194529975a0732a5a4
             -- to         sha256:8434751da777364fc303d6f624b18baf305661af775cea3a47d206b929fe95e7
-            -- plan_hash  sha256:a2109ab92ef814c2e3febe90d51112f356eaf2b75aa876fd3acaac13f2f92204
+            -- plan_hash  sha256:133f78217118b75e1b4c4c478e1b6ce01f9d691883fbbd2fac5c32092cfae9b1
             --
             -- 4 steps. Run with `psql -X -d DATABASE -f FILE`, not with --single-transaction:
             -- index builds and batched backfills must run outside a transaction block.

@@ -1,0 +1,84 @@
+//! One run at a time per database: a session-level advisory lock, taken by polling
+//! `pg_try_advisory_lock` (a session blocked in `pg_advisory_lock` holds a snapshot that
+//! `CREATE INDEX CONCURRENTLY` in another session waits for: a deadlock). The key is the
+//! first 8 bytes of SHA-256("wesley:apply:" + database name), as a signed 64-bit integer.
+
+use super::connect::describe;
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+pub const NAMESPACE: &str = "wesley:apply:";
+
+/// The advisory lock key for a database.
+pub fn key(dbname: &str) -> i64 {
+    let d = Sha256::digest(format!("{NAMESPACE}{dbname}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[..8]);
+    i64::from_be_bytes(b)
+}
+
+pub enum Acquired {
+    Yes,
+    /// Another session held it for the whole wait; its pid and application name.
+    TimedOut {
+        holder: Option<(i32, String)>,
+    },
+}
+
+/// Polls until the lock is taken or `wait` has passed. `on_wait` is told once that we wait.
+pub async fn acquire(
+    c: &Client,
+    key: i64,
+    wait: Duration,
+    mut on_wait: impl FnMut(Option<(i32, String)>),
+) -> Result<Acquired, String> {
+    let started = Instant::now();
+    let mut told = false;
+    loop {
+        let got: bool = c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .map_err(|e| describe(&e))?
+            .get(0);
+        if got {
+            return Ok(Acquired::Yes);
+        }
+        let holder = holder(c, key).await;
+        if !told {
+            on_wait(holder.clone());
+            told = true;
+        }
+        if started.elapsed() >= wait {
+            return Ok(Acquired::TimedOut { holder });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn holder(c: &Client, key: i64) -> Option<(i32, String)> {
+    let hi = (key >> 32) as i32;
+    let lo = (key & 0xffff_ffff) as u32 as i64;
+    let row = c
+        .query_opt(
+            "SELECT l.pid, coalesce(a.application_name, '') FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ($1::int::bigint & 4294967295) AND l.objid::bigint = $2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
+            &[&hi, &lo],
+        )
+        .await
+        .ok()??;
+    Some((row.get(0), row.get(1)))
+}
+
+pub async fn release(c: &Client, key: i64) {
+    let _ = c.query_one("SELECT pg_advisory_unlock($1)", &[&key]).await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_is_stable() {
+        assert_eq!(super::key("app"), super::key("app"));
+        assert_ne!(super::key("app"), super::key("app2"));
+    }
+}

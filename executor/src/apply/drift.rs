@@ -1,0 +1,219 @@
+//! Drift detection: the live catalog, read into the planner's canonical form, compared
+//! with what the plan expects, and the differences described in words.
+
+use crate::introspect::{parse_canonical, CANONICAL_QUERY};
+use std::collections::BTreeSet;
+use tokio_postgres::Client;
+use wesley_planner::canon::{CanonSchema, CanonTable};
+
+pub async fn live(c: &Client) -> Result<CanonSchema, String> {
+    let row = c
+        .query_one(CANONICAL_QUERY, &[])
+        .await
+        .map_err(|e| super::connect::describe(&e))?;
+    let json: String = row.get(0);
+    parse_canonical(&json).map_err(|e| format!("cannot read the catalog: {e}"))
+}
+
+/// Differences between an expected and a live schema, one sentence each.
+pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
+    let mut out = Vec::new();
+    let names = |v: &[CanonTable]| v.iter().map(|t| t.name.clone()).collect::<BTreeSet<_>>();
+    let (want, have) = (names(&expected.tables), names(&live.tables));
+    for t in want.difference(&have) {
+        out.push(format!("table {t} is missing"));
+    }
+    for t in have.difference(&want) {
+        out.push(format!("table {t} exists but is not expected"));
+    }
+    for e in &expected.enums {
+        match live.enums.iter().find(|l| l.name == e.name) {
+            None => out.push(format!("enum {} is missing", e.name)),
+            Some(l) if l.values != e.values => out.push(format!(
+                "enum {} has values ({}) instead of ({})",
+                e.name,
+                l.values.join(", "),
+                e.values.join(", ")
+            )),
+            _ => {}
+        }
+    }
+    for l in &live.enums {
+        if !expected.enums.iter().any(|e| e.name == l.name) {
+            out.push(format!("enum {} exists but is not expected", l.name));
+        }
+    }
+    for w in &expected.tables {
+        let Some(h) = live.tables.iter().find(|t| t.name == w.name) else {
+            continue;
+        };
+        let t = &w.name;
+        for c in &w.columns {
+            match h.columns.iter().find(|x| x.name == c.name) {
+                None => out.push(format!("column {t}.{} is missing", c.name)),
+                Some(x) => {
+                    if x.ty != c.ty {
+                        out.push(format!(
+                            "column {t}.{} is {} instead of {}",
+                            c.name, x.ty, c.ty
+                        ));
+                    }
+                    if x.not_null != c.not_null {
+                        out.push(format!(
+                            "column {t}.{} is {} instead of {}",
+                            c.name,
+                            if x.not_null { "NOT NULL" } else { "nullable" },
+                            if c.not_null { "NOT NULL" } else { "nullable" }
+                        ));
+                    }
+                    if x.has_default != c.has_default {
+                        out.push(format!(
+                            "column {t}.{} {} a default",
+                            c.name,
+                            if x.has_default { "has" } else { "lacks" }
+                        ));
+                    }
+                }
+            }
+        }
+        for x in &h.columns {
+            if !w.columns.iter().any(|c| c.name == x.name) {
+                out.push(format!(
+                    "column {t}.{} ({}) exists but is not expected",
+                    x.name, x.ty
+                ));
+            }
+        }
+        if w.primary_key != h.primary_key {
+            out.push(format!(
+                "primary key of {t} is {:?} instead of {:?}",
+                h.primary_key.as_ref().map(|k| &k.columns),
+                w.primary_key.as_ref().map(|k| &k.columns)
+            ));
+        }
+        let diff_named = |kind: &str,
+                          want: Vec<(String, String)>,
+                          have: Vec<(String, String)>,
+                          out: &mut Vec<String>| {
+            for (n, d) in &want {
+                match have.iter().find(|(m, _)| m == n) {
+                    None => out.push(format!("{kind} {n} on {t} is missing")),
+                    Some((_, e)) if e != d => out.push(format!(
+                        "{kind} {n} on {t} is defined differently ({e} instead of {d})"
+                    )),
+                    _ => {}
+                }
+            }
+            for (n, _) in &have {
+                if !want.iter().any(|(m, _)| m == n) {
+                    out.push(format!("{kind} {n} on {t} exists but is not expected"));
+                }
+            }
+        };
+        diff_named(
+            "unique constraint",
+            w.uniques
+                .iter()
+                .map(|u| (u.name.clone(), u.columns.join(", ")))
+                .collect(),
+            h.uniques
+                .iter()
+                .map(|u| (u.name.clone(), u.columns.join(", ")))
+                .collect(),
+            &mut out,
+        );
+        diff_named(
+            "foreign key",
+            w.foreign_keys
+                .iter()
+                .map(|f| (f.name.clone(), format!("{:?}→{}", f.columns, f.references)))
+                .collect(),
+            h.foreign_keys
+                .iter()
+                .map(|f| (f.name.clone(), format!("{:?}→{}", f.columns, f.references)))
+                .collect(),
+            &mut out,
+        );
+        diff_named(
+            "check constraint",
+            w.checks
+                .iter()
+                .map(|c| (c.clone(), String::new()))
+                .collect(),
+            h.checks
+                .iter()
+                .map(|c| (c.clone(), String::new()))
+                .collect(),
+            &mut out,
+        );
+        diff_named(
+            "index",
+            w.indexes
+                .iter()
+                .map(|i| {
+                    (
+                        i.name.clone(),
+                        format!("{} ({})", i.method, i.columns.join(", ")),
+                    )
+                })
+                .collect(),
+            h.indexes
+                .iter()
+                .map(|i| {
+                    (
+                        i.name.clone(),
+                        format!("{} ({})", i.method, i.columns.join(", ")),
+                    )
+                })
+                .collect(),
+            &mut out,
+        );
+        diff_named(
+            "policy",
+            w.policies
+                .iter()
+                .map(|p| (p.name.clone(), p.command.clone()))
+                .collect(),
+            h.policies
+                .iter()
+                .map(|p| (p.name.clone(), p.command.clone()))
+                .collect(),
+            &mut out,
+        );
+        if w.rls != h.rls {
+            out.push(format!(
+                "row-level security on {t} is {}",
+                if h.rls {
+                    "enabled but should be disabled"
+                } else {
+                    "disabled but should be enabled"
+                }
+            ));
+        }
+    }
+    out
+}
+
+/// Objects of a schema as flat names, for the partial-application check on resume.
+pub fn objects(s: &CanonSchema) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for e in &s.enums {
+        out.insert(format!("enum {}", e.name));
+    }
+    for t in &s.tables {
+        out.insert(format!("table {}", t.name));
+        for c in &t.columns {
+            out.insert(format!("column {}.{} {}", t.name, c.name, c.ty));
+        }
+        for i in &t.indexes {
+            out.insert(format!("index {}.{}", t.name, i.name));
+        }
+        for u in &t.uniques {
+            out.insert(format!("unique {}.{}", t.name, u.name));
+        }
+        for f in &t.foreign_keys {
+            out.insert(format!("fk {}.{}", t.name, f.name));
+        }
+    }
+    out
+}

@@ -1,0 +1,230 @@
+//! What a run reports: one event type, rendered as JSON lines (`--json`), as a progress
+//! display on a terminal, or as plain lines otherwise. Nothing here ever sees a password.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        plan_hash: String,
+        database: String,
+        steps: usize,
+        already_applied: usize,
+        jobs: usize,
+    },
+    WaitingForLock {
+        holder_pid: Option<i32>,
+        holder: Option<String>,
+    },
+    Drift {
+        differences: Vec<String>,
+        allowed: bool,
+    },
+    StepStarted {
+        step: String,
+        phase: String,
+        summary: String,
+        attempt: u32,
+    },
+    StepRetry {
+        step: String,
+        attempt: u32,
+        delay_ms: u64,
+        error: String,
+    },
+    StepRecovered {
+        step: String,
+        action: String,
+    },
+    BackfillProgress {
+        step: String,
+        rows_done: i64,
+        rows_total: Option<i64>,
+        batches: i64,
+        eta_s: Option<f64>,
+    },
+    StepDone {
+        step: String,
+        ms: u128,
+    },
+    StepFailed {
+        step: String,
+        error: String,
+    },
+    RunFinished {
+        status: String,
+        applied: usize,
+        pending: usize,
+        ms: u128,
+    },
+    Message {
+        text: String,
+    },
+}
+
+pub struct Reporter {
+    json: bool,
+    bar: Option<ProgressBar>,
+    started: Instant,
+    out: Mutex<()>,
+}
+
+impl Reporter {
+    pub fn new(json: bool, total: u64) -> Reporter {
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        Reporter {
+            json,
+            bar,
+            started: Instant::now(),
+            out: Mutex::new(()),
+        }
+    }
+
+    pub fn set_position(&self, done: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(done);
+        }
+    }
+
+    pub fn emit(&self, e: Event) {
+        let _guard = self.out.lock();
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", serde_json::to_string(&e).unwrap_or_default());
+            let _ = out.flush();
+            return;
+        }
+        let line = match &e {
+            Event::RunStarted {
+                plan_hash,
+                database,
+                steps,
+                already_applied,
+                jobs,
+            } => {
+                let resume = if *already_applied > 0 {
+                    format!(", resuming after {already_applied} applied")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "Applying plan {} to {database}: {steps} steps{resume}, {jobs} job(s)",
+                    short(plan_hash)
+                )
+            }
+            Event::WaitingForLock { holder_pid, holder } => match holder_pid {
+                Some(pid) => format!(
+                    "Another run holds the lock on this database (pid {pid}, {}); waiting...",
+                    holder.clone().unwrap_or_default()
+                ),
+                None => "Another run holds the lock on this database; waiting...".into(),
+            },
+            Event::Drift {
+                differences,
+                allowed,
+            } => format!(
+                "{} the database is not in the state the plan expects:\n{}",
+                if *allowed {
+                    "Warning (--allow-drift):"
+                } else {
+                    "Drift:"
+                },
+                differences
+                    .iter()
+                    .map(|d| format!("  - {d}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            Event::StepStarted {
+                step,
+                phase,
+                summary,
+                attempt,
+            } => {
+                if let Some(b) = &self.bar {
+                    b.set_message(format!("[{phase}] {summary}"));
+                    return;
+                }
+                if *attempt > 1 {
+                    format!("  [{phase}] {summary} (attempt {attempt}) — {step}")
+                } else {
+                    format!("  [{phase}] {summary} — {step}")
+                }
+            }
+            Event::StepRetry {
+                step,
+                attempt,
+                delay_ms,
+                error,
+            } => format!("  retry {attempt} of {step} in {delay_ms} ms: {error}"),
+            Event::StepRecovered { step, action } => format!("  {step}: {action}"),
+            Event::BackfillProgress {
+                step,
+                rows_done,
+                rows_total,
+                batches,
+                eta_s,
+            } => {
+                let total = rows_total.map(|t| format!("/{t}")).unwrap_or_default();
+                let eta = eta_s.map(|s| format!(", ETA {s:.0} s")).unwrap_or_default();
+                if let Some(b) = &self.bar {
+                    b.set_message(format!("backfill {step}: {rows_done}{total} rows{eta}"));
+                    return;
+                }
+                format!("    backfill {step}: {rows_done}{total} rows in {batches} batches{eta}")
+            }
+            Event::StepDone { step, ms } => {
+                if let Some(b) = &self.bar {
+                    b.inc(1);
+                    let _ = step;
+                    return;
+                }
+                format!("    done in {ms} ms")
+            }
+            Event::StepFailed { step, error } => format!("  FAILED {step}: {error}"),
+            Event::RunFinished {
+                status,
+                applied,
+                pending,
+                ms,
+            } => {
+                if let Some(b) = &self.bar {
+                    b.finish_and_clear();
+                }
+                format!(
+                    "Run {status}: {applied} applied, {pending} pending ({:.1} s)",
+                    *ms as f64 / 1000.0
+                )
+            }
+            Event::Message { text } => text.clone(),
+        };
+        if let Some(b) = &self.bar {
+            b.println(line);
+        } else {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{line}");
+        }
+    }
+
+    pub fn elapsed_ms(&self) -> u128 {
+        self.started.elapsed().as_millis()
+    }
+}
+
+fn short(hash: &str) -> &str {
+    let h = hash.strip_prefix("sha256:").unwrap_or(hash);
+    &h[..h.len().min(12)]
+}

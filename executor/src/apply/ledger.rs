@@ -1,0 +1,189 @@
+//! The ledger in the target database (schema `wesley`): one row per plan run, one row per
+//! applied step (written in the same transaction as the step itself, so a crash can never
+//! record a step that did not commit or commit a step without recording it), and the
+//! progress of batched backfills (written in each batch's transaction).
+
+use super::connect::describe;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use tokio_postgres::Client;
+use wesley_planner::sql::literal;
+
+pub const SETUP: &str = "
+CREATE SCHEMA IF NOT EXISTS wesley;
+CREATE TABLE IF NOT EXISTS wesley.runs (
+  plan_hash text PRIMARY KEY,
+  from_hash text NOT NULL,
+  to_hash text NOT NULL,
+  steps integer NOT NULL,
+  status text NOT NULL DEFAULT 'running',
+  started_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  stopped_hash text,
+  last_error text
+);
+CREATE TABLE IF NOT EXISTS wesley.applied_steps (
+  plan_hash text NOT NULL,
+  step_id text NOT NULL,
+  sql_checksum text NOT NULL,
+  attempt integer NOT NULL,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (plan_hash, step_id)
+);
+CREATE TABLE IF NOT EXISTS wesley.backfill_progress (
+  plan_hash text NOT NULL,
+  step_id text NOT NULL,
+  upper_key text[],
+  last_key text[],
+  rows_done bigint NOT NULL DEFAULT 0,
+  batches bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (plan_hash, step_id)
+);
+";
+
+/// `sha256:` hex of a step's SQL, recorded with the step.
+pub fn checksum(sql: &str) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(sql.as_bytes())))
+}
+
+/// The INSERT that records a step; run inside the step's own transaction.
+pub fn record_sql(
+    plan_hash: &str,
+    step_id: &str,
+    sql: &str,
+    attempt: u32,
+    started: &str,
+) -> String {
+    format!(
+        "INSERT INTO wesley.applied_steps (plan_hash, step_id, sql_checksum, attempt, started_at) VALUES ({}, {}, {}, {attempt}, {}::timestamptz);\n",
+        literal(plan_hash),
+        literal(step_id),
+        literal(&checksum(sql)),
+        literal(started)
+    )
+}
+
+fn err(e: tokio_postgres::Error) -> String {
+    describe(&e)
+}
+
+pub async fn setup(c: &Client) -> Result<(), String> {
+    c.batch_execute(SETUP).await.map_err(|e| {
+        format!(
+            "cannot create Wesley's ledger (schema `wesley`): {}",
+            err(e)
+        )
+    })
+}
+
+/// Whether the ledger exists at all (for read-only commands).
+pub async fn exists(c: &Client) -> Result<bool, String> {
+    let row = c
+        .query_one(
+            "SELECT to_regclass('wesley.applied_steps') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(err)?;
+    Ok(row.get(0))
+}
+
+/// A recorded run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub plan_hash: String,
+    pub status: String,
+    pub steps: i32,
+    pub done: i64,
+    pub stopped_hash: Option<String>,
+    pub last_error: Option<String>,
+}
+
+pub async fn runs(c: &Client) -> Result<Vec<Run>, String> {
+    let rows = c
+        .query(
+            "SELECT r.plan_hash, r.status, r.steps, (SELECT count(*) FROM wesley.applied_steps s WHERE s.plan_hash = r.plan_hash), r.stopped_hash, r.last_error FROM wesley.runs r ORDER BY r.started_at",
+            &[],
+        )
+        .await
+        .map_err(err)?;
+    Ok(rows
+        .iter()
+        .map(|r| Run {
+            plan_hash: r.get(0),
+            status: r.get(1),
+            steps: r.get(2),
+            done: r.get(3),
+            stopped_hash: r.get(4),
+            last_error: r.get(5),
+        })
+        .collect())
+}
+
+/// Applied steps of a plan: step id → (checksum, finished at).
+pub async fn applied(
+    c: &Client,
+    plan_hash: &str,
+) -> Result<BTreeMap<String, (String, String)>, String> {
+    let rows = c.query("SELECT step_id, sql_checksum, finished_at::text FROM wesley.applied_steps WHERE plan_hash = $1", &[&plan_hash]).await.map_err(err)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get::<_, String>(0),
+                (r.get::<_, String>(1), r.get::<_, String>(2)),
+            )
+        })
+        .collect())
+}
+
+pub async fn start_run(
+    c: &Client,
+    plan_hash: &str,
+    from: &str,
+    to: &str,
+    steps: usize,
+) -> Result<(), String> {
+    c.execute(
+        "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps) VALUES ($1, $2, $3, $4) ON CONFLICT (plan_hash) DO UPDATE SET status = 'running', updated_at = now(), last_error = NULL",
+        &[&plan_hash, &from, &to, &(steps as i32)],
+    )
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+pub async fn finish_run(
+    c: &Client,
+    plan_hash: &str,
+    status: &str,
+    stopped_hash: Option<&str>,
+    error: Option<&str>,
+) -> Result<(), String> {
+    c.execute(
+        "UPDATE wesley.runs SET status = $2, updated_at = now(), stopped_hash = $3, last_error = $4 WHERE plan_hash = $1",
+        &[&plan_hash, &status, &stopped_hash, &error],
+    )
+    .await
+    .map_err(err)?;
+    Ok(())
+}
+
+/// Records a non-transactional step after it has been verified.
+pub async fn record(
+    c: &Client,
+    plan_hash: &str,
+    step_id: &str,
+    sql: &str,
+    attempt: u32,
+    started: &str,
+) -> Result<(), String> {
+    c.execute(
+        "INSERT INTO wesley.applied_steps (plan_hash, step_id, sql_checksum, attempt, started_at) VALUES ($1, $2, $3, $4, $5::text::timestamptz) ON CONFLICT DO NOTHING",
+        &[&plan_hash, &step_id, &checksum(sql), &(attempt as i32), &started],
+    )
+    .await
+    .map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,817 @@
+//! `wesley apply`: runs a validated plan file against a database, safely and resumably.
+//!
+//! Order of business: refuse disallowed hazards (before connecting), connect, take the
+//! advisory lock, set up the ledger, refuse a different half-applied plan, end orphaned
+//! step sessions of a crashed run, detect drift, then run the pending steps — in plan
+//! order with one job, or as a rolling frontier with several — and finally check that the
+//! database hashes like the plan's target.
+
+pub mod advisory;
+pub mod backfill;
+pub mod connect;
+pub mod drift;
+pub mod events;
+pub mod ledger;
+pub mod psql;
+
+use connect::ConnInfo;
+use events::{Event, Reporter};
+use psql::{PsqlSession, SqlError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+use wesley_planner::plan::HazardKind;
+use wesley_planner::planfile::{PlanFile, PlanStep};
+use wesley_planner::sql::{literal, qualified};
+
+/// Validated settings of one run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub conn: ConnInfo,
+    pub jobs: usize,
+    pub lock_timeout: Duration,
+    /// For instant steps.
+    pub statement_timeout: Duration,
+    /// For steps that scan, build indexes or backfill (zero: no limit).
+    pub long_statement_timeout: Duration,
+    pub retries: u32,
+    pub allow: Vec<HazardKind>,
+    pub allow_drift: bool,
+    pub dry_run: bool,
+    pub psql: String,
+    pub checkpoint_dir: Option<PathBuf>,
+    pub batch_size: Option<u32>,
+    pub batch_delay: Duration,
+    pub lock_wait: Duration,
+}
+
+/// How a run ended. Maps to the exit codes 0, 1 and 3.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    AlreadyApplied,
+    DryRun,
+    Failed(String),
+    Refused(String),
+}
+
+/// `application_name` of the sessions that run steps; a new run ends leftovers of a
+/// crashed one (only after it holds the advisory lock, so no live run is touched).
+pub const STEP_APP: &str = "wesley-step";
+pub const LOCK_APP: &str = "wesley";
+
+struct Ctx {
+    plan: PlanFile,
+    opts: Options,
+    rep: Reporter,
+}
+
+struct Worker {
+    session: Option<PsqlSession>,
+    client: Option<tokio_postgres::Client>,
+}
+
+fn is_long(step: &PlanStep) -> bool {
+    step.scan || step.rewrite || !step.transactional || step.backfill.is_some()
+}
+
+/// Unallowed hazards, as `step: kind` lines.
+pub fn unallowed_hazards(plan: &PlanFile, allow: &[HazardKind]) -> Vec<String> {
+    plan.steps
+        .iter()
+        .flat_map(|s| s.hazards.iter().map(move |h| (s, h)))
+        .filter(|(_, h)| !HazardKind::parse(&h.kind).is_some_and(|k| allow.contains(&k)))
+        .map(|(s, h)| format!("{} ({}): {}", h.kind, s.id, h.message))
+        .collect()
+}
+
+pub async fn apply(plan: PlanFile, opts: Options, rep: Reporter) -> Outcome {
+    let bad = unallowed_hazards(&plan, &opts.allow);
+    if !bad.is_empty() {
+        let kinds: BTreeSet<&str> = plan
+            .steps
+            .iter()
+            .flat_map(|s| s.hazards.iter().map(|h| h.kind.as_str()))
+            .filter(|k| !HazardKind::parse(k).is_some_and(|k| opts.allow.contains(&k)))
+            .collect();
+        return Outcome::Refused(format!(
+            "the plan has hazards that are not allowed:\n{}\nreview them, then pass --allow {}",
+            bad.iter()
+                .map(|b| format!("  - {b}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            kinds.into_iter().collect::<Vec<_>>().join(",")
+        ));
+    }
+    let ctx = Arc::new(Ctx { plan, opts, rep });
+    match run(ctx.clone()).await {
+        Ok(o) => o,
+        Err(e) => Outcome::Failed(ctx.opts.conn.redact(&e)),
+    }
+}
+
+async fn run(ctx: Arc<Ctx>) -> Result<Outcome, String> {
+    let opts = &ctx.opts;
+    let rep = &ctx.rep;
+    let client = opts.conn.connect().await?;
+    let key = advisory::key(&opts.conn.dbname);
+    if !opts.dry_run {
+        let got = advisory::acquire(&client, key, opts.lock_wait, |h| {
+            rep.emit(Event::WaitingForLock {
+                holder_pid: h.as_ref().map(|x| x.0),
+                holder: h.map(|x| x.1),
+            })
+        })
+        .await?;
+        if let advisory::Acquired::TimedOut { holder } = got {
+            let who = holder
+                .map(|(pid, app)| format!(" (pid {pid}, {app})"))
+                .unwrap_or_default();
+            return Ok(Outcome::Refused(format!("another `wesley apply` is running on {}{who}; it still held the lock after {} s. Try again when it has finished.", opts.conn, opts.lock_wait.as_secs())));
+        }
+    }
+    let result = locked(&ctx, &client).await;
+    if !opts.dry_run {
+        advisory::release(&client, key).await;
+    }
+    result
+}
+
+async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outcome, String> {
+    let plan = &ctx.plan;
+    let opts = &ctx.opts;
+    let rep = &ctx.rep;
+    let ledger_exists = ledger::exists(client).await?;
+    if !opts.dry_run {
+        ledger::setup(client).await?;
+    }
+    let runs = if ledger_exists || !opts.dry_run {
+        ledger::runs(client).await?
+    } else {
+        vec![]
+    };
+    if let Some(other) = runs
+        .iter()
+        .find(|r| r.status != "done" && r.plan_hash != plan.plan_hash)
+    {
+        return Ok(Outcome::Refused(format!(
+            "another plan ({}) is half-applied on {} ({} of {} steps); finish it first with `wesley apply` on that plan file, or resolve it by hand",
+            other.plan_hash, opts.conn, other.done, other.steps
+        )));
+    }
+    let mine = runs.iter().find(|r| r.plan_hash == plan.plan_hash).cloned();
+    let applied = if ledger_exists || !opts.dry_run {
+        ledger::applied(client, &plan.plan_hash).await?
+    } else {
+        BTreeMap::new()
+    };
+    for s in &plan.steps {
+        if let Some((sum, _)) = applied.get(&s.id) {
+            if *sum != ledger::checksum(&s.sql) {
+                return Ok(Outcome::Refused(format!("step {} was applied with different SQL than this plan file holds; the plan file was modified after it was applied", s.id)));
+            }
+        }
+    }
+    if mine.as_ref().is_some_and(|r| r.status == "done")
+        && plan.steps.iter().all(|s| applied.contains_key(&s.id))
+    {
+        rep.emit(Event::Message {
+            text: format!(
+                "Plan {} is already applied to {}; nothing to do.",
+                plan.plan_hash, opts.conn
+            ),
+        });
+        return Ok(Outcome::AlreadyApplied);
+    }
+
+    // Leftover step sessions of a crashed run (we hold the lock, so none is live).
+    if !opts.dry_run {
+        let ended = client
+            .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[&STEP_APP])
+            .await
+            .map_err(|e| connect::describe(&e))?;
+        if !ended.is_empty() {
+            rep.emit(Event::Message {
+                text: format!(
+                    "Ended {} session(s) left over from an interrupted run.",
+                    ended.len()
+                ),
+            });
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    // Drift.
+    let live = drift::live(client).await?;
+    let live_hash = live.hash();
+    if applied.is_empty() {
+        if live_hash != plan.from.schema_hash {
+            let differences = match &plan.from.canonical {
+                Some(expected) => drift::describe(expected, &live),
+                None => vec![format!(
+                    "schema hash is {live_hash}, the plan expects {}",
+                    plan.from.schema_hash
+                )],
+            };
+            let at_target = live_hash == plan.to.schema_hash;
+            let mut differences = differences;
+            if at_target {
+                differences.insert(0, "the database already matches the plan's target schema (applied by other means?)".into());
+            }
+            rep.emit(Event::Drift {
+                differences: differences.clone(),
+                allowed: opts.allow_drift,
+            });
+            if !opts.allow_drift {
+                return Ok(Outcome::Refused(format!("drift: {} does not match the schema this plan starts from ({} difference(s)); re-plan from the live schema, or pass --allow-drift", opts.conn, differences.len())));
+            }
+        }
+    } else if let (Some(from), Some(to)) = (&plan.from.canonical, &plan.to.canonical) {
+        // Resuming: every live object must come from the old or the new schema (or be one
+        // of the plan's temporary objects), and everything both share must still exist.
+        let (o, n, l) = (
+            drift::objects(from),
+            drift::objects(to),
+            drift::objects(&live),
+        );
+        let temp = |x: &String| x.contains("_new") || x.contains("_old") || x.contains("_not_null");
+        let mut differences: Vec<String> = l
+            .iter()
+            .filter(|x| !o.contains(*x) && !n.contains(*x) && !temp(x))
+            .map(|x| format!("{x} is in neither the old nor the new schema"))
+            .collect();
+        differences.extend(
+            o.intersection(&n)
+                .filter(|x| !l.contains(*x))
+                .map(|x| format!("{x} is missing")),
+        );
+        if !differences.is_empty() {
+            rep.emit(Event::Drift {
+                differences: differences.clone(),
+                allowed: opts.allow_drift,
+            });
+            if !opts.allow_drift {
+                return Ok(Outcome::Refused(format!("drift: {} changed since the plan was partly applied ({} difference(s)); pass --allow-drift to continue anyway", opts.conn, differences.len())));
+            }
+        }
+    }
+
+    let pending: Vec<usize> = (0..plan.steps.len())
+        .filter(|&i| !applied.contains_key(&plan.steps[i].id))
+        .collect();
+    rep.emit(Event::RunStarted {
+        plan_hash: plan.plan_hash.clone(),
+        database: opts.conn.to_string(),
+        steps: plan.steps.len(),
+        already_applied: applied.len(),
+        jobs: opts.jobs,
+    });
+    if opts.dry_run {
+        for &i in &pending {
+            let s = &plan.steps[i];
+            rep.emit(Event::Message {
+                text: format!("  would run [{}] {} — {}", s.phase, s.summary, s.id),
+            });
+        }
+        return Ok(Outcome::DryRun);
+    }
+    ledger::start_run(
+        client,
+        &plan.plan_hash,
+        &plan.from.schema_hash,
+        &plan.to.schema_hash,
+        plan.steps.len(),
+    )
+    .await?;
+    rep.set_position(applied.len() as u64);
+
+    let mut state = Checkpoint::new(ctx, &applied);
+    state.write(ctx, true);
+    let failure = schedule(ctx, &pending, &mut state).await;
+    let live_hash = drift::live(client).await.map(|l| l.hash()).ok();
+    let done = state.applied.len();
+    let left = plan.steps.len() - done;
+    match failure {
+        Some((step, error)) => {
+            let _ = ledger::finish_run(
+                client,
+                &plan.plan_hash,
+                "failed",
+                live_hash.as_deref(),
+                Some(&error),
+            )
+            .await;
+            state.status = "failed".into();
+            state.write(ctx, true);
+            rep.emit(Event::RunFinished {
+                status: "failed".into(),
+                applied: done,
+                pending: left,
+                ms: rep.elapsed_ms(),
+            });
+            Ok(Outcome::Failed(format!(
+                "step {step} failed: {error}\nThe database is at a recorded step: {done} of {} steps applied (see `wesley status`). Fix the cause, then run the same `wesley apply` again to resume.",
+                plan.steps.len()
+            )))
+        }
+        None => {
+            if live_hash.as_deref() != Some(plan.to.schema_hash.as_str()) {
+                let msg = format!("all steps ran, but the database does not hash like the plan's target ({} instead of {})", live_hash.unwrap_or_default(), plan.to.schema_hash);
+                let _ =
+                    ledger::finish_run(client, &plan.plan_hash, "failed", None, Some(&msg)).await;
+                return Ok(Outcome::Failed(msg));
+            }
+            ledger::finish_run(client, &plan.plan_hash, "done", live_hash.as_deref(), None).await?;
+            state.status = "done".into();
+            state.write(ctx, true);
+            rep.emit(Event::RunFinished {
+                status: "done".into(),
+                applied: done,
+                pending: 0,
+                ms: rep.elapsed_ms(),
+            });
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+/// The local mirror of progress, for `wesley status` without a connection.
+struct Checkpoint {
+    applied: BTreeSet<String>,
+    failed: Option<String>,
+    status: String,
+    last_write: Instant,
+}
+
+impl Checkpoint {
+    fn new(_ctx: &Ctx, applied: &BTreeMap<String, (String, String)>) -> Checkpoint {
+        Checkpoint {
+            applied: applied.keys().cloned().collect(),
+            failed: None,
+            status: "running".into(),
+            last_write: Instant::now() - Duration::from_secs(10),
+        }
+    }
+
+    /// Writes `<dir>/<plan hash>.json` atomically; at most twice a second unless forced.
+    fn write(&mut self, ctx: &Ctx, force: bool) {
+        let Some(dir) = &ctx.opts.checkpoint_dir else {
+            return;
+        };
+        if !force && self.last_write.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.last_write = Instant::now();
+        let steps: Vec<serde_json::Value> = ctx
+            .plan
+            .steps
+            .iter()
+            .map(|s| {
+                let status = if self.applied.contains(&s.id) {
+                    "applied"
+                } else if self.failed.as_deref() == Some(s.id.as_str()) {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                serde_json::json!({ "id": s.id, "phase": s.phase, "status": status })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "format": "wesley.checkpoint/v1",
+            "plan_hash": ctx.plan.plan_hash,
+            "database": ctx.opts.conn.to_string(),
+            "status": self.status,
+            "applied": self.applied.len(),
+            "total": ctx.plan.steps.len(),
+            "steps": steps,
+        });
+        let _ = std::fs::create_dir_all(dir);
+        let path = dir.join(format!(
+            "{}.json",
+            ctx.plan.plan_hash.trim_start_matches("sha256:")
+        ));
+        let _ = crate::output::write_atomic(
+            &path,
+            (serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n").as_bytes(),
+        );
+    }
+}
+
+/// Longest remaining cost from each step to the end of the plan (critical-path priority).
+fn bottom_levels(plan: &PlanFile) -> Vec<u64> {
+    let index: BTreeMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); plan.steps.len()];
+    for (i, s) in plan.steps.iter().enumerate() {
+        for d in &s.depends_on {
+            if let Some(&j) = index.get(d.as_str()) {
+                dependents[j].push(i);
+            }
+        }
+    }
+    let cost = |s: &PlanStep| {
+        if s.backfill.is_some() || s.rewrite {
+            100
+        } else if s.scan {
+            10
+        } else {
+            1
+        }
+    };
+    let mut level = vec![0u64; plan.steps.len()];
+    for i in (0..plan.steps.len()).rev() {
+        level[i] =
+            cost(&plan.steps[i]) + dependents[i].iter().map(|&j| level[j]).max().unwrap_or(0);
+    }
+    level
+}
+
+/// Tables a step touches (its own and every locked relation): two steps that share one
+/// never run at the same time.
+fn touched(step: &PlanStep) -> BTreeSet<String> {
+    step.table
+        .iter()
+        .cloned()
+        .chain(step.locks.iter().map(|l| l.relation.clone()))
+        .collect()
+}
+
+/// Runs the pending steps; returns the failed step and its error, if any.
+async fn schedule(
+    ctx: &Arc<Ctx>,
+    pending: &[usize],
+    state: &mut Checkpoint,
+) -> Option<(String, String)> {
+    let plan = &ctx.plan;
+    let index: BTreeMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let priority = bottom_levels(plan);
+    let mut waiting: Vec<usize> = pending.to_vec();
+    let mut busy: BTreeSet<String> = BTreeSet::new();
+    let mut running: JoinSet<(usize, Worker, Result<(), String>)> = JoinSet::new();
+    let mut idle: Vec<Worker> = (0..ctx.opts.jobs.max(1))
+        .map(|_| Worker {
+            session: None,
+            client: None,
+        })
+        .collect();
+    let mut failure: Option<(String, String)> = None;
+    loop {
+        // Start what can start.
+        while failure.is_none() && !idle.is_empty() {
+            let ready = waiting.iter().enumerate().filter(|(_, &i)| {
+                let s = &plan.steps[i];
+                s.depends_on
+                    .iter()
+                    .all(|d| state.applied.contains(d) || !index.contains_key(d.as_str()))
+                    && touched(s).is_disjoint(&busy)
+            });
+            let pick = if ctx.opts.jobs <= 1 {
+                ready.map(|(k, _)| k).next()
+            } else {
+                ready
+                    .max_by_key(|(k, &i)| (priority[i], std::cmp::Reverse(*k)))
+                    .map(|(k, _)| k)
+            };
+            let Some(k) = pick else { break };
+            if ctx.opts.jobs <= 1 && k != 0 {
+                break; // one job: strictly in plan order
+            }
+            let i = waiting.remove(k);
+            busy.extend(touched(&plan.steps[i]));
+            let worker = idle.pop().expect("idle worker");
+            let ctx2 = ctx.clone();
+            running.spawn(async move {
+                let mut worker = worker;
+                let r = execute(&ctx2, i, &mut worker).await;
+                (i, worker, r)
+            });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (i, worker, result) = match joined {
+            Ok(x) => x,
+            Err(e) => {
+                failure.get_or_insert(("(worker)".into(), format!("a worker task failed: {e}")));
+                continue;
+            }
+        };
+        for t in touched(&plan.steps[i]) {
+            busy.remove(&t);
+        }
+        idle.push(worker);
+        match result {
+            Ok(()) => {
+                state.applied.insert(plan.steps[i].id.clone());
+                ctx.rep.set_position(state.applied.len() as u64);
+                state.write(ctx, false);
+            }
+            Err(e) => {
+                state.failed = Some(plan.steps[i].id.clone());
+                ctx.rep.emit(Event::StepFailed {
+                    step: plan.steps[i].id.clone(),
+                    error: e.clone(),
+                });
+                failure.get_or_insert((plan.steps[i].id.clone(), e));
+            }
+        }
+        if waiting.is_empty() && running.is_empty() {
+            break;
+        }
+        if failure.is_some() && running.is_empty() {
+            break;
+        }
+    }
+    for w in idle {
+        if let Some(s) = w.session {
+            s.close().await;
+        }
+    }
+    failure
+}
+
+/// A small jittered exponential backoff: 250 ms · 2^(attempt−1), at most 30 s, ±50 %.
+fn backoff(attempt: u32, salt: &str) -> Duration {
+    let base = 250u64
+        .saturating_mul(1u64 << (attempt.saturating_sub(1)).min(7))
+        .min(30_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let mix = salt.bytes().fold(nanos, |h, b| {
+        h.wrapping_mul(6364136223846793005).wrapping_add(b as u64)
+    });
+    let jitter = (mix >> 33) % 1000; // 0..1000 → ×0.5..×1.5
+    Duration::from_millis(base * (500 + jitter) / 1000)
+}
+
+async fn session<'w>(ctx: &Ctx, w: &'w mut Worker) -> Result<&'w mut PsqlSession, SqlError> {
+    if w.session.is_none() {
+        w.session = Some(PsqlSession::start(&ctx.opts.psql, &ctx.opts.conn, STEP_APP).await?);
+    }
+    Ok(w.session.as_mut().expect("session"))
+}
+
+async fn client<'w>(
+    ctx: &Ctx,
+    w: &'w mut Worker,
+) -> Result<&'w mut tokio_postgres::Client, String> {
+    if w.client.as_ref().is_none_or(|c| c.is_closed()) {
+        let mut conn = ctx.opts.conn.clone();
+        conn.dbname = ctx.opts.conn.dbname.clone();
+        let c = conn.connect().await?;
+        c.batch_execute(&format!("SET application_name = {}", literal(STEP_APP)))
+            .await
+            .map_err(|e| connect::describe(&e))?;
+        w.client = Some(c);
+    }
+    Ok(w.client.as_mut().expect("client"))
+}
+
+/// The name of the index a `CREATE/DROP INDEX CONCURRENTLY` step works on: (schema, name).
+pub fn concurrent_index(step: &PlanStep) -> Option<(String, String)> {
+    let sql = step.sql.as_str();
+    let after = sql.split_once("CONCURRENTLY ")?.1;
+    let mut idents = Vec::new();
+    let mut rest = after;
+    while let Some(start) = rest.find('"') {
+        let mut name = String::new();
+        let chars: Vec<char> = rest[start + 1..].chars().collect();
+        let mut k = 0;
+        while k < chars.len() {
+            if chars[k] == '"' {
+                if chars.get(k + 1) == Some(&'"') {
+                    name.push('"');
+                    k += 2;
+                    continue;
+                }
+                break;
+            }
+            name.push(chars[k]);
+            k += 1;
+        }
+        let consumed: usize = chars[..k.min(chars.len())]
+            .iter()
+            .map(|c| c.len_utf8())
+            .sum::<usize>()
+            + 2;
+        idents.push(name);
+        rest = &rest[start + consumed.min(rest.len() - start)..];
+        if idents.len() == 3 {
+            break;
+        }
+    }
+    if sql.starts_with("DROP INDEX") {
+        // DROP INDEX CONCURRENTLY "schema"."name"
+        return Some((idents.first()?.clone(), idents.get(1)?.clone()));
+    }
+    // CREATE [UNIQUE] INDEX CONCURRENTLY "name" ON "schema"."table"
+    Some((idents.get(1)?.clone(), idents.first()?.clone()))
+}
+
+/// Whether an index exists and is valid: None = missing.
+async fn index_valid(
+    c: &tokio_postgres::Client,
+    schema: &str,
+    name: &str,
+) -> Result<Option<bool>, String> {
+    let row = c
+        .query_opt(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &name],
+        )
+        .await
+        .map_err(|e| connect::describe(&e))?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
+    let step = &ctx.plan.steps[i];
+    let opts = &ctx.opts;
+    let started_clock = Instant::now();
+    let statement_timeout = if is_long(step) {
+        opts.long_statement_timeout
+    } else {
+        opts.statement_timeout
+    };
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        ctx.rep.emit(Event::StepStarted {
+            step: step.id.clone(),
+            phase: step.phase.clone(),
+            summary: step.summary.clone(),
+            attempt,
+        });
+        let started_at = now_text(w, ctx).await;
+        let result: Result<(), SqlError> = async {
+            if let Some(b) = &step.backfill {
+                let limits = backfill::Limits { batch_size: opts.batch_size.unwrap_or(b.batch_size).max(1), batch_delay: opts.batch_delay, lock_timeout: opts.lock_timeout, statement_timeout };
+                let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
+                backfill::run(c, &ctx.plan.plan_hash, &step.id, b, &limits, &ctx.rep).await.map_err(|e| SqlError { code: e.code, message: e.message })?;
+                let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
+                return ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
+            }
+            if step.transactional {
+                let script = format!(
+                    "BEGIN;\nSET LOCAL lock_timeout = '{}';\nSET LOCAL statement_timeout = '{}';\n{}{}COMMIT;\n",
+                    crate::duration::to_pg(opts.lock_timeout),
+                    crate::duration::to_pg(statement_timeout),
+                    ensure_newline(&step.sql),
+                    ledger::record_sql(&ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at)
+                );
+                return session(ctx, w).await?.run(&script).await;
+            }
+            // Non-transactional (CONCURRENTLY): idempotent and verified.
+            let index = concurrent_index(step);
+            let creating = step.sql.starts_with("CREATE");
+            if let Some((schema, name)) = &index {
+                let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
+                match (creating, index_valid(c, schema, name).await.map_err(|m| SqlError { code: None, message: m })?) {
+                    (true, Some(true)) => {
+                        ctx.rep.emit(Event::StepRecovered { step: step.id.clone(), action: format!("index {name} already exists and is valid (built by an interrupted run)") });
+                        return ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
+                    }
+                    (true, Some(false)) => {
+                        ctx.rep.emit(Event::StepRecovered { step: step.id.clone(), action: format!("dropping the INVALID index {name} left by an interrupted build, then rebuilding") });
+                        let drop = format!("SET lock_timeout = '{}';\nDROP INDEX CONCURRENTLY IF EXISTS {};\nRESET lock_timeout;\n", crate::duration::to_pg(opts.lock_timeout), qualified(schema, name));
+                        session(ctx, w).await?.run(&drop).await?;
+                    }
+                    (false, None) => {
+                        let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
+                        ctx.rep.emit(Event::StepRecovered { step: step.id.clone(), action: format!("index {name} is already gone") });
+                        return ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
+                    }
+                    _ => {}
+                }
+            }
+            let script = format!(
+                "SET lock_timeout = '{}';\nSET statement_timeout = '{}';\n{}RESET lock_timeout;\nRESET statement_timeout;\n",
+                crate::duration::to_pg(opts.lock_timeout),
+                crate::duration::to_pg(statement_timeout),
+                ensure_newline(&step.sql)
+            );
+            let ran = session(ctx, w).await?.run(&script).await;
+            if let (Err(e), Some((schema, name)), true) = (&ran, &index, creating) {
+                // A failed concurrent build leaves an INVALID index: remove it now.
+                w.session = None;
+                if let Ok(c) = client(ctx, w).await {
+                    if let Ok(Some(false)) = index_valid(c, schema, name).await {
+                        let _ = c.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", qualified(schema, name))).await;
+                    }
+                }
+                return Err(e.clone());
+            }
+            ran?;
+            let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
+            if let (Some((schema, name)), true) = (&index, creating) {
+                if index_valid(c, schema, name).await.map_err(|m| SqlError { code: None, message: m })? != Some(true) {
+                    let _ = c.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", qualified(schema, name))).await;
+                    return Err(SqlError { code: None, message: format!("index {name} was built but is not valid; it was dropped") });
+                }
+            }
+            ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m })
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                ctx.rep.emit(Event::StepDone {
+                    step: step.id.clone(),
+                    ms: started_clock.elapsed().as_millis(),
+                });
+                return Ok(());
+            }
+            Err(e) => {
+                w.session = None; // psql exits on the first error
+                if e.is_retryable() && attempt <= opts.retries {
+                    let delay = backoff(attempt, &step.id);
+                    ctx.rep.emit(Event::StepRetry {
+                        step: step.id.clone(),
+                        attempt,
+                        delay_ms: delay.as_millis() as u64,
+                        error: e.to_string(),
+                    });
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+                let advice = if e.is_retryable() {
+                    format!(" (gave up after {} retries; something holds a conflicting lock — find it in pg_locks/pg_stat_activity)", opts.retries)
+                } else {
+                    String::new()
+                };
+                return Err(format!("{e}{advice}"));
+            }
+        }
+    }
+}
+
+fn ensure_newline(sql: &str) -> String {
+    if sql.ends_with('\n') {
+        sql.to_string()
+    } else {
+        format!("{sql}\n")
+    }
+}
+
+/// The server's clock as text (for the ledger); the local clock when unavailable.
+async fn now_text(w: &mut Worker, ctx: &Ctx) -> String {
+    if let Ok(c) = client(ctx, w).await {
+        if let Ok(row) = c.query_one("SELECT clock_timestamp()::text", &[]).await {
+            return row.get(0);
+        }
+    }
+    "now".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_concurrent_index_names() {
+        let mk = |sql: &str| PlanStep {
+            id: "x".into(),
+            phase: "expand".into(),
+            kind: "create_index".into(),
+            table: None,
+            summary: String::new(),
+            sql: sql.into(),
+            transactional: false,
+            depends_on: vec![],
+            locks: vec![],
+            rewrite: false,
+            scan: true,
+            hazards: vec![],
+            backfill: None,
+        };
+        assert_eq!(
+            concurrent_index(&mk(
+                "CREATE UNIQUE INDEX CONCURRENTLY \"a\"\"b\" ON \"s\".\"t\" USING btree (\"x\");\n"
+            )),
+            Some(("s".into(), "a\"b".into()))
+        );
+        assert_eq!(
+            concurrent_index(&mk("DROP INDEX CONCURRENTLY \"public\".\"t_x_idx\";\n")),
+            Some(("public".into(), "t_x_idx".into()))
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1, "a") <= Duration::from_millis(375));
+        assert!(backoff(20, "a") <= Duration::from_millis(45_000));
+    }
+}

@@ -1,0 +1,62 @@
+//! `wesley drift --schema S.graphql`: compares a live database with an SDL file and exits
+//! 3 when they differ (0 when they match).
+
+use super::source::{parse_and_report, SourceFile};
+use crate::apply::{connect::ConnInfo, drift};
+use crate::cli::exit;
+use std::path::PathBuf;
+use wesley_planner::canon;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The schema the database should have.
+    #[arg(long)]
+    pub schema: PathBuf,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let src = SourceFile::read(&args.schema)?;
+    let Some(schema) = parse_and_report(&src) else {
+        return Ok(exit::INVALID);
+    };
+    let want = canon::canonical(&schema);
+    let conn = match ConnInfo::resolve(args.database_url.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let c = match conn.connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::FAILED);
+            }
+        };
+        let live = drift::live(&c).await.map_err(anyhow::Error::msg)?;
+        let diffs = drift::describe(&want, &live);
+        if args.json {
+            println!("{}", serde_json::json!({ "database": conn.to_string(), "schema": args.schema.display().to_string(), "expected_hash": want.hash(), "live_hash": live.hash(), "differences": diffs }));
+        } else if diffs.is_empty() && live.hash() == want.hash() {
+            println!("{conn} matches {} ({})", args.schema.display(), want.hash());
+        } else {
+            println!("{conn} differs from {}:", args.schema.display());
+            for d in &diffs {
+                println!("  - {d}");
+            }
+            if diffs.is_empty() {
+                println!("  - expressions differ in presence (defaults, checks): hash {} instead of {}", live.hash(), want.hash());
+            }
+        }
+        Ok(if live.hash() == want.hash() { exit::OK } else { exit::REFUSED })
+    })
+}

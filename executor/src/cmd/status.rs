@@ -1,0 +1,142 @@
+//! `wesley status [PLAN.json]`: applied, pending and failed steps. With a connection
+//! (`--database-url`, `DATABASE_URL` or `--connect`) it reads the ledger in the database;
+//! otherwise the local checkpoint file.
+
+use crate::apply::{connect::ConnInfo, ledger};
+use crate::cli::exit;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The plan file; without it, list the runs recorded in the database.
+    pub plan: Option<PathBuf>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Read the ledger using the PG* variables even without a URL.
+    #[arg(long)]
+    pub connect: bool,
+    /// Where `wesley apply` keeps checkpoint files.
+    #[arg(long, default_value = ".wesley")]
+    pub checkpoint_dir: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<u8> {
+    let plan = match &args.plan {
+        Some(p) => match super::apply::load_plan(p) {
+            Some(x) => Some(x),
+            None => return Ok(exit::INVALID),
+        },
+        None => None,
+    };
+    if args.database_url.is_none() && !args.connect {
+        let Some(plan) = plan else {
+            eprintln!(
+                "error: give a plan file, or a connection (--database-url) to list recorded runs"
+            );
+            return Ok(exit::INVALID);
+        };
+        let path = args.checkpoint_dir.join(format!(
+            "{}.json",
+            plan.plan_hash.trim_start_matches("sha256:")
+        ));
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(_) => {
+                println!("No checkpoint for plan {} in {} (never applied from here). Pass --database-url to read the database's ledger.", plan.plan_hash, args.checkpoint_dir.display());
+                return Ok(exit::OK);
+            }
+        };
+        if args.json {
+            print!("{text}");
+            return Ok(exit::OK);
+        }
+        let doc: serde_json::Value = serde_json::from_str(&text)?;
+        println!(
+            "Plan {} on {} — {} ({} of {} steps applied; checkpoint {})",
+            plan.plan_hash,
+            doc["database"].as_str().unwrap_or("?"),
+            doc["status"].as_str().unwrap_or("?"),
+            doc["applied"],
+            doc["total"],
+            path.display()
+        );
+        for s in doc["steps"].as_array().into_iter().flatten() {
+            println!(
+                "  {:<8} [{}] {}",
+                s["status"].as_str().unwrap_or("?"),
+                s["phase"].as_str().unwrap_or("?"),
+                s["id"].as_str().unwrap_or("?")
+            );
+        }
+        return Ok(exit::OK);
+    }
+    let conn = match ConnInfo::resolve(args.database_url.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::INVALID);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let c = match conn.connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::FAILED);
+            }
+        };
+        if !ledger::exists(&c).await.map_err(anyhow::Error::msg)? {
+            println!("No Wesley ledger in {conn}: no plan was ever applied there.");
+            return Ok(exit::OK);
+        }
+        let runs = ledger::runs(&c).await.map_err(anyhow::Error::msg)?;
+        match plan {
+            None => {
+                for r in runs {
+                    println!(
+                        "{} {:<8} {} of {} steps{}",
+                        r.plan_hash,
+                        r.status,
+                        r.done,
+                        r.steps,
+                        r.last_error.map(|e| format!(" — {e}")).unwrap_or_default()
+                    );
+                }
+            }
+            Some(plan) => {
+                let applied = ledger::applied(&c, &plan.plan_hash)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                let run = runs.iter().find(|r| r.plan_hash == plan.plan_hash);
+                let status = run.map(|r| r.status.as_str()).unwrap_or("not started");
+                println!(
+                    "Plan {} on {conn} — {status} ({} of {} steps applied)",
+                    plan.plan_hash,
+                    applied.len(),
+                    plan.steps.len()
+                );
+                let mut first_pending = true;
+                for s in &plan.steps {
+                    let st = match applied.get(&s.id) {
+                        Some((_, at)) => format!("applied {at}"),
+                        None if first_pending && status == "failed" => {
+                            first_pending = false;
+                            "failed".into()
+                        }
+                        None => "pending".into(),
+                    };
+                    println!("  [{}] {} — {st}", s.phase, s.id);
+                }
+                if let Some(e) = run.and_then(|r| r.last_error.clone()) {
+                    println!("Last error: {e}");
+                }
+            }
+        }
+        Ok(exit::OK)
+    })
+}
