@@ -80,6 +80,13 @@ impl Diagnostic {
             Severity::Warning => "warning",
         };
         let _ = writeln!(out, "{sev}[{}]: {}", self.code, self.message);
+        if self.file.is_empty() {
+            // Not about a place in a file (e.g. a planning diagnostic).
+            if let Some(help) = &self.help {
+                let _ = writeln!(out, "  = help: {help}");
+            }
+            return out;
+        }
         let _ = writeln!(out, "  --> {}:{}:{}", self.file, self.line, self.column);
         if let Some(text) = source.and_then(|s| s.lines().nth(self.line - 1)) {
             let gutter = self.line.to_string().len();

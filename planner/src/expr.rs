@@ -152,14 +152,11 @@ fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                 });
                 i += 2;
             }
-            ':' if chars
-                .get(i + 1)
-                .is_some_and(|n| n.is_alphabetic() || *n == '_' || *n == '\'' || *n == '"') =>
-            {
+            ':' if chars.get(i + 1).is_some_and(|n| n.is_alphanumeric() || matches!(n, '_' | '\'' | '"' | '{')) => {
                 return Err(err(
                     i,
                     "`:name` would be replaced by a psql variable",
-                    "use a `::` cast, or put a space after `:` in an array slice",
+                    "use a `::` cast, or put a space after `:` (in an array slice write `a[1 : 2]`)",
                 ))
             }
             '(' => {
@@ -467,7 +464,7 @@ mod tests {
             "a::text = 'x;--/*\\'",
             "E'a\\'b' = x",
             "\"weird;name\" > 0",
-            "a[1:2] = b",
+            "a[1 : 2] = b",
         ] {
             assert!(check(ok).is_ok(), "{ok}: {:?}", check(ok));
         }
@@ -485,6 +482,8 @@ mod tests {
             ("(a = b", 0),
             ("$$x$$", 0),
             ("a = :evil", 4),
+            ("a[1:2] = b", 3),
+            ("x = :{?y}", 4),
             ("\"open", 0),
             ("", 0),
         ] {

@@ -458,7 +458,7 @@ mod tests {
         expect_test::expect![[r#"
             -- step backfill:public.product.price_new: Copy price into price_new as bigint in batches of 1000
             -- 3/6; locks ROW EXCLUSIVE on public.product
-            -- hazard needs_backfill: Every row of public.product is updated to fill price_new, in batches of 1000 rows, each its own short transaction: writes continue, but it takes time proportional to the table's size and creates dead rows for VACUUM. A value that does not convert to bigint stops the backfill with PostgreSQL's error.
+            -- hazard needs_backfill: Every row of public.product is updated to fill price_new, in batches of 1000 rows, each its own short transaction: writes continue, but it takes time proportional to the table's size and creates dead rows for VACUUM. Values that do not convert to bigint stay NULL and are reported by the next step.
             -- in batches of 1000 rows, each committed on its own
             SET lock_timeout = '5s';
             SET statement_timeout = 0;
@@ -477,12 +477,12 @@ mod tests {
                 SELECT "shop", "sku" INTO wesley_hi1, wesley_hi2 FROM "public"."product"
                   WHERE ("shop", "sku") >= (wesley_lo1, wesley_lo2) ORDER BY "shop", "sku" OFFSET 1000 LIMIT 1;
                 IF NOT FOUND THEN
-                  UPDATE "public"."product" SET "price_new" = "price"::bigint
+                  UPDATE "public"."product" SET "price_new" = "public"."wesley_cast_product_price"("price")
                     WHERE ("price_new" IS NULL AND "price" IS NOT NULL) AND ("shop", "sku") >= (wesley_lo1, wesley_lo2);
                   COMMIT;
                   EXIT;
                 END IF;
-                UPDATE "public"."product" SET "price_new" = "price"::bigint
+                UPDATE "public"."product" SET "price_new" = "public"."wesley_cast_product_price"("price")
                   WHERE ("price_new" IS NULL AND "price" IS NOT NULL) AND ("shop", "sku") >= (wesley_lo1, wesley_lo2) AND ("shop", "sku") < (wesley_hi1, wesley_hi2);
                 COMMIT;
                 wesley_lo1 := wesley_hi1;

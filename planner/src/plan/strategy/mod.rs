@@ -157,7 +157,7 @@ impl<'a> Ctx<'a> {
 
     pub fn error(&mut self, code: &'static str, message: String, help: String) {
         self.diags
-            .push(Diagnostic::error(code, "plan", Pos::new(1, 1), message).with_help(help));
+            .push(Diagnostic::error(code, "", Pos::new(1, 1), message).with_help(help));
     }
 
     pub fn finish(self) -> (Vec<StepSpec>, Vec<Diagnostic>) {

@@ -5,6 +5,14 @@ use crate::ddl;
 use crate::model::BaseTypeExt as _;
 use crate::sql::{ident, qualified};
 
+fn plural(n: usize, word: &str) -> String {
+    match (n, word) {
+        (1, w) => format!("1 {w}"),
+        (n, "index") => format!("{n} indexes"),
+        (n, w) => format!("{n} {w}s"),
+    }
+}
+
 pub fn create_schema(cx: &mut Ctx<'_>, schema: &str) {
     let spec = cx
         .step(
@@ -46,10 +54,10 @@ pub fn create(cx: &mut Ctx<'_>, t: &Table) {
             StepKind::CreateTable,
             Some(t),
             format!(
-                "Create table {} ({} columns, {} indexes)",
+                "Create table {} ({}, {})",
                 t.display_name(),
-                t.columns.len(),
-                t.indexes.len()
+                plural(t.columns.len(), "column"),
+                plural(t.indexes.len(), "index")
             ),
             stmts(&sql),
         )

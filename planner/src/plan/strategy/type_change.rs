@@ -187,8 +187,12 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
         old_name = naming::fit(&format!("{col}_old{n}"));
         n += 1;
     }
-    let cast = format!("{}::{}", ident(&old.name), new.ty.to_sql());
     let func = naming::fit(&format!("wesley_sync_{}_{}", t.name, col));
+    // Converts one value, or gives NULL when it does not convert: the trigger must never
+    // refuse an application write, and the check step reports what did not convert.
+    let conv = naming::fit(&format!("wesley_cast_{}_{}", t.name, col));
+    let conv_q = qualified(&t.schema, &conv);
+    let cast = format!("{conv_q}({})", ident(&old.name));
     let trigger = naming::fit(&format!("wesley_sync_{col}"));
     let tname = t.display_name();
 
@@ -218,18 +222,23 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
 
     // 2. Sync trigger.
     let body = format!(
-        "BEGIN\n  NEW.{} := {};\n  RETURN NEW;\nEND\n",
+        "BEGIN\n  NEW.{} := {conv_q}(NEW.{});\n  RETURN NEW;\nEND\n",
         ident(&shadow_name),
-        cast.replace(&ident(&old.name), &format!("NEW.{}", ident(&old.name)))
+        ident(&old.name)
     );
-    let tag = dollar_tag(&body);
+    let conv_body = format!(
+        "BEGIN\n  RETURN v::{};\nEXCEPTION WHEN others THEN\n  RETURN NULL;\nEND\n",
+        new.ty.to_sql()
+    );
+    let tag = dollar_tag(&format!("{body}{conv_body}"));
     let trig = cx
         .step(sid(StepKind::CreateSyncTrigger, t, Some(col)), Phase::Expand, StepKind::CreateSyncTrigger, Some(t), format!("Keep {shadow_name} in sync with {col} on every insert and update"), stmts(&[
+            format!("CREATE FUNCTION {conv_q}(v {}) RETURNS {} LANGUAGE plpgsql STABLE AS {tag}\n{conv_body}{tag}", old.ty.to_sql(), new.ty.to_sql()),
             format!("CREATE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}", qualified(&t.schema, &func)),
             format!("CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}()", ident(&trigger), t.qualified(), qualified(&t.schema, &func)),
         ]))
         .lock(t, LockMode::ShareRowExclusive)
-        .hazard(HazardKind::BlocksWrites, format!("Creating the sync trigger takes SHARE ROW EXCLUSIVE on {tname} for an instant; afterwards every write to {tname} also converts {col}, which costs a little."))
+        .hazard(HazardKind::BlocksWrites, format!("Creating the sync trigger takes SHARE ROW EXCLUSIVE on {tname} for an instant; afterwards every write to {tname} also converts {col}, which costs a little. A value that does not convert is never refused: it leaves {shadow_name} NULL, and the check step reports it."))
         .after(&add_id);
     let trig_id = cx.push(trig);
 
@@ -267,7 +276,7 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
         .step(sid(StepKind::Backfill, t, Some(&shadow_name)), Phase::Backfill, StepKind::Backfill, Some(t), format!("Copy {col} into {shadow_name} as {} in batches of {DEFAULT_BATCH_SIZE}", new.ty), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", t.qualified())]))
         .lock(t, LockMode::RowExclusive)
         .scan()
-        .hazard(HazardKind::NeedsBackfill, format!("Every row of {tname} is updated to fill {shadow_name}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size and creates dead rows for VACUUM. A value that does not convert to {} stops the backfill with PostgreSQL's error.", new.ty))
+        .hazard(HazardKind::NeedsBackfill, format!("Every row of {tname} is updated to fill {shadow_name}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size and creates dead rows for VACUUM. Values that do not convert to {} stay NULL and are reported by the next step.", new.ty))
         .backfill(Backfill { schema: t.schema.clone(), table: t.name.clone(), key: key.to_vec(), set, predicate: predicate.clone(), batch_size: DEFAULT_BATCH_SIZE })
         .after(&trig_id);
     if let Some(n) = &nn_id {
@@ -277,10 +286,12 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
 
     // 4. Validate: nothing missed, then rebuild what hangs on the column.
     let check_sql = format!(
-        "DO {tag}\nBEGIN\n  IF EXISTS (SELECT 1 FROM {} WHERE {predicate}) THEN\n    RAISE EXCEPTION 'wesley: % rows of % still lack a converted value', (SELECT count(*) FROM {} WHERE {predicate}), {};\n  END IF;\nEND\n{tag}",
-        t.qualified(),
-        t.qualified(),
-        crate::sql::literal(&tname),
+        "DO {tag}\nBEGIN\n  IF EXISTS (SELECT 1 FROM {tq} WHERE {predicate}) THEN\n    RAISE EXCEPTION 'wesley: % rows of % have values in % that do not convert to %', (SELECT count(*) FROM {tq} WHERE {predicate}), {tl}, {cl}, {yl}\n      USING HINT = {hint};\n  END IF;\nEND\n{tag}",
+        tq = t.qualified(),
+        tl = crate::sql::literal(&tname),
+        cl = crate::sql::literal(&old.name),
+        yl = crate::sql::literal(&new.ty.to_string()),
+        hint = crate::sql::literal(&format!("find them with: SELECT * FROM {} WHERE {predicate}; fix the values, then resume", t.qualified())),
         tag = dollar_tag(&predicate)
     );
     let verify = cx
@@ -330,6 +341,7 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
         ),
         format!("DROP TRIGGER {} ON {}", ident(&trigger), t.qualified()),
         format!("DROP FUNCTION {}()", qualified(&t.schema, &func)),
+        format!("DROP FUNCTION {conv_q}({})", old.ty.to_sql()),
     ];
     let mut extra_locks: Vec<(String, String)> = Vec::new();
     if !old.nullable {
