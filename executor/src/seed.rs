@@ -73,6 +73,14 @@ fn value(schema: &Schema, base: &BaseType) -> String {
 pub fn seed_sql(schema: &Schema, rows: usize) -> String {
     let mut out = String::new();
     for t in fk_order(schema) {
+        // The primary key's value is computed once per row, so that a self-referencing
+        // foreign key can point a row at itself (valid even when the column is NOT NULL).
+        let pk = t
+            .primary_key
+            .as_ref()
+            .filter(|k| k.columns.len() == 1)
+            .map(|k| k.columns[0].clone());
+        let mut self_key = "NULL".to_string();
         let mut cols = Vec::new();
         let mut exprs = Vec::new();
         let mut joins = String::new();
@@ -83,13 +91,20 @@ pub fn seed_sql(schema: &Schema, rows: usize) -> String {
                 .find(|f| f.columns == [c.name.clone()]);
             let expr = if c.ty.array {
                 "'{}'".to_string()
+            } else if pk.as_deref() == Some(c.name.as_str()) {
+                self_key = value(schema, &c.ty.base);
+                "base.wesley_self".to_string()
             } else if let Some(f) = fk {
                 if f.ref_schema == t.schema && f.ref_table == t.name {
-                    "NULL".to_string()
+                    if pk.as_deref() == Some(f.ref_columns[0].as_str()) {
+                        "base.wesley_self".to_string()
+                    } else {
+                        "NULL".to_string()
+                    }
                 } else {
                     let alias = format!("r{k}");
                     joins.push_str(&format!(
-                        " LEFT JOIN (SELECT {col} AS v, row_number() OVER (ORDER BY {col}) AS n FROM {tbl}) {alias} ON {alias}.n = g",
+                        " LEFT JOIN (SELECT {col} AS v, row_number() OVER (ORDER BY {col}) AS n FROM {tbl}) {alias} ON {alias}.n = base.g",
                         col = ident(&f.ref_columns[0]),
                         tbl = qualified(&f.ref_schema, &f.ref_table)
                     ));
@@ -102,7 +117,7 @@ pub fn seed_sql(schema: &Schema, rows: usize) -> String {
             exprs.push(expr);
         }
         out.push_str(&format!(
-            "INSERT INTO {} ({}) SELECT {} FROM generate_series(1, {rows}) g{joins};\n",
+            "INSERT INTO {} ({}) SELECT {} FROM (SELECT g, {self_key} AS wesley_self FROM generate_series(1, {rows}) g) base{joins};\n",
             t.qualified(),
             cols.join(", "),
             exprs.join(", ")
