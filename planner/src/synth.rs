@@ -541,7 +541,7 @@ pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
                 }
             }
             3 => {
-                if let Some(pos) = fields.iter().position(|f| plain(f)) {
+                if let Some(pos) = fields.iter().position(&plain) {
                     fields.remove(pos);
                 }
             }
