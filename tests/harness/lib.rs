@@ -163,3 +163,5 @@ pub fn wesley_bin() -> PathBuf {
 }
 
 pub use wesley::seed;
+
+pub mod exec;
