@@ -147,6 +147,39 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     if !opts.dry_run {
         ledger::setup(client).await?;
     }
+    // Leftover step sessions of a crashed run (we hold the lock, so none is live). Ended,
+    // and gone, before the ledger is read: such a session may still commit a step.
+    if !opts.dry_run {
+        let ended: Vec<i32> = client
+            .query("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[&STEP_APP])
+            .await
+            .map_err(|e| connect::describe(&e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !ended.is_empty() {
+            rep.emit(Event::Message {
+                text: format!(
+                    "Ended {} session(s) left over from an interrupted run.",
+                    ended.len()
+                ),
+            });
+            for _ in 0..100 {
+                let left: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                        &[&ended],
+                    )
+                    .await
+                    .map_err(|e| connect::describe(&e))?
+                    .get(0);
+                if left == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
     let runs = if ledger_exists || !opts.dry_run {
         ledger::runs(client).await?
     } else {
@@ -186,27 +219,12 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         return Ok(Outcome::AlreadyApplied);
     }
 
-    // Leftover step sessions of a crashed run (we hold the lock, so none is live).
-    if !opts.dry_run {
-        let ended = client
-            .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[&STEP_APP])
-            .await
-            .map_err(|e| connect::describe(&e))?;
-        if !ended.is_empty() {
-            rep.emit(Event::Message {
-                text: format!(
-                    "Ended {} session(s) left over from an interrupted run.",
-                    ended.len()
-                ),
-            });
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
     // Drift.
     let live = drift::live(client).await?;
     let live_hash = live.hash();
-    if applied.is_empty() {
+    // A run of this plan was started before (even if it recorded no step: an interrupted
+    // first index build leaves its index behind): check it as a partial application.
+    if mine.is_none() {
         if live_hash != plan.from.schema_hash {
             let differences = match &plan.from.canonical {
                 Some(expected) => drift::describe(expected, &live),
@@ -230,22 +248,36 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         }
     } else if let (Some(from), Some(to)) = (&plan.from.canonical, &plan.to.canonical) {
         // Resuming: every live object must come from the old or the new schema (or be one
-        // of the plan's temporary objects), and everything both share must still exist.
+        // of the plan's temporary objects), and everything both share must still exist —
+        // except on the tables the plan changes, which may be anywhere in between (renamed
+        // in part, an index built for a constraint not yet added, an index dropped before
+        // its replacement is renamed); the steps and the final hash check cover those.
         let (o, n, l) = (
             drift::objects(from),
             drift::objects(to),
             drift::objects(&live),
         );
+        let changed: BTreeSet<&str> = plan
+            .steps
+            .iter()
+            .flat_map(|s| {
+                s.table
+                    .iter()
+                    .map(String::as_str)
+                    .chain(s.locks.iter().map(|l| l.relation.as_str()))
+            })
+            .collect();
+        let in_flux = |table: &String| changed.contains(table.as_str());
         let temp = |x: &String| x.contains("_new") || x.contains("_old") || x.contains("_not_null");
         let mut differences: Vec<String> = l
             .iter()
-            .filter(|x| !o.contains(*x) && !n.contains(*x) && !temp(x))
-            .map(|x| format!("{x} is in neither the old nor the new schema"))
+            .filter(|(x, t)| !o.contains_key(*x) && !n.contains_key(*x) && !temp(x) && !in_flux(t))
+            .map(|(x, _)| format!("{x} is in neither the old nor the new schema"))
             .collect();
         differences.extend(
-            o.intersection(&n)
-                .filter(|x| !l.contains(*x))
-                .map(|x| format!("{x} is missing")),
+            o.iter()
+                .filter(|(x, t)| n.contains_key(*x) && !l.contains_key(*x) && !in_flux(t))
+                .map(|(x, _)| format!("{x} is missing")),
         );
         if !differences.is_empty() {
             rep.emit(Event::Drift {
