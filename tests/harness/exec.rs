@@ -321,6 +321,17 @@ pub fn case_seed(dir: &Path, rows: usize) -> String {
         .unwrap_or_else(|_| seed::seed_sql(&load_schema(&dir.join("old.graphql")), rows))
 }
 
+/// Rows for the `type_change_shadow` golden case, like its own seed.sql with `rows`
+/// products: every `org_ref` converts to uuid, every `rating` fits numeric(4,2).
+pub fn shadow_seed(rows: usize) -> String {
+    format!(
+        "INSERT INTO \"public\".\"org\" (\"id\") SELECT gen_random_uuid() FROM generate_series(1, 5);\n\
+         INSERT INTO \"public\".\"product\" (\"id\", \"price_cents\", \"sku\", \"org_ref\", \"rating\") \
+         SELECT gen_random_uuid(), g * 100, 'SKU-' || g, CASE WHEN g % 4 = 0 THEN NULL ELSE gen_random_uuid()::text END, (g % 5) + 0.25 \
+         FROM generate_series(1, {rows}) g;\n"
+    )
+}
+
 /// The canonical hash of the live database.
 pub fn live_hash(db: &TestDb) -> String {
     parse_canonical(db.psql(CANONICAL_QUERY).trim())

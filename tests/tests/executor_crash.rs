@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wesley_e2e::exec::{
     assert_ledger_complete, case_seed, database_with, has_ledger, invalid_indexes, kept_columns,
-    kept_digests, kind, live_hash, load_schema, plan_cases, plan_cases_dir, step_of, tail,
-    wait_for, Work,
+    kept_digests, kind, live_hash, load_schema, plan_cases, plan_cases_dir, shadow_seed, step_of,
+    tail, wait_for, Work,
 };
 use wesley_e2e::{seed, TestDb};
 use wesley_planner::planfile::PlanFile;
@@ -252,13 +252,6 @@ fn crash_and_resume(case: &str, seed_sql: &str, kills: &[Kill]) {
     assert!(again.stderr.contains("already applied"), "{}", again.stderr);
 }
 
-/// Like the case's own seed.sql, with more rows: every `org_ref` converts to uuid.
-const SHADOW_SEED: &str = "INSERT INTO \"public\".\"org\" (\"id\") SELECT gen_random_uuid() FROM generate_series(1, 5);
-INSERT INTO \"public\".\"product\" (\"id\", \"price_cents\", \"sku\", \"org_ref\", \"rating\")
-  SELECT gen_random_uuid(), g * 100, 'SKU-' || g, CASE WHEN g % 4 = 0 THEN NULL ELSE gen_random_uuid()::text END, (g % 5) + 0.25
-  FROM generate_series(1, ROWS) g;
-";
-
 #[test]
 fn combined_survives_kills_at_every_kind_of_step() {
     let old = load_schema(&plan_cases_dir().join("combined/old.graphql"));
@@ -282,7 +275,7 @@ fn combined_survives_kills_at_every_kind_of_step() {
 fn shadow_type_change_survives_kills_mid_backfill_and_mid_index_build() {
     crash_and_resume(
         "type_change_shadow",
-        &SHADOW_SEED.replace("ROWS", "30000"),
+        &shadow_seed(30_000),
         &[
             Kill::AfterSteps(3),
             Kill::MidBackfill(1),
