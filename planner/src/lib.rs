@@ -16,6 +16,8 @@ pub mod sdl;
 pub mod sql;
 pub mod synth;
 pub mod types;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 
 pub use diag::{Diagnostic, Severity};
 pub use model::Schema;
