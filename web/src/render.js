@@ -1,0 +1,256 @@
+// The plan file as HTML: a verdict, the lock impact per table, the hazards with what they
+// mean, the step graph and the steps grouped by phase with their SQL.
+
+import { MAX_GRAPH_STEPS, stepGraph } from './graph.js';
+import { highlightedSql } from './sql.js';
+
+const LOCKS = {
+  AccessShareLock: 'ACCESS SHARE',
+  RowShareLock: 'ROW SHARE',
+  RowExclusiveLock: 'ROW EXCLUSIVE',
+  ShareUpdateExclusiveLock: 'SHARE UPDATE EXCLUSIVE',
+  ShareLock: 'SHARE',
+  ShareRowExclusiveLock: 'SHARE ROW EXCLUSIVE',
+  ExclusiveLock: 'EXCLUSIVE',
+  AccessExclusiveLock: 'ACCESS EXCLUSIVE',
+};
+
+const PHASES = {
+  expand: ['Expand', 'additive changes the running application tolerates'],
+  backfill: ['Backfill', 'existing rows are filled in batches'],
+  validate: ['Validate', 'data is checked against the new constraints'],
+  switch: ['Switch', 'the new shape becomes authoritative'],
+  contract: ['Contract', 'what the new schema no longer has is removed'],
+};
+
+/** `red` when a lock blocks reads, `amber` when it blocks writes, `green` otherwise. */
+export function lockLevel(mode) {
+  if (mode === 'AccessExclusiveLock') return 'red';
+  if (mode === 'ShareLock' || mode === 'ShareRowExclusiveLock' || mode === 'ExclusiveLock') return 'amber';
+  return 'green';
+}
+
+const LEVEL_WORDS = {
+  red: 'blocks reads and writes',
+  amber: 'blocks writes',
+  green: 'blocks neither reads nor writes',
+};
+
+/** A lock badge: the SQL name of the mode, coloured by what it blocks. */
+export function lockBadge(mode, relation) {
+  const level = lockLevel(mode);
+  const badge = h('span', {
+    class: `lock-badge lock-${level}`,
+    'data-testid': 'lock-badge',
+    'data-mode': mode,
+    title: `${mode}${relation ? ` on ${relation}` : ''}: ${LEVEL_WORDS[level]} while held`,
+  });
+  badge.append(h('span', { class: 'lock-dot', 'aria-hidden': 'true' }), LOCKS[mode] ?? mode);
+  return badge;
+}
+
+/** One line that says what a reviewer needs to know first (like the CLI's verdict). */
+export function verdict(plan, applicable) {
+  const errors = [...new Set(plan.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code))];
+  if (errors.length) return { level: 'error', text: `Plan has errors: ${errors.join(', ')}` };
+  if (!applicable) return { level: 'error', text: 'wesley apply would refuse this plan' };
+  if (plan.steps.length === 0) return { level: 'ok', text: 'No changes: the schemas are equivalent' };
+  const hazards = plan.steps.flatMap((s) => s.hazards);
+  const steps = plural(plan.steps.length, 'step');
+  if (hazards.length === 0) return { level: 'ok', text: `Safe: ${steps}, no hazards` };
+  const kinds = [...new Set(hazards.map((h) => h.kind))].sort();
+  return {
+    level: 'review',
+    text: `${steps}; ${hazards.length} ${hazards.length === 1 ? 'hazard needs' : 'hazards need'} review: ${kinds.join(', ')}`,
+  };
+}
+
+/** The whole preview for a plan file. `hazardInfo` is the planner's list of hazard kinds. */
+export function renderPlan(plan, hazardInfo) {
+  const frag = document.createDocumentFragment();
+  const number = new Map(plan.steps.map((s, i) => [s.id, i + 1]));
+  if (plan.steps.length === 0) {
+    frag.append(h('p', { class: 'empty' }, 'No steps: the next schema is what the database already has.'));
+    return frag;
+  }
+  frag.append(section('Lock impact per table', 'locks-heading', lockTable(plan)));
+  frag.append(section('Hazards', 'hazards-heading', hazards(plan, hazardInfo, number)));
+  const graph = stepGraph(plan);
+  frag.append(
+    section(
+      'Step graph',
+      'graph-heading',
+      graph
+        ? h('div', { class: 'graph-scroll', tabindex: '0', 'aria-label': 'Step graph, scrollable' }, graph, graphLegend())
+        : h('p', { class: 'empty' }, `The graph is drawn for plans of up to ${MAX_GRAPH_STEPS} steps.`),
+    ),
+  );
+  frag.append(section('Steps by phase', 'steps-heading', steps(plan, number)));
+  return frag;
+}
+
+function section(title, id, ...content) {
+  return h('section', { class: 'block', 'aria-labelledby': id }, h('h2', { id }, title), ...content);
+}
+
+function lockTable(plan) {
+  const table = h('table', { class: 'lock-table', 'data-testid': 'lock-table' });
+  table.append(
+    h('caption', { class: 'visually-hidden' }, 'The strongest lock each table gets, and what it blocks'),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ...['Table', 'Strongest lock', 'Blocks reads', 'Blocks writes', 'Rewrite', 'Scan', 'Impact', 'Steps'].map((t) =>
+          h('th', { scope: 'col' }, t),
+        ),
+      ),
+    ),
+  );
+  const body = h('tbody');
+  for (const t of plan.tables) {
+    const name = h('th', { scope: 'row' }, h('code', {}, t.table));
+    if (t.new_table) name.append(' ', h('span', { class: 'tag', title: 'created by this plan: nothing uses it yet' }, 'new'));
+    body.append(
+      h(
+        'tr',
+        { 'data-table': t.table },
+        name,
+        h('td', {}, t.strongest_lock ? lockBadge(t.strongest_lock, t.table) : '—'),
+        yesNo(t.blocks_reads, !t.new_table),
+        yesNo(t.blocks_writes, !t.new_table),
+        yesNo(t.rewrite, true),
+        yesNo(t.scan, false),
+        h('td', { class: 'impact' }, t.impact),
+        h('td', { class: 'num' }, String(t.steps)),
+      ),
+    );
+  }
+  table.append(body);
+  return h('div', { class: 'table-scroll' }, table);
+}
+
+function yesNo(value, alarming) {
+  return h('td', { class: value ? (alarming ? 'yes bad' : 'yes') : 'no' }, value ? 'yes' : 'no');
+}
+
+function hazards(plan, hazardInfo, number) {
+  const byKind = new Map();
+  for (const step of plan.steps) {
+    for (const hz of step.hazards) {
+      if (!byKind.has(hz.kind)) byKind.set(hz.kind, []);
+      byKind.get(hz.kind).push({ step, hz });
+    }
+  }
+  if (byKind.size === 0) return h('p', { class: 'empty' }, 'None: no step deletes data, blocks traffic or changes access.');
+  const info = new Map(hazardInfo.map((i) => [i.kind, i]));
+  const list = h('div', { class: 'hazards' });
+  for (const [kind, items] of [...byKind].sort(([a], [b]) => a.localeCompare(b))) {
+    const about = info.get(kind);
+    const card = h('article', { class: `hazard hazard-${kind}`, 'data-kind': kind });
+    card.append(
+      h(
+        'h3',
+        {},
+        h('span', { class: 'hazard-kind' }, kind),
+        about ? ` ${about.description}` : '',
+        h('span', { class: 'count' }, ` · ${plural(items.length, 'step')}`),
+      ),
+    );
+    if (about) card.append(h('p', { class: 'advice' }, about.advice));
+    const ul = h('ul');
+    for (const { step, hz } of items) {
+      const n = number.get(step.id);
+      ul.append(h('li', {}, h('a', { href: `#step-${n}` }, `#${n}`), ' ', hz.message));
+    }
+    card.append(ul);
+    list.append(card);
+  }
+  return list;
+}
+
+function steps(plan, number) {
+  const wrap = h('div', { class: 'phases' });
+  let run = null;
+  plan.steps.forEach((step, i) => {
+    if (!run || run.phase !== step.phase) {
+      const [title, about] = PHASES[step.phase] ?? [step.phase, ''];
+      const id = `phase-${i + 1}`;
+      run = { phase: step.phase, el: h('section', { class: `phase phase-${step.phase}`, 'aria-labelledby': id }) };
+      run.el.append(h('h3', { id }, title, h('small', {}, ` ${about}`)));
+      wrap.append(run.el);
+    }
+    run.el.append(stepCard(step, i + 1, number));
+  });
+  return wrap;
+}
+
+function stepCard(step, n, number) {
+  const card = h('article', {
+    class: `step phase-${step.phase}`,
+    id: `step-${n}`,
+    'data-testid': 'step',
+    'data-kind': step.kind,
+    'data-table': step.table ?? '',
+    'aria-label': `Step ${n}: ${step.kind.replaceAll('_', ' ')}`,
+  });
+  const head = h('header', {}, h('span', { class: 'step-num' }, `#${n}`), h('span', { class: 'step-kind' }, step.kind.replaceAll('_', ' ')));
+  if (step.table) head.append(h('code', { class: 'step-table' }, step.table));
+  const flags = [];
+  if (!step.transactional) flags.push(['outside a transaction', 'runs alone, not in a transaction block']);
+  if (step.rewrite) flags.push(['rewrites the table', 'the whole table is rewritten']);
+  if (step.scan) flags.push(['scans the table', 'reads every row']);
+  if (step.backfill) flags.push([`batches of ${step.backfill.batch_size}`, 'updates existing rows in short transactions']);
+  for (const [text, title] of flags) head.append(h('span', { class: 'flag', title }, text));
+  card.append(head, h('p', { class: 'summary' }, step.summary));
+  if (step.locks.length) {
+    const locks = h('p', { class: 'locks' }, 'Locks: ');
+    step.locks.forEach((l, i) => {
+      if (i) locks.append(', ');
+      locks.append(lockBadge(l.mode, l.relation), ' on ', h('code', {}, l.relation));
+    });
+    card.append(locks);
+  }
+  if (step.hazards.length) {
+    card.append(
+      h(
+        'ul',
+        { class: 'step-hazards' },
+        ...step.hazards.map((hz) => h('li', {}, h('span', { class: 'hazard-kind' }, hz.kind), ' ', hz.message)),
+      ),
+    );
+  }
+  card.append(highlightedSql(step.sql));
+  if (step.depends_on.length) {
+    const deps = h('p', { class: 'deps' }, 'After ');
+    step.depends_on.forEach((id, i) => {
+      if (i) deps.append(', ');
+      deps.append(h('a', { href: `#step-${number.get(id)}` }, `#${number.get(id)}`));
+    });
+    card.append(deps);
+  }
+  return card;
+}
+
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** A small hyperscript: `h('p', { class: 'x' }, 'text', child)`. */
+export function h(name, attrs = {}, ...children) {
+  const node = document.createElement(name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  node.append(...children.filter((c) => c !== null && c !== undefined && c !== ''));
+  return node;
+}
+
+function graphLegend() {
+  return h(
+    'p',
+    { class: 'legend' },
+    ...Object.entries(PHASES).map(([phase, [title]]) => h('span', { class: `swatch phase-${phase}` }, title)),
+    h('span', { class: 'swatch critical' }, 'critical path'),
+  );
+}

@@ -1,0 +1,50 @@
+// The planner, off the main thread: typing stays smooth however long a plan takes.
+//
+// Messages in:  { id, op: 'plan', current, next } | { id, op: 'validate' | 'sql' | 'markdown', json }
+// Messages out: { ready, version, format, hazards } once, then { id, result } or
+//               { id, error, panic }. A panic (a planner bug) leaves the module in an
+//               unknown state: the page then replaces this worker with a fresh one.
+
+import init, * as wesley from '../../pkg/wesley_planner.js';
+
+const ops = {
+  plan: ({ current, next }) => {
+    const started = performance.now();
+    const result = wesley.plan('current.graphql', current, 'next.graphql', next);
+    result.millis = performance.now() - started;
+    return result;
+  },
+  validate: ({ json }) => wesley.validatePlan(json),
+  sql: ({ json }) => wesley.renderSql(json),
+  markdown: ({ json }) => wesley.renderMarkdown(json, []),
+};
+
+const ready = init({ module_or_path: new URL('./wesley_planner_bg.wasm', import.meta.url) }).then(
+  () => {
+    postMessage({
+      ready: true,
+      version: wesley.version(),
+      format: wesley.planFormat(),
+      hazards: wesley.hazards(),
+    });
+  },
+  (e) => postMessage({ ready: false, error: `the planner failed to load: ${e}` }),
+);
+
+self.onmessage = async ({ data }) => {
+  await ready;
+  try {
+    postMessage({ id: data.id, result: ops[data.op](data) });
+  } catch (e) {
+    const panic = safe(() => wesley.takePanic());
+    postMessage({ id: data.id, error: panic ?? String(e?.message ?? e), panic: panic !== undefined || e instanceof WebAssembly.RuntimeError });
+  }
+};
+
+function safe(f) {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
