@@ -1,0 +1,141 @@
+// The planner's wasm build (pkg/) agrees with the `wesley` binary byte for byte, on every
+// golden plan case: the plan file, the SQL script, the Markdown and the DDL.
+//
+// Needs pkg/ (scripts/build-wasm) and target/debug/wesley (cargo build -p wesley), or
+// $WESLEY_BIN.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WESLEY = process.env.WESLEY_BIN ?? join(ROOT, 'target', 'debug', 'wesley');
+const PKG = join(ROOT, 'pkg');
+
+const wesley = await import(join(PKG, 'wesley_planner.js'));
+wesley.initSync({ module: readFileSync(join(PKG, 'wesley_planner_bg.wasm')) });
+
+function cli(...args) {
+  assert.ok(existsSync(WESLEY), `${WESLEY} is missing: run cargo build -p wesley`);
+  const r = spawnSync(WESLEY, args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  if (r.error) throw r.error;
+  return r;
+}
+
+/** Every golden case: `{ name, old, new }` paths (plan cases, then error cases). */
+function cases() {
+  const out = [];
+  for (const set of ['plan', 'plan_err']) {
+    const dir = join(ROOT, 'planner', 'tests', 'data', set);
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir).sort()) {
+      const old = join(dir, name, 'old.graphql');
+      const neu = join(dir, name, 'new.graphql');
+      if (existsSync(old) && existsSync(neu)) out.push({ name: `${set}/${name}`, old, new: neu });
+    }
+  }
+  return out;
+}
+
+const read = (path) => readFileSync(path, 'utf8');
+
+test('there are golden cases to compare', () => {
+  assert.ok(cases().length >= 10, `found ${cases().length}`);
+});
+
+for (const c of cases()) {
+  test(`${c.name}: plan file, SQL and Markdown equal wesley plan's`, () => {
+    const old = read(c.old);
+    const neu = read(c.new);
+    const json = cli('plan', '--from', c.old, '--to', c.new, '--format', 'json');
+    const result = wesley.plan('old.graphql', old, 'new.graphql', neu);
+    if (json.status === 2) {
+      // The command writes no plan file for a plan with errors; neither does planJson.
+      assert.equal(json.stdout, '');
+      assert.equal(result.applicable, false);
+      assert.throws(() => wesley.planJson('old.graphql', old, 'new.graphql', neu));
+      assert.ok(
+        result.diagnostics.some((d) => d.severity === 'error') || wesley.validatePlan(result.json).length > 0,
+        'a plan the command refuses has errors',
+      );
+      return;
+    }
+    assert.ok([0, 3].includes(json.status), `wesley plan exited ${json.status}: ${json.stderr}`);
+    assert.equal(result.applicable, true);
+    assert.deepEqual(wesley.validatePlan(result.json), []);
+    assert.equal(result.json, json.stdout, 'plan() json differs from wesley plan --format json');
+    assert.equal(wesley.planJson('old.graphql', old, 'new.graphql', neu), json.stdout);
+    assert.deepEqual(result.plan, JSON.parse(json.stdout));
+
+    const sql = cli('plan', '--from', c.old, '--to', c.new, '--format', 'sql');
+    assert.equal(wesley.renderSql(result.json), sql.stdout, 'renderSql differs from --format sql');
+    const md = cli('plan', '--from', c.old, '--to', c.new, '--format', 'markdown');
+    assert.equal(wesley.renderMarkdown(result.json, []), md.stdout, 'renderMarkdown differs from --format markdown');
+  });
+
+  test(`${c.name}: DDL equals wesley generate's`, () => {
+    const ddl = cli('generate', c.new);
+    const result = wesley.generate('new.graphql', read(c.new));
+    if (ddl.status !== 0) {
+      assert.equal(result.ddl, null);
+      return;
+    }
+    assert.equal(result.ddl, ddl.stdout);
+  });
+}
+
+test('SDL errors come back as diagnostics with line and column, not exceptions', () => {
+  const src = 'type Post @wes_table {\n  id: ID! @wes_pk\n  title: String! =\n}\n';
+  const result = wesley.plan('current.graphql', '', 'next.graphql', src);
+  assert.equal(result.plan, null);
+  assert.equal(result.json, null);
+  assert.equal(result.applicable, false);
+  const [d] = result.diagnostics;
+  assert.equal(d.file, 'next.graphql');
+  assert.equal(d.severity, 'error');
+  assert.equal(d.line, 3);
+  assert.equal(typeof d.column, 'number');
+  assert.ok(d.message.length > 0);
+  assert.equal(wesley.takePanic(), undefined, 'no panic was recorded');
+});
+
+test('a blank current schema is an empty database', () => {
+  const result = wesley.plan('current.graphql', '', 'next.graphql', 'type A @wes_table { id: ID! @wes_pk }');
+  assert.equal(result.applicable, true);
+  assert.deepEqual(
+    result.plan.steps.map((s) => s.kind),
+    ['create_table'],
+  );
+});
+
+test('version, format, hazards and synthetic schemas', () => {
+  const cargo = read(join(ROOT, 'Cargo.toml'));
+  assert.equal(wesley.version(), /\nversion = "([^"]+)"/.exec(cargo)[1]);
+  assert.equal(wesley.planFormat(), 'wesley.plan/v1');
+  const kinds = wesley.hazards().map((h) => h.kind);
+  assert.ok(kinds.includes('deletes_data') && kinds.includes('blocks_writes'), kinds.join());
+  for (const h of wesley.hazards()) assert.ok(h.description && h.advice, h.kind);
+  const synth = wesley.synthSchema(20, 7);
+  assert.equal(synth, wesley.synthSchema(20, 7), 'deterministic');
+  const result = wesley.generate('synth.graphql', synth);
+  assert.deepEqual(result.diagnostics.filter((d) => d.severity === 'error'), []);
+  assert.ok(result.ddl.includes('CREATE TABLE'));
+});
+
+test('validatePlan refuses an edited plan file like wesley apply', () => {
+  const json = wesley.planJson('a', '', 'b', 'type A @wes_table { id: ID! @wes_pk }');
+  const edited = json.replace('CREATE TABLE', 'CREATE UNLOGGED TABLE');
+  assert.notEqual(edited, json);
+  assert.match(wesley.validatePlan(edited).join('\n'), /modified/);
+  assert.ok(wesley.validatePlan('{}').length > 0);
+});
+
+test('bad arguments throw errors with the reason', () => {
+  assert.throws(() => wesley.renderSql('{'), /not a wesley.plan\/v1 plan file/);
+  const json = wesley.planJson('a', '', 'b', 'type A @wes_table { id: ID! @wes_pk }');
+  assert.throws(() => wesley.renderSql(json, 'soon'), /lock timeout/);
+  assert.throws(() => wesley.renderMarkdown(json, ['nonsense']), /unknown hazard/);
+});
