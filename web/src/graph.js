@@ -24,8 +24,21 @@ export function stepGraph(plan) {
     criticalEdges.add(`${plan.critical_path[i - 1]}\u0000${plan.critical_path[i]}`);
   }
 
+  // Order each wave by the mean row of its dependencies (one barycenter pass), which
+  // removes most edge crossings; ties keep the planner's order.
+  const rowOf = new Map();
+  const ordered = waves.map((wave, col) => {
+    const keyed = wave.map((id, i) => {
+      const rows = (byId.get(id)?.depends_on ?? []).map((d) => rowOf.get(d)).filter((r) => r !== undefined);
+      return { id, i, key: col && rows.length ? rows.reduce((a, b) => a + b, 0) / rows.length : i };
+    });
+    keyed.sort((a, b) => a.key - b.key || a.i - b.i);
+    keyed.forEach(({ id }, row) => rowOf.set(id, row));
+    return keyed.map(({ id }) => id);
+  });
+
   const place = new Map();
-  waves.forEach((wave, col) => {
+  ordered.forEach((wave, col) => {
     wave.forEach((id, row) => {
       place.set(id, { x: PAD + col * (NODE_W + GAP_X), y: PAD + HEAD + row * (NODE_H + GAP_Y) });
     });

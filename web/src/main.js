@@ -3,6 +3,7 @@
 
 import { setDiagnostics, lintGutter } from '@codemirror/lint';
 import { EditorState } from '@codemirror/state';
+import { placeholder } from '@codemirror/view';
 import { EditorView, basicSetup } from 'codemirror';
 import { graphqlLanguageSupport } from 'cm6-graphql';
 import { EXAMPLES } from './examples.js';
@@ -25,6 +26,7 @@ const state = {
   urlTimer: 0,
   good: null, // the last plan without schema errors: { plan, json, applicable }
   stale: false,
+  scrollTop: false, // show the next plan from its top (after a new example or a reset)
   example: EXAMPLES[0],
 };
 
@@ -83,7 +85,7 @@ function replacePlanner() {
 // ---------------------------------------------------------------------------------------
 // Editors.
 
-function editor(which, label, doc) {
+function editor(which, label, doc, empty) {
   const parent = $(`editor-${which}`);
   return new EditorView({
     parent,
@@ -93,6 +95,7 @@ function editor(which, label, doc) {
         basicSetup,
         graphqlLanguageSupport(),
         lintGutter(),
+        placeholder(empty),
         EditorView.contentAttributes.of({ 'aria-label': label, 'aria-describedby': `${which}-hint` }),
         EditorView.updateListener.of((u) => {
           if (u.docChanged) {
@@ -107,8 +110,8 @@ function editor(which, label, doc) {
 
 const initial = EXAMPLES[0];
 const editors = {
-  current: editor('current', 'Current schema (GraphQL SDL)', initial.current),
-  next: editor('next', 'Next schema (GraphQL SDL)', initial.next),
+  current: editor('current', 'Current schema (GraphQL SDL)', initial.current, 'Empty: a new database. Type or paste the schema the database has now.'),
+  next: editor('next', 'Next schema (GraphQL SDL)', initial.next, 'Type or paste the schema the database should have.'),
 };
 
 function texts() {
@@ -234,6 +237,10 @@ function renderPreview() {
   line.textContent = v.text;
   const target = $('plan-body');
   target.replaceChildren(renderPlan(plan, state.planner.info?.hazards ?? []));
+  if (state.scrollTop) {
+    $('results').scrollTop = 0;
+    state.scrollTop = false;
+  }
   markStale();
 }
 
@@ -361,9 +368,11 @@ function wire() {
   for (const ex of EXAMPLES) select.append(h('option', { value: ex.id }, ex.title));
   select.addEventListener('change', () => {
     state.example = EXAMPLES.find((e) => e.id === select.value) ?? EXAMPLES[0];
+    state.scrollTop = true;
     setTexts(state.example);
   });
   $('reset').addEventListener('click', () => {
+    state.scrollTop = true;
     setTexts(state.example);
     history.replaceState(null, '', `${location.pathname}${location.search}`);
     clearTimeout(state.urlTimer);

@@ -40,7 +40,7 @@ export async function serve() {
     });
     child.on('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
   });
-  return { url, stop: () => child.kill() };
+  return { url, stop: () => child.exitCode === null && child.kill() };
 }
 
 /** A fresh headless Chromium profile: `{ context, page, close() }`. */

@@ -1,8 +1,8 @@
 // The playground in real headless Chromium: the example plan renders; typing re-plans;
 // syntax errors show at the right line and the preview goes stale, then recovers; the
 // exported plan.json is exactly `wesley plan`'s and `wesley apply` applies it to a
-// throwaway PostgreSQL; a shared URL restores both schemas. Leaves a screenshot in
-// tests/artifacts/playground.png.
+// throwaway PostgreSQL; a shared URL restores both schemas; the page works offline once
+// loaded. Leaves a screenshot in tests/artifacts/playground.png.
 //
 // Needs web/dist (scripts/build-wasm, node web/build.mjs), /usr/bin/chromium,
 // target/debug/wesley and PostgreSQL (scripts/install-deps).
@@ -199,5 +199,15 @@ describe('playground in Chromium', () => {
     await settled();
     assert.equal(await page.locator('[data-testid=step][data-kind=create_index][data-table="public.author"]').count(), 0);
     assert.deepEqual(problems, []);
+  });
+
+  it('works offline once loaded (service worker)', async () => {
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    server.stop();
+    await page.reload();
+    await page.getByTestId('step').first().waitFor();
+    await settled();
+    assert.ok((await page.getByTestId('step').count()) > 10);
   });
 });
