@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT, browser, serve } from './browser.mjs';
 import { startCluster } from './pg.mjs';
 
-const WESLEY = process.env.WESLEY_BIN ?? join(ROOT, 'target', 'debug', 'wesley');
+const WESLEY = process.env.WESLEY_BIN ?? join(resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target'), 'debug', 'wesley');
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 const ALL_HAZARDS = 'deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill';
 
