@@ -206,6 +206,18 @@ pub fn canonical_table(t: &Table) -> CanonTable {
     }
 }
 
+impl CanonTable {
+    /// `sha256:<hex>` of this table's canonical JSON (used to compare tables one by one).
+    pub fn hash(&self) -> String {
+        format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(
+                serde_json::to_string(self).unwrap_or_default().as_bytes()
+            ))
+        )
+    }
+}
+
 /// `sha256:<hex>` of the model's canonical form.
 pub fn schema_hash(schema: &Schema) -> String {
     canonical(schema).hash()

@@ -65,10 +65,55 @@ pub struct PlanFile {
 #[serde(deny_unknown_fields)]
 pub struct SchemaRef {
     pub schema_hash: String,
-    /// The schema's canonical form (`crate::canon`), so that an executor can say in words
-    /// how a live database differs from it. Its hash must equal `schema_hash`.
+    /// The hash of every table's canonical form, by `schema.table`, so that an executor can
+    /// tell which tables differ from what the plan expects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_hashes: Option<std::collections::BTreeMap<String, String>>,
+    /// The canonical form (`crate::canon`) of every enum and of the tables this plan
+    /// touches, so that an executor can say in words how they differ from a live database.
+    /// Untouched tables are represented by their hashes only, which keeps plan files of
+    /// large schemas small.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canonical: Option<crate::canon::CanonSchema>,
+}
+
+/// Tables named by any step (its own table or a locked relation).
+fn touched_tables(plan: &Plan) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for s in &plan.steps {
+        if let Some((schema, table)) = &s.table {
+            out.insert(format!("{schema}.{table}"));
+        }
+        for l in &s.locks {
+            out.insert(l.relation.clone());
+        }
+    }
+    out
+}
+
+fn schema_ref(
+    hash: &str,
+    full: &crate::canon::CanonSchema,
+    touched: &std::collections::BTreeSet<String>,
+) -> SchemaRef {
+    SchemaRef {
+        schema_hash: hash.to_string(),
+        table_hashes: Some(
+            full.tables
+                .iter()
+                .map(|t| (t.name.clone(), t.hash()))
+                .collect(),
+        ),
+        canonical: Some(crate::canon::CanonSchema {
+            enums: full.enums.clone(),
+            tables: full
+                .tables
+                .iter()
+                .filter(|t| touched.contains(&t.name))
+                .cloned()
+                .collect(),
+        }),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,17 +249,12 @@ impl PlanDiagnostic {
 
 /// Converts an internal plan into a plan file, with its `plan_hash`.
 pub fn to_plan_file(plan: &Plan) -> PlanFile {
+    let touched = touched_tables(plan);
     let mut file = PlanFile {
         format: FORMAT.to_string(),
         planner_version: crate::VERSION.to_string(),
-        from: SchemaRef {
-            schema_hash: plan.from_hash.clone(),
-            canonical: Some(plan.from.clone()),
-        },
-        to: SchemaRef {
-            schema_hash: plan.to_hash.clone(),
-            canonical: Some(plan.to.clone()),
-        },
+        from: schema_ref(&plan.from_hash, &plan.from, &touched),
+        to: schema_ref(&plan.to_hash, &plan.to, &touched),
         plan_hash: String::new(),
         steps: plan.steps.iter().map(step).collect(),
         waves: plan.waves.clone(),
@@ -524,13 +564,18 @@ pub fn validate(file: &PlanFile) -> Vec<PlanFileError> {
         }
     }
     for (field, r) in [("from", &file.from), ("to", &file.to)] {
-        if let Some(c) = &r.canonical {
-            if c.hash() != r.schema_hash {
-                cx.push(
-                    ErrorKind::Invalid,
-                    None,
-                    format!("{field}.canonical does not hash to {field}.schema_hash"),
-                );
+        if let (Some(c), Some(hashes)) = (&r.canonical, &r.table_hashes) {
+            for t in &c.tables {
+                if hashes.get(&t.name) != Some(&t.hash()) {
+                    cx.push(
+                        ErrorKind::Invalid,
+                        None,
+                        format!(
+                            "{field}.canonical table {} does not match {field}.table_hashes",
+                            t.name
+                        ),
+                    );
+                }
             }
         }
     }

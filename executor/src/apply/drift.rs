@@ -221,3 +221,77 @@ pub fn objects(s: &CanonSchema) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// Differences between the schema a plan expects (`SchemaRef`: all enums, every table's
+/// hash, and the full form of the tables the plan touches) and a live schema.
+pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &CanonSchema) -> Vec<String> {
+    let Some(hashes) = &expected.table_hashes else {
+        return vec![format!(
+            "schema hash is {}, the plan expects {}",
+            live.hash(),
+            expected.schema_hash
+        )];
+    };
+    let detail = expected.canonical.clone().unwrap_or(CanonSchema {
+        enums: vec![],
+        tables: vec![],
+    });
+    let mut out = describe(
+        &CanonSchema {
+            enums: detail.enums.clone(),
+            tables: vec![],
+        },
+        &CanonSchema {
+            enums: live.enums.clone(),
+            tables: vec![],
+        },
+    );
+    for (name, hash) in hashes {
+        match live.tables.iter().find(|t| &t.name == name) {
+            None => out.push(format!("table {name} is missing")),
+            Some(l) if &l.hash() != hash => match detail.tables.iter().find(|t| &t.name == name) {
+                Some(want) => out.extend(describe(&CanonSchema { enums: vec![], tables: vec![want.clone()] }, &CanonSchema { enums: vec![], tables: vec![l.clone()] })),
+                None => out.push(format!("table {name} differs from what the plan expects (the plan does not change it; `wesley drift --schema OLD.graphql` lists the differences)")),
+            },
+            _ => {}
+        }
+    }
+    for l in &live.tables {
+        if !hashes.contains_key(&l.name) {
+            out.push(format!("table {} exists but is not expected", l.name));
+        }
+    }
+    out
+}
+
+/// On resume: tables the plan does not change (`changed` lists the ones it does) must be
+/// exactly as expected, and no table may exist that is in neither schema.
+pub fn partial(
+    from: &wesley_planner::planfile::SchemaRef,
+    to: &wesley_planner::planfile::SchemaRef,
+    live: &CanonSchema,
+    changed: &BTreeSet<String>,
+) -> Vec<String> {
+    let (Some(fh), Some(th)) = (&from.table_hashes, &to.table_hashes) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for (name, hash) in fh.iter().filter(|(n, _)| !changed.contains(*n)) {
+        match live.tables.iter().find(|t| &t.name == name) {
+            None => out.push(format!("table {name} is missing")),
+            Some(l) if &l.hash() != hash => out.push(format!(
+                "table {name} changed, although the plan does not touch it"
+            )),
+            _ => {}
+        }
+    }
+    for l in &live.tables {
+        if !fh.contains_key(&l.name) && !th.contains_key(&l.name) {
+            out.push(format!(
+                "table {} is in neither the old nor the new schema",
+                l.name
+            ));
+        }
+    }
+    out
+}

@@ -226,13 +226,7 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     // first index build leaves its index behind): check it as a partial application.
     if mine.is_none() {
         if live_hash != plan.from.schema_hash {
-            let differences = match &plan.from.canonical {
-                Some(expected) => drift::describe(expected, &live),
-                None => vec![format!(
-                    "schema hash is {live_hash}, the plan expects {}",
-                    plan.from.schema_hash
-                )],
-            };
+            let differences = drift::against(&plan.from, &live);
             let at_target = live_hash == plan.to.schema_hash;
             let mut differences = differences;
             if at_target {
@@ -246,39 +240,23 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
                 return Ok(Outcome::Refused(format!("drift: {} does not match the schema this plan starts from ({} difference(s)); re-plan from the live schema, or pass --allow-drift", opts.conn, differences.len())));
             }
         }
-    } else if let (Some(from), Some(to)) = (&plan.from.canonical, &plan.to.canonical) {
-        // Resuming: every live object must come from the old or the new schema (or be one
-        // of the plan's temporary objects), and everything both share must still exist —
-        // except on the tables the plan changes, which may be anywhere in between (renamed
-        // in part, an index built for a constraint not yet added, an index dropped before
-        // its replacement is renamed); the steps and the final hash check cover those.
-        let (o, n, l) = (
-            drift::objects(from),
-            drift::objects(to),
-            drift::objects(&live),
-        );
-        let changed: BTreeSet<&str> = plan
+    } else {
+        // Resuming: tables the plan does not change must be exactly as expected, and no
+        // table may exist that is in neither schema. The tables it changes may be anywhere
+        // in between (renamed in part, an index built for a constraint not yet added, an
+        // index dropped before its replacement is renamed); the steps and the final hash
+        // check cover those.
+        let changed: BTreeSet<String> = plan
             .steps
             .iter()
             .flat_map(|s| {
                 s.table
                     .iter()
-                    .map(String::as_str)
-                    .chain(s.locks.iter().map(|l| l.relation.as_str()))
+                    .cloned()
+                    .chain(s.locks.iter().map(|l| l.relation.clone()))
             })
             .collect();
-        let in_flux = |table: &String| changed.contains(table.as_str());
-        let temp = |x: &String| x.contains("_new") || x.contains("_old") || x.contains("_not_null");
-        let mut differences: Vec<String> = l
-            .iter()
-            .filter(|(x, t)| !o.contains_key(*x) && !n.contains_key(*x) && !temp(x) && !in_flux(t))
-            .map(|(x, _)| format!("{x} is in neither the old nor the new schema"))
-            .collect();
-        differences.extend(
-            o.iter()
-                .filter(|(x, t)| n.contains_key(*x) && !l.contains_key(*x) && !in_flux(t))
-                .map(|(x, _)| format!("{x} is missing")),
-        );
+        let differences = drift::partial(&plan.from, &plan.to, &live, &changed);
         if !differences.is_empty() {
             rep.emit(Event::Drift {
                 differences: differences.clone(),

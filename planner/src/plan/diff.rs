@@ -222,22 +222,33 @@ pub(crate) fn match_tables<'a>(
     old: &'a Schema,
     new: &'a Schema,
 ) -> Vec<(Option<&'a Table>, Option<&'a Table>)> {
-    let mut pairs = Vec::new();
+    use std::collections::BTreeMap;
+    let by_uid: BTreeMap<&str, usize> = old
+        .tables
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((t.meta.uid.as_deref()?, i)))
+        .collect();
+    let by_name: BTreeMap<(&str, &str), usize> = old
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.schema.as_str(), t.name.as_str()), i))
+        .collect();
+    let mut pairs = Vec::with_capacity(new.tables.len());
     let mut used_old = vec![false; old.tables.len()];
     for n in &new.tables {
-        let by_uid = n.meta.uid.as_ref().and_then(|u| {
-            old.tables
-                .iter()
-                .position(|o| o.meta.uid.as_ref() == Some(u))
-        });
-        let by_name = || {
-            old.tables.iter().position(|o| {
-                o.schema == n.schema
-                    && o.name == n.name
-                    && (o.meta.uid.is_none() || n.meta.uid.is_none() || o.meta.uid == n.meta.uid)
-            })
+        let uid_hit = n.meta.uid.as_deref().and_then(|u| by_uid.get(u).copied());
+        let name_hit = || {
+            by_name
+                .get(&(n.schema.as_str(), n.name.as_str()))
+                .copied()
+                .filter(|&i| {
+                    let o = &old.tables[i];
+                    o.meta.uid.is_none() || n.meta.uid.is_none() || o.meta.uid == n.meta.uid
+                })
         };
-        match by_uid.or_else(by_name).filter(|i| !used_old[*i]) {
+        match uid_hit.or_else(name_hit).filter(|i| !used_old[*i]) {
             Some(i) => {
                 used_old[i] = true;
                 pairs.push((Some(&old.tables[i]), Some(n)));
@@ -374,11 +385,12 @@ pub fn diff(old: &Schema, new: &Schema) -> Vec<Change> {
             ))
         })
         .collect();
+    let table_index: std::collections::BTreeMap<(String, String), (String, String)> =
+        table_map.into_iter().collect();
     let table_rn = |s: &str, t: &str| -> (String, String) {
-        table_map
-            .iter()
-            .find(|(o, _)| o.0 == s && o.1 == t)
-            .map(|(_, n)| n.clone())
+        table_index
+            .get(&(s.to_string(), t.to_string()))
+            .cloned()
             .unwrap_or((s.to_string(), t.to_string()))
     };
 

@@ -275,7 +275,7 @@ mod tests {
         expect_test::expect![[r####"
             ### ⚠️ 2 hazards need review: deletes_data, long_running
 
-            Wesley migration plan `sha256:696c598a4972` → `sha256:8434751da777` · 4 steps in 3 waves · plan `sha256:133f78217118`
+            Wesley migration plan `sha256:696c598a4972` → `sha256:8434751da777` · 4 steps in 3 waves · plan `sha256:171bde8641e5`
 
             | Table | Strongest lock | Blocks reads | Blocks writes | Rewrite | Impact |
             | --- | --- | --- | --- | --- | --- |
@@ -351,7 +351,7 @@ mod tests {
         expect_test::expect![[r#"
             ### ✅ No changes: the schemas are equivalent
 
-            Wesley migration plan `sha256:696c598a4972` → `sha256:696c598a4972` · 0 steps in 0 waves · plan `sha256:b1e2601e9e1a`
+            Wesley migration plan `sha256:696c598a4972` → `sha256:696c598a4972` · 0 steps in 0 waves · plan `sha256:51f7c24e8119`
         "#]].assert_eq(&got);
     }
 

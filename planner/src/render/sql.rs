@@ -393,7 +393,7 @@ mod tests {
             -- Wesley migration plan (wesley.plan/v1, planner 0.1.0)
             -- from       sha256:696c598a497205ebf91fc9b7d5a0d6e00727e9c11fbc33194529975a0732a5a4
             -- to         sha256:8434751da777364fc303d6f624b18baf305661af775cea3a47d206b929fe95e7
-            -- plan_hash  sha256:133f78217118b75e1b4c4c478e1b6ce01f9d691883fbbd2fac5c32092cfae9b1
+            -- plan_hash  sha256:171bde8641e545dbf4c769264414fbc32a860ab5627dd327432dd24b0b09fa04
             --
             -- 4 steps. Run with `psql -X -d DATABASE -f FILE`, not with --single-transaction:
             -- index builds and batched backfills must run outside a transaction block.

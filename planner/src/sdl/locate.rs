@@ -4,108 +4,105 @@
 
 use crate::diag::Pos;
 
-/// Byte offset of a one-based line/column (columns in characters).
-fn offset_of(src: &str, pos: Pos) -> usize {
-    let mut line = 1;
-    let mut col = 1;
-    for (i, ch) in src.char_indices() {
-        if line == pos.line && col == pos.column {
-            return i;
-        }
-        if ch == '\n' {
-            if line == pos.line {
-                return i;
-            }
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
-    }
-    src.len()
+/// Source text with an index of line starts, so that positions convert to offsets in
+/// time proportional to one line, not to the file.
+pub struct Source<'a> {
+    pub text: &'a str,
+    line_starts: Vec<usize>,
 }
 
-fn pos_of(src: &str, offset: usize) -> Pos {
-    let mut line = 1;
-    let mut col = 1;
-    for (i, ch) in src.char_indices() {
-        if i >= offset {
-            break;
-        }
-        if ch == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
+impl<'a> Source<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source { text, line_starts }
     }
-    Pos::new(line, col)
+
+    /// The text of a one-based line, without its line break.
+    pub fn line(&self, line: usize) -> Option<&'a str> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let rest = &self.text[start..];
+        Some(&rest[..rest.find('\n').unwrap_or(rest.len())])
+    }
+
+    /// Byte offset of a one-based line/column (columns in characters).
+    fn offset_of(&self, pos: Pos) -> usize {
+        let Some(&start) = self.line_starts.get(pos.line.saturating_sub(1)) else {
+            return self.text.len();
+        };
+        let line = &self.text[start..];
+        let line = &line[..line.find('\n').unwrap_or(line.len())];
+        start
+            + line
+                .char_indices()
+                .nth(pos.column.saturating_sub(1))
+                .map(|(i, _)| i)
+                .unwrap_or(line.len())
+    }
+
+    fn pos_of(&self, offset: usize) -> Pos {
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let column = self.text[start..offset.min(self.text.len())]
+            .chars()
+            .count()
+            + 1;
+        Pos::new(line, column)
+    }
 }
 
 /// Position of the value of argument `name` of the directive starting at `dir`, or `dir`
 /// itself when it cannot be found.
-pub fn arg_value(src: &str, dir: Pos, name: &str) -> Pos {
+pub fn arg_value(src: &Source<'_>, dir: Pos, name: &str) -> Pos {
     arg_value_offset(src, dir, name)
-        .map(|o| pos_of(src, o))
+        .map(|o| src.pos_of(o))
         .unwrap_or(dir)
 }
 
-fn arg_value_offset(src: &str, dir: Pos, name: &str) -> Option<usize> {
-    let start = offset_of(src, dir);
-    let rest = &src[start..];
+/// Scans the directive's argument list only (up to its closing parenthesis).
+fn arg_value_offset(src: &Source<'_>, dir: Pos, name: &str) -> Option<usize> {
+    let start = src.offset_of(dir);
+    let rest = &src.text[start..];
     let open = rest.find('(')?;
-    // Only look inside this directive's parentheses: stop at the first `)` outside strings.
-    let bytes: Vec<(usize, char)> = rest[open + 1..].char_indices().collect();
-    let mut k = 0;
-    while k < bytes.len() {
-        let (i, ch) = bytes[k];
-        match ch {
-            '"' => {
-                let triple = rest[open + 1 + i..].starts_with("\"\"\"");
-                let close = if triple {
-                    rest[open + 1 + i + 3..].find("\"\"\"").map(|c| c + i + 6)
+    let base = start + open + 1;
+    let args = &src.text[base..];
+    let bytes = args.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                if args[i..].starts_with("\"\"\"") {
+                    i += 3 + args[i + 3..].find("\"\"\"")? + 3;
                 } else {
-                    let mut j = i + 1;
-                    let s = &rest[open + 1..];
-                    let mut end = None;
-                    while j < s.len() {
-                        let c = s[j..].chars().next()?;
-                        if c == '\\' {
-                            j += 2;
-                            continue;
-                        }
-                        if c == '"' {
-                            end = Some(j + 1);
-                            break;
-                        }
-                        j += c.len_utf8();
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
                     }
-                    end
-                }?;
-                while k < bytes.len() && bytes[k].0 < close {
-                    k += 1;
+                    i += 1;
                 }
-                continue;
             }
-            ')' => return None,
-            c if c.is_ascii_alphabetic() || c == '_' => {
-                let s = &rest[open + 1 + i..];
-                let word: String = s
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                let after = s[word.len()..].trim_start();
+            b')' => return None,
+            b'#' => {
+                i += args[i..].find('\n').unwrap_or(args.len() - i);
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let end = i + args[i..]
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+                let word = &args[i..end];
+                let after = args[end..].trim_start();
                 if word == name && after.starts_with(':') {
-                    let colon = s.len() - after.len();
-                    let value = s[colon + 1..].len() - s[colon + 1..].trim_start().len();
-                    return Some(start + open + 1 + i + colon + 1 + value);
+                    let colon = args.len() - after.len();
+                    let value_start = colon
+                        + 1
+                        + (args[colon + 1..].len() - args[colon + 1..].trim_start().len());
+                    return Some(base + value_start);
                 }
-                k += word.chars().count();
-                continue;
+                i = end;
             }
-            _ => {}
+            _ => i += 1,
         }
-        k += 1;
     }
     None
 }
@@ -113,7 +110,7 @@ fn arg_value_offset(src: &str, dir: Pos, name: &str) -> Option<usize> {
 /// Position of character `char_offset` of the string value of argument `name`. Finds the
 /// text around that character in the raw source (block strings are dedented by the
 /// parser, so offsets cannot simply be added); falls back to the value's start.
-pub fn in_string(src: &str, dir: Pos, name: &str, value: &str, char_offset: usize) -> Pos {
+pub fn in_string(src: &Source<'_>, dir: Pos, name: &str, value: &str, char_offset: usize) -> Pos {
     let Some(vstart) = arg_value_offset(src, dir, name) else {
         return dir;
     };
@@ -124,11 +121,17 @@ pub fn in_string(src: &str, dir: Pos, name: &str, value: &str, char_offset: usiz
         .take(24)
         .collect();
     if !needle.is_empty() {
-        if let Some(found) = src[vstart..].find(&needle) {
-            return pos_of(src, vstart + found);
+        let window = &src.text[vstart..];
+        let window = &window[..window.len().min(value.len() * 2 + 64)];
+        let window = &window[..(0..=window.len())
+            .rev()
+            .find(|&k| window.is_char_boundary(k))
+            .unwrap_or(0)];
+        if let Some(found) = window.find(&needle) {
+            return src.pos_of(vstart + found);
         }
     }
-    pos_of(src, vstart)
+    src.pos_of(vstart)
 }
 
 #[cfg(test)]
@@ -137,12 +140,16 @@ mod tests {
 
     #[test]
     fn finds_argument_values() {
-        let src = "type A @wes_rls(select: \"a ) b\", insert: \"x; y\") { a: Int }";
-        assert_eq!(arg_value(src, Pos::new(1, 8), "insert"), Pos::new(1, 42));
+        let src = Source::new("type A @wes_rls(select: \"a ) b\", insert: \"x; y\") { a: Int }");
+        assert_eq!(arg_value(&src, Pos::new(1, 8), "insert"), Pos::new(1, 42));
         assert_eq!(
-            in_string(src, Pos::new(1, 8), "insert", "x; y", 1),
+            in_string(&src, Pos::new(1, 8), "insert", "x; y", 1),
             Pos::new(1, 44)
         );
-        assert_eq!(arg_value(src, Pos::new(1, 8), "delete"), Pos::new(1, 8));
+        assert_eq!(arg_value(&src, Pos::new(1, 8), "delete"), Pos::new(1, 8));
+        let multi = Source::new(
+            "type A @wes_rls(\n  select: \"\"\"\n  a ) b\n\"\"\",\n  insert: \"x\") { a: Int }",
+        );
+        assert_eq!(arg_value(&multi, Pos::new(1, 8), "insert"), Pos::new(5, 11));
     }
 }

@@ -34,7 +34,7 @@ enum DefKind {
 
 struct Ctx<'s> {
     file: &'s str,
-    src: &'s str,
+    src: &'s locate::Source<'s>,
     diags: Vec<Diagnostic>,
 }
 
@@ -231,9 +231,10 @@ struct Draft<'d, 'a> {
 }
 
 pub fn lower(file: &str, src: &str, doc: &Document<'_, String>) -> (Schema, Vec<Diagnostic>) {
+    let source = locate::Source::new(src);
     let mut cx = Ctx {
         file,
-        src,
+        src: &source,
         diags: Vec::new(),
     };
 
@@ -369,10 +370,21 @@ pub fn lower(file: &str, src: &str, doc: &Document<'_, String>) -> (Schema, Vec<
         drafts.push(draft);
     }
 
-    // Pass 3: foreign keys, now that every table's columns are known.
+    // Pass 3: foreign keys, now that every table's columns are known. Targets are found by
+    // GraphQL type name, or by table name (plain or schema-qualified).
+    let by_type: BTreeMap<&str, usize> = drafts
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.obj.name.as_str(), i))
+        .collect();
+    let mut by_table: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, d) in drafts.iter().enumerate().rev() {
+        by_table.insert(d.table.name.clone(), i);
+        by_table.insert(format!("{}.{}", d.table.schema, d.table.name), i);
+    }
     let fk_results: Vec<Vec<ForeignKey>> = drafts
         .iter()
-        .map(|d| resolve_fks(&mut cx, d, &drafts))
+        .map(|d| resolve_fks(&mut cx, d, &drafts, &by_type, &by_table))
         .collect();
     for (d, fks) in drafts.iter_mut().zip(fk_results) {
         d.table.foreign_keys = fks;
@@ -1434,8 +1446,8 @@ fn value_expression_fits(e: &str, base: &BaseType) -> bool {
 }
 
 /// The number literal starting at `pos` in the source, as written.
-fn raw_number_at(src: &str, pos: Pos) -> Option<String> {
-    let line = src.lines().nth(pos.line.checked_sub(1)?)?;
+fn raw_number_at(src: &locate::Source<'_>, pos: Pos) -> Option<String> {
+    let line = src.line(pos.line)?;
     let rest: String = line.chars().skip(pos.column.checked_sub(1)?).collect();
     let num: String = rest
         .chars()
@@ -1704,7 +1716,13 @@ fn lower_rls(
     table.policies = policies;
 }
 
-fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Vec<ForeignKey> {
+fn resolve_fks(
+    cx: &mut Ctx<'_>,
+    d: &Draft<'_, '_>,
+    all: &[Draft<'_, '_>],
+    by_type: &BTreeMap<&str, usize>,
+    by_table: &BTreeMap<String, usize>,
+) -> Vec<ForeignKey> {
     let mut out = Vec::new();
     for (col, dir) in &d.fks {
         let Some(r) = str_arg(cx, dir, &["ref"]) else {
@@ -1724,12 +1742,10 @@ fn resolve_fks(cx: &mut Ctx<'_>, d: &Draft<'_, '_>, all: &[Draft<'_, '_>]) -> Ve
             Some((t, f)) => (t.to_string(), Some(f.to_string())),
             None => (r.clone(), None),
         };
-        let target = all.iter().find(|t| t.obj.name == type_part).or_else(|| {
-            all.iter().find(|t| {
-                t.table.name == type_part
-                    || format!("{}.{}", t.table.schema, t.table.name) == type_part
-            })
-        });
+        let target = by_type
+            .get(type_part.as_str())
+            .or_else(|| by_table.get(type_part.as_str()))
+            .map(|&i| &all[i]);
         let Some(target) = target else {
             let known: Vec<&str> = all.iter().map(|t| t.obj.name.as_str()).collect();
             cx.err(
