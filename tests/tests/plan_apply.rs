@@ -239,3 +239,51 @@ mod generated {
         }
     }
 }
+
+/// During a shadow-column type change, a write whose value does not convert is accepted
+/// (the shadow stays NULL), and the check step refuses to switch, naming the problem.
+#[test]
+fn unconvertible_values_never_block_writes_and_stop_the_switch() {
+    let old = sdl::parse(
+        "old.graphql",
+        "type Item @wes_table { id: ID! @wes_pk\n ref: String }",
+    )
+    .0
+    .unwrap();
+    let new = sdl::parse(
+        "new.graphql",
+        "type Item @wes_table { id: ID! @wes_pk\n ref: ID }",
+    )
+    .0
+    .unwrap();
+    let p = plan::plan(&old, &new);
+    let db = fresh_db("unconvertible");
+    db.psql(&ddl::generate(&old));
+    db.psql("INSERT INTO item (id, ref) SELECT gen_random_uuid(), gen_random_uuid()::text FROM generate_series(1, 50)");
+    let mut wrote = false;
+    for step in &p.steps {
+        let sql = if step.transactional {
+            format!("BEGIN;\n{}COMMIT;\n", step.sql)
+        } else {
+            step.sql.clone()
+        };
+        if step.kind == plan::StepKind::CheckBackfill {
+            assert!(wrote, "the sync trigger should exist before the check");
+            let err = db
+                .try_psql(&sql)
+                .expect_err("the check must refuse to go on");
+            assert!(err.contains("do not convert to uuid"), "{err}");
+            assert!(err.contains("1 rows"), "{err}");
+            return;
+        }
+        db.try_psql(&sql)
+            .unwrap_or_else(|e| panic!("step {} failed: {e}", step.id));
+        if step.kind == plan::StepKind::CreateSyncTrigger {
+            // The application keeps writing, including a value that will not convert.
+            db.psql("INSERT INTO item (id, ref) VALUES (gen_random_uuid(), 'not-a-uuid')");
+            db.psql("UPDATE item SET ref = ref WHERE ref = 'not-a-uuid'");
+            wrote = true;
+        }
+    }
+    panic!("the plan has no check step");
+}

@@ -120,6 +120,7 @@ pub async fn run(
     let n = b.key.len();
     let started = Instant::now();
     let rows_at_start = rows_done;
+    let mut reported = false;
     loop {
         let lower = match &last {
             Some(_) => format!("ROW({keys}) > {} AND ", row_of(1)),
@@ -171,7 +172,8 @@ pub async fn run(
             let left = (t - rows_done).max(0) as f64;
             (done_now > 0.0).then(|| left * started.elapsed().as_secs_f64() / done_now)
         });
-        if batches % 10 == 1 || eta.is_some_and(|e| e < 1.0) {
+        reported = batches % 10 == 1 || eta.is_some_and(|e| e < 1.0);
+        if reported {
             rep.emit(Event::BackfillProgress {
                 step: step_id.to_string(),
                 rows_done,
@@ -184,12 +186,14 @@ pub async fn run(
             tokio::time::sleep(limits.batch_delay).await;
         }
     }
-    rep.emit(Event::BackfillProgress {
-        step: step_id.to_string(),
-        rows_done,
-        rows_total: total,
-        batches,
-        eta_s: Some(0.0),
-    });
+    if !reported {
+        rep.emit(Event::BackfillProgress {
+            step: step_id.to_string(),
+            rows_done,
+            rows_total: total,
+            batches,
+            eta_s: Some(0.0),
+        });
+    }
     Ok(rows_done)
 }

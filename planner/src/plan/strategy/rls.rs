@@ -62,7 +62,7 @@ pub fn enable(cx: &mut Ctx<'_>, t: &Table) {
         )
         .lock(t, LockMode::AccessExclusive)
         .requires(format!("policies:{}.{}", t.schema, t.name));
-    let spec = authz(spec, cx, t, format!("Row-level security is enabled on {}: roles that do not own the table see and change only rows their policies allow ({} policies). Check that the application sets what the policies read.", t.display_name(), t.policies.len()));
+    let spec = authz(spec, cx, t, format!("Row-level security is enabled on {}: roles that do not own the table see and change only rows their policies allow ({}). Check that the application sets what the policies read.", t.display_name(), if t.policies.len() == 1 { "1 policy".to_string() } else { format!("{} policies", t.policies.len()) }));
     cx.push(spec);
 }
 

@@ -242,29 +242,6 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
         .after(&add_id);
     let trig_id = cx.push(trig);
 
-    // NOT NULL on the shadow: NOT VALID check now (new rows are filled by the trigger).
-    let nn_name = naming::fit(&format!("{}_{}_not_null", t.name, shadow_name));
-    let mut nn_id = None;
-    if !new.nullable {
-        let s = cx
-            .step(
-                sid(StepKind::AddNotNullCheck, t, Some(&shadow_name)),
-                Phase::Expand,
-                StepKind::AddNotNullCheck,
-                Some(t),
-                format!("Add CHECK ({shadow_name} IS NOT NULL) NOT VALID on {tname}"),
-                stmts(&[format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
-                    t.qualified(),
-                    ident(&nn_name),
-                    ident(&shadow_name)
-                )]),
-            )
-            .lock(t, LockMode::AccessExclusive)
-            .after(&trig_id);
-        nn_id = Some(cx.push(s));
-    }
-
     // 3. Backfill.
     let set = format!("{} = {cast}", ident(&shadow_name));
     let predicate = format!(
@@ -272,16 +249,13 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
         ident(&shadow_name),
         ident(&old.name)
     );
-    let mut fill = cx
+    let fill = cx
         .step(sid(StepKind::Backfill, t, Some(&shadow_name)), Phase::Backfill, StepKind::Backfill, Some(t), format!("Copy {col} into {shadow_name} as {} in batches of {DEFAULT_BATCH_SIZE}", new.ty), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", t.qualified())]))
         .lock(t, LockMode::RowExclusive)
         .scan()
         .hazard(HazardKind::NeedsBackfill, format!("Every row of {tname} is updated to fill {shadow_name}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size and creates dead rows for VACUUM. Values that do not convert to {} stay NULL and are reported by the next step.", new.ty))
         .backfill(Backfill { schema: t.schema.clone(), table: t.name.clone(), key: key.to_vec(), set, predicate: predicate.clone(), batch_size: DEFAULT_BATCH_SIZE })
         .after(&trig_id);
-    if let Some(n) = &nn_id {
-        fill = fill.after(n);
-    }
     let fill_id = cx.push(fill);
 
     // 4. Validate: nothing missed, then rebuild what hangs on the column.
@@ -301,6 +275,30 @@ fn shadow(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column
         .hazard(HazardKind::LongRunning, format!("Reads all of {tname} once to prove the copy is complete; reads and writes continue."))
         .after(&fill_id);
     let verify_id = cx.push(verify);
+    // NOT NULL on the shadow: the NOT VALID check comes only once every row is proven
+    // converted: it is enforced on every UPDATE, so earlier it could refuse writes.
+    let nn_name = naming::fit(&format!("{}_{}_not_null", t.name, shadow_name));
+    let mut nn_id = None;
+    if !new.nullable {
+        let s = cx
+            .step(
+                sid(StepKind::AddNotNullCheck, t, Some(&shadow_name)),
+                Phase::Validate,
+                StepKind::AddNotNullCheck,
+                Some(t),
+                format!("Add CHECK ({shadow_name} IS NOT NULL) NOT VALID on {tname}"),
+                stmts(&[format!(
+                    "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
+                    t.qualified(),
+                    ident(&nn_name),
+                    ident(&shadow_name)
+                )]),
+            )
+            .lock(t, LockMode::AccessExclusive)
+            .after(&verify_id);
+        nn_id = Some(cx.push(s));
+    }
+
     let mut ready: Vec<String> = vec![verify_id.clone()];
     if let Some(n) = &nn_id {
         let v = cx
