@@ -300,7 +300,8 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     let mut state = Checkpoint::new(ctx, &applied);
     state.write(ctx, true);
     let failure = schedule(ctx, &pending, &mut state).await;
-    let live_hash = drift::live(client).await.map(|l| l.hash()).ok();
+    let live_after = drift::live(client).await.ok();
+    let live_hash = live_after.as_ref().map(|l| l.hash());
     let done = state.applied.len();
     let left = plan.steps.len() - done;
     match failure {
@@ -327,11 +328,20 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
             )))
         }
         None => {
-            if live_hash.as_deref() != Some(plan.to.schema_hash.as_str()) {
-                let msg = format!("all steps ran, but the database does not hash like the plan's target ({} instead of {})", live_hash.unwrap_or_default(), plan.to.schema_hash);
-                let _ =
-                    ledger::finish_run(client, &plan.plan_hash, "failed", None, Some(&msg)).await;
-                return Ok(Outcome::Failed(msg));
+            match (&live_after, &live_hash) {
+                (_, Some(h)) if *h == plan.to.schema_hash => {}
+                // Drift was allowed, so the target cannot be reached exactly: say where it
+                // differs and finish (failing would leave a run that can never complete).
+                (Some(live), _) if opts.allow_drift => rep.emit(Event::Drift {
+                    differences: drift::against(&plan.to, live),
+                    allowed: true,
+                }),
+                _ => {
+                    let msg = format!("all steps ran, but the database does not hash like the plan's target ({} instead of {})", live_hash.unwrap_or_default(), plan.to.schema_hash);
+                    let _ = ledger::finish_run(client, &plan.plan_hash, "failed", None, Some(&msg))
+                        .await;
+                    return Ok(Outcome::Failed(msg));
+                }
             }
             ledger::finish_run(client, &plan.plan_hash, "done", live_hash.as_deref(), None).await?;
             state.status = "done".into();
