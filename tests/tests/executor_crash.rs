@@ -1,9 +1,11 @@
 //! Crash safety of `wesley apply`: the executor is killed with SIGKILL at chosen points —
 //! after the k-th finished step, in the middle of a batched backfill, and while a
-//! `CREATE INDEX CONCURRENTLY` is running (once held open deterministically by another
-//! session's snapshot) — and run again until it completes. Afterwards the database hashes
-//! like the plan's target, every step is in the ledger exactly once, no INVALID index is
-//! left, and data in kept columns is unchanged.
+//! `CREATE INDEX CONCURRENTLY` is running (held open deterministically by another
+//! session's open write or old snapshot, so that the kill lands mid-build) — and run
+//! again until it completes. Afterwards the database hashes like the plan's target, every
+//! step is in the ledger exactly once, no INVALID index is left, no step session is left,
+//! and data in kept columns is unchanged. Every golden case is also killed after each of
+//! its steps in turn.
 
 use serde_json::Value;
 use std::io::Write;
