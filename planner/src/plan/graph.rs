@@ -31,7 +31,8 @@ pub fn cost(s: &Step) -> u64 {
 
 /// Builds the dependency graph and orders the steps. Cycles (which the strategies should
 /// never produce) are broken by plan order and reported in `cycles`.
-pub fn order(specs: Vec<StepSpec>) -> Ordered {
+pub fn order(mut specs: Vec<StepSpec>) -> Ordered {
+    raise_phases(&mut specs);
     let n = specs.len();
     let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(n, n * 2);
     let nodes: Vec<NodeIndex> = (0..n).map(|i| g.add_node(i)).collect();
@@ -231,6 +232,63 @@ pub fn order(specs: Vec<StepSpec>) -> Ordered {
         cycle,
         waves,
         critical_path,
+    }
+}
+
+/// A step never runs in an earlier phase than a step it needs: when a requirement is
+/// provided by a later phase (a check on a column whose type changes through a shadow
+/// column needs the column as it is after the switch), the step moves to that phase, and
+/// so do the steps chained after it.
+fn raise_phases(specs: &mut [StepSpec]) {
+    let index_of: BTreeMap<String, usize> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.step.id.clone(), i))
+        .collect();
+    let mut providers: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, s) in specs.iter().enumerate() {
+        for k in &s.provides {
+            providers.entry(k.clone()).or_default().push(i);
+        }
+    }
+    let needs: Vec<Vec<usize>> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut v: Vec<usize> = s
+                .after
+                .iter()
+                .filter_map(|a| index_of.get(a).copied())
+                .collect();
+            for k in &s.requires {
+                if s.provides.contains(k) {
+                    continue;
+                }
+                v.extend(
+                    providers
+                        .get(k)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&p| p != i),
+                );
+            }
+            v
+        })
+        .collect();
+    // Phases only rise and there are five, so this settles after a few passes.
+    for _ in 0..Phase::ALL.len() * 2 {
+        let mut changed = false;
+        for i in 0..specs.len() {
+            let need = needs[i].iter().map(|&j| specs[j].step.phase).max();
+            if let Some(p) = need.filter(|p| *p > specs[i].step.phase) {
+                specs[i].step.phase = p;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
     }
 }
 
