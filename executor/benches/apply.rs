@@ -10,7 +10,9 @@
 //!    polled from `/proc`) for plans of about 2,000 and 20,000 steps.
 //! 3. **Parallel index builds**: `--jobs 4` against `--jobs 1` on a plan of independent
 //!    `CREATE INDEX CONCURRENTLY` steps, one per table, each table large enough that a
-//!    build takes a noticeable time.
+//!    build takes a noticeable time; once with PostgreSQL's own parallel index build (by
+//!    default a build may use two more workers, so one build can already keep every core
+//!    busy) and once with `max_parallel_maintenance_workers = 0`.
 //!
 //! Run with `cargo bench -p wesley --bench apply` (or `scripts/bench apply`). Settings:
 //! `WESLEY_BENCH_STEPS=2000,20000` (plan sizes; the first is also the overhead
@@ -340,16 +342,26 @@ fn main() {
     }
     seed.push_str("VACUUM ANALYZE;\n");
     b.sql(&template, &seed);
+    // With PostgreSQL's own parallel index build (max_parallel_maintenance_workers, 2 by
+    // default), and without it: one build alone may already use every core.
     let mut times = Vec::new();
-    for jobs in [1usize, 4] {
-        b.dbs += 1;
-        let db = format!("big_jobs{jobs}_{}", b.dbs);
-        b.sql(
-            "postgres",
-            &format!("CREATE DATABASE {db} TEMPLATE {template};"),
-        );
-        let (t, _) = b.apply(&json, &db, jobs);
-        times.push((jobs, t));
+    for workers in [None, Some(0)] {
+        for jobs in [1usize, 4] {
+            b.dbs += 1;
+            let db = format!("big_jobs{jobs}_{}", b.dbs);
+            b.sql(
+                "postgres",
+                &format!("CREATE DATABASE {db} TEMPLATE {template};"),
+            );
+            if let Some(w) = workers {
+                b.sql(
+                    "postgres",
+                    &format!("ALTER DATABASE {db} SET max_parallel_maintenance_workers = {w};"),
+                );
+            }
+            let (t, _) = b.apply(&json, &db, jobs);
+            times.push((workers, jobs, t));
+        }
     }
     // One build alone, for scale.
     b.dbs += 1;
@@ -369,13 +381,21 @@ fn main() {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    println!("{:>6} | {:>10} {:>9}", "jobs", "time", "speed-up");
-    println!("{}", "-".repeat(30));
-    let base = times[0].1.as_secs_f64();
-    for (jobs, t) in &times {
+    println!(
+        "{:>6} {:>26} | {:>10} {:>9}",
+        "jobs", "parallel workers per build", "time", "speed-up"
+    );
+    println!("{}", "-".repeat(57));
+    for (workers, jobs, t) in &times {
+        let base = times
+            .iter()
+            .find(|(w, j, _)| w == workers && *j == 1)
+            .map(|(_, _, t)| t.as_secs_f64())
+            .unwrap_or(1.0);
         println!(
-            "{:>6} | {:>10} {:>8.2}x",
+            "{:>6} {:>26} | {:>10} {:>8.2}x",
             jobs,
+            workers.map_or("default (2)".to_string(), |w| w.to_string()),
             secs(*t),
             base / t.as_secs_f64().max(1e-9)
         );
