@@ -32,6 +32,11 @@ pub struct Options {
     pub conn: ConnInfo,
     pub jobs: usize,
     pub lock_timeout: Duration,
+    /// Lock budget of non-transactional CONCURRENTLY steps. Their SHARE UPDATE EXCLUSIVE
+    /// lock never blocks application reads or writes, and CREATE INDEX CONCURRENTLY also
+    /// waits for every older transaction under this timeout: a short one would cancel
+    /// (and restart from scratch) builds that are merely waiting.
+    pub concurrent_lock_timeout: Duration,
     /// For instant steps.
     pub statement_timeout: Duration,
     /// For steps that scan, build indexes or backfill (zero: no limit).
@@ -720,7 +725,7 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
             }
             let script = format!(
                 "SET lock_timeout = '{}';\nSET statement_timeout = '{}';\n{}RESET lock_timeout;\nRESET statement_timeout;\n",
-                crate::duration::to_pg(opts.lock_timeout),
+                crate::duration::to_pg(if index.is_some() { opts.concurrent_lock_timeout } else { opts.lock_timeout }),
                 crate::duration::to_pg(statement_timeout),
                 ensure_newline(&step.sql)
             );

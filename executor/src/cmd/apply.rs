@@ -23,6 +23,10 @@ pub struct Args {
     /// How long a step may wait for a lock before it is retried (`SET LOCAL lock_timeout`).
     #[arg(long, default_value = "5s", value_parser = duration::parse)]
     pub lock_timeout: std::time::Duration,
+    /// Lock wait of CREATE/DROP INDEX CONCURRENTLY steps (their lock blocks no reads or
+    /// writes; the build also waits for older transactions under this limit).
+    #[arg(long, default_value = "10m", value_parser = duration::parse)]
+    pub concurrent_lock_timeout: std::time::Duration,
     /// Limit for instant steps (`SET LOCAL statement_timeout`); must exceed --lock-timeout.
     #[arg(long, default_value = "1m", value_parser = duration::parse)]
     pub statement_timeout: std::time::Duration,
@@ -119,6 +123,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::INVALID);
         }
     }
+    if !args.long_statement_timeout.is_zero()
+        && !args.concurrent_lock_timeout.is_zero()
+        && args.concurrent_lock_timeout >= args.long_statement_timeout
+    {
+        eprintln!("error: --concurrent-lock-timeout ({:?}) must be lower than --long-statement-timeout ({:?})", args.concurrent_lock_timeout, args.long_statement_timeout);
+        return Ok(exit::INVALID);
+    }
     if args.jobs == 0 || args.jobs > 64 {
         eprintln!("error: --jobs must be between 1 and 64");
         return Ok(exit::INVALID);
@@ -144,6 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         conn,
         jobs: args.jobs,
         lock_timeout: args.lock_timeout,
+        concurrent_lock_timeout: args.concurrent_lock_timeout,
         statement_timeout: args.statement_timeout,
         long_statement_timeout: args.long_statement_timeout,
         retries: args.retries,

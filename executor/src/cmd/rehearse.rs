@@ -131,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         conn,
         jobs: args.jobs,
         lock_timeout: std::time::Duration::from_secs(5),
+        concurrent_lock_timeout: std::time::Duration::from_secs(600),
         statement_timeout: std::time::Duration::from_secs(60),
         long_statement_timeout: std::time::Duration::ZERO,
         retries: 5,
