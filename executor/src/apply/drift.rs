@@ -2,7 +2,7 @@
 //! with what the plan expects, and the differences described in words.
 
 use crate::introspect::{parse_canonical, CANONICAL_QUERY};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use tokio_postgres::Client;
 use wesley_planner::canon::{CanonSchema, CanonTable};
 
@@ -189,34 +189,6 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                     "disabled but should be enabled"
                 }
             ));
-        }
-    }
-    out
-}
-
-/// Objects of a schema as flat names, for the partial-application check on resume, each
-/// with the table it belongs to (empty for enums).
-pub fn objects(s: &CanonSchema) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for e in &s.enums {
-        out.insert(format!("enum {}", e.name), String::new());
-    }
-    for t in &s.tables {
-        let mut add = |x: String| {
-            out.insert(x, t.name.clone());
-        };
-        add(format!("table {}", t.name));
-        for c in &t.columns {
-            add(format!("column {}.{} {}", t.name, c.name, c.ty));
-        }
-        for i in &t.indexes {
-            add(format!("index {}.{}", t.name, i.name));
-        }
-        for u in &t.uniques {
-            add(format!("unique {}.{}", t.name, u.name));
-        }
-        for f in &t.foreign_keys {
-            add(format!("fk {}.{}", t.name, f.name));
         }
     }
     out

@@ -49,14 +49,16 @@ impl Timeout {
         self.0 == 0
     }
 
-    /// Reads `0`, `250ms`, `5s`, `1m` or `1min`, `2h`, `1d`. A unit is required (except
+    /// Reads `0`, `250ms`, `5s`, `1.5s`, `1m` or `1min`, `2h`, `1d`. A unit is required (except
     /// for 0): PostgreSQL reads a bare number as milliseconds, which surprises.
     pub fn parse(text: &str) -> Result<Timeout, String> {
         let t = text.trim();
         if t == "0" {
             return Ok(Timeout::NONE);
         }
-        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         let factor: u64 = match unit.trim() {
             "ms" => 1,
@@ -66,12 +68,14 @@ impl Timeout {
             "d" => 86_400_000,
             _ => return Err(format!("invalid duration `{text}`: write a whole number followed by ms, s, min, h or d (for example 5s), or 0 for no limit")),
         };
-        let n: u64 = num
+        let n: f64 = num
             .parse()
-            .map_err(|_| format!("invalid duration `{text}`: it must start with a whole number"))?;
-        n.checked_mul(factor)
-            .filter(|&ms| ms <= i32::MAX as u64)
-            .map(Timeout)
+            .ok()
+            .filter(|n: &f64| n.is_finite())
+            .ok_or_else(|| format!("invalid duration `{text}`: it must start with a number"))?;
+        let ms = (n * factor as f64).round();
+        (ms <= i32::MAX as f64)
+            .then_some(Timeout(ms as u64))
             .ok_or_else(|| format!("duration `{text}` is too long for PostgreSQL"))
     }
 
@@ -369,6 +373,7 @@ mod tests {
         assert_eq!(p("90s"), Ok("90s".into()));
         assert_eq!(p("120s"), Ok("2min".into()));
         assert_eq!(p("1500ms"), Ok("1500ms".into()));
+        assert_eq!(p("1.5s"), Ok("1500ms".into()));
         assert_eq!(p("0"), Ok("0".into()));
         assert!(p("5").is_err());
         assert!(p("5 parsecs").is_err());

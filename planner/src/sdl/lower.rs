@@ -152,6 +152,41 @@ fn field_level_only(cx: &mut Ctx<'_>, d: &Dir<'_>) {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Site {
+    Type,
+    Field,
+}
+
+/// The directive's kind when it is known and meaningful where it stands (its arguments
+/// checked); otherwise a warning and `None`.
+fn usable_directive(cx: &mut Ctx<'_>, d: &Dir<'_>, kind: Option<K>, site: Site) -> Option<K> {
+    let Some(k) = kind else {
+        cx.warn(
+            codes::UNKNOWN_DIRECTIVE,
+            p(d.position),
+            format!("unknown directive `@{}` is ignored", d.name),
+            "check the spelling; Wesley's directives are listed in docs/dialect.md",
+        );
+        return None;
+    };
+    check_args(cx, d, k);
+    let (fits, here, there) = match site {
+        Site::Type => (on_object(k), "a type", "a field"),
+        Site::Field => (on_field(k), "a field", "the type"),
+    };
+    if !fits {
+        cx.warn(
+            codes::IGNORED,
+            p(d.position),
+            format!("`@{}` has no meaning on {here} and is ignored", d.name),
+            format!("put it on {there}"),
+        );
+        return None;
+    }
+    Some(k)
+}
+
 /// Arguments each directive accepts (others get a warning, to catch typos).
 fn known_args(k: K) -> &'static [&'static str] {
     match k {
@@ -552,25 +587,9 @@ fn lower_table<'d, 'a>(
     let mut tenant: Option<&Dir<'_>> = None;
     let mut owner: Option<&Dir<'_>> = None;
     for d in &o.directives {
-        let Some(k) = canonical_directive(&d.name) else {
-            cx.warn(
-                codes::UNKNOWN_DIRECTIVE,
-                p(d.position),
-                format!("unknown directive `@{}` is ignored", d.name),
-                "check the spelling; Wesley's directives are listed in docs/dialect.md",
-            );
+        let Some(k) = usable_directive(cx, d, canonical_directive(&d.name), Site::Type) else {
             continue;
         };
-        check_args(cx, d, k);
-        if !on_object(k) {
-            cx.warn(
-                codes::IGNORED,
-                p(d.position),
-                format!("`@{}` has no meaning on a type and is ignored", d.name),
-                "put it on a field",
-            );
-            continue;
-        }
         match k {
             K::Pk => {
                 if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
@@ -796,25 +815,9 @@ fn lower_field(
     let mut explicit_type: Option<SqlType> = None;
     let mut meta = Meta::default();
     for (d, k) in f.directives.iter().zip(&kinds_of_dirs) {
-        let Some(k) = *k else {
-            cx.warn(
-                codes::UNKNOWN_DIRECTIVE,
-                p(d.position),
-                format!("unknown directive `@{}` is ignored", d.name),
-                "check the spelling; Wesley's directives are listed in docs/dialect.md",
-            );
+        let Some(k) = usable_directive(cx, d, *k, Site::Field) else {
             continue;
         };
-        check_args(cx, d, k);
-        if !on_field(k) {
-            cx.warn(
-                codes::IGNORED,
-                p(d.position),
-                format!("`@{}` has no meaning on a field and is ignored", d.name),
-                "put it on the type",
-            );
-            continue;
-        }
         match k {
             K::Column => {
                 if let Some(n) = str_arg(cx, d, &["name"]) {
