@@ -165,6 +165,37 @@ pub enum Change {
     },
 }
 
+/// How to express each outcome of pairing one kind of object as a change.
+struct Emit<'f, T> {
+    replace: &'f dyn Fn(&T, &T) -> Change,
+    rename: &'f dyn Fn(String, String) -> Change,
+    drop: &'f dyn Fn(&T) -> Change,
+    add: &'f dyn Fn(&T) -> Change,
+}
+
+/// Diffs one kind of named object: same name but another definition → replace; same
+/// definition under a new name → rename; the rest dropped or added.
+fn diff_named<T>(
+    out: &mut Vec<Change>,
+    old: &[T],
+    new: &[T],
+    name: impl Fn(&T) -> &String,
+    same: impl Fn(&T, &T) -> bool,
+    emit: Emit<'_, T>,
+) {
+    let p = pair(old, new, &name, &same);
+    for (a, b) in p.same_name {
+        if !same(a, b) {
+            out.push((emit.replace)(a, b));
+        }
+    }
+    for (a, b) in p.renamed {
+        out.push((emit.rename)(name(a).clone(), name(b).clone()));
+    }
+    out.extend(p.dropped.into_iter().map(|x| (emit.drop)(x)));
+    out.extend(p.added.into_iter().map(|x| (emit.add)(x)));
+}
+
 /// Objects of one kind paired between two versions of a table.
 struct Pairing<'a, T> {
     same_name: Vec<(&'a T, &'a T)>,
@@ -524,71 +555,61 @@ fn diff_table(
     let map_cols = |cols: &[String]| cols.iter().map(|c| rn(c)).collect::<Vec<_>>();
     let t = || n.clone();
 
-    let p = pair(
+    let same_unique = |a: &Unique, b: &Unique| map_cols(&a.columns) == b.columns;
+    diff_named(
+        out,
         &o.uniques,
         &n.uniques,
         |u| &u.name,
-        |a, b| map_cols(&a.columns) == b.columns,
+        same_unique,
+        Emit {
+            replace: &|a, b| Change::ReplaceUnique {
+                table: t(),
+                old: a.clone(),
+                new: b.clone(),
+            },
+            rename: &|a, b| Change::RenameConstraint {
+                table: t(),
+                old_name: a,
+                new_name: b,
+            },
+            drop: &|x| Change::DropUnique {
+                table: t(),
+                unique: x.clone(),
+            },
+            add: &|x| Change::AddUnique {
+                table: t(),
+                unique: x.clone(),
+            },
+        },
     );
-    for (a, b) in p.same_name {
-        if map_cols(&a.columns) != b.columns {
-            out.push(Change::ReplaceUnique {
+    diff_named(
+        out,
+        &o.checks,
+        &n.checks,
+        |c| &c.name,
+        |a, b| a.expr == b.expr,
+        Emit {
+            replace: &|a, b| Change::ReplaceCheck {
                 table: t(),
                 old: a.clone(),
                 new: b.clone(),
-            });
-        }
-    }
-    for (a, b) in p.renamed {
-        out.push(Change::RenameConstraint {
-            table: t(),
-            old_name: a.name.clone(),
-            new_name: b.name.clone(),
-        });
-    }
-    p.dropped.into_iter().for_each(|x| {
-        out.push(Change::DropUnique {
-            table: t(),
-            unique: x.clone(),
-        })
-    });
-    p.added.into_iter().for_each(|x| {
-        out.push(Change::AddUnique {
-            table: t(),
-            unique: x.clone(),
-        })
-    });
-
-    let p = pair(&o.checks, &n.checks, |c| &c.name, |a, b| a.expr == b.expr);
-    for (a, b) in p.same_name {
-        if a.expr != b.expr {
-            out.push(Change::ReplaceCheck {
+            },
+            rename: &|a, b| Change::RenameConstraint {
                 table: t(),
-                old: a.clone(),
-                new: b.clone(),
-            });
-        }
-    }
-    for (a, b) in p.renamed {
-        out.push(Change::RenameConstraint {
-            table: t(),
-            old_name: a.name.clone(),
-            new_name: b.name.clone(),
-        });
-    }
-    p.dropped.into_iter().for_each(|x| {
-        out.push(Change::DropCheck {
-            table: t(),
-            check: x.clone(),
-        })
-    });
-    p.added.into_iter().for_each(|x| {
-        out.push(Change::AddCheck {
-            table: t(),
-            check: x.clone(),
-        })
-    });
-
+                old_name: a,
+                new_name: b,
+            },
+            drop: &|x| Change::DropCheck {
+                table: t(),
+                check: x.clone(),
+            },
+            add: &|x| Change::AddCheck {
+                table: t(),
+                check: x.clone(),
+            },
+        },
+    );
     let same_index = |a: &Index, b: &Index| {
         Index {
             columns: map_cols(&a.columns),
@@ -596,103 +617,95 @@ fn diff_table(
             ..a.clone()
         } == *b
     };
-    let p = pair(&o.indexes, &n.indexes, |i| &i.name, same_index);
-    for (a, b) in p.same_name {
-        if !same_index(a, b) {
-            out.push(Change::ReplaceIndex {
+    diff_named(
+        out,
+        &o.indexes,
+        &n.indexes,
+        |i| &i.name,
+        same_index,
+        Emit {
+            replace: &|a, b| Change::ReplaceIndex {
                 table: t(),
                 old: a.clone(),
                 new: b.clone(),
-            });
-        }
-    }
-    for (a, b) in p.renamed {
-        out.push(Change::RenameIndex {
-            table: t(),
-            old_name: a.name.clone(),
-            new_name: b.name.clone(),
-        });
-    }
-    p.dropped.into_iter().for_each(|x| {
-        out.push(Change::DropIndex {
-            table: t(),
-            index: x.clone(),
-        })
-    });
-    p.added.into_iter().for_each(|x| {
-        out.push(Change::AddIndex {
-            table: t(),
-            index: x.clone(),
-        })
-    });
-
-    let same = |a: &ForeignKey, b: &ForeignKey| same_fk(a, b, &rn, table_rn);
-    let p = pair(&o.foreign_keys, &n.foreign_keys, |f| &f.name, same);
-    for (a, b) in p.same_name {
-        if !same(a, b) {
-            out.push(Change::ReplaceForeignKey {
+            },
+            rename: &|a, b| Change::RenameIndex {
+                table: t(),
+                old_name: a,
+                new_name: b,
+            },
+            drop: &|x| Change::DropIndex {
+                table: t(),
+                index: x.clone(),
+            },
+            add: &|x| Change::AddIndex {
+                table: t(),
+                index: x.clone(),
+            },
+        },
+    );
+    let same_key = |a: &ForeignKey, b: &ForeignKey| same_fk(a, b, &rn, table_rn);
+    diff_named(
+        out,
+        &o.foreign_keys,
+        &n.foreign_keys,
+        |f| &f.name,
+        same_key,
+        Emit {
+            replace: &|a, b| Change::ReplaceForeignKey {
                 table: t(),
                 old: a.clone(),
                 new: b.clone(),
-            });
-        }
-    }
-    for (a, b) in p.renamed {
-        out.push(Change::RenameConstraint {
-            table: t(),
-            old_name: a.name.clone(),
-            new_name: b.name.clone(),
-        });
-    }
-    p.dropped.into_iter().for_each(|x| {
-        out.push(Change::DropForeignKey {
-            table: t(),
-            fk: x.clone(),
-        })
-    });
-    p.added.into_iter().for_each(|x| {
-        out.push(Change::AddForeignKey {
-            table: t(),
-            fk: x.clone(),
-            new_table: false,
-        })
-    });
-
+            },
+            rename: &|a, b| Change::RenameConstraint {
+                table: t(),
+                old_name: a,
+                new_name: b,
+            },
+            drop: &|x| Change::DropForeignKey {
+                table: t(),
+                fk: x.clone(),
+            },
+            add: &|x| Change::AddForeignKey {
+                table: t(),
+                fk: x.clone(),
+                new_table: false,
+            },
+        },
+    );
     let same_policy = |a: &Policy, b: &Policy| {
         Policy {
             name: b.name.clone(),
             ..a.clone()
         } == *b
     };
-    let p = pair(&o.policies, &n.policies, |x| &x.name, same_policy);
-    for (a, b) in p.same_name {
-        if a != b {
-            out.push(Change::AlterPolicy {
+    diff_named(
+        out,
+        &o.policies,
+        &n.policies,
+        |x| &x.name,
+        same_policy,
+        Emit {
+            replace: &|a, b| Change::AlterPolicy {
                 table: t(),
                 old: a.clone(),
                 new: b.clone(),
-            });
-        }
-    }
-    for (a, b) in p.renamed {
-        out.push(Change::RenamePolicy {
-            table: t(),
-            old_name: a.name.clone(),
-            new_name: b.name.clone(),
-        });
-    }
-    p.dropped.into_iter().for_each(|x| {
-        out.push(Change::DropPolicy {
-            table: t(),
-            policy: x.clone(),
-        })
-    });
-    p.added.into_iter().for_each(|x| {
-        out.push(Change::AddPolicy {
-            table: t(),
-            policy: x.clone(),
-        })
-    });
+            },
+            rename: &|a, b| Change::RenamePolicy {
+                table: t(),
+                old_name: a,
+                new_name: b,
+            },
+            drop: &|x| Change::DropPolicy {
+                table: t(),
+                policy: x.clone(),
+            },
+            add: &|x| Change::AddPolicy {
+                table: t(),
+                policy: x.clone(),
+            },
+        },
+    );
 
     match (o.rls_enabled, n.rls_enabled) {
         (false, true) => out.push(Change::EnableRls(n.clone())),
