@@ -18,8 +18,12 @@ pub struct Args {
     #[arg(long)]
     pub from: Option<PathBuf>,
     /// The schema to migrate to.
-    #[arg(long)]
-    pub to: PathBuf,
+    #[arg(long, required_unless_present = "plan")]
+    pub to: Option<PathBuf>,
+    /// A plan file to rehearse instead of planning `--from` → `--to` (e.g. one exported
+    /// from the playground). `--from` must be the schema it starts from.
+    #[arg(long, conflicts_with = "to", required_unless_present = "to")]
+    pub plan: Option<PathBuf>,
     /// SQL that loads rows into the old schema (default: generated sample rows).
     #[arg(long)]
     pub seed: Option<PathBuf>,
@@ -50,14 +54,48 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         },
         None => Schema::default(),
     };
-    let Some(new) = load(&args.to)? else {
-        return Ok(exit::INVALID);
+    // The plan file exactly as `wesley plan --format json` writes it (or as given), applied
+    // by the real executor (ledger, advisory lock, retries, checkpoints).
+    let (file, target) = match (&args.plan, &args.to) {
+        (Some(path), _) => {
+            let Some(file) = super::apply::load_plan(path) else {
+                return Ok(exit::INVALID);
+            };
+            let old_hash = canon::schema_hash(&old);
+            if file.from.schema_hash != old_hash {
+                eprintln!("error: {} starts from schema {}, but the --from schema hashes to {old_hash}; pass the schema the plan was made from", path.display(), file.from.schema_hash);
+                return Ok(exit::INVALID);
+            }
+            (file, path.display().to_string())
+        }
+        (None, Some(to)) => {
+            let Some(new) = load(to)? else {
+                return Ok(exit::INVALID);
+            };
+            let p = plan::plan(&old, &new);
+            if p.has_errors() {
+                super::source::report(&p.diagnostics, "");
+                return Ok(exit::INVALID);
+            }
+            let text =
+                wesley_planner::planfile::to_json(&wesley_planner::planfile::to_plan_file(&p));
+            match wesley_planner::planfile::parse(&text) {
+                Ok(f) => (f, to.display().to_string()),
+                Err(errs) => anyhow::bail!(
+                    "the plan file does not validate: {}",
+                    errs.iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            }
+        }
+        (None, None) => {
+            eprintln!("error: give --to SCHEMA or --plan PLAN.json");
+            return Ok(exit::INVALID);
+        }
     };
-    let p = plan::plan(&old, &new);
-    if p.has_errors() {
-        super::source::report(&p.diagnostics, "");
-        return Ok(exit::INVALID);
-    }
+    let to_hash = file.to.schema_hash.clone();
 
     let started = Instant::now();
     println!("Starting a throwaway PostgreSQL cluster...");
@@ -104,20 +142,6 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
 
-    // The plan file exactly as `wesley plan --format json` writes it, applied by the real
-    // executor (ledger, advisory lock, retries, checkpoints).
-    let file = wesley_planner::planfile::to_plan_file(&p);
-    let text = wesley_planner::planfile::to_json(&file);
-    let file = match wesley_planner::planfile::parse(&text) {
-        Ok(f) => f,
-        Err(errs) => anyhow::bail!(
-            "the plan file does not validate: {}",
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    };
     println!(
         "\nApplying {} steps with the executor ({} job(s)):",
         file.steps.len(),
@@ -161,12 +185,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
 
     let live = parse_canonical(&cluster.psql(db, CANONICAL_QUERY)?)?;
-    let want = canon::canonical(&new);
     println!();
-    if live == want {
+    if live.hash() == to_hash {
         println!(
             "Result: the database now matches {} (schema hash {}).",
-            args.to.display(),
+            target,
             live.hash()
         );
         println!(
@@ -180,9 +203,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         println!(
             "Result: the database does NOT match {}:\n  live {}\n  want {}",
-            args.to.display(),
+            target,
             live.hash(),
-            want.hash()
+            to_hash
         );
         Ok(exit::FAILED)
     }
