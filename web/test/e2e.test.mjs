@@ -26,6 +26,28 @@ let page;
 let work;
 const problems = [];
 
+const WAIT_MS = 30_000;
+const brief = (value) => {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text === undefined || text.length <= 200 ? String(text) : `${text.slice(0, 200)}… (${text.length} chars)`;
+};
+
+/**
+ * Polls `read()` until `ok(value)` holds and returns that value; after WAIT_MS fails with
+ * what was awaited and the last value seen.
+ */
+async function until(what, read, ok) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > deadline) assert.fail(`timed out after ${WAIT_MS} ms waiting for ${what}; last seen: ${brief(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+
 const next = () => page.getByTestId('editor-next');
 const texts = () => page.evaluate(() => window.playground.texts());
 
@@ -153,7 +175,7 @@ describe('playground in Chromium', () => {
     const markdown = readFileSync(join(work, 'plan.md'), 'utf8');
     assert.equal(markdown, wesley('plan', '--from', oldFile, '--to', newFile, '--format', 'markdown').stdout);
     await page.getByTestId('copy-markdown').click();
-    await page.waitForFunction(async (want) => (await navigator.clipboard.readText()) === want, markdown);
+    await until('the Markdown of the plan on the clipboard', clipboard, (text) => text === markdown);
 
     if (wesley('apply', '--help').status !== 0) {
       console.log('\n*** SKIPPED: `wesley apply --help` failed, so plan.json was not applied to PostgreSQL ***\n');
@@ -180,15 +202,25 @@ describe('playground in Chromium', () => {
     await settled();
     const before = await texts();
     await page.getByTestId('share').click();
-    await page.waitForFunction(() => location.hash.startsWith('#s='));
-    const url = page.url();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), url);
+    // The click resolves before the page has compressed the schemas and written the
+    // clipboard, which still holds the Markdown of the previous test until then (and the
+    // URL may already have a fragment from typing): wait for the link itself.
+    const { origin, pathname } = new URL(server.url);
+    const url = await until('the share button to copy a link with both schemas (#s=…) to the clipboard', clipboard, (text) => {
+      const link = URL.canParse(text) ? new URL(text) : null;
+      return link !== null && link.origin === origin && link.pathname === pathname && link.hash.startsWith('#s=');
+    });
+    assert.equal(url, await page.evaluate(() => location.href), 'the copied link is not the page’s URL');
 
     const other = await chrome.context.newPage();
     other.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     await other.goto(url);
+    await until(
+      'the shared link to restore both schemas',
+      () => other.evaluate(() => window.playground?.texts() ?? null),
+      (t) => t !== null && t.current === before.current && t.next === before.next,
+    );
     await other.getByTestId('step').first().waitFor();
-    assert.deepEqual(await other.evaluate(() => window.playground.texts()), before);
     assert.ok(before.next.includes('name: String! @wes_index'));
     await other.close();
   });
