@@ -18,6 +18,7 @@ import { startCluster } from './pg.mjs';
 
 const WESLEY = process.env.WESLEY_BIN ?? join(resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target'), 'debug', 'wesley');
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
+const PKG = join(ROOT, 'pkg');
 const ALL_HAZARDS = 'deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill';
 
 let server;
@@ -25,6 +26,11 @@ let chrome;
 let page;
 let work;
 const problems = [];
+
+// The page's planner, in Node: the plan the page must end up showing for given texts.
+const planner = await import(join(PKG, 'wesley_planner.js'));
+planner.initSync({ module: readFileSync(join(PKG, 'wesley_planner_bg.wasm')) });
+const planFor = ({ current, next }) => planner.plan('current.graphql', current, 'next.graphql', next).json;
 
 const WAIT_MS = 30_000;
 const brief = (value) => {
@@ -51,11 +57,23 @@ const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
 const next = () => page.getByTestId('editor-next');
 const texts = () => page.evaluate(() => window.playground.texts());
 
-/** Waits until the page has planned the current texts (no debounce or plan pending). */
-async function settled() {
-  await page.waitForFunction(() => document.body.dataset.ready === 'true' && !document.body.dataset.planning);
-  await page.waitForTimeout(300); // longer than the debounce
-  await page.waitForFunction(() => !document.body.dataset.planning);
+/**
+ * Waits until `p` shows the plan of exactly the texts in its editors (the one the planner
+ * gives here for them) and no plan is running. A fixed pause for the debounce is not
+ * enough: on a busy machine the page's timer fires late and the old plan is still shown.
+ */
+async function settled(p = page) {
+  await until(
+    'the preview to show the plan of the current schemas',
+    () =>
+      p.evaluate(() => ({
+        texts: window.playground?.texts() ?? null,
+        json: window.playground?.json ?? null,
+        ready: document.body.dataset.ready === 'true',
+        planning: Boolean(document.body.dataset.planning),
+      })),
+    (s) => s.ready && !s.planning && s.texts !== null && s.json !== null && s.json === planFor(s.texts),
+  );
 }
 
 /** Puts the cursor at the end of a one-based line of the "next schema" editor. */
@@ -111,13 +129,13 @@ describe('playground in Chromium', () => {
       .locator('[data-testid=step][data-kind=create_index][data-table="public.author"]')
       .filter({ hasText: 'CREATE INDEX CONCURRENTLY' });
     await step.waitFor();
+    await settled();
     assert.match(await step.locator('pre.sql').textContent(), /CREATE INDEX CONCURRENTLY .*"author" .*\("name"\)/s);
     const badge = step.getByTestId('lock-badge');
     assert.equal(await badge.getAttribute('data-mode'), 'ShareUpdateExclusiveLock');
     assert.equal((await badge.textContent()).trim(), 'SHARE UPDATE EXCLUSIVE');
     assert.match(await badge.getAttribute('class'), /lock-green/);
     assert.ok(await page.getByTestId('lock-table').locator('tr[data-table="public.author"]').isVisible());
-    await settled();
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'playground.png') });
   });
@@ -137,7 +155,7 @@ describe('playground in Chromium', () => {
     const marked = next().locator('.cm-line', { has: page.locator('.cm-lintRange-error') });
     await marked.first().waitFor();
     assert.match(await marked.first().textContent(), /name: String! @wes_unique =/);
-    assert.ok(await next().locator('.cm-gutter-lint .cm-lint-marker-error').count());
+    await next().locator('.cm-gutter-lint .cm-lint-marker-error').first().waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'playground-error.png') });
 
     await page.keyboard.press('Backspace');
@@ -220,7 +238,7 @@ describe('playground in Chromium', () => {
       () => other.evaluate(() => window.playground?.texts() ?? null),
       (t) => t !== null && t.current === before.current && t.next === before.next,
     );
-    await other.getByTestId('step').first().waitFor();
+    await settled(other);
     assert.ok(before.next.includes('name: String! @wes_index'));
     await other.close();
   });
