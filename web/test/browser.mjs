@@ -25,7 +25,7 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** Serves web/dist on 127.0.0.1 with a free port: `{ url, stop() }`. */
+/** Serves web/dist on 127.0.0.1 with a free port: `{ url, stop() }`; `stop()` resolves once it has exited. */
 export async function serve() {
   if (!existsSync(join(WEB, 'dist', 'index.html'))) {
     throw new Error('web/dist is not built: run scripts/build-wasm and `node web/build.mjs`');
@@ -40,7 +40,14 @@ export async function serve() {
     });
     child.on('exit', (code) => reject(new Error(`serve.mjs exited with ${code}`)));
   });
-  return { url, stop: () => child.exitCode === null && child.kill() };
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    url,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      return exited;
+    },
+  };
 }
 
 /** A fresh headless Chromium profile: `{ context, page, close() }`. */

@@ -6,6 +6,10 @@
 //
 // Needs web/dist (scripts/build-wasm, node web/build.mjs), /usr/bin/chromium,
 // target/debug/wesley and PostgreSQL (scripts/install-deps).
+//
+// Whatever the page does asynchronously (planning in the worker, the clipboard, downloads,
+// the URL, the service worker) is waited for until it is exactly the expected state, never
+// for a fixed time or for a sign that usually comes first.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -104,7 +108,7 @@ describe('playground in Chromium', () => {
 
   after(async () => {
     await chrome?.close();
-    server?.stop();
+    await server?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -252,10 +256,15 @@ describe('playground in Chromium', () => {
   });
 
   it('works offline once loaded (service worker)', async () => {
-    await page.evaluate(() => navigator.serviceWorker.ready);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    // Controlled means activated, and the worker activates only once its install has cached
+    // every built file.
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-    server.stop();
+    // The server must be gone before the reload, or the network serves it.
+    await server.stop();
+    await assert.rejects(fetch(server.url), 'the server still answers, so the reload would not be offline');
     await page.reload();
+    assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null), 'the reloaded page is not controlled by the service worker');
     await page.getByTestId('step').first().waitFor();
     await settled();
     assert.ok((await page.getByTestId('step').count()) > 10);
