@@ -52,7 +52,12 @@ fn value(schema: &Schema, base: &BaseType) -> String {
         BaseType::Timestamp { .. } | BaseType::TimestampTz { .. } => {
             "timestamp '2024-01-01' + g * interval '1 minute'".into()
         }
-        BaseType::Interval => "g * interval '1 second'".into(),
+        BaseType::Interval { .. } => "g * interval '1 second'".into(),
+        BaseType::Bit { length } => format!("(g % 2)::bit({})", length.unwrap_or(1)),
+        BaseType::VarBit { length } => format!(
+            "substr(((g % 256)::bit(8))::text, 1, {})::varbit",
+            length.unwrap_or(8).min(8)
+        ),
         BaseType::Json | BaseType::Jsonb => "jsonb_build_object('n', g)".into(),
         BaseType::Bytea => "decode(lpad(to_hex(g), 2, '0'), 'hex')".into(),
         BaseType::Inet | BaseType::Cidr => "('10.0.0.' || (g % 250))::inet".into(),

@@ -222,3 +222,100 @@ impl CanonTable {
 pub fn schema_hash(schema: &Schema) -> String {
     canonical(schema).hash()
 }
+
+/// One named expression: a column's default (named by the column), a check's body, a
+/// partial index's predicate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedExpr {
+    pub name: String,
+    pub text: String,
+}
+
+/// A policy's command, roles and expressions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyExpr {
+    pub name: String,
+    pub using: Option<String>,
+    pub check: Option<String>,
+}
+
+/// The SQL expressions of one table as the schema writes them. They are outside the hash
+/// (PostgreSQL stores them re-printed); drift detection compares them after the server has
+/// normalised both sides. Lists are sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableExpressions {
+    /// `schema.table`.
+    pub table: String,
+    pub defaults: Vec<NamedExpr>,
+    pub checks: Vec<NamedExpr>,
+    pub index_predicates: Vec<NamedExpr>,
+    pub policies: Vec<PolicyExpr>,
+}
+
+impl TableExpressions {
+    pub fn is_empty(&self) -> bool {
+        self.defaults.is_empty()
+            && self.checks.is_empty()
+            && self.index_predicates.is_empty()
+            && self.policies.is_empty()
+    }
+}
+
+/// The expressions of one table (see [`TableExpressions`]).
+pub fn table_expressions(t: &Table) -> TableExpressions {
+    let named = |list: Vec<(String, String)>| {
+        let mut v: Vec<NamedExpr> = list
+            .into_iter()
+            .map(|(name, text)| NamedExpr { name, text })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    };
+    let mut policies: Vec<PolicyExpr> = t
+        .policies
+        .iter()
+        .map(|p| PolicyExpr {
+            name: p.name.clone(),
+            using: p.using.clone(),
+            check: p.check.clone(),
+        })
+        .collect();
+    policies.sort_by(|a, b| a.name.cmp(&b.name));
+    TableExpressions {
+        table: t.display_name(),
+        defaults: named(
+            t.columns
+                .iter()
+                .filter_map(|c| Some((c.name.clone(), c.default.as_ref()?.sql().to_string())))
+                .collect(),
+        ),
+        checks: named(
+            t.checks
+                .iter()
+                .map(|c| (c.name.clone(), c.expr.clone()))
+                .collect(),
+        ),
+        index_predicates: named(
+            t.indexes
+                .iter()
+                .filter_map(|i| Some((i.name.clone(), i.predicate.clone()?)))
+                .collect(),
+        ),
+        policies,
+    }
+}
+
+/// The expressions of every table that has any, sorted by table.
+pub fn expressions(schema: &Schema) -> Vec<TableExpressions> {
+    let mut out: Vec<TableExpressions> = schema
+        .tables
+        .iter()
+        .map(table_expressions)
+        .filter(|e| !e.is_empty())
+        .collect();
+    out.sort_by(|a, b| a.table.cmp(&b.table));
+    out
+}

@@ -11,6 +11,7 @@ pub mod model;
 pub mod naming;
 pub mod plan;
 pub mod planfile;
+pub mod policy;
 pub mod render;
 pub mod sdl;
 pub mod sql;

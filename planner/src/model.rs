@@ -113,6 +113,21 @@ pub struct Column {
     pub nullable: bool,
     pub default: Option<Default>,
     pub meta: Meta,
+    /// How existing values become values of this column's type, when a change of type
+    /// needs a conversion the author chose (`@wes_convert`). Not part of the schema's
+    /// shape: it only guides the planner, and never reaches the canonical form or DDL.
+    pub convert: Option<Convert>,
+}
+
+/// `@wes_convert(from: "varchar(40)", using: "left(code, 32)")`: the conversion to use
+/// when the column's type changes from `from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Convert {
+    /// The old type as written: an SQL type (`varchar(40)`, `integer[]`) or an enum's
+    /// GraphQL or SQL name, with `[]` for a list.
+    pub from: String,
+    /// An SQL expression over the column's value, which it names by the column's name.
+    pub using: String,
 }
 
 /// A column default.

@@ -75,6 +75,87 @@ pub fn shuffled(src_opts: &SynthOptions, shuffle_seed: u64) -> String {
     render(&defs, Some(&mut rng))
 }
 
+/// A schema pair around foreign-key cycles: 2 to 5 tables referencing each other in a
+/// ring (`T0 → T1 → … → T0`), some with a self-reference, one table outside the ring that
+/// references it; and a next version that, table by table, drops it, renames it, renames
+/// a column, changes the type of a plain column or of a foreign-key column, drops its
+/// self-reference, or keeps it. Every table and column carries `@wes_uid`, so renames are
+/// planned as renames. Deterministic for a seed; for property tests.
+pub fn cycle_pair(seed: u64) -> (String, String) {
+    let mut rng = Rng::new(seed ^ 0xc1c1_e5ee_d000_0001);
+    let n = 2 + rng.below(4);
+    let self_ref: Vec<bool> = (0..n).map(|_| rng.chance(1, 2)).collect();
+    // What happens to each ring table: 0 keep, 1 drop, 2 rename table, 3 rename column,
+    // 4 change a plain column's type, 5 change the ring key's type, 6 drop the self-reference.
+    let fate: Vec<usize> = (0..n).map(|_| rng.below(7)).collect();
+    let dropped = |i: usize| fate[i] == 1;
+    let name = |i: usize, new: bool| {
+        if new && fate[i] == 2 {
+            format!("Renamed{i}")
+        } else {
+            format!("Ring{i}")
+        }
+    };
+    let table = |i: usize, new: bool| -> String {
+        let next = (i + 1) % n;
+        let mut f = vec!["  id: Int! @wes_pk @wes_uid(value: \"id\")".to_string()];
+        // The ring key: it goes when the table it points at goes.
+        if !(new && dropped(next)) {
+            let ty = if new && fate[i] == 5 { "BigInt" } else { "Int" };
+            f.push(format!(
+                "  nextId: {ty} @wes_fk(ref: \"{}.id\") @wes_uid(value: \"next\")",
+                name(next, new)
+            ));
+        }
+        if self_ref[i] && !(new && fate[i] == 6) {
+            f.push(format!(
+                "  parentId: Int @wes_fk(ref: \"{}.id\", onDelete: SET_NULL) @wes_uid(value: \"parent\")",
+                name(i, new)
+            ));
+        }
+        let val = if new && fate[i] == 3 { "amount" } else { "val" };
+        let val_ty = if new && fate[i] == 4 { "BigInt" } else { "Int" };
+        f.push(format!("  {val}: {val_ty} @wes_uid(value: \"val\")"));
+        let label_ty = if new && fate[i] == 4 {
+            " @wes_type(sql: \"varchar(64)\")"
+        } else {
+            ""
+        };
+        f.push(format!(
+            "  label: String{label_ty} @wes_uid(value: \"label\")"
+        ));
+        format!(
+            "type {} @wes_table @wes_uid(value: \"ring{i}\") {{\n{}\n}}\n",
+            name(i, new),
+            f.join("\n")
+        )
+    };
+    let outside = |new: bool| -> String {
+        let field = if new && dropped(0) {
+            String::new()
+        } else {
+            format!(
+                "\n  ringId: Int @wes_fk(ref: \"{}.id\", onDelete: CASCADE) @wes_uid(value: \"ring\")",
+                name(0, new)
+            )
+        };
+        format!("type Outside @wes_table @wes_uid(value: \"outside\") {{\n  id: Int! @wes_pk @wes_uid(value: \"id\"){field}\n}}\n")
+    };
+    let render = |new: bool| -> String {
+        let mut out = String::new();
+        for i in 0..n {
+            if new && dropped(i) {
+                continue;
+            }
+            out.push_str(&table(i, new));
+            out.push('\n');
+        }
+        out.push_str(&outside(new));
+        out
+    };
+    (render(false), render(true))
+}
+
 /// SplitMix64: tiny, fast and good enough to pick shapes.
 struct Rng(u64);
 
@@ -648,6 +729,21 @@ fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
 mod tests {
     use super::*;
     use crate::{canon, ddl, sdl};
+
+    #[test]
+    fn cycle_pairs_parse_and_plan_without_cycles() {
+        for seed in 0..200 {
+            let (old, new) = cycle_pair(seed);
+            let o = parse_ok(&old);
+            let n = parse_ok(&new);
+            let p = crate::plan::plan(&o, &n);
+            assert!(
+                p.diagnostics.is_empty(),
+                "seed {seed}: {:#?}\n{old}\n{new}",
+                p.diagnostics
+            );
+        }
+    }
 
     #[test]
     fn evolved_schemas_parse_and_plan() {

@@ -43,7 +43,18 @@ pub enum BaseType {
     TimestampTz {
         precision: Option<u32>,
     },
-    Interval,
+    /// `interval` or `interval(p)` (fractional-second precision 0–6).
+    Interval {
+        precision: Option<u32>,
+    },
+    /// `bit(n)`: exactly n bits (`bit` alone is `bit(1)`).
+    Bit {
+        length: Option<u32>,
+    },
+    /// `bit varying(n)`: at most n bits; unbounded without a length.
+    VarBit {
+        length: Option<u32>,
+    },
     Json,
     Jsonb,
     Bytea,
@@ -154,7 +165,9 @@ impl BaseType {
             BaseType::TimestampTz { precision } => {
                 with_prec("timestamp", "with time zone", *precision)
             }
-            BaseType::Interval => "interval".into(),
+            BaseType::Interval { precision } => with_mod("interval", *precision),
+            BaseType::Bit { length } => with_mod("bit", Some(length.unwrap_or(1))),
+            BaseType::VarBit { length } => with_mod("bit varying", *length),
             BaseType::Json => "json".into(),
             BaseType::Jsonb => "jsonb".into(),
             BaseType::Bytea => "bytea".into(),
@@ -178,6 +191,8 @@ impl BaseType {
             BaseType::TimeTz { .. } => "timetz".into(),
             BaseType::Timestamp { .. } => "timestamp".into(),
             BaseType::TimestampTz { .. } => "timestamptz".into(),
+            BaseType::Interval { .. } => "interval".into(),
+            BaseType::Bit { .. } | BaseType::VarBit { .. } => "bit".into(),
             other => other.canonical(),
         }
     }
@@ -257,8 +272,9 @@ pub fn builtin_scalar(name: &str) -> Option<BaseType> {
 /// The type names `@wes_type(sql: ...)` accepts, for error messages.
 pub const KNOWN_SQL_TYPES: &str = "smallint, integer, bigint, real, double precision, \
 numeric[(p[,s])], decimal[(p[,s])], money, text, varchar[(n)], char[(n)], citext, boolean, \
-uuid, date, time[(p)], timetz, timestamp[(p)], timestamptz[(p)], interval, json, jsonb, \
-bytea, inet, cidr, macaddr, tsvector, xml (any of them followed by [] for an array)";
+uuid, date, time[(p)], timetz, timestamp[(p)], timestamptz[(p)], interval[(p)], bit[(n)], \
+varbit[(n)], json, jsonb, bytea, inet, cidr, macaddr, tsvector, xml (any of them followed by [] \
+for an array)";
 
 /// Parses an explicit SQL type such as `varchar(64)`, `numeric(10, 2)`, `text[]`,
 /// `timestamp with time zone`. Returns an explanation on failure.
@@ -365,7 +381,16 @@ pub fn parse_sql_type(text: &str) -> Result<SqlType, String> {
         "timestamptz" | "timestamp with time zone" => BaseType::TimestampTz {
             precision: prec(nums(&args, 1)?.first().copied())?,
         },
-        "interval" => no_args(&args).map(|_| BaseType::Interval)?,
+        "interval" => BaseType::Interval {
+            precision: prec(nums(&args, 1)?.first().copied())?,
+        },
+        "bit" => BaseType::Bit {
+            // `bit` alone is `bit(1)`: stored so, so that the two spellings compare equal.
+            length: Some(positive(nums(&args, 1)?.first().copied())?.unwrap_or(1)),
+        },
+        "varbit" | "bit varying" => BaseType::VarBit {
+            length: positive(nums(&args, 1)?.first().copied())?,
+        },
         "json" => no_args(&args).map(|_| BaseType::Json)?,
         "jsonb" => no_args(&args).map(|_| BaseType::Jsonb)?,
         "bytea" => no_args(&args).map(|_| BaseType::Bytea)?,
@@ -416,6 +441,11 @@ mod tests {
             ("timestamp(3)", "timestamp(3) without time zone"),
             ("text[]", "text[]"),
             ("int8", "bigint"),
+            ("interval(3)", "interval(3)"),
+            ("bit", "bit(1)"),
+            ("bit(8)", "bit(8)"),
+            ("varbit", "bit varying"),
+            ("bit varying(5)", "bit varying(5)"),
             ("double   precision", "double precision"),
         ] {
             assert_eq!(parse_sql_type(i).unwrap().canonical(), o, "{i}");

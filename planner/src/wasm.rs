@@ -12,6 +12,7 @@
 use crate::diag::Diagnostic;
 use crate::plan::HazardKind;
 use crate::planfile::{self, PlanFile};
+use crate::policy::{self, HazardPolicy};
 use crate::render::{self, markdown, sql, text};
 use crate::{ddl, plan, sdl, synth, Schema};
 use serde::Serialize;
@@ -212,29 +213,66 @@ pub fn render_sql(
 }
 
 /// The plan file (JSON text) as a pull-request comment, like `wesley plan --format
-/// markdown`. `allowed` lists hazard kinds accepted for this plan.
+/// markdown`. `allow` and `deny` are hazard kinds, as `--allow` and `--deny` take them.
 #[wasm_bindgen(js_name = renderMarkdown)]
-pub fn render_markdown(plan_json: &str, allowed: Vec<String>) -> Result<String, JsError> {
+pub fn render_markdown(
+    plan_json: &str,
+    allow: Vec<String>,
+    deny: Vec<String>,
+) -> Result<String, JsError> {
     let file = read_plan(plan_json)?;
-    let allowed = hazard_kinds(&allowed)?;
+    let policy = policy(&allow, &deny)?;
     Ok(markdown::render(
         &file,
-        &markdown::MarkdownOptions { allowed },
+        &markdown::MarkdownOptions { policy },
     ))
 }
 
 /// The plan file (JSON text) as plain text, like `wesley plan` in a terminal (no colour).
 #[wasm_bindgen(js_name = renderText)]
-pub fn render_text(plan_json: &str, allowed: Vec<String>) -> Result<String, JsError> {
+pub fn render_text(
+    plan_json: &str,
+    allow: Vec<String>,
+    deny: Vec<String>,
+) -> Result<String, JsError> {
     let file = read_plan(plan_json)?;
-    let allowed = hazard_kinds(&allowed)?;
+    let policy = policy(&allow, &deny)?;
     Ok(text::render(
         &file,
         &text::TextOptions {
             color: false,
-            allowed,
+            policy,
         },
     ))
+}
+
+#[derive(Serialize)]
+struct VerdictInfo {
+    /// `error`, `refused`, `review` or `ok`.
+    level: &'static str,
+    /// The one-line verdict `wesley plan` prints.
+    summary: String,
+    /// True when `wesley plan` would exit non-zero (errors, or refusals not allowed).
+    blocks: bool,
+}
+
+/// The verdict of `wesley plan` on this plan file (JSON text) under `--allow`/`--deny`:
+/// `{ level, summary, blocks }`.
+#[wasm_bindgen]
+pub fn verdict(plan_json: &str, allow: Vec<String>, deny: Vec<String>) -> Result<JsValue, JsError> {
+    let file = read_plan(plan_json)?;
+    let v = render::verdict(&file, &policy(&allow, &deny)?);
+    let level = match v {
+        render::Verdict::Errors(_) => "error",
+        render::Verdict::Refused { .. } => "refused",
+        render::Verdict::Review { .. } => "review",
+        render::Verdict::Safe { .. } | render::Verdict::NoChanges => "ok",
+    };
+    to_js(&VerdictInfo {
+        level,
+        summary: v.summary(),
+        blocks: v.blocks(),
+    })
 }
 
 #[derive(Serialize)]
@@ -275,11 +313,12 @@ fn read_plan(plan_json: &str) -> Result<PlanFile, JsError> {
         .map_err(|e| JsError::new(&format!("not a {} plan file: {e}", planfile::FORMAT)))
 }
 
-fn hazard_kinds(names: &[String]) -> Result<Vec<HazardKind>, JsError> {
-    names
-        .iter()
-        .map(|n| HazardKind::parse(n).ok_or_else(|| JsError::new(&format!("unknown hazard `{n}`"))))
-        .collect()
+fn policy(allow: &[String], deny: &[String]) -> Result<HazardPolicy, JsError> {
+    let kinds = |flag: &str, names: &[String]| {
+        policy::parse_kinds(flag, names).map_err(|e| JsError::new(&e))
+    };
+    HazardPolicy::new(kinds("--allow", allow)?, kinds("--deny", deny)?)
+        .map_err(|e| JsError::new(&e))
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {

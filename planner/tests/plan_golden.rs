@@ -59,6 +59,16 @@ pub fn compact(p: &Plan) -> String {
             }
         );
         let _ = writeln!(o, "  {}", s.summary);
+        let _ = writeln!(
+            o,
+            "  timeout {} cost {}{}",
+            s.timeout.as_str(),
+            s.cost,
+            s.index
+                .as_ref()
+                .map(|i| format!(" index {}.{}", i.schema, i.name))
+                .unwrap_or_default()
+        );
         for l in &s.locks {
             let _ = writeln!(
                 o,
@@ -82,7 +92,13 @@ pub fn compact(p: &Plan) -> String {
             );
         }
         for h in &s.hazards {
-            let _ = writeln!(o, "  hazard {}: {}", h.kind.as_str(), h.message);
+            let _ = writeln!(
+                o,
+                "  hazard {} ({}): {}",
+                h.kind.as_str(),
+                h.severity.as_str(),
+                h.message
+            );
         }
         if !s.depends_on.is_empty() {
             let _ = writeln!(o, "  after {}", s.depends_on.join(", "));
@@ -105,14 +121,16 @@ pub fn compact(p: &Plan) -> String {
     }
     let _ = writeln!(o, "\nwaves: {}", p.waves.len());
     let _ = writeln!(o, "critical path: {}", p.critical_path.join(" -> "));
-    for t in &p.tables {
+    for t in &wesley_planner::planfile::to_plan_file(p).tables {
         let _ = writeln!(
             o,
-            "table {}: {} steps, strongest {}, {}{}",
+            "table {}: {} steps, strongest {}, reads blocked {}, writes blocked {}, work {}{}",
             t.table,
             t.steps,
-            t.strongest_lock.map(|m| m.as_str()).unwrap_or("none"),
-            t.impact,
+            t.strongest_lock.as_deref().unwrap_or("none"),
+            t.reads_blocked,
+            t.writes_blocked,
+            t.work,
             if t.new_table { " (new)" } else { "" }
         );
     }

@@ -193,7 +193,7 @@ impl Work {
             run.stderr
         );
         let text = std::fs::read_to_string(&out).expect("plan file written");
-        let plan = planfile::parse(&text)
+        let plan = planfile::parse_file(&text)
             .unwrap_or_else(|e| panic!("wesley plan wrote an invalid plan file: {e:?}"));
         (out, plan)
     }

@@ -116,16 +116,30 @@ fn psql_meta_command_is_refused_even_with_a_recomputed_hash() {
 #[test]
 fn hazards_not_allowed_are_refused_before_connecting() {
     let s = setup("input_hazards");
-    assert!(s.plan.hazards().next().is_some(), "the plan has hazards");
-    // Nothing listens there: a connection attempt would fail with exit 1.
-    let run = s.work.wesley(&[
-        "apply",
-        &s.plan_path.display().to_string(),
-        "--database-url",
-        "postgresql://nobody@%2Fnonexistent-wesley-dir:1/nowhere",
-        "--checkpoint-dir",
-        &s.work.checkpoint_dir().display().to_string(),
-    ]);
+    assert!(
+        s.plan
+            .hazards()
+            .all(|(_, h)| h.severity == "review" && h.kind == "long_running"),
+        "the plan has only a long_running review hazard"
+    );
+    // Nothing listens there: a connection attempt fails with exit 1.
+    let nowhere = |extra: &[&str]| {
+        let mut args = vec![
+            "apply".to_string(),
+            s.plan_path.display().to_string(),
+            "--database-url".into(),
+            "postgresql://nobody@%2Fnonexistent-wesley-dir:1/nowhere".into(),
+            "--checkpoint-dir".into(),
+            s.work.checkpoint_dir().display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        s.work.wesley(&args)
+    };
+    // A review hazard does not refuse: the run goes on to connect (and fails there).
+    nowhere(&[]).expect_code(1, "review hazards only");
+    // Denied, it refuses before connecting.
+    let run = nowhere(&["--deny", "long_running"]);
     run.expect_code(3, "hazards not allowed");
     assert!(
         run.stderr.contains("--allow") && run.stderr.contains("long_running"),

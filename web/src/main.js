@@ -24,7 +24,7 @@ const state = {
   queued: false,
   timer: 0,
   urlTimer: 0,
-  good: null, // the last plan without schema errors: { plan, json, applicable }
+  good: null, // the last plan without schema errors: { plan, json, applicable, verdict }
   stale: false,
   scrollTop: false, // show the next plan from its top (after a new example or a reset)
   example: EXAMPLES[0],
@@ -205,7 +205,7 @@ function show(result) {
   showEditorDiagnostics(result.diagnostics);
   showDiagnosticList(result.diagnostics);
   if (result.plan) {
-    state.good = { plan: result.plan, json: result.json, applicable: result.applicable };
+    state.good = { plan: result.plan, json: result.json, applicable: result.applicable, verdict: result.verdict };
     state.stale = false;
     renderPreview();
     $('timing').textContent = `planned in ${Math.max(1, Math.round(result.millis))} ms`;
@@ -231,7 +231,7 @@ function showFailure(e) {
 
 function renderPreview() {
   const { plan, applicable } = state.good;
-  const v = verdict(plan, applicable);
+  const v = verdict(plan, applicable, state.good.verdict);
   const line = $('verdict');
   line.className = `verdict verdict-${v.level}`;
   line.textContent = v.text;

@@ -49,20 +49,17 @@ export function lockBadge(mode, relation) {
   return badge;
 }
 
-/** One line that says what a reviewer needs to know first (like the CLI's verdict). */
-export function verdict(plan, applicable) {
+/**
+ * One line that says what a reviewer needs to know first: the planner's own verdict
+ * (`planned`, from `verdict()` in the wasm module: `wesley plan`'s, with its default
+ * hazard policy), so the page and the command line always agree.
+ */
+export function verdict(plan, applicable, planned) {
   const errors = [...new Set(plan.diagnostics.filter((d) => d.severity === 'error').map((d) => d.code))];
   if (errors.length) return { level: 'error', text: `Plan has errors: ${errors.join(', ')}` };
   if (!applicable) return { level: 'error', text: 'wesley apply would refuse this plan' };
-  if (plan.steps.length === 0) return { level: 'ok', text: 'No changes: the schemas are equivalent' };
-  const hazards = plan.steps.flatMap((s) => s.hazards);
-  const steps = plural(plan.steps.length, 'step');
-  if (hazards.length === 0) return { level: 'ok', text: `Safe: ${steps}, no hazards` };
-  const kinds = [...new Set(hazards.map((h) => h.kind))].sort();
-  return {
-    level: 'review',
-    text: `${steps}; ${hazards.length} ${hazards.length === 1 ? 'hazard needs' : 'hazards need'} review: ${kinds.join(', ')}`,
-  };
+  if (!planned) return { level: 'error', text: 'No verdict from the planner' };
+  return { level: planned.level, text: planned.summary };
 }
 
 /** The whole preview for a plan file. `hazardInfo` is the planner's list of hazard kinds. */
@@ -103,7 +100,7 @@ function lockTable(plan) {
       h(
         'tr',
         {},
-        ...['Table', 'Strongest lock', 'Blocks reads', 'Blocks writes', 'Rewrite', 'Scan', 'Impact', 'Steps'].map((t) =>
+        ...['Table', 'Strongest lock', 'Reads blocked', 'Writes blocked', 'Work', 'Rewrite', 'Steps'].map((t) =>
           h('th', { scope: 'col' }, t),
         ),
       ),
@@ -119,17 +116,29 @@ function lockTable(plan) {
         { 'data-table': t.table },
         name,
         h('td', {}, t.strongest_lock ? lockBadge(t.strongest_lock, t.table) : '—'),
-        yesNo(t.blocks_reads, !t.new_table),
-        yesNo(t.blocks_writes, !t.new_table),
+        blocked(t.reads_blocked),
+        blocked(t.writes_blocked),
+        h('td', { class: 'impact', 'data-work': t.work }, t.new_table ? 'new table' : WORK[t.work] ?? t.work),
         yesNo(t.rewrite, true),
-        yesNo(t.scan, false),
-        h('td', { class: 'impact' }, t.impact),
         h('td', { class: 'num' }, String(t.steps)),
       ),
     );
   }
   table.append(body);
   return h('div', { class: 'table-scroll' }, table);
+}
+
+/** How long reads or writes of a table can be blocked (the plan file's `Blocking`). */
+const BLOCKING = {
+  none: ['no', 'no', 'never blocked'],
+  lock_wait: ['lock wait', 'yes', 'only while a step waits for and holds a lock for an instant: at most lock_timeout per attempt'],
+  table_size: ['while read', 'yes bad', 'for as long as a step scans or rewrites the table'],
+};
+const WORK = { instant: 'instant', table_size: 'proportional to table size' };
+
+function blocked(value) {
+  const [text, cls, title] = BLOCKING[value] ?? [value, 'yes bad', value];
+  return h('td', { class: cls, title, 'data-blocked': value }, text);
 }
 
 function yesNo(value, alarming) {
@@ -163,7 +172,7 @@ function hazards(plan, hazardInfo, number) {
     const ul = h('ul');
     for (const { step, hz } of items) {
       const n = number.get(step.id);
-      ul.append(h('li', {}, h('a', { href: `#step-${n}` }, `#${n}`), ' ', hz.message));
+      ul.append(h('li', { 'data-severity': hz.severity }, severityTag(hz.severity), ' ', h('a', { href: `#step-${n}` }, `#${n}`), ' ', hz.message));
     }
     card.append(ul);
     list.append(card);
@@ -218,7 +227,7 @@ function stepCard(step, n, number) {
       h(
         'ul',
         { class: 'step-hazards' },
-        ...step.hazards.map((hz) => h('li', {}, h('span', { class: 'hazard-kind' }, hz.kind), ' ', hz.message)),
+        ...step.hazards.map((hz) => h('li', { 'data-severity': hz.severity }, severityTag(hz.severity), ' ', h('span', { class: 'hazard-kind' }, hz.kind), ' ', hz.message)),
       ),
     );
   }
@@ -232,6 +241,15 @@ function stepCard(step, n, number) {
     card.append(deps);
   }
   return card;
+}
+
+/** `refuse` (needs a decision: `wesley plan` exits 3) or `review` (shown; exit 0). */
+function severityTag(severity) {
+  const title =
+    severity === 'refuse'
+      ? 'needs a decision: wesley plan refuses the plan (exit 3) unless the kind is allowed'
+      : 'for review: it does not change the exit code';
+  return h('span', { class: `severity severity-${severity}`, title }, severity);
 }
 
 export function plural(n, word) {

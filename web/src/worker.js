@@ -11,12 +11,14 @@ const ops = {
   plan: ({ current, next }) => {
     const started = performance.now();
     const result = wesley.plan('current.graphql', current, 'next.graphql', next);
+    // The verdict `wesley plan` gives with its defaults (no --allow, no --deny).
+    result.verdict = result.json ? wesley.verdict(result.json, [], []) : null;
     result.millis = performance.now() - started;
     return result;
   },
   validate: ({ json }) => wesley.validatePlan(json),
   sql: ({ json }) => wesley.renderSql(json),
-  markdown: ({ json }) => wesley.renderMarkdown(json, []),
+  markdown: ({ json }) => wesley.renderMarkdown(json, [], []),
 };
 
 const ready = init({ module_or_path: new URL('./wesley_planner_bg.wasm', import.meta.url) }).then(

@@ -73,7 +73,12 @@ for (const c of cases()) {
     const sql = cli('plan', '--from', c.old, '--to', c.new, '--format', 'sql');
     assert.equal(wesley.renderSql(result.json), sql.stdout, 'renderSql differs from --format sql');
     const md = cli('plan', '--from', c.old, '--to', c.new, '--format', 'markdown');
-    assert.equal(wesley.renderMarkdown(result.json, []), md.stdout, 'renderMarkdown differs from --format markdown');
+    assert.equal(wesley.renderMarkdown(result.json, [], []), md.stdout, 'renderMarkdown differs from --format markdown');
+    // The verdict and exit code agree with the command's, with and without --deny.
+    const v = wesley.verdict(result.json, [], []);
+    assert.equal(v.blocks, json.status === 3, `verdict ${JSON.stringify(v)} but wesley plan exited ${json.status}`);
+    const denied = cli('plan', '--from', c.old, '--to', c.new, '--format', 'json', '--deny', 'long_running');
+    assert.equal(wesley.verdict(result.json, [], ['long_running']).blocks, denied.status === 3);
   });
 
   test(`${c.name}: DDL equals wesley generate's`, () => {
@@ -114,7 +119,7 @@ test('a blank current schema is an empty database', () => {
 test('version, format, hazards and synthetic schemas', () => {
   const cargo = read(join(ROOT, 'Cargo.toml'));
   assert.equal(wesley.version(), /\nversion = "([^"]+)"/.exec(cargo)[1]);
-  assert.equal(wesley.planFormat(), 'wesley.plan/v1');
+  assert.equal(wesley.planFormat(), 'wesley.plan/v2');
   const kinds = wesley.hazards().map((h) => h.kind);
   assert.ok(kinds.includes('deletes_data') && kinds.includes('blocks_writes'), kinds.join());
   for (const h of wesley.hazards()) assert.ok(h.description && h.advice, h.kind);
@@ -134,8 +139,9 @@ test('validatePlan refuses an edited plan file like wesley apply', () => {
 });
 
 test('bad arguments throw errors with the reason', () => {
-  assert.throws(() => wesley.renderSql('{'), /not a wesley.plan\/v1 plan file/);
+  assert.throws(() => wesley.renderSql('{'), /not a wesley.plan\/v2 plan file/);
   const json = wesley.planJson('a', '', 'b', 'type A @wes_table { id: ID! @wes_pk }');
   assert.throws(() => wesley.renderSql(json, 'soon'), /lock timeout/);
-  assert.throws(() => wesley.renderMarkdown(json, ['nonsense']), /unknown hazard/);
+  assert.throws(() => wesley.renderMarkdown(json, ['nonsense'], []), /unknown hazard/);
+  assert.throws(() => wesley.verdict(json, ['long_running'], ['long_running']), /both allowed and denied/);
 });

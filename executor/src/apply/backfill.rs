@@ -7,7 +7,7 @@ use super::connect::describe;
 use super::events::{Event, Reporter};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
-use wesley_planner::planfile::PlanBackfill;
+use wesley_planner::plan::Backfill;
 use wesley_planner::sql::{ident, qualified};
 
 pub struct Limits {
@@ -35,7 +35,7 @@ pub async fn run(
     c: &mut Client,
     plan_hash: &str,
     step_id: &str,
-    b: &PlanBackfill,
+    b: &Backfill,
     limits: &Limits,
     rep: &Reporter,
 ) -> Result<i64, BatchError> {

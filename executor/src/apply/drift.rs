@@ -168,16 +168,29 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                 .collect(),
             &mut out,
         );
+        let policy = |p: &wesley_planner::canon::CanonPolicy| {
+            (
+                p.name.clone(),
+                format!(
+                    "{} FOR {} TO {}",
+                    if p.permissive {
+                        "PERMISSIVE"
+                    } else {
+                        "RESTRICTIVE"
+                    },
+                    p.command,
+                    if p.roles.is_empty() {
+                        "PUBLIC".to_string()
+                    } else {
+                        p.roles.join(", ")
+                    }
+                ),
+            )
+        };
         diff_named(
             "policy",
-            w.policies
-                .iter()
-                .map(|p| (p.name.clone(), p.command.clone()))
-                .collect(),
-            h.policies
-                .iter()
-                .map(|p| (p.name.clone(), p.command.clone()))
-                .collect(),
+            w.policies.iter().map(policy).collect(),
+            h.policies.iter().map(policy).collect(),
             &mut out,
         );
         if w.rls != h.rls {

@@ -11,6 +11,7 @@ pub mod backfill;
 pub mod connect;
 pub mod drift;
 pub mod events;
+pub mod exprs;
 pub mod ledger;
 pub mod psql;
 
@@ -22,8 +23,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
-use wesley_planner::plan::HazardKind;
-use wesley_planner::planfile::{PlanFile, PlanStep};
+use wesley_planner::plan::{StepKind, TimeoutClass};
+use wesley_planner::planfile::ValidPlan;
+use wesley_planner::policy::HazardPolicy;
 use wesley_planner::sql::{literal, qualified};
 
 /// Validated settings of one run.
@@ -42,7 +44,8 @@ pub struct Options {
     /// For steps that scan, build indexes or backfill (zero: no limit).
     pub long_statement_timeout: Duration,
     pub retries: u32,
-    pub allow: Vec<HazardKind>,
+    /// `--allow` and `--deny`: which hazards refuse the run (the same policy as `wesley plan`).
+    pub policy: HazardPolicy,
     pub allow_drift: bool,
     pub dry_run: bool,
     pub psql: String,
@@ -68,7 +71,7 @@ pub const STEP_APP: &str = "wesley-step";
 pub const LOCK_APP: &str = "wesley";
 
 struct Ctx {
-    plan: PlanFile,
+    plan: ValidPlan,
     opts: Options,
     rep: Reporter,
 }
@@ -78,36 +81,23 @@ struct Worker {
     client: Option<tokio_postgres::Client>,
 }
 
-fn is_long(step: &PlanStep) -> bool {
-    step.scan || step.rewrite || !step.transactional || step.backfill.is_some()
-}
-
-/// Unallowed hazards, as `step: kind` lines.
-pub fn unallowed_hazards(plan: &PlanFile, allow: &[HazardKind]) -> Vec<String> {
-    plan.steps
-        .iter()
-        .flat_map(|s| s.hazards.iter().map(move |h| (s, h)))
-        .filter(|(_, h)| !HazardKind::parse(&h.kind).is_some_and(|k| allow.contains(&k)))
-        .map(|(s, h)| format!("{} ({}): {}", h.kind, s.id, h.message))
-        .collect()
-}
-
-pub async fn apply(plan: PlanFile, opts: Options, rep: Reporter) -> Outcome {
-    let bad = unallowed_hazards(&plan, &opts.allow);
-    if !bad.is_empty() {
-        let kinds: BTreeSet<&str> = plan
-            .steps
-            .iter()
-            .flat_map(|s| s.hazards.iter().map(|h| h.kind.as_str()))
-            .filter(|k| !HazardKind::parse(k).is_some_and(|k| opts.allow.contains(&k)))
-            .collect();
+pub async fn apply(plan: ValidPlan, opts: Options, rep: Reporter) -> Outcome {
+    let refused: Vec<_> = plan
+        .hazards()
+        .filter(|(_, h)| opts.policy.blocks(h.kind, h.severity))
+        .collect();
+    if !refused.is_empty() {
+        let mut kinds: Vec<&str> = refused.iter().map(|(_, h)| h.kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
         return Outcome::Refused(format!(
-            "the plan has hazards that are not allowed:\n{}\nreview them, then pass --allow {}",
-            bad.iter()
-                .map(|b| format!("  - {b}"))
+            "the plan has hazards that need a decision:\n{}\nreview them, then pass --allow {}",
+            refused
+                .iter()
+                .map(|(s, h)| format!("  - {} ({}): {}", h.kind.as_str(), s.id, h.message))
                 .collect::<Vec<_>>()
                 .join("\n"),
-            kinds.into_iter().collect::<Vec<_>>().join(",")
+            kinds.join(",")
         ));
     }
     let ctx = Arc::new(Ctx { plan, opts, rep });
@@ -192,16 +182,19 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     };
     if let Some(other) = runs
         .iter()
-        .find(|r| r.status != "done" && r.plan_hash != plan.plan_hash)
+        .find(|r| r.status != "done" && r.plan_hash != plan.plan_hash())
     {
         return Ok(Outcome::Refused(format!(
             "another plan ({}) is half-applied on {} ({} of {} steps); finish it first with `wesley apply` on that plan file, or resolve it by hand",
             other.plan_hash, opts.conn, other.done, other.steps
         )));
     }
-    let mine = runs.iter().find(|r| r.plan_hash == plan.plan_hash).cloned();
+    let mine = runs
+        .iter()
+        .find(|r| r.plan_hash == plan.plan_hash())
+        .cloned();
     let applied = if ledger_exists || !opts.dry_run {
-        ledger::applied(client, &plan.plan_hash).await?
+        ledger::applied(client, plan.plan_hash()).await?
     } else {
         BTreeMap::new()
     };
@@ -218,7 +211,8 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         rep.emit(Event::Message {
             text: format!(
                 "Plan {} is already applied to {}; nothing to do.",
-                plan.plan_hash, opts.conn
+                plan.plan_hash(),
+                opts.conn
             ),
         });
         return Ok(Outcome::AlreadyApplied);
@@ -230,10 +224,21 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     // A run of this plan was started before (even if it recorded no step: an interrupted
     // first index build leaves its index behind): check it as a partial application.
     if mine.is_none() {
-        if live_hash != plan.from.schema_hash {
-            let differences = drift::against(&plan.from, &live);
-            let at_target = live_hash == plan.to.schema_hash;
-            let mut differences = differences;
+        // Expressions are outside the hash; the server compares them.
+        let expr_diffs = exprs::differences(
+            client,
+            plan.from().expressions.as_deref().unwrap_or_default(),
+        )
+        .await
+        .map_err(|e| connect::describe(&e))?;
+        if live_hash != plan.from().schema_hash || !expr_diffs.is_empty() {
+            let mut differences = if live_hash != plan.from().schema_hash {
+                drift::against(plan.from(), &live)
+            } else {
+                Vec::new()
+            };
+            differences.extend(expr_diffs);
+            let at_target = live_hash == plan.to().schema_hash;
             if at_target {
                 differences.insert(0, "the database already matches the plan's target schema (applied by other means?)".into());
             }
@@ -254,14 +259,23 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         let changed: BTreeSet<String> = plan
             .steps
             .iter()
-            .flat_map(|s| {
-                s.table
-                    .iter()
-                    .cloned()
-                    .chain(s.locks.iter().map(|l| l.relation.clone()))
-            })
+            .flat_map(|s| s.touches.iter().cloned())
             .collect();
-        let differences = drift::partial(&plan.from, &plan.to, &live, &changed);
+        let mut differences = drift::partial(plan.from(), plan.to(), &live, &changed);
+        // The expressions of tables the plan does not change must be as expected too.
+        let untouched: Vec<wesley_planner::canon::TableExpressions> = plan
+            .from()
+            .expressions
+            .iter()
+            .flatten()
+            .filter(|e| !changed.contains(&e.table))
+            .cloned()
+            .collect();
+        differences.extend(
+            exprs::differences(client, &untouched)
+                .await
+                .map_err(|e| connect::describe(&e))?,
+        );
         if !differences.is_empty() {
             rep.emit(Event::Drift {
                 differences: differences.clone(),
@@ -277,7 +291,7 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         .filter(|&i| !applied.contains_key(&plan.steps[i].id))
         .collect();
     rep.emit(Event::RunStarted {
-        plan_hash: plan.plan_hash.clone(),
+        plan_hash: plan.plan_hash().to_string(),
         database: opts.conn.to_string(),
         steps: plan.steps.len(),
         already_applied: applied.len(),
@@ -294,9 +308,9 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     }
     ledger::start_run(
         client,
-        &plan.plan_hash,
-        &plan.from.schema_hash,
-        &plan.to.schema_hash,
+        plan.plan_hash(),
+        &plan.from().schema_hash,
+        &plan.to().schema_hash,
         plan.steps.len(),
     )
     .await?;
@@ -313,7 +327,7 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         Some((step, error)) => {
             let _ = ledger::finish_run(
                 client,
-                &plan.plan_hash,
+                plan.plan_hash(),
                 "failed",
                 live_hash.as_deref(),
                 Some(&error),
@@ -333,22 +347,49 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
             )))
         }
         None => {
+            // The plan's claims hold on the server: its target's expressions, as the
+            // server prints them, are what the database now has.
+            let expr_diffs = if live_hash.as_deref() == Some(plan.to().schema_hash.as_str()) {
+                exprs::differences(client, plan.to().expressions.as_deref().unwrap_or_default())
+                    .await
+                    .map_err(|e| connect::describe(&e))?
+            } else {
+                Vec::new()
+            };
             match (&live_after, &live_hash) {
-                (_, Some(h)) if *h == plan.to.schema_hash => {}
+                (_, Some(h)) if *h == plan.to().schema_hash && expr_diffs.is_empty() => {}
+                (_, Some(h)) if *h == plan.to().schema_hash && opts.allow_drift => {
+                    rep.emit(Event::Drift {
+                        differences: expr_diffs,
+                        allowed: true,
+                    })
+                }
+                (_, Some(h)) if *h == plan.to().schema_hash => {
+                    let msg = format!(
+                        "all steps ran, but expressions differ from the plan's target: {}",
+                        expr_diffs.join("; ")
+                    );
+                    let _ =
+                        ledger::finish_run(client, plan.plan_hash(), "failed", None, Some(&msg))
+                            .await;
+                    return Ok(Outcome::Failed(msg));
+                }
                 // Drift was allowed, so the target cannot be reached exactly: say where it
                 // differs and finish (failing would leave a run that can never complete).
                 (Some(live), _) if opts.allow_drift => rep.emit(Event::Drift {
-                    differences: drift::against(&plan.to, live),
+                    differences: drift::against(plan.to(), live),
                     allowed: true,
                 }),
                 _ => {
-                    let msg = format!("all steps ran, but the database does not hash like the plan's target ({} instead of {})", live_hash.unwrap_or_default(), plan.to.schema_hash);
-                    let _ = ledger::finish_run(client, &plan.plan_hash, "failed", None, Some(&msg))
-                        .await;
+                    let msg = format!("all steps ran, but the database does not hash like the plan's target ({} instead of {})", live_hash.unwrap_or_default(), plan.to().schema_hash);
+                    let _ =
+                        ledger::finish_run(client, plan.plan_hash(), "failed", None, Some(&msg))
+                            .await;
                     return Ok(Outcome::Failed(msg));
                 }
             }
-            ledger::finish_run(client, &plan.plan_hash, "done", live_hash.as_deref(), None).await?;
+            ledger::finish_run(client, plan.plan_hash(), "done", live_hash.as_deref(), None)
+                .await?;
             state.status = "done".into();
             state.write(ctx, true);
             rep.emit(Event::RunFinished {
@@ -401,12 +442,12 @@ impl Checkpoint {
                 } else {
                     "pending"
                 };
-                serde_json::json!({ "id": s.id, "phase": s.phase, "status": status })
+                serde_json::json!({ "id": s.id, "phase": s.phase.as_str(), "status": status })
             })
             .collect();
         let doc = serde_json::json!({
             "format": "wesley.checkpoint/v1",
-            "plan_hash": ctx.plan.plan_hash,
+            "plan_hash": ctx.plan.plan_hash(),
             "database": ctx.opts.conn.to_string(),
             "status": self.status,
             "applied": self.applied.len(),
@@ -416,7 +457,7 @@ impl Checkpoint {
         let _ = std::fs::create_dir_all(dir);
         let path = dir.join(format!(
             "{}.json",
-            ctx.plan.plan_hash.trim_start_matches("sha256:")
+            ctx.plan.plan_hash().trim_start_matches("sha256:")
         ));
         let _ = crate::output::write_atomic(
             &path,
@@ -425,8 +466,9 @@ impl Checkpoint {
     }
 }
 
-/// Longest remaining cost from each step to the end of the plan (critical-path priority).
-fn bottom_levels(plan: &PlanFile) -> Vec<u64> {
+/// Longest remaining cost from each step to the end of the plan (critical-path priority),
+/// from the costs the plan file carries.
+fn bottom_levels(plan: &ValidPlan) -> Vec<u64> {
     let index: BTreeMap<&str, usize> = plan
         .steps
         .iter()
@@ -441,31 +483,11 @@ fn bottom_levels(plan: &PlanFile) -> Vec<u64> {
             }
         }
     }
-    let cost = |s: &PlanStep| {
-        if s.backfill.is_some() || s.rewrite {
-            100
-        } else if s.scan {
-            10
-        } else {
-            1
-        }
-    };
     let mut level = vec![0u64; plan.steps.len()];
     for i in (0..plan.steps.len()).rev() {
-        level[i] =
-            cost(&plan.steps[i]) + dependents[i].iter().map(|&j| level[j]).max().unwrap_or(0);
+        level[i] = plan.steps[i].cost + dependents[i].iter().map(|&j| level[j]).max().unwrap_or(0);
     }
     level
-}
-
-/// Tables a step touches (its own and every locked relation): two steps that share one
-/// never run at the same time.
-fn touched(step: &PlanStep) -> BTreeSet<String> {
-    step.table
-        .iter()
-        .cloned()
-        .chain(step.locks.iter().map(|l| l.relation.clone()))
-        .collect()
 }
 
 /// Runs the pending steps; returns the failed step and its error, if any.
@@ -500,7 +522,7 @@ async fn schedule(
                 s.depends_on
                     .iter()
                     .all(|d| state.applied.contains(d) || !index.contains_key(d.as_str()))
-                    && touched(s).is_disjoint(&busy)
+                    && s.touches.iter().all(|t| !busy.contains(t))
             });
             let pick = if ctx.opts.jobs <= 1 {
                 ready.map(|(k, _)| k).next()
@@ -514,7 +536,7 @@ async fn schedule(
                 break; // one job: strictly in plan order
             }
             let i = waiting.remove(k);
-            busy.extend(touched(&plan.steps[i]));
+            busy.extend(plan.steps[i].touches.iter().cloned());
             let worker = idle.pop().expect("idle worker");
             let ctx2 = ctx.clone();
             running.spawn(async move {
@@ -533,8 +555,8 @@ async fn schedule(
                 continue;
             }
         };
-        for t in touched(&plan.steps[i]) {
-            busy.remove(&t);
+        for t in &plan.steps[i].touches {
+            busy.remove(t);
         }
         idle.push(worker);
         match result {
@@ -606,47 +628,6 @@ async fn client<'w>(
     Ok(w.client.as_mut().expect("client"))
 }
 
-/// The name of the index a `CREATE/DROP INDEX CONCURRENTLY` step works on: (schema, name).
-pub fn concurrent_index(step: &PlanStep) -> Option<(String, String)> {
-    let sql = step.sql.as_str();
-    let after = sql.split_once("CONCURRENTLY ")?.1;
-    let mut idents = Vec::new();
-    let mut rest = after;
-    while let Some(start) = rest.find('"') {
-        let mut name = String::new();
-        let chars: Vec<char> = rest[start + 1..].chars().collect();
-        let mut k = 0;
-        while k < chars.len() {
-            if chars[k] == '"' {
-                if chars.get(k + 1) == Some(&'"') {
-                    name.push('"');
-                    k += 2;
-                    continue;
-                }
-                break;
-            }
-            name.push(chars[k]);
-            k += 1;
-        }
-        let consumed: usize = chars[..k.min(chars.len())]
-            .iter()
-            .map(|c| c.len_utf8())
-            .sum::<usize>()
-            + 2;
-        idents.push(name);
-        rest = &rest[start + consumed.min(rest.len() - start)..];
-        if idents.len() == 3 {
-            break;
-        }
-    }
-    if sql.starts_with("DROP INDEX") {
-        // DROP INDEX CONCURRENTLY "schema"."name"
-        return Some((idents.first()?.clone(), idents.get(1)?.clone()));
-    }
-    // CREATE [UNIQUE] INDEX CONCURRENTLY "name" ON "schema"."table"
-    Some((idents.get(1)?.clone(), idents.first()?.clone()))
-}
-
 /// Whether an index exists and is valid: None = missing.
 async fn index_valid(
     c: &tokio_postgres::Client,
@@ -667,28 +648,25 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
     let step = &ctx.plan.steps[i];
     let opts = &ctx.opts;
     let started_clock = Instant::now();
-    let statement_timeout = if is_long(step) {
-        opts.long_statement_timeout
-    } else {
-        opts.statement_timeout
-    };
+    let statement_timeout = step_timeout(step.timeout, opts);
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         ctx.rep.emit(Event::StepStarted {
             step: step.id.clone(),
-            phase: step.phase.clone(),
+            phase: step.phase.to_string(),
             summary: step.summary.clone(),
             attempt,
         });
         let started_at = now_text(w, ctx).await;
         let result: Result<(), SqlError> = async {
             if let Some(b) = &step.backfill {
-                let limits = backfill::Limits { batch_size: opts.batch_size.unwrap_or(b.batch_size).max(1), batch_delay: opts.batch_delay, lock_timeout: opts.lock_timeout, statement_timeout };
+                // The step as a whole has no limit; each batch is a short transaction.
+                let limits = backfill::Limits { batch_size: opts.batch_size.unwrap_or(b.batch_size).max(1), batch_delay: opts.batch_delay, lock_timeout: opts.lock_timeout, statement_timeout: opts.statement_timeout };
                 let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
-                backfill::run(c, &ctx.plan.plan_hash, &step.id, b, &limits, &ctx.rep).await.map_err(|e| SqlError { code: e.code, message: e.message })?;
+                backfill::run(c, ctx.plan.plan_hash(), &step.id, b, &limits, &ctx.rep).await.map_err(|e| SqlError { code: e.code, message: e.message })?;
                 let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
-                return ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
+                return ledger::record(c, ctx.plan.plan_hash(), &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
             }
             if step.transactional {
                 let script = format!(
@@ -696,19 +674,19 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
                     crate::duration::to_pg(opts.lock_timeout),
                     crate::duration::to_pg(statement_timeout),
                     ensure_newline(&step.sql),
-                    ledger::record_sql(&ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at)
+                    ledger::record_sql(ctx.plan.plan_hash(), &step.id, &step.sql, attempt, &started_at)
                 );
                 return session(ctx, w).await?.run(&script).await;
             }
             // Non-transactional (CONCURRENTLY): idempotent and verified.
-            let index = concurrent_index(step);
-            let creating = step.sql.starts_with("CREATE");
+            let index = step.index.as_ref().map(|i| (i.schema.clone(), i.name.clone()));
+            let creating = step.kind == StepKind::CreateIndex;
             if let Some((schema, name)) = &index {
                 let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
                 match (creating, index_valid(c, schema, name).await.map_err(|m| SqlError { code: None, message: m })?) {
                     (true, Some(true)) => {
                         ctx.rep.emit(Event::StepRecovered { step: step.id.clone(), action: format!("index {name} already exists and is valid (built by an interrupted run)") });
-                        return ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
+                        return ledger::record(c, ctx.plan.plan_hash(), &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
                     }
                     (true, Some(false)) => {
                         ctx.rep.emit(Event::StepRecovered { step: step.id.clone(), action: format!("dropping the INVALID index {name} left by an interrupted build, then rebuilding") });
@@ -718,7 +696,7 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
                     (false, None) => {
                         let c = client(ctx, w).await.map_err(|m| SqlError { code: None, message: m })?;
                         ctx.rep.emit(Event::StepRecovered { step: step.id.clone(), action: format!("index {name} is already gone") });
-                        return ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
+                        return ledger::record(c, ctx.plan.plan_hash(), &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m });
                     }
                     _ => {}
                 }
@@ -748,7 +726,7 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
                     return Err(SqlError { code: None, message: format!("index {name} was built but is not valid; it was dropped") });
                 }
             }
-            ledger::record(c, &ctx.plan.plan_hash, &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m })
+            ledger::record(c, ctx.plan.plan_hash(), &step.id, &step.sql, attempt, &started_at).await.map_err(|m| SqlError { code: None, message: m })
         }
         .await;
         match result {
@@ -783,6 +761,18 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
     }
 }
 
+/// The statement timeout that bounds a whole step of this timeout class (zero: none), from
+/// the class the plan file gives it; `wesley plan --format sql` maps classes the same way
+/// (`render::sql::SqlOptions::statement_timeout_for`). Backfill batches each run under
+/// `statement_timeout`.
+pub fn step_timeout(class: TimeoutClass, opts: &Options) -> Duration {
+    match class {
+        TimeoutClass::Instant => opts.statement_timeout,
+        TimeoutClass::Long => opts.long_statement_timeout,
+        TimeoutClass::Unbounded => Duration::ZERO,
+    }
+}
+
 fn ensure_newline(sql: &str) -> String {
     if sql.ends_with('\n') {
         sql.to_string()
@@ -804,35 +794,6 @@ async fn now_text(w: &mut Worker, ctx: &Ctx) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_concurrent_index_names() {
-        let mk = |sql: &str| PlanStep {
-            id: "x".into(),
-            phase: "expand".into(),
-            kind: "create_index".into(),
-            table: None,
-            summary: String::new(),
-            sql: sql.into(),
-            transactional: false,
-            depends_on: vec![],
-            locks: vec![],
-            rewrite: false,
-            scan: true,
-            hazards: vec![],
-            backfill: None,
-        };
-        assert_eq!(
-            concurrent_index(&mk(
-                "CREATE UNIQUE INDEX CONCURRENTLY \"a\"\"b\" ON \"s\".\"t\" USING btree (\"x\");\n"
-            )),
-            Some(("s".into(), "a\"b".into()))
-        );
-        assert_eq!(
-            concurrent_index(&mk("DROP INDEX CONCURRENTLY \"public\".\"t_x_idx\";\n")),
-            Some(("public".into(), "t_x_idx".into()))
-        );
-    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

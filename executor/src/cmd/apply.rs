@@ -7,8 +7,8 @@ use crate::apply::{self, connect::ConnInfo, events::Reporter, Options, Outcome};
 use crate::cli::exit;
 use crate::duration;
 use std::path::PathBuf;
-use wesley_planner::plan::HazardKind;
 use wesley_planner::planfile;
+use wesley_planner::policy::{self, HazardPolicy};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -36,9 +36,12 @@ pub struct Args {
     /// Retries of a step that timed out waiting for a lock (or hit a deadlock).
     #[arg(long, default_value_t = 5)]
     pub retries: u32,
-    /// Hazards to accept, comma-separated (e.g. `long_running,needs_backfill`).
-    #[arg(long, value_delimiter = ',')]
+    /// Refusal hazards to accept, comma-separated (e.g. `deletes_data,breaks_clients`).
+    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
     pub allow: Vec<String>,
+    /// Review hazards to treat as refusals, comma-separated (e.g. `long_running`).
+    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
+    pub deny: Vec<String>,
     /// Run even when the database is not in the state the plan expects.
     #[arg(long)]
     pub allow_drift: bool,
@@ -66,7 +69,7 @@ pub struct Args {
 }
 
 /// Reads and validates a plan file; prints the problems and returns None when invalid.
-pub fn load_plan(path: &std::path::Path) -> Option<planfile::PlanFile> {
+pub fn load_plan(path: &std::path::Path) -> Option<planfile::ValidPlan> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -86,29 +89,17 @@ pub fn load_plan(path: &std::path::Path) -> Option<planfile::PlanFile> {
     }
 }
 
-pub fn parse_allow(list: &[String]) -> Result<Vec<HazardKind>, String> {
-    let mut out = Vec::new();
-    for a in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        match HazardKind::parse(a) {
-            Some(h) => out.push(h),
-            None => {
-                return Err(format!(
-                    "unknown hazard `{a}` in --allow; the hazards are: {}",
-                    HazardKind::ALL
-                        .iter()
-                        .map(|h| h.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            }
-        }
-    }
-    Ok(out)
+/// `--allow` and `--deny` as a policy; an unknown name, or one in both, is an error.
+pub fn hazard_policy(allow: &[String], deny: &[String]) -> Result<HazardPolicy, String> {
+    HazardPolicy::new(
+        policy::parse_kinds("--allow", allow)?,
+        policy::parse_kinds("--deny", deny)?,
+    )
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let allow = match parse_allow(&args.allow) {
-        Ok(a) => a,
+    let policy = match hazard_policy(&args.allow, &args.deny) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(exit::INVALID);
@@ -139,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     if plan.has_errors() {
         eprintln!("error: the plan has error diagnostics and cannot be applied:");
-        for d in &plan.diagnostics {
+        for d in &plan.file().diagnostics {
             eprintln!("  - {}: {}", d.code, d.message);
         }
         return Ok(exit::INVALID);
@@ -159,7 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         statement_timeout: args.statement_timeout,
         long_statement_timeout: args.long_statement_timeout,
         retries: args.retries,
-        allow,
+        policy,
         allow_drift: args.allow_drift,
         dry_run: args.dry_run,
         psql: args.psql,

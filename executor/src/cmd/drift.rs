@@ -43,10 +43,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         };
         let live = drift::live(&c).await.map_err(anyhow::Error::msg)?;
-        let diffs = drift::describe(&want, &live);
+        let mut diffs = drift::describe(&want, &live);
+        let expr_diffs = crate::apply::exprs::differences(&c, &canon::expressions(&schema))
+            .await
+            .map_err(|e| anyhow::Error::msg(crate::apply::connect::describe(&e)))?;
+        let matches = live.hash() == want.hash() && expr_diffs.is_empty();
+        diffs.extend(expr_diffs);
         if args.json {
             println!("{}", serde_json::json!({ "database": conn.to_string(), "schema": args.schema.display().to_string(), "expected_hash": want.hash(), "live_hash": live.hash(), "differences": diffs }));
-        } else if diffs.is_empty() && live.hash() == want.hash() {
+        } else if matches {
             println!("{conn} matches {} ({})", args.schema.display(), want.hash());
         } else {
             println!("{conn} differs from {}:", args.schema.display());
@@ -54,9 +59,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 println!("  - {d}");
             }
             if diffs.is_empty() {
-                println!("  - expressions differ in presence (defaults, checks): hash {} instead of {}", live.hash(), want.hash());
+                println!("  - the catalog hashes to {} instead of {}", live.hash(), want.hash());
             }
         }
-        Ok(if live.hash() == want.hash() { exit::OK } else { exit::REFUSED })
+        Ok(if matches { exit::OK } else { exit::REFUSED })
     })
 }

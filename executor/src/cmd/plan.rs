@@ -14,6 +14,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use wesley_planner::plan::{self, HazardKind};
 use wesley_planner::planfile;
+use wesley_planner::policy::HazardPolicy;
 use wesley_planner::render::{self, markdown, sql, text};
 use wesley_planner::{Diagnostic, Schema};
 
@@ -32,9 +33,13 @@ pub struct Args {
     /// Write to this file instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Hazard kinds to accept, comma-separated (e.g. `long_running,needs_backfill`).
+    /// Refusal hazards to accept once reviewed, comma-separated (e.g.
+    /// `deletes_data,breaks_clients`); see docs/hazards.md.
     #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
     pub allow: Vec<String>,
+    /// Review hazards to treat as refusals, comma-separated (e.g. `long_running`).
+    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
+    pub deny: Vec<String>,
     /// How long a step may wait for a lock before giving up (`sql` format).
     #[arg(long, value_name = "DURATION", default_value = "5s")]
     pub lock_timeout: String,
@@ -54,46 +59,18 @@ pub enum Format {
 
 /// The arguments, checked before any file is read.
 struct Config {
-    allowed: Vec<HazardKind>,
+    policy: HazardPolicy,
     sql: sql::SqlOptions,
 }
 
 fn config(args: &Args) -> Result<Config, String> {
-    let allowed = parse_allow(&args.allow)?;
+    let policy = super::apply::hazard_policy(&args.allow, &args.deny)?;
     let lock =
         sql::Timeout::parse(&args.lock_timeout).map_err(|e| format!("--lock-timeout: {e}"))?;
     let statement = sql::Timeout::parse(&args.statement_timeout)
         .map_err(|e| format!("--statement-timeout: {e}"))?;
     let sql = sql::SqlOptions::new(lock, statement, sql::Timeout::NONE)?;
-    Ok(Config { allowed, sql })
-}
-
-/// Hazard names from `--allow`; an unknown name is an error listing the valid ones.
-fn parse_allow(names: &[String]) -> Result<Vec<HazardKind>, String> {
-    let mut allowed = Vec::new();
-    let mut unknown = Vec::new();
-    for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-        match HazardKind::parse(name) {
-            Some(k) if !allowed.contains(&k) => allowed.push(k),
-            Some(_) => {}
-            None => unknown.push(name.to_string()),
-        }
-    }
-    if unknown.is_empty() {
-        return Ok(allowed);
-    }
-    let mut msg = format!(
-        "unknown hazard {} in --allow; the hazards are:",
-        unknown
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for k in HazardKind::ALL {
-        msg.push_str(&format!("\n  {:<15} {}", k.as_str(), k.describe()));
-    }
-    Err(msg)
+    Ok(Config { policy, sql })
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -136,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         Format::Markdown => markdown::render(
             &file,
             &markdown::MarkdownOptions {
-                allowed: cfg.allowed.clone(),
+                policy: cfg.policy.clone(),
             },
         ),
         Format::Text => text::render(
@@ -145,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 color: to_stdout
                     && std::io::stdout().is_terminal()
                     && std::env::var_os("NO_COLOR").is_none(),
-                allowed: cfg.allowed.clone(),
+                policy: cfg.policy.clone(),
             },
         ),
     };
@@ -165,13 +142,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     }
     crate::output::write(args.output.as_deref(), &text).context("writing output")?;
 
-    let not_allowed = render::unallowed(&file, &cfg.allowed);
+    let not_allowed = render::blocking(&file, &cfg.policy);
     if not_allowed.is_empty() {
         return Ok(exit::OK);
     }
     eprintln!(
-        "refused: {} not allowed:",
-        render::plural(not_allowed.len(), "hazard")
+        "refused: {} {} a decision:",
+        render::plural(not_allowed.len(), "hazard"),
+        if not_allowed.len() == 1 {
+            "needs"
+        } else {
+            "need"
+        }
     );
     let mut kinds: Vec<HazardKind> = Vec::new();
     let mut unknown: Vec<&str> = Vec::new();
@@ -214,30 +196,5 @@ fn report(diags: &[Diagnostic]) {
         if let Some(help) = &d.help {
             eprintln!("  = help: {help}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allow_list() {
-        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            parse_allow(&names(&[
-                "long_running",
-                " deletes_data",
-                "long_running",
-                ""
-            ])),
-            Ok(vec![HazardKind::LongRunning, HazardKind::DeletesData])
-        );
-        let err = parse_allow(&names(&["long_runing"])).unwrap_err();
-        assert!(
-            err.starts_with("unknown hazard `long_runing` in --allow"),
-            "{err}"
-        );
-        assert!(err.contains("\n  needs_backfill  existing rows"), "{err}");
     }
 }

@@ -27,6 +27,11 @@ pub struct Args {
     /// SQL that loads rows into the old schema (default: generated sample rows).
     #[arg(long)]
     pub seed: Option<PathBuf>,
+    /// SQL run on the empty database before the old schema is built: extensions,
+    /// functions or roles the schemas rely on. Every role a policy of either schema names
+    /// is created (NOLOGIN) before it anyway.
+    #[arg(long, value_name = "FILE.sql")]
+    pub setup: Option<PathBuf>,
     /// Sample rows per table when no `--seed` is given.
     #[arg(long, default_value_t = 1000)]
     pub rows: usize,
@@ -56,14 +61,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     // The plan file exactly as `wesley plan --format json` writes it (or as given), applied
     // by the real executor (ledger, advisory lock, retries, checkpoints).
+    let mut new_schema: Option<Schema> = None;
     let (file, target) = match (&args.plan, &args.to) {
         (Some(path), _) => {
             let Some(file) = super::apply::load_plan(path) else {
                 return Ok(exit::INVALID);
             };
             let old_hash = canon::schema_hash(&old);
-            if file.from.schema_hash != old_hash {
-                eprintln!("error: {} starts from schema {}, but the --from schema hashes to {old_hash}; pass the schema the plan was made from", path.display(), file.from.schema_hash);
+            if file.from().schema_hash != old_hash {
+                eprintln!("error: {} starts from schema {}, but the --from schema hashes to {old_hash}; pass the schema the plan was made from", path.display(), file.from().schema_hash);
                 return Ok(exit::INVALID);
             }
             (file, path.display().to_string())
@@ -73,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 return Ok(exit::INVALID);
             };
             let p = plan::plan(&old, &new);
+            new_schema = Some(new.clone());
             if p.has_errors() {
                 super::source::report(&p.diagnostics, "");
                 return Ok(exit::INVALID);
@@ -95,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::INVALID);
         }
     };
-    let to_hash = file.to.schema_hash.clone();
+    let to_hash = file.to().schema_hash.clone();
 
     let started = Instant::now();
     println!("Starting a throwaway PostgreSQL cluster...");
@@ -111,6 +118,27 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     );
     let db = "rehearsal";
     cluster.create_database(db)?;
+
+    // Roles the policies name exist on a real server; on this one they are made up.
+    let roles = policy_roles(&old, new_schema.as_ref(), file.to());
+    if !roles.is_empty() {
+        let sql: String = roles.iter().map(|r| create_role(r)).collect();
+        cluster
+            .psql(db, &sql)
+            .context("creating the roles the schemas' policies name")?;
+        println!(
+            "Created {} role(s) the policies name: {}",
+            roles.len(),
+            roles.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    if let Some(f) = &args.setup {
+        let sql = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        cluster
+            .psql(db, &sql)
+            .with_context(|| format!("running the setup file {}", f.display()))?;
+        println!("Ran {}", f.display());
+    }
 
     let t = Instant::now();
     cluster
@@ -159,7 +187,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         statement_timeout: std::time::Duration::from_secs(60),
         long_statement_timeout: std::time::Duration::ZERO,
         retries: 5,
-        allow: wesley_planner::plan::HazardKind::ALL.to_vec(),
+        policy: wesley_planner::policy::HazardPolicy::allowing(
+            &wesley_planner::plan::HazardKind::ALL,
+        ),
         allow_drift: false,
         dry_run: false,
         psql: args.psql.clone(),
@@ -209,4 +239,34 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         );
         Ok(exit::FAILED)
     }
+}
+
+/// Every role a policy names, in the old schema, the new one (when planned here) and the
+/// tables the plan file describes.
+fn policy_roles(
+    old: &Schema,
+    new: Option<&Schema>,
+    to: &wesley_planner::planfile::SchemaRef,
+) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for s in std::iter::once(old).chain(new) {
+        for t in &s.tables {
+            for p in &t.policies {
+                out.extend(p.roles.iter().cloned());
+            }
+        }
+    }
+    for t in to.canonical.iter().flat_map(|c| &c.tables) {
+        for p in &t.policies {
+            out.extend(p.roles.iter().cloned());
+        }
+    }
+    out
+}
+
+/// `CREATE ROLE name NOLOGIN`, skipped when the role exists.
+fn create_role(name: &str) -> String {
+    let stmt = format!("CREATE ROLE {} NOLOGIN", wesley_planner::sql::ident(name));
+    let tag = wesley_planner::planfile::psql::dollar_tag(&[&stmt]);
+    format!("DO {tag} BEGIN {stmt}; EXCEPTION WHEN duplicate_object THEN NULL; END {tag};\n")
 }

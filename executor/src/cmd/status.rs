@@ -39,12 +39,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         };
         let path = args.checkpoint_dir.join(format!(
             "{}.json",
-            plan.plan_hash.trim_start_matches("sha256:")
+            plan.plan_hash().trim_start_matches("sha256:")
         ));
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(_) => {
-                println!("No checkpoint for plan {} in {} (never applied from here). Pass --database-url to read the database's ledger.", plan.plan_hash, args.checkpoint_dir.display());
+                println!("No checkpoint for plan {} in {} (never applied from here). Pass --database-url to read the database's ledger.", plan.plan_hash(), args.checkpoint_dir.display());
                 return Ok(exit::OK);
             }
         };
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         let doc: serde_json::Value = serde_json::from_str(&text)?;
         println!(
             "Plan {} on {} — {} ({} of {} steps applied; checkpoint {})",
-            plan.plan_hash,
+            plan.plan_hash(),
             doc["database"].as_str().unwrap_or("?"),
             doc["status"].as_str().unwrap_or("?"),
             doc["applied"],
@@ -109,14 +109,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 }
             }
             Some(plan) => {
-                let applied = ledger::applied(&c, &plan.plan_hash)
+                let applied = ledger::applied(&c, plan.plan_hash())
                     .await
                     .map_err(anyhow::Error::msg)?;
-                let run = runs.iter().find(|r| r.plan_hash == plan.plan_hash);
+                let run = runs.iter().find(|r| r.plan_hash == plan.plan_hash());
                 let status = run.map(|r| r.status.as_str()).unwrap_or("not started");
                 println!(
                     "Plan {} on {conn} — {status} ({} of {} steps applied)",
-                    plan.plan_hash,
+                    plan.plan_hash(),
                     applied.len(),
                     plan.steps.len()
                 );

@@ -59,12 +59,16 @@ pub enum Change {
         table: Table,
         column: Column,
     },
+    /// A default added or changed (`old` is the column as it was).
     SetDefault {
         table: Table,
+        old: Column,
         column: Column,
     },
+    /// A default removed (`old` is the column as it was, with its default).
     DropDefault {
         table: Table,
+        old: Column,
         column: Column,
     },
     AddPrimaryKey {
@@ -329,31 +333,109 @@ fn match_columns<'a>(
     pairs
 }
 
-/// Maps a column name of the old table to its name in the new table (for renames), so
-/// constraints compare by meaning rather than by spelling.
-fn renamed(old: &Table, new: &Table) -> impl Fn(&str) -> String {
-    let map: Vec<(String, String)> = match_columns(old, new)
-        .into_iter()
-        .filter_map(|(o, n)| Some((o?.name.clone(), n?.name.clone())))
-        .collect();
-    move |c: &str| {
-        map.iter()
-            .find(|(o, _)| o == c)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| c.to_string())
+/// How old names map to new ones, for tables paired across a rename and their columns:
+/// objects of the old schema are read in the new schema's names before they are compared,
+/// and the drops planned for them name tables and columns as they are called when the drop
+/// runs (renames happen in the expand phase, drops in contract).
+pub struct Renames {
+    tables: std::collections::BTreeMap<(String, String), (String, String)>,
+    columns: std::collections::BTreeMap<(String, String, String), String>,
+}
+
+impl Renames {
+    pub(crate) fn new(old: &Schema, new: &Schema) -> Renames {
+        let mut tables = std::collections::BTreeMap::new();
+        let mut columns = std::collections::BTreeMap::new();
+        for (o, n) in match_tables(old, new) {
+            let (Some(o), Some(n)) = (o, n) else { continue };
+            tables.insert(
+                (o.schema.clone(), o.name.clone()),
+                (n.schema.clone(), n.name.clone()),
+            );
+            for (oc, nc) in match_columns(o, n) {
+                if let (Some(oc), Some(nc)) = (oc, nc) {
+                    columns.insert(
+                        (o.schema.clone(), o.name.clone(), oc.name.clone()),
+                        nc.name.clone(),
+                    );
+                }
+            }
+        }
+        Renames { tables, columns }
+    }
+
+    /// The table's name in the new schema (itself when it is dropped or unchanged).
+    pub(crate) fn table(&self, schema: &str, name: &str) -> (String, String) {
+        self.tables
+            .get(&(schema.to_string(), name.to_string()))
+            .cloned()
+            .unwrap_or((schema.to_string(), name.to_string()))
+    }
+
+    /// A column of an old table, by its name in the new schema.
+    pub(crate) fn column(&self, schema: &str, table: &str, column: &str) -> String {
+        self.columns
+            .get(&(schema.to_string(), table.to_string(), column.to_string()))
+            .cloned()
+            .unwrap_or_else(|| column.to_string())
+    }
+
+    fn columns_of(&self, t: &Table, cols: &[String]) -> Vec<String> {
+        cols.iter()
+            .map(|c| self.column(&t.schema, &t.name, c))
+            .collect()
+    }
+
+    /// An old table's keys, constraints and indexes in the new schema's names.
+    fn objects(&self, t: &Table) -> Table {
+        Table {
+            primary_key: t.primary_key.as_ref().map(|k| PrimaryKey {
+                name: k.name.clone(),
+                columns: self.columns_of(t, &k.columns),
+            }),
+            uniques: t
+                .uniques
+                .iter()
+                .map(|u| Unique {
+                    columns: self.columns_of(t, &u.columns),
+                    ..u.clone()
+                })
+                .collect(),
+            indexes: t
+                .indexes
+                .iter()
+                .map(|i| Index {
+                    columns: self.columns_of(t, &i.columns),
+                    ..i.clone()
+                })
+                .collect(),
+            foreign_keys: t
+                .foreign_keys
+                .iter()
+                .map(|f| {
+                    let (ref_schema, ref_table) = self.table(&f.ref_schema, &f.ref_table);
+                    ForeignKey {
+                        columns: self.columns_of(t, &f.columns),
+                        ref_columns: f
+                            .ref_columns
+                            .iter()
+                            .map(|c| self.column(&f.ref_schema, &f.ref_table, c))
+                            .collect(),
+                        ref_schema,
+                        ref_table,
+                        ..f.clone()
+                    }
+                })
+                .collect(),
+            ..t.clone()
+        }
     }
 }
 
-fn same_fk(
-    a: &ForeignKey,
-    b: &ForeignKey,
-    rn: &dyn Fn(&str) -> String,
-    table_rn: &dyn Fn(&str, &str) -> (String, String),
-) -> bool {
-    let (rs, rt) = table_rn(&a.ref_schema, &a.ref_table);
-    a.columns.iter().map(|c| rn(c)).collect::<Vec<_>>() == b.columns
-        && rs == b.ref_schema
-        && rt == b.ref_table
+fn same_fk(a: &ForeignKey, b: &ForeignKey) -> bool {
+    a.columns == b.columns
+        && a.ref_schema == b.ref_schema
+        && a.ref_table == b.ref_table
         && a.ref_columns == b.ref_columns
         && a.on_delete == b.on_delete
         && a.on_update == b.on_update
@@ -405,25 +487,7 @@ pub fn diff(old: &Schema, new: &Schema) -> Vec<Change> {
     }
 
     let pairs = match_tables(old, new);
-    // Old table name → new table name, for comparing foreign keys across renames.
-    let table_map: Vec<((String, String), (String, String))> = pairs
-        .iter()
-        .filter_map(|(o, n)| {
-            let (o, n) = ((*o)?, (*n)?);
-            Some((
-                (o.schema.clone(), o.name.clone()),
-                (n.schema.clone(), n.name.clone()),
-            ))
-        })
-        .collect();
-    let table_index: std::collections::BTreeMap<(String, String), (String, String)> =
-        table_map.into_iter().collect();
-    let table_rn = |s: &str, t: &str| -> (String, String) {
-        table_index
-            .get(&(s.to_string(), t.to_string()))
-            .cloned()
-            .unwrap_or((s.to_string(), t.to_string()))
-    };
+    let renames = Renames::new(old, new);
 
     for (o, n) in &pairs {
         match (o, n) {
@@ -447,34 +511,29 @@ pub fn diff(old: &Schema, new: &Schema) -> Vec<Change> {
                 }
             }
             (Some(o), None) => out.push(Change::DropTable((*o).clone())),
-            (Some(o), Some(n)) => diff_table(&mut out, o, n, &table_rn),
+            (Some(o), Some(n)) => diff_table(&mut out, o, n, &renames),
             (None, None) => {}
         }
     }
     out
 }
 
-fn diff_table(
-    out: &mut Vec<Change>,
-    o: &Table,
-    n: &Table,
-    table_rn: &dyn Fn(&str, &str) -> (String, String),
-) {
+fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
     if o.schema != n.schema || o.name != n.name {
         out.push(Change::RenameTable {
             old: o.clone(),
             new: n.clone(),
         });
     }
-    let rn = renamed(o, n);
     for (oc, nc) in match_columns(o, n) {
         match (oc, nc) {
             (None, Some(c)) => out.push(Change::AddColumn {
                 table: n.clone(),
                 column: c.clone(),
             }),
+            // Named as the table is called when the drop runs (after any rename).
             (Some(c), None) => out.push(Change::DropColumn {
-                table: o.clone(),
+                table: n.clone(),
                 column: c.clone(),
             }),
             (Some(a), Some(b)) => {
@@ -498,10 +557,12 @@ fn diff_table(
                     match &b.default {
                         Some(_) => out.push(Change::SetDefault {
                             table: n.clone(),
+                            old: a.clone(),
                             column: b.clone(),
                         }),
                         None => out.push(Change::DropDefault {
                             table: n.clone(),
+                            old: a.clone(),
                             column: b.clone(),
                         }),
                     }
@@ -523,11 +584,12 @@ fn diff_table(
         }
     }
 
+    // Keys, constraints and indexes of the old table, in the new schema's names.
+    let om = renames.objects(o);
+    let o = &om;
+
     // Primary key.
-    let old_pk = o.primary_key.as_ref().map(|k| PrimaryKey {
-        name: k.name.clone(),
-        columns: k.columns.iter().map(|c| rn(c)).collect(),
-    });
+    let old_pk = o.primary_key.clone();
     match (&old_pk, &n.primary_key) {
         (None, Some(k)) => out.push(Change::AddPrimaryKey {
             table: n.clone(),
@@ -552,10 +614,9 @@ fn diff_table(
 
     // Uniques, checks, indexes, foreign keys, policies: paired by name first, then by
     // definition (a derived name that changed with a rename is a rename, not a rebuild).
-    let map_cols = |cols: &[String]| cols.iter().map(|c| rn(c)).collect::<Vec<_>>();
     let t = || n.clone();
 
-    let same_unique = |a: &Unique, b: &Unique| map_cols(&a.columns) == b.columns;
+    let same_unique = |a: &Unique, b: &Unique| a.columns == b.columns;
     diff_named(
         out,
         &o.uniques,
@@ -612,7 +673,6 @@ fn diff_table(
     );
     let same_index = |a: &Index, b: &Index| {
         Index {
-            columns: map_cols(&a.columns),
             name: b.name.clone(),
             ..a.clone()
         } == *b
@@ -644,7 +704,7 @@ fn diff_table(
             },
         },
     );
-    let same_key = |a: &ForeignKey, b: &ForeignKey| same_fk(a, b, &rn, table_rn);
+    let same_key = |a: &ForeignKey, b: &ForeignKey| same_fk(a, b);
     diff_named(
         out,
         &o.foreign_keys,

@@ -208,7 +208,7 @@ pub fn order(mut specs: Vec<StepSpec>) -> Ordered {
             .map(|&j| (best[j].0, Some(j)))
             .max_by_key(|(c, j)| (*c, Reverse(j.map(|x| pos[x]))))
             .unwrap_or((0, None));
-        best[i] = (c + cost(&specs[i].step), from);
+        best[i] = (c + specs[i].step.cost, from);
         let mut step = specs[i].step.clone();
         step.depends_on = d.iter().map(|&j| specs[j].step.id.clone()).collect();
         steps.push(step);

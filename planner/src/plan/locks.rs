@@ -2,9 +2,6 @@
 //! Ground truth: locks measured on PostgreSQL 15 (see docs/locks.md); the mode names are
 //! those of `pg_locks.mode`.
 
-use super::{Step, TableImpact};
-use std::collections::BTreeSet;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LockMode {
     AccessShare,
@@ -93,51 +90,74 @@ impl Lock {
     }
 }
 
-/// Summarizes the plan per table: strongest lock, step count, rewrite/scan, impact.
-pub fn table_impacts(steps: &[Step], new_tables: &BTreeSet<(String, String)>) -> Vec<TableImpact> {
-    let mut map: std::collections::BTreeMap<String, TableImpact> =
-        std::collections::BTreeMap::new();
-    for step in steps {
-        let mut touched: Vec<String> = step.locks.iter().map(|l| l.relation.clone()).collect();
-        if let Some((s, t)) = &step.table {
-            touched.push(format!("{s}.{t}"));
-        }
-        touched.sort();
-        touched.dedup();
-        for rel in touched {
-            let new_table = {
-                let (s, t) = rel.split_once('.').unwrap_or(("public", &rel));
-                new_tables.contains(&(s.to_string(), t.to_string()))
-            };
-            let e = map.entry(rel.clone()).or_insert(TableImpact {
-                table: rel.clone(),
-                strongest_lock: None,
-                steps: 0,
-                rewrite: false,
-                scan: false,
-                blocks_reads: false,
-                blocks_writes: false,
-                impact: "instant",
-                new_table,
-            });
-            e.steps += 1;
-            for l in step.locks.iter().filter(|l| l.relation == rel) {
-                e.strongest_lock = e.strongest_lock.max(Some(l.mode));
-                e.blocks_reads |= l.blocks_reads;
-                e.blocks_writes |= l.blocks_writes;
-            }
-            if step
-                .table
-                .as_ref()
-                .is_some_and(|(s, t)| format!("{s}.{t}") == rel)
-            {
-                e.rewrite |= step.rewrite;
-                e.scan |= step.scan || step.backfill.is_some();
-            }
-            if (e.rewrite || e.scan) && !e.new_table {
-                e.impact = "proportional to table size";
-            }
+/// How long reads (or writes) of a table can be blocked by a plan, for the per-table
+/// summary reviewers decide on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Blocking {
+    /// Never blocked.
+    None,
+    /// Only while a step waits for and holds a lock for an instant: bounded by
+    /// `lock_timeout` per attempt (times the retries).
+    LockWait,
+    /// For as long as a step takes to scan or rewrite the table.
+    TableSize,
+}
+
+impl Blocking {
+    pub const ALL: [Blocking; 3] = [Blocking::None, Blocking::LockWait, Blocking::TableSize];
+
+    /// The name used in plan files: `none`, `lock_wait`, `table_size`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Blocking::None => "none",
+            Blocking::LockWait => "lock_wait",
+            Blocking::TableSize => "table_size",
         }
     }
-    map.into_values().collect()
+
+    pub fn parse(s: &str) -> Option<Blocking> {
+        Blocking::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+
+    /// For people: `no`, `for a lock wait`, `while the table is read`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Blocking::None => "no",
+            Blocking::LockWait => "for a lock wait (≤ lock_timeout per attempt)",
+            Blocking::TableSize => "while the whole table is read or rewritten",
+        }
+    }
+}
+
+/// How long the work a plan does on a table runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Work {
+    /// Catalog changes only.
+    Instant,
+    /// Proportional to the table's size (scans, index builds, backfills, rewrites).
+    TableSize,
+}
+
+impl Work {
+    pub const ALL: [Work; 2] = [Work::Instant, Work::TableSize];
+
+    /// The name used in plan files: `instant` or `table_size`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Work::Instant => "instant",
+            Work::TableSize => "table_size",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Work> {
+        Work::ALL.into_iter().find(|w| w.as_str() == s)
+    }
+
+    /// For people: `instant` or `proportional to table size`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Work::Instant => "instant",
+            Work::TableSize => "proportional to table size",
+        }
+    }
 }

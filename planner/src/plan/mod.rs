@@ -5,6 +5,7 @@
 //! path. The result is the internal [`Plan`]; the versioned wire format lives in
 //! `crate::planfile` and is converted from it by hand.
 
+pub mod convert;
 pub mod diff;
 pub mod graph;
 pub mod locks;
@@ -13,6 +14,18 @@ pub mod strategy;
 use crate::diag::Diagnostic;
 use crate::model::Schema;
 pub use locks::{Lock, LockMode};
+
+/// `Display` as the name used in plan files (`as_str`).
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+display_as_str!(Phase, StepKind, HazardKind, Severity, TimeoutClass);
 
 /// The five phases of an expand/contract migration, in execution order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -262,10 +275,63 @@ impl HazardKind {
     }
 }
 
+/// What a hazard does to the verdict of `wesley plan` and `wesley apply` (the rules are in
+/// docs/hazards.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Shown prominently, but the exit code stays 0: long-running or backfilling steps,
+    /// instant strong locks bounded by `lock_timeout`, tightenings the schema's author asked
+    /// for (old code fails only on data that breaks the new rule), and widenings no driver
+    /// can tell apart. `--deny KIND` promotes a kind to [`Severity::Refuse`].
+    Review,
+    /// Irreversible, an outage, or a security change: the plan is refused (exit code 3)
+    /// unless the kind is listed in `--allow`.
+    Refuse,
+}
+
+impl Severity {
+    /// The name used in plan files: `review` or `refuse`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Review => "review",
+            Severity::Refuse => "refuse",
+        }
+    }
+
+    /// Reads [`Severity::as_str`]'s names.
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "review" => Some(Severity::Review),
+            "refuse" => Some(Severity::Refuse),
+            _ => None,
+        }
+    }
+}
+
+impl HazardKind {
+    /// The severity a hazard of this kind has unless its step says otherwise: refusal for
+    /// what deletes data, rewrites a table, changes authorization or breaks running code;
+    /// review for the rest. `blocks_reads`/`blocks_writes` are raised to refusal when the
+    /// lock is held while an existing table is scanned or rewritten (see `strategy::Ctx::finish`).
+    pub fn default_severity(self) -> Severity {
+        match self {
+            HazardKind::DeletesData
+            | HazardKind::TableRewrite
+            | HazardKind::AuthzChange
+            | HazardKind::BreaksClients => Severity::Refuse,
+            HazardKind::BlocksReads
+            | HazardKind::BlocksWrites
+            | HazardKind::LongRunning
+            | HazardKind::NeedsBackfill => Severity::Review,
+        }
+    }
+}
+
 /// A hazard with a message written for a person: what happens, to which table, what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hazard {
     pub kind: HazardKind,
+    pub severity: Severity,
     pub message: String,
 }
 
@@ -282,6 +348,66 @@ pub struct Backfill {
     /// Rows that still need the update, e.g. `"price_new" IS NULL AND "price" IS NOT NULL`.
     pub predicate: String,
     pub batch_size: u32,
+}
+
+/// How long a step may run, which decides the statement timeout it runs under. Decided
+/// once, by the planner, and carried in the plan file: the executor and the SQL rendering
+/// both read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimeoutClass {
+    /// A catalog change: runs under the short statement timeout (`--statement-timeout`,
+    /// 1 minute by default).
+    Instant,
+    /// One statement that reads or rewrites a whole table (a validation, a concurrent
+    /// index build or drop, a completeness check): runs under the long statement timeout
+    /// (`--long-statement-timeout`, no limit by default).
+    Long,
+    /// A backfill: many short transactions, each under the short statement timeout; the
+    /// step as a whole has no limit.
+    Unbounded,
+}
+
+impl TimeoutClass {
+    pub const ALL: [TimeoutClass; 3] = [
+        TimeoutClass::Instant,
+        TimeoutClass::Long,
+        TimeoutClass::Unbounded,
+    ];
+
+    /// The class of a step with these facts: backfills are unbounded; steps that scan or
+    /// rewrite a table, or run outside a transaction (CONCURRENTLY, which also waits for
+    /// older transactions), are long; the rest are instant.
+    pub fn of(scan: bool, rewrite: bool, transactional: bool, backfill: bool) -> TimeoutClass {
+        if backfill {
+            TimeoutClass::Unbounded
+        } else if scan || rewrite || !transactional {
+            TimeoutClass::Long
+        } else {
+            TimeoutClass::Instant
+        }
+    }
+
+    /// The name used in plan files: `instant`, `long` or `unbounded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutClass::Instant => "instant",
+            TimeoutClass::Long => "long",
+            TimeoutClass::Unbounded => "unbounded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimeoutClass> {
+        TimeoutClass::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// An index a non-transactional (`CONCURRENTLY`) step builds or drops. The executor uses it
+/// to make the step idempotent: a valid index left by an interrupted build is kept, an
+/// invalid one dropped and rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IndexRef {
+    pub schema: String,
+    pub name: String,
 }
 
 /// One step of a plan.
@@ -305,23 +431,27 @@ pub struct Step {
     pub scan: bool,
     pub hazards: Vec<Hazard>,
     pub backfill: Option<Backfill>,
+    /// See [`TimeoutClass::of`]; set by the planner once the step is complete.
+    pub timeout: TimeoutClass,
+    /// Estimated relative cost (1 instant, 10 a scan, 100 a rewrite or backfill): the
+    /// weights of the critical path and of the executor's scheduling priority.
+    pub cost: u64,
+    /// The index a `CONCURRENTLY` step builds or drops.
+    pub index: Option<IndexRef>,
 }
 
-/// Per-table impact summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableImpact {
-    /// `schema.table`.
-    pub table: String,
-    pub strongest_lock: Option<LockMode>,
-    pub steps: usize,
-    pub rewrite: bool,
-    pub scan: bool,
-    pub blocks_reads: bool,
-    pub blocks_writes: bool,
-    /// `instant` or `proportional to table size`.
-    pub impact: &'static str,
-    /// True for tables the plan creates (nothing uses them yet).
-    pub new_table: bool,
+impl Step {
+    /// `schema.table` of every table the step changes or locks, sorted: two steps that
+    /// touch a common table never run at the same time.
+    pub fn touches(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.locks.iter().map(|l| l.relation.clone()).collect();
+        if let Some((s, t)) = &self.table {
+            out.push(format!("{s}.{t}"));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// A complete migration plan in execution order.
@@ -332,13 +462,17 @@ pub struct Plan {
     /// Canonical forms of the two schemas (their hashes are `from_hash` and `to_hash`).
     pub from: crate::canon::CanonSchema,
     pub to: crate::canon::CanonSchema,
+    /// The two schemas' SQL expressions ([`crate::canon::expressions`]), for drift checks.
+    pub from_exprs: Vec<crate::canon::TableExpressions>,
+    pub to_exprs: Vec<crate::canon::TableExpressions>,
     pub steps: Vec<Step>,
     /// Steps grouped by depth in the dependency graph: every step of wave N depends only on
     /// steps of earlier waves.
     pub waves: Vec<Vec<String>>,
     /// The longest chain of dependent steps, weighted by estimated cost.
     pub critical_path: Vec<String>,
-    pub tables: Vec<TableImpact>,
+    /// Tables that exist only in the new schema (`schema.table`): nothing uses them yet.
+    pub new_tables: Vec<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -377,7 +511,6 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
                 .with_help("split the change into two migrations, and report this schema pair as a planner bug"),
         );
     }
-    let tables = locks::table_impacts(&ordered.steps, &new_tables);
     let from = crate::canon::canonical(old);
     let to = crate::canon::canonical(new);
     Plan {
@@ -385,10 +518,12 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
         to_hash: to.hash(),
         from,
         to,
+        from_exprs: crate::canon::expressions(old),
+        to_exprs: crate::canon::expressions(new),
         steps: ordered.steps,
         waves: ordered.waves,
         critical_path: ordered.critical_path,
-        tables,
+        new_tables: new_tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
         diagnostics,
     }
 }

@@ -4,24 +4,27 @@
 //! code span or the SQL fence.
 
 use super::{
-    advice, clean, is_allowed, lock_name, phase_title, plural, short_hash, unallowed, verdict,
-    Verdict,
+    advice, blocking, clean, lock_name, phase_title, plural, short_hash, standing, verdict,
+    Standing, Verdict,
 };
+use crate::plan::locks::{Blocking, Work};
 use crate::plan::{HazardKind, Phase};
-use crate::planfile::{PlanFile, PlanHazard, PlanStep};
+use crate::planfile::{PlanFile, PlanStep};
+use crate::policy::HazardPolicy;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MarkdownOptions {
-    /// Hazard kinds accepted for this plan (they do not count against the verdict).
-    pub allowed: Vec<HazardKind>,
+    /// `--allow` and `--deny`.
+    pub policy: HazardPolicy,
 }
 
 pub fn render(file: &PlanFile, opts: &MarkdownOptions) -> String {
     let mut o = String::new();
-    let v = verdict(file, &opts.allowed);
+    let v = verdict(file, &opts.policy);
     let icon = match v {
         Verdict::Errors(_) => "⛔",
+        Verdict::Refused { .. } => "🛑",
         Verdict::Review { .. } => "⚠️",
         Verdict::Safe { .. } | Verdict::NoChanges => "✅",
     };
@@ -50,11 +53,12 @@ pub fn render(file: &PlanFile, opts: &MarkdownOptions) -> String {
         tables(&mut o, file);
     }
     if !file.steps.is_empty() {
-        steps(&mut o, file, &opts.allowed);
+        steps(&mut o, file, &opts.policy);
     }
     if file.hazards().next().is_some() {
-        hazards(&mut o, file, &opts.allowed);
+        hazards(&mut o, file, &opts.policy);
     }
+    policy_note(&mut o, file, &opts.policy);
     if !file.steps.is_empty() {
         sql(&mut o, file);
     }
@@ -62,31 +66,30 @@ pub fn render(file: &PlanFile, opts: &MarkdownOptions) -> String {
 }
 
 fn tables(o: &mut String, file: &PlanFile) {
-    o.push_str("\n| Table | Strongest lock | Blocks reads | Blocks writes | Rewrite | Impact |\n");
-    o.push_str("| --- | --- | --- | --- | --- | --- |\n");
-    let yes = |b: bool| if b { "yes" } else { "no" };
+    o.push_str("\n| Table | Strongest lock | Reads blocked | Writes blocked | Work |\n");
+    o.push_str("| --- | --- | --- | --- | --- |\n");
+    let blocked = |b: &str| Blocking::parse(b).map_or_else(|| cell(b), |b| cell(b.describe()));
     for t in &file.tables {
-        let impact = if t.new_table {
+        let work = if t.new_table {
             "new table".to_string()
         } else {
-            cell(&t.impact)
+            Work::parse(&t.work).map_or_else(|| cell(&t.work), |w| cell(w.describe()))
         };
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             code(&t.table),
             t.strongest_lock
                 .as_deref()
                 .map_or_else(|| "none".to_string(), |m| cell(&lock_name(m))),
-            yes(t.blocks_reads),
-            yes(t.blocks_writes),
-            yes(t.rewrite),
-            impact
+            blocked(&t.reads_blocked),
+            blocked(&t.writes_blocked),
+            work
         );
     }
 }
 
-fn steps(o: &mut String, file: &PlanFile, allowed: &[HazardKind]) {
+fn steps(o: &mut String, file: &PlanFile, policy: &HazardPolicy) {
     o.push_str("\n#### Steps\n");
     for (phase, steps) in super::phase_runs(file) {
         let title = Phase::parse(phase).map(phase_title).unwrap_or("");
@@ -96,12 +99,12 @@ fn steps(o: &mut String, file: &PlanFile, allowed: &[HazardKind]) {
         }
         let _ = writeln!(o, "\n**{}**: {title}\n", text(&name));
         for (n, s) in steps {
-            step(o, n, s, allowed);
+            step(o, n, s, policy);
         }
     }
 }
 
-fn step(o: &mut String, n: usize, s: &PlanStep, allowed: &[HazardKind]) {
+fn step(o: &mut String, n: usize, s: &PlanStep, policy: &HazardPolicy) {
     let _ = write!(o, "{n}. {}", text(&s.summary));
     for l in &s.locks {
         let _ = write!(
@@ -113,19 +116,21 @@ fn step(o: &mut String, n: usize, s: &PlanStep, allowed: &[HazardKind]) {
     if !s.transactional {
         o.push_str(" · outside a transaction");
     }
-    let flagged: Vec<&PlanHazard> = s
-        .hazards
-        .iter()
-        .filter(|h| !is_allowed(h, allowed))
-        .collect();
-    if !flagged.is_empty() {
-        let kinds: Vec<String> = flagged.iter().map(|h| text(&h.kind)).collect();
-        let _ = write!(o, " · ⚠️ {}", kinds.join(", "));
+    for (mark, which) in [("🛑", Standing::Refused), ("⚠️", Standing::Review)] {
+        let kinds: Vec<String> = s
+            .hazards
+            .iter()
+            .filter(|h| standing(h, policy) == which)
+            .map(|h| text(&h.kind))
+            .collect();
+        if !kinds.is_empty() {
+            let _ = write!(o, " · {mark} {}", kinds.join(", "));
+        }
     }
     o.push('\n');
 }
 
-fn hazards(o: &mut String, file: &PlanFile, allowed: &[HazardKind]) {
+fn hazards(o: &mut String, file: &PlanFile, policy: &HazardPolicy) {
     o.push_str("\n#### Hazards\n");
     let number = |s: &PlanStep| {
         file.steps
@@ -140,19 +145,20 @@ fn hazards(o: &mut String, file: &PlanFile, allowed: &[HazardKind]) {
     kinds.dedup();
     for kind in kinds {
         let known = HazardKind::parse(kind);
-        let ok = known.is_some_and(|k| allowed.contains(&k));
-        let _ = write!(o, "\n{} **{}**", if ok { "✅" } else { "⚠️" }, text(kind));
+        let _ = write!(o, "\n**{}**", text(kind));
         if let Some(k) = known {
             let _ = write!(o, ": {}", k.describe());
         }
-        if ok {
-            o.push_str(" (allowed)");
-        }
         o.push_str("\n\n");
         for (s, h) in file.hazards().filter(|(_, h)| h.kind == kind) {
+            let mark = match standing(h, policy) {
+                Standing::Refused => "🛑 refused",
+                Standing::Allowed => "✅ allowed",
+                Standing::Review => "⚠️ review",
+            };
             let _ = writeln!(
                 o,
-                "- Step {} ({}): {}",
+                "- {mark} · step {} ({}): {}",
                 number(s),
                 code(&s.id),
                 text(&h.message)
@@ -162,17 +168,51 @@ fn hazards(o: &mut String, file: &PlanFile, allowed: &[HazardKind]) {
             let _ = writeln!(o, "\n*What to do:* {}", advice(k));
         }
     }
-    let review = unallowed(file, allowed);
-    if !review.is_empty() {
-        let mut names: Vec<&str> = review.iter().map(|(_, h)| h.kind.as_str()).collect();
+}
+
+/// How the verdict was reached, and how a team accepts a reviewed refusal for one pull
+/// request (docs/hazards.md).
+fn policy_note(o: &mut String, file: &PlanFile, policy: &HazardPolicy) {
+    if file.hazards().next().is_none() {
+        return;
+    }
+    o.push_str("\n<details>\n<summary>How Wesley decides</summary>\n\n");
+    o.push_str("🛑 **refuse**: irreversible, an outage or a security change (deleted data, a table rewrite, changed row-level security, code written for the old schema failing at once). The plan is refused (exit code 3) until the kind is accepted with `--allow`.\n\n");
+    o.push_str("⚠️ **review**: long-running or backfilling steps, instant locks bounded by `lock_timeout`, rules the schema asked for (NOT NULL, CHECK, UNIQUE, foreign keys) that fail only writes breaking them. Shown here; they do not change the exit code unless denied with `--deny`.\n\n");
+    if !policy.allowed_kinds().is_empty() || !policy.denied_kinds().is_empty() {
+        let list = |k: &[HazardKind]| k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            o,
+            "This run: allowed {}; denied {}.\n",
+            if policy.allowed_kinds().is_empty() {
+                "none".to_string()
+            } else {
+                list(policy.allowed_kinds())
+            },
+            if policy.denied_kinds().is_empty() {
+                "none".to_string()
+            } else {
+                list(policy.denied_kinds())
+            }
+        );
+    }
+    let refused = blocking(file, policy);
+    if !refused.is_empty() {
+        let mut names: Vec<&str> = refused.iter().map(|(_, h)| h.kind.as_str()).collect();
         names.sort_by_key(|k| HazardKind::parse(k).map_or(usize::MAX, |h| h as usize));
         names.dedup();
         let _ = writeln!(
             o,
-            "\nOnce reviewed, accept them with {}.",
+            "To accept the refused hazards for this pull request once they are reviewed, add the label {} (one per kind) or run {}.\n",
+            names
+                .iter()
+                .map(|n| code(&format!("wesley:allow:{n}")))
+                .collect::<Vec<_>>()
+                .join(", "),
             code(&format!("wesley plan --allow {}", names.join(",")))
         );
     }
+    o.push_str("</details>\n");
 }
 
 fn sql(o: &mut String, file: &PlanFile) {
@@ -273,14 +313,14 @@ mod tests {
     fn comment() {
         let got = render(&fixture::sample(), &MarkdownOptions::default());
         expect_test::expect![[r####"
-            ### ⚠️ 2 hazards need review: deletes_data, long_running
+            ### 🛑 2 hazards need a decision: deletes_data, breaks_clients
 
-            Wesley migration plan `sha256:696c598a4972` → `sha256:8434751da777` · 4 steps in 3 waves · plan `sha256:171bde8641e5`
+            Wesley migration plan `sha256:696c598a4972` → `sha256:8434751da777` · 4 steps in 3 waves · plan `sha256:e970763c8f5d`
 
-            | Table | Strongest lock | Blocks reads | Blocks writes | Rewrite | Impact |
-            | --- | --- | --- | --- | --- | --- |
-            | `public.team` | ACCESS EXCLUSIVE | yes | yes | no | new table |
-            | `public.user` | ACCESS EXCLUSIVE | yes | yes | no | proportional to table size |
+            | Table | Strongest lock | Reads blocked | Writes blocked | Work |
+            | --- | --- | --- | --- | --- |
+            | `public.team` | ACCESS EXCLUSIVE | no | no | new table |
+            | `public.user` | ACCESS EXCLUSIVE | for a lock wait (≤ lock_timeout per attempt) | for a lock wait (≤ lock_timeout per attempt) | proportional to table size |
 
             #### Steps
 
@@ -292,23 +332,38 @@ mod tests {
 
             **Contract**: what the new schema no longer has is removed
 
-            4. Drop column public.user.legacy · `ACCESS EXCLUSIVE public.user` · ⚠️ deletes_data
+            4. Drop column public.user.legacy · `ACCESS EXCLUSIVE public.user` · 🛑 deletes_data, breaks_clients
 
             #### Hazards
 
-            ⚠️ **deletes_data**: data is removed for good
+            **deletes_data**: data is removed for good
 
-            - Step 4 (`drop_column:public.user.legacy`): Dropping column public.user.legacy deletes its data for good. Deploy code that no longer reads or writes it first, and take a backup if the data may be needed.
+            - 🛑 refused · step 4 (`drop_column:public.user.legacy`): Dropping column public.user.legacy deletes its data for good. Deploy code that no longer reads or writes it first, and take a backup if the data may be needed.
 
             *What to do:* Make sure nothing needs the data any more, and take a backup if it might; dropped data cannot be recovered by Wesley.
 
-            ⚠️ **long_running**: takes time proportional to the table's size
+            **breaks_clients**: running application code may fail until it is updated
 
-            - Step 3 (`create_index:public.user.user_nick_idx`): Building index user_nick_idx reads public.user twice without blocking reads or writes; it takes time and I/O proportional to the table's size. An interrupted build leaves an INVALID index, which `wesley apply` drops and rebuilds.
+            - 🛑 refused · step 4 (`drop_column:public.user.legacy`): From this step on, queries that name public.user.legacy fail (SQLSTATE 42703), and `SELECT *` returns one column less.
+
+            *What to do:* Deploy application code that works with both the old and the new schema before applying this step.
+
+            **long_running**: takes time proportional to the table's size
+
+            - ⚠️ review · step 3 (`create_index:public.user.user_nick_idx`): Building index user_nick_idx reads public.user twice without blocking reads or writes; it takes time and I/O proportional to the table's size. An interrupted build leaves an INVALID index, which `wesley apply` drops and rebuilds.
 
             *What to do:* Expect it to take time on large tables; traffic continues, but do not cut the migration short.
 
-            Once reviewed, accept them with `wesley plan --allow deletes_data,long_running`.
+            <details>
+            <summary>How Wesley decides</summary>
+
+            🛑 **refuse**: irreversible, an outage or a security change (deleted data, a table rewrite, changed row-level security, code written for the old schema failing at once). The plan is refused (exit code 3) until the kind is accepted with `--allow`.
+
+            ⚠️ **review**: long-running or backfilling steps, instant locks bounded by `lock_timeout`, rules the schema asked for (NOT NULL, CHECK, UNIQUE, foreign keys) that fail only writes breaking them. Shown here; they do not change the exit code unless denied with `--deny`.
+
+            To accept the refused hazards for this pull request once they are reviewed, add the label `wesley:allow:deletes_data`, `wesley:allow:breaks_clients` (one per kind) or run `wesley plan --allow deletes_data,breaks_clients`.
+
+            </details>
 
             <details>
             <summary>SQL (4 steps)</summary>
@@ -338,11 +393,11 @@ mod tests {
     #[test]
     fn safe_and_empty() {
         let opts = MarkdownOptions {
-            allowed: HazardKind::ALL.to_vec(),
+            policy: HazardPolicy::allowing(&HazardKind::ALL),
         };
         let got = render(&fixture::sample(), &opts);
         assert!(
-            got.starts_with("### ✅ Safe: 4 steps, 2 hazards allowed"),
+            got.starts_with("### ✅ Safe: 4 steps, 3 hazards allowed"),
             "{got}"
         );
         assert!(!got.contains("accept them with"), "{got}");

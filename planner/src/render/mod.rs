@@ -11,15 +11,24 @@ pub mod text;
 
 use crate::plan::{HazardKind, LockMode, Phase};
 use crate::planfile::{PlanFile, PlanHazard, PlanStep};
+use crate::policy::HazardPolicy;
 
 /// What a reviewer needs to know first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The plan has error diagnostics and must not be applied (their codes, in order).
     Errors(Vec<String>),
-    /// Hazards outside the allowed list: how many, and of which kinds.
-    Review { hazards: usize, kinds: Vec<String> },
-    /// Nothing left to review: how many steps, how many allowed hazards and their kinds.
+    /// Hazards of refusal severity that are not allowed: how many, and of which kinds. The
+    /// plan is refused (exit code 3) until they are accepted with `--allow`.
+    Refused { hazards: usize, kinds: Vec<String> },
+    /// No refusal left, but hazards a reviewer should look at: how many, of which kinds,
+    /// and how many refusals were allowed.
+    Review {
+        steps: usize,
+        hazards: usize,
+        kinds: Vec<String>,
+    },
+    /// Nothing to review: how many steps, how many allowed hazards and their kinds.
     Safe {
         steps: usize,
         allowed: usize,
@@ -30,17 +39,27 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// One line, without decoration, e.g. `2 hazards need review: deletes_data, long_running`.
+    /// One line, without decoration, e.g. `2 hazards need a decision: deletes_data, breaks_clients`.
     pub fn summary(&self) -> String {
         match self {
             Verdict::Errors(codes) => format!("Plan has errors: {}", codes.join(", ")),
-            Verdict::Review { hazards, kinds } => format!(
-                "{hazards} {} review: {}",
+            Verdict::Refused { hazards, kinds } => format!(
+                "{hazards} {} a decision: {}",
                 if *hazards == 1 {
                     "hazard needs"
                 } else {
                     "hazards need"
                 },
+                kinds.join(", ")
+            ),
+            Verdict::Review {
+                steps,
+                hazards,
+                kinds,
+            } => format!(
+                "Safe to apply: {}, {} to review ({})",
+                plural(*steps, "step"),
+                plural(*hazards, "hazard"),
                 kinds.join(", ")
             ),
             Verdict::Safe {
@@ -62,15 +81,15 @@ impl Verdict {
         }
     }
 
-    /// True when the plan must not be applied as it is: errors, or hazards not allowed.
+    /// True when the plan must not be applied as it is: errors, or refusals not allowed.
     pub fn blocks(&self) -> bool {
-        matches!(self, Verdict::Errors(_) | Verdict::Review { .. })
+        matches!(self, Verdict::Errors(_) | Verdict::Refused { .. })
     }
 }
 
-/// Judges a plan: errors first, then hazards whose kind is not in `allowed` (unknown
-/// kinds are never allowed).
-pub fn verdict(file: &PlanFile, allowed: &[HazardKind]) -> Verdict {
+/// Judges a plan: errors first, then hazards that [`HazardPolicy::blocks_hazard`], then
+/// hazards left for review (refusals that were allowed count as allowed, not review).
+pub fn verdict(file: &PlanFile, policy: &HazardPolicy) -> Verdict {
     let mut codes: Vec<String> = Vec::new();
     for d in file.diagnostics.iter().filter(|d| d.is_error()) {
         if !codes.contains(&d.code) {
@@ -80,35 +99,63 @@ pub fn verdict(file: &PlanFile, allowed: &[HazardKind]) -> Verdict {
     if !codes.is_empty() {
         return Verdict::Errors(codes);
     }
-    let (ok, review): (Vec<_>, Vec<_>) = file.hazards().partition(|(_, h)| is_allowed(h, allowed));
-    if !review.is_empty() {
-        return Verdict::Review {
-            hazards: review.len(),
-            kinds: kinds_of(&review),
+    let refused = blocking(file, policy);
+    if !refused.is_empty() {
+        return Verdict::Refused {
+            hazards: refused.len(),
+            kinds: kinds_of(&refused),
         };
     }
     if file.steps.is_empty() {
         return Verdict::NoChanges;
     }
+    let (allowed, review): (Vec<_>, Vec<_>) = file
+        .hazards()
+        .partition(|(_, h)| standing(h, policy) == Standing::Allowed);
+    if !review.is_empty() {
+        return Verdict::Review {
+            steps: file.steps.len(),
+            hazards: review.len(),
+            kinds: kinds_of(&review),
+        };
+    }
     Verdict::Safe {
         steps: file.steps.len(),
-        allowed: ok.len(),
-        kinds: kinds_of(&ok),
+        allowed: allowed.len(),
+        kinds: kinds_of(&allowed),
     }
 }
 
-/// Hazards whose kind is not in `allowed`, in step order.
-pub fn unallowed<'a>(
+/// Hazards that stop the plan under `policy`, in step order.
+pub fn blocking<'a>(
     file: &'a PlanFile,
-    allowed: &[HazardKind],
+    policy: &HazardPolicy,
 ) -> Vec<(&'a PlanStep, &'a PlanHazard)> {
     file.hazards()
-        .filter(|(_, h)| !is_allowed(h, allowed))
+        .filter(|(_, h)| policy.blocks_hazard(h))
         .collect()
 }
 
-pub fn is_allowed(h: &PlanHazard, allowed: &[HazardKind]) -> bool {
-    h.kind().is_some_and(|k| allowed.contains(&k))
+/// How a hazard stands under `policy`, for its marker in renderings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Stops the plan.
+    Refused,
+    /// Accepted with `--allow`.
+    Allowed,
+    /// Shown for review; does not stop the plan.
+    Review,
+}
+
+/// Accepting a kind with `--allow` accepts its review hazards too.
+pub fn standing(h: &PlanHazard, policy: &HazardPolicy) -> Standing {
+    if policy.blocks_hazard(h) {
+        Standing::Refused
+    } else if h.kind().is_some_and(|k| policy.is_allowed(k)) {
+        Standing::Allowed
+    } else {
+        Standing::Review
+    }
 }
 
 /// Distinct hazard kinds, known kinds in [`HazardKind::ALL`] order, then unknown ones.
@@ -241,21 +288,34 @@ mod tests {
     #[test]
     fn verdicts() {
         let f = fixture::sample();
-        let v = verdict(&f, &[]);
+        let v = verdict(&f, &HazardPolicy::default());
         assert!(v.blocks());
         assert_eq!(
             v.summary(),
-            "2 hazards need review: deletes_data, long_running"
+            "2 hazards need a decision: deletes_data, breaks_clients"
         );
-        let all = HazardKind::ALL;
-        let v = verdict(&f, &all);
+        let v = verdict(
+            &f,
+            &HazardPolicy::allowing(&[HazardKind::DeletesData, HazardKind::BreaksClients]),
+        );
         assert!(!v.blocks());
         assert_eq!(
             v.summary(),
-            "Safe: 4 steps, 2 hazards allowed (deletes_data, long_running)"
+            "Safe to apply: 4 steps, 1 hazard to review (long_running)"
+        );
+        let v = verdict(&f, &HazardPolicy::allowing(&HazardKind::ALL));
+        assert!(!v.blocks());
+        let denied = HazardPolicy::new(
+            vec![HazardKind::DeletesData, HazardKind::BreaksClients],
+            vec![HazardKind::LongRunning],
+        )
+        .unwrap();
+        assert_eq!(
+            verdict(&f, &denied).summary(),
+            "1 hazard needs a decision: long_running"
         );
         let same = fixture::file(fixture::OLD, fixture::OLD);
-        assert_eq!(verdict(&same, &[]), Verdict::NoChanges);
+        assert_eq!(verdict(&same, &HazardPolicy::default()), Verdict::NoChanges);
     }
 
     #[test]

@@ -3,17 +3,21 @@
 //! under their steps, and a table per touched table at the end. ANSI colors only when
 //! asked for.
 
-use super::{clean, is_allowed, lock_name, phase_title, plural, short_hash, verdict, Verdict};
-use crate::plan::{HazardKind, LockMode, Phase};
+use super::{
+    clean, lock_name, phase_title, plural, short_hash, standing, verdict, Standing, Verdict,
+};
+use crate::plan::locks::{Blocking, Work};
+use crate::plan::{LockMode, Phase};
 use crate::planfile::{PlanFile, PlanLock, PlanStep};
+use crate::policy::HazardPolicy;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextOptions {
     /// Use ANSI colors.
     pub color: bool,
-    /// Hazard kinds accepted for this plan (they do not count against the verdict).
-    pub allowed: Vec<HazardKind>,
+    /// `--allow` and `--deny`.
+    pub policy: HazardPolicy,
 }
 
 /// Lines are wrapped to this many characters.
@@ -51,9 +55,10 @@ pub fn render(file: &PlanFile, opts: &TextOptions) -> String {
         plural(file.steps.len(), "step"),
         plural(file.waves.len(), "wave")
     );
-    let v = verdict(file, &opts.allowed);
+    let v = verdict(file, &opts.policy);
     let (label, code) = match v {
         Verdict::Errors(_) => ("error", RED),
+        Verdict::Refused { .. } => ("refused", RED),
         Verdict::Review { .. } => ("review", YELLOW),
         Verdict::Safe { .. } | Verdict::NoChanges => ("ok", GREEN),
     };
@@ -91,7 +96,7 @@ pub fn render(file: &PlanFile, opts: &TextOptions) -> String {
             p.paint(DIM, &format!("({title})"))
         );
         for (n, s) in steps {
-            step(&mut o, &p, n, s, &opts.allowed);
+            step(&mut o, &p, n, s, &opts.policy);
         }
     }
     if !file.tables.is_empty() {
@@ -100,7 +105,7 @@ pub fn render(file: &PlanFile, opts: &TextOptions) -> String {
     o
 }
 
-fn step(o: &mut String, p: &Painter, n: usize, s: &PlanStep, allowed: &[HazardKind]) {
+fn step(o: &mut String, p: &Painter, n: usize, s: &PlanStep, policy: &HazardPolicy) {
     let number = format!("{n:>4}. ");
     wrapped(o, &number, "      ", &clean(&s.summary));
     let mut line: Vec<String> = s.locks.iter().map(|l| badge(p, l)).collect();
@@ -110,14 +115,13 @@ fn step(o: &mut String, p: &Painter, n: usize, s: &PlanStep, allowed: &[HazardKi
     }
     let _ = writeln!(o, "      {}", line.join(" "));
     for h in &s.hazards {
-        let ok = is_allowed(h, allowed);
-        let head = format!(
-            "{} {}{}: ",
-            if ok { "-" } else { "!" },
-            clean(&h.kind),
-            if ok { " (allowed)" } else { "" }
-        );
-        let first = format!("      {}", p.paint(if ok { DIM } else { YELLOW }, &head));
+        let (mark, note, code) = match standing(h, policy) {
+            Standing::Refused => ("!", "refused", RED),
+            Standing::Allowed => ("-", "allowed", DIM),
+            Standing::Review => ("~", "review", YELLOW),
+        };
+        let head = format!("{mark} {} ({note}): ", clean(&h.kind));
+        let first = format!("      {}", p.paint(code, &head));
         let width = 6 + head.chars().count();
         wrap_into(o, &first, width, "        ", &clean(&h.message));
     }
@@ -143,34 +147,29 @@ fn tables(o: &mut String, p: &Painter, file: &PlanFile) {
     let header = [
         "TABLE",
         "STRONGEST LOCK",
-        "BLOCKS",
-        "REWRITE",
+        "READS BLOCKED",
+        "WRITES BLOCKED",
+        "WORK",
         "STEPS",
-        "IMPACT",
     ];
     let rows: Vec<[String; 6]> = file
         .tables
         .iter()
         .map(|t| {
-            let blocks = match (t.blocks_reads, t.blocks_writes) {
-                (true, true) => "reads, writes",
-                (true, false) => "reads",
-                (false, true) => "writes",
-                (false, false) => "nothing",
-            };
             [
                 clean(&t.table),
                 t.strongest_lock
                     .as_deref()
                     .map_or_else(|| "none".to_string(), lock_name),
-                blocks.to_string(),
-                if t.rewrite { "yes" } else { "no" }.to_string(),
-                t.steps.to_string(),
+                blocked(&t.reads_blocked),
+                blocked(&t.writes_blocked),
                 if t.new_table {
                     "new table".to_string()
                 } else {
-                    clean(&t.impact)
+                    Work::parse(&t.work)
+                        .map_or_else(|| clean(&t.work), |w| w.describe().to_string())
                 },
+                t.steps.to_string(),
             ]
         })
         .collect();
@@ -196,6 +195,11 @@ fn tables(o: &mut String, p: &Painter, file: &PlanFile) {
         "{}",
         line(header.iter().map(|h| p.paint(DIM, h)).collect())
     );
+    let color = |b: &str| match Blocking::parse(b) {
+        Some(Blocking::None) => GREEN,
+        Some(Blocking::LockWait) => YELLOW,
+        _ => RED,
+    };
     for (r, t) in rows.into_iter().zip(&file.tables) {
         let lock = t.strongest_lock.as_deref().and_then(LockMode::parse);
         let code = match lock {
@@ -206,7 +210,27 @@ fn tables(o: &mut String, p: &Painter, file: &PlanFile) {
         };
         let mut cells = r.to_vec();
         cells[1] = p.paint(code, &cells[1]);
+        cells[2] = p.paint(color(&t.reads_blocked), &cells[2]);
+        cells[3] = p.paint(color(&t.writes_blocked), &cells[3]);
         let _ = writeln!(o, "{}", line(cells));
+    }
+    let _ = writeln!(
+        o,
+        "  {}",
+        p.paint(
+            DIM,
+            "A lock wait lasts at most lock_timeout per attempt; \"while read\" lasts as long as the table takes to scan or rewrite."
+        )
+    );
+}
+
+/// A table cell for [`Blocking`]: `no`, `lock wait`, `while read`.
+fn blocked(b: &str) -> String {
+    match Blocking::parse(b) {
+        Some(Blocking::None) => "no".into(),
+        Some(Blocking::LockWait) => "lock wait".into(),
+        Some(Blocking::TableSize) => "while read".into(),
+        None => clean(b),
     }
 }
 
@@ -265,7 +289,7 @@ mod tests {
         let got = render(&fixture::sample(), &TextOptions::default());
         expect_test::expect![[r#"
             Plan sha256:696c598a4972 → sha256:8434751da777: 4 steps in 3 waves
-            review: 2 hazards need review: deletes_data, long_running
+            refused: 2 hazards need a decision: deletes_data, breaks_clients
 
             expand (additive changes the running application tolerates)
                1. Create table public.team (2 columns, 0 indexes)
@@ -274,20 +298,23 @@ mod tests {
                   [ACCESS EXCLUSIVE public.user] add_column:public.user.nick
                3. Build index user_nick_idx on public.user (nick) concurrently
                   [SHARE UPDATE EXCLUSIVE public.user] create_index:public.user.user_nick_idx (outside a transaction)
-                  ! long_running: Building index user_nick_idx reads public.user twice without blocking reads or
-                    writes; it takes time and I/O proportional to the table's size. An interrupted build leaves
-                    an INVALID index, which `wesley apply` drops and rebuilds.
+                  ~ long_running (review): Building index user_nick_idx reads public.user twice without blocking
+                    reads or writes; it takes time and I/O proportional to the table's size. An interrupted
+                    build leaves an INVALID index, which `wesley apply` drops and rebuilds.
 
             contract (what the new schema no longer has is removed)
                4. Drop column public.user.legacy
                   [ACCESS EXCLUSIVE public.user] drop_column:public.user.legacy
-                  ! deletes_data: Dropping column public.user.legacy deletes its data for good. Deploy code that
-                    no longer reads or writes it first, and take a backup if the data may be needed.
+                  ! deletes_data (refused): Dropping column public.user.legacy deletes its data for good. Deploy
+                    code that no longer reads or writes it first, and take a backup if the data may be needed.
+                  ! breaks_clients (refused): From this step on, queries that name public.user.legacy fail
+                    (SQLSTATE 42703), and `SELECT *` returns one column less.
 
             Tables
-              TABLE        STRONGEST LOCK    BLOCKS         REWRITE  STEPS  IMPACT
-              public.team  ACCESS EXCLUSIVE  reads, writes  no       1      new table
-              public.user  ACCESS EXCLUSIVE  reads, writes  no       3      proportional to table size
+              TABLE        STRONGEST LOCK    READS BLOCKED  WRITES BLOCKED  WORK                        STEPS
+              public.team  ACCESS EXCLUSIVE  no             no              new table                   1
+              public.user  ACCESS EXCLUSIVE  lock wait      lock wait       proportional to table size  3
+              A lock wait lasts at most lock_timeout per attempt; "while read" lasts as long as the table takes to scan or rewrite.
         "#]].assert_eq(&got);
     }
 
@@ -295,12 +322,13 @@ mod tests {
     fn allowed_hazards() {
         let opts = TextOptions {
             color: false,
-            allowed: vec![HazardKind::LongRunning],
+            policy: HazardPolicy::allowing(&[crate::plan::HazardKind::DeletesData]),
         };
         let got = render(&fixture::sample(), &opts);
-        assert!(got.contains("- long_running (allowed): "), "{got}");
+        assert!(got.contains("- deletes_data (allowed): "), "{got}");
+        assert!(got.contains("~ long_running (review): "), "{got}");
         assert!(
-            got.contains("review: 1 hazard needs review: deletes_data"),
+            got.contains("refused: 1 hazard needs a decision: breaks_clients"),
             "{got}"
         );
     }
@@ -309,7 +337,7 @@ mod tests {
     fn colors() {
         let opts = TextOptions {
             color: true,
-            allowed: vec![],
+            policy: HazardPolicy::default(),
         };
         let got = render(&fixture::sample(), &opts);
         assert!(

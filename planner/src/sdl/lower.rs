@@ -206,6 +206,7 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::Index => &["columns", "fields", "name", "using", "where", "unique"],
         K::Check => &["expr", "name"],
         K::Default => &["value", "expr"],
+        K::Convert => &["from", "using"],
         K::Rls => &[
             "enabled",
             "select",
@@ -814,6 +815,7 @@ fn lower_field(
     let mut col_name = snake_case(&f.name);
     let mut explicit_type: Option<SqlType> = None;
     let mut meta = Meta::default();
+    let mut convert_dir = None;
     for (d, k) in f.directives.iter().zip(&kinds_of_dirs) {
         let Some(k) = usable_directive(cx, d, *k, Site::Field) else {
             continue;
@@ -825,6 +827,7 @@ fn lower_field(
                 }
             }
             K::Type => explicit_type = sql_type_arg(cx, d),
+            K::Convert => convert_dir = Some(d),
             K::Uid | K::Sensitive | K::Pii | K::Weight | K::Critical => {
                 apply_meta(cx, &mut meta, d, k)
             }
@@ -921,6 +924,7 @@ fn lower_field(
         }
     }
 
+    let convert = convert_dir.and_then(|d| convert_from(cx, d, &col_name));
     Some(Column {
         name: col_name,
         graphql_name: f.name.clone(),
@@ -928,7 +932,37 @@ fn lower_field(
         nullable,
         default,
         meta,
+        convert,
     })
+}
+
+/// `@wes_convert(from:, using:)`: both required; `using` is a checked SQL fragment.
+fn convert_from(cx: &mut Ctx<'_>, d: &Dir<'_>, column: &str) -> Option<Convert> {
+    let from = str_arg(cx, d, &["from"]);
+    let using = str_arg(cx, d, &["using"]);
+    let (Some(from), Some(using)) = (from, using) else {
+        if arg(d, &["from"]).is_none() || arg(d, &["using"]).is_none() {
+            cx.err(
+                codes::BAD_ARGUMENT,
+                p(d.position),
+                format!("`@{}` needs both `from:` and `using:`", d.name),
+                format!("write `@{}(from: \"<the column's type now>\", using: \"<SQL over {column}>\")`", d.name),
+            );
+        }
+        return None;
+    };
+    if from.trim().is_empty() {
+        let pos = locate::arg_value(cx.src, p(d.position), "from");
+        cx.err(
+            codes::BAD_ARGUMENT,
+            pos,
+            "`from:` is empty",
+            "name the type the column has before the change, e.g. `from: \"varchar(40)\"`",
+        );
+        return None;
+    }
+    cx.sql_fragment(d, "using", &using, false, "a conversion expression")?;
+    Some(Convert { from, using })
 }
 
 fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {

@@ -35,7 +35,15 @@ fn add_and_validate(cx: &mut Ctx<'_>, t: &Table, c: &Check) -> String {
                 c.expr
             )]),
         )
-        .lock(t, LockMode::AccessExclusive);
+        .lock(t, LockMode::AccessExclusive)
+        .review(
+            HazardKind::BreaksClients,
+            format!(
+                "From this step on, writes to {} that violate ({}) fail (SQLSTATE 23514).",
+                t.display_name(),
+                c.expr
+            ),
+        );
     for k in expr_columns(t, &c.expr) {
         add = add.requires(k);
     }

@@ -152,6 +152,7 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         .step(sid(StepKind::DropColumn, t, Some(&c.name)), Phase::Contract, StepKind::DropColumn, Some(t), format!("Drop column {}.{}", t.display_name(), c.name), stmts(&[format!("ALTER TABLE {} DROP COLUMN {}", t.qualified(), ident(&c.name))]))
         .lock(t, LockMode::AccessExclusive)
         .hazard(HazardKind::DeletesData, format!("Dropping column {}.{} deletes its data for good. Deploy code that no longer reads or writes it first, and take a backup if the data may be needed.", t.display_name(), c.name))
+        .hazard(HazardKind::BreaksClients, format!("From this step on, queries that name {}.{} fail (SQLSTATE 42703), and `SELECT *` returns one column less.", t.display_name(), c.name))
         .removes(c_key(t, &c.name));
     if let Some(k) = c.ty.base.enum_key() {
         spec = spec.requires(k);

@@ -8,10 +8,10 @@ use crate::model::Index;
 use crate::naming;
 use crate::sql::{ident, qualified};
 
-fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
-    let mut spec = cx
-        .step(sid(StepKind::CreateIndex, t, Some(&i.name)), phase, StepKind::CreateIndex, Some(t), format!("Build {}index {} on {} ({}) concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", ")), stmts(&[ddl::create_index(t, i, true)]))
-        .non_transactional()
+/// The step that builds `i` concurrently (not pushed, so callers can chain it).
+pub fn build_step(cx: &Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> StepSpec {
+    cx.step(sid(StepKind::CreateIndex, t, Some(&i.name)), phase, StepKind::CreateIndex, Some(t), format!("Build {}index {} on {} ({}) concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", ")), stmts(&[ddl::create_index(t, i, true)]))
+        .concurrently(&t.schema, &i.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
         .hazard(HazardKind::LongRunning, format!(
@@ -19,7 +19,22 @@ fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
             i.name,
             t.display_name(),
             if i.unique { ", and fails if duplicate values exist" } else { "" }
-        ));
+        ))
+}
+
+/// Builds a new index: a unique one is a tightening old code notices.
+fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
+    let mut spec = build_step(cx, t, i, phase);
+    if i.unique {
+        spec = spec.review(
+            HazardKind::BreaksClients,
+            format!(
+                "From this step on, writes that would duplicate a value of ({}) in {} fail (SQLSTATE 23505).",
+                i.columns.join(", "),
+                t.display_name()
+            ),
+        );
+    }
     for c in &i.columns {
         spec = spec.requires(c_key(t, c));
     }
@@ -44,8 +59,14 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
             format!("Drop index {} on {} concurrently", i.name, t.display_name()),
             stmts(&[drop_sql(t, &i.name)]),
         )
-        .non_transactional()
+        .concurrently(&t.schema, &i.name)
         .lock(t, LockMode::ShareUpdateExclusive);
+    if i.unique {
+        spec = spec.review(
+            HazardKind::BreaksClients,
+            super::unique::on_conflict_note(t, &i.columns),
+        );
+    }
     for c in &i.columns {
         spec = spec.requires(c_key(t, c));
     }
@@ -72,7 +93,7 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
             ),
             stmts(&[drop_sql(t, &old.name)]),
         )
-        .non_transactional()
+        .concurrently(&t.schema, &old.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .after(&built);
     let dropped = cx.push(dropped);

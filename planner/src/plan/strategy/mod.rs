@@ -30,6 +30,7 @@ pub mod codes {
     pub const UNSUPPORTED_TYPE_CHANGE: &str = "E0103";
     pub const CYCLE: &str = "E0104";
     pub const NO_KEY_FOR_BACKFILL: &str = "E0105";
+    pub const CONVERSION_IGNORED: &str = "W0110";
 }
 
 /// Rows per backfill batch unless the executor is told otherwise.
@@ -77,19 +78,28 @@ pub struct Ctx<'a> {
     pub diags: Vec<Diagnostic>,
     /// (schema, name) of tables that exist only in the new model.
     pub new_tables: BTreeSet<(String, String)>,
+    /// (schema, name) of tables that exist only in the old model.
+    pub dropped_tables: BTreeSet<(String, String)>,
+    /// Old names to new ones, for tables and columns kept across a rename.
+    pub renames: super::diff::Renames,
     ids: BTreeSet<String>,
 }
 
 impl<'a> Ctx<'a> {
     pub fn new(old: &'a Schema, new: &'a Schema) -> Self {
-        let new_tables = super::diff::match_tables(old, new)
-            .into_iter()
-            .filter_map(|(o, n)| {
-                if o.is_none() {
-                    n.map(|t| (t.schema.clone(), t.name.clone()))
-                } else {
-                    None
-                }
+        let pairs = super::diff::match_tables(old, new);
+        let new_tables = pairs
+            .iter()
+            .filter_map(|(o, n)| match (o, n) {
+                (None, Some(t)) => Some((t.schema.clone(), t.name.clone())),
+                _ => None,
+            })
+            .collect();
+        let dropped_tables = pairs
+            .iter()
+            .filter_map(|(o, n)| match (o, n) {
+                (Some(t), None) => Some((t.schema.clone(), t.name.clone())),
+                _ => None,
             })
             .collect();
         Ctx {
@@ -98,6 +108,8 @@ impl<'a> Ctx<'a> {
             specs: Vec::new(),
             diags: Vec::new(),
             new_tables,
+            dropped_tables,
+            renames: super::diff::Renames::new(old, new),
             ids: BTreeSet::new(),
         }
     }
@@ -132,6 +144,9 @@ impl<'a> Ctx<'a> {
                 scan: false,
                 hazards: Vec::new(),
                 backfill: None,
+                timeout: super::TimeoutClass::Instant,
+                cost: 1,
+                index: None,
             },
             provides: Vec::new(),
             requires: Vec::new(),
@@ -160,7 +175,49 @@ impl<'a> Ctx<'a> {
             .push(Diagnostic::error(code, "", Pos::new(1, 1), message).with_help(help));
     }
 
-    pub fn finish(self) -> (Vec<StepSpec>, Vec<Diagnostic>) {
+    pub fn warning(&mut self, code: &'static str, message: String, help: String) {
+        self.diags
+            .push(Diagnostic::warning(code, "", Pos::new(1, 1), message).with_help(help));
+    }
+
+    /// The steps and diagnostics. A `blocks_reads`/`blocks_writes` hazard becomes a
+    /// refusal when its step holds the blocking lock on an existing table while it scans
+    /// or rewrites it: the block then lasts as long as the table takes to read, not a
+    /// lock wait.
+    pub fn finish(mut self) -> (Vec<StepSpec>, Vec<Diagnostic>) {
+        for spec in &mut self.specs {
+            let s = &mut spec.step;
+            s.timeout =
+                super::TimeoutClass::of(s.scan, s.rewrite, s.transactional, s.backfill.is_some());
+            s.cost = super::graph::cost(s);
+            debug_assert!(
+                s.transactional || s.index.is_some(),
+                "non-transactional step {} names no index",
+                s.id
+            );
+            let long = s.scan || s.rewrite;
+            let existing = |rel: &str| {
+                !self
+                    .new_tables
+                    .iter()
+                    .any(|(sc, t)| rel == format!("{sc}.{t}"))
+            };
+            let blocks_reads = long
+                && s.locks
+                    .iter()
+                    .any(|l| l.blocks_reads && existing(&l.relation));
+            let blocks_writes = long
+                && s.locks
+                    .iter()
+                    .any(|l| l.blocks_writes && existing(&l.relation));
+            for h in &mut s.hazards {
+                if (h.kind == HazardKind::BlocksReads && blocks_reads)
+                    || (h.kind == HazardKind::BlocksWrites && blocks_writes)
+                {
+                    h.severity = super::Severity::Refuse;
+                }
+            }
+        }
         (self.specs, self.diags)
     }
 }
@@ -174,16 +231,39 @@ impl StepSpec {
         self.step.locks.push(Lock::new(schema, table, mode));
         self
     }
-    pub fn non_transactional(mut self) -> Self {
+    /// A `CONCURRENTLY` index build or drop: runs outside a transaction; the executor
+    /// checks the index by schema and name to make the step idempotent.
+    pub fn concurrently(mut self, schema: &str, index: &str) -> Self {
         self.step.transactional = false;
+        self.step.index = Some(super::IndexRef {
+            schema: schema.to_string(),
+            name: index.to_string(),
+        });
         self
     }
     pub fn scan(mut self) -> Self {
         self.step.scan = true;
         self
     }
+    /// A hazard with its kind's default severity ([`HazardKind::default_severity`]).
     pub fn hazard(mut self, kind: HazardKind, message: String) -> Self {
-        self.step.hazards.push(Hazard { kind, message });
+        let severity = kind.default_severity();
+        self.step.hazards.push(Hazard {
+            kind,
+            severity,
+            message,
+        });
+        self
+    }
+    /// A hazard a reviewer should see that does not refuse the plan by default: a
+    /// tightening the schema's author asked for, a change old code only notices on data
+    /// that breaks the new rule.
+    pub fn review(mut self, kind: HazardKind, message: String) -> Self {
+        self.step.hazards.push(Hazard {
+            kind,
+            severity: super::Severity::Review,
+            message,
+        });
         self
     }
     pub fn backfill(mut self, b: Backfill) -> Self {
@@ -244,8 +324,8 @@ pub fn plan_change(cx: &mut Ctx<'_>, change: &Change) {
         } => type_change::plan(cx, old_table, table, old, new),
         Change::SetNotNull { table, old, column } => not_null::set(cx, table, old, column),
         Change::DropNotNull { table, column } => not_null::drop(cx, table, column),
-        Change::SetDefault { table, column } => defaults::set(cx, table, column),
-        Change::DropDefault { table, column } => defaults::drop(cx, table, column),
+        Change::SetDefault { table, old, column } => defaults::set(cx, table, old, column),
+        Change::DropDefault { table, old, .. } => defaults::drop(cx, table, old),
         Change::AddPrimaryKey { table, key } => primary_key::add(cx, table, key),
         Change::DropPrimaryKey { table, key } => primary_key::drop(cx, table, key),
         Change::ReplacePrimaryKey { table, old, new } => primary_key::replace(cx, table, old, new),

@@ -40,6 +40,15 @@ pub fn via_check(
         .step(sid(StepKind::AddNotNullCheck, t, Some(column)), if after.is_some() { Phase::Validate } else { Phase::Expand }, StepKind::AddNotNullCheck, Some(t), format!("Add CHECK ({column} IS NOT NULL) NOT VALID on {} (instant, enforced for new writes)", t.display_name()), stmts(&[format!("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID", t.qualified(), ident(&name), ident(column))]))
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, column));
+    if !cx.is_new_table(t) {
+        add = add.review(
+            HazardKind::BreaksClients,
+            format!(
+                "From this step on, writes that leave {}.{column} NULL fail (SQLSTATE 23514).",
+                t.display_name()
+            ),
+        );
+    }
     if let Some(a) = after {
         add = add.after(a);
     }

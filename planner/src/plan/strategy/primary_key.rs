@@ -12,7 +12,7 @@ fn attach(
     t: &Table,
     key: &PrimaryKey,
     index: &str,
-    drop_old: Option<&str>,
+    drop_old: Option<&PrimaryKey>,
     after: &str,
 ) {
     let mut sql = Vec::new();
@@ -20,7 +20,7 @@ fn attach(
         sql.push(format!(
             "ALTER TABLE {} DROP CONSTRAINT {}",
             t.qualified(),
-            ident(old)
+            ident(&old.name)
         ));
     }
     sql.push(format!(
@@ -44,6 +44,12 @@ fn attach(
         )
         .lock(t, LockMode::AccessExclusive)
         .after(after);
+    if let Some(old) = drop_old {
+        spec = spec.review(
+            HazardKind::BreaksClients,
+            super::unique::on_conflict_note(t, &old.columns),
+        );
+    }
     for c in &key.columns {
         spec = spec.requires(format!("notnull:{}.{}.{c}", t.schema, t.name));
     }
@@ -71,7 +77,7 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &PrimaryKey, new: &PrimaryKey) 
     }
     let tmp = naming::fit(&format!("{}_new", new.name));
     let built = super::unique::build_unique_index(cx, t, &tmp, &new.columns, Phase::Expand);
-    attach(cx, t, new, &tmp, Some(&old.name), &built);
+    attach(cx, t, new, &tmp, Some(old), &built);
 }
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
@@ -88,6 +94,10 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
                 ident(&key.name)
             )]),
         )
-        .lock(t, LockMode::AccessExclusive);
+        .lock(t, LockMode::AccessExclusive)
+        .review(
+            HazardKind::BreaksClients,
+            super::unique::on_conflict_note(t, &key.columns),
+        );
     cx.push(spec);
 }

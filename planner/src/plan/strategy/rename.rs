@@ -47,7 +47,9 @@ pub fn column(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
 }
 
 pub fn constraint(cx: &mut Ctx<'_>, t: &Table, old: &str, new: &str) {
-    let spec = cx
+    let keyed =
+        t.primary_key.iter().any(|k| k.name == new) || t.uniques.iter().any(|u| u.name == new);
+    let mut spec = cx
         .step(
             sid(StepKind::RenameConstraint, t, Some(new)),
             Phase::Expand,
@@ -62,6 +64,9 @@ pub fn constraint(cx: &mut Ctx<'_>, t: &Table, old: &str, new: &str) {
             )]),
         )
         .lock(t, LockMode::AccessExclusive);
+    if keyed {
+        spec = spec.review(HazardKind::BreaksClients, format!("Code that names constraint {old} (`INSERT ... ON CONFLICT ON CONSTRAINT {old}`, or error handling that matches the constraint name) must use {new} from this step on."));
+    }
     cx.push(spec);
 }
 

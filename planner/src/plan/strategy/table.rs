@@ -79,19 +79,41 @@ pub fn create(cx: &mut Ctx<'_>, t: &Table) {
 }
 
 /// `DROP TABLE`, in the contract phase only. Dropping a table that has foreign keys also
-/// takes ACCESS EXCLUSIVE on every table it references (measured).
+/// takes ACCESS EXCLUSIVE on every table it references (measured). A foreign key to
+/// another table that this plan also drops is dropped first, in its own step: tables that
+/// reference each other (a cycle) could otherwise never be dropped one after the other.
 pub fn drop(cx: &mut Ctx<'_>, t: &Table) {
+    let mut fk_drops = Vec::new();
+    for fk in &t.foreign_keys {
+        let other = fk.ref_schema != t.schema || fk.ref_table != t.name;
+        if other
+            && cx
+                .dropped_tables
+                .contains(&(fk.ref_schema.clone(), fk.ref_table.clone()))
+        {
+            fk_drops.push(super::foreign_key::drop_step(cx, t, fk));
+        }
+    }
     let mut spec = cx
         .step(sid(StepKind::DropTable, t, None), Phase::Contract, StepKind::DropTable, Some(t), format!("Drop table {}", t.display_name()), stmts(&[format!("DROP TABLE {}", qualified(&t.schema, &t.name))]))
         .lock(t, LockMode::AccessExclusive)
         .hazard(HazardKind::DeletesData, format!("Dropping table {} deletes all its rows for good. Make sure no code reads or writes it, and take a backup if the data may be needed.", t.display_name()))
+        .hazard(HazardKind::BreaksClients, format!("From this step on, queries that use {} fail (SQLSTATE 42P01).", t.display_name()))
         .removes(t_key(t));
     for fk in &t.foreign_keys {
-        if fk.ref_schema != t.schema || fk.ref_table != t.name {
+        let dropped_first = cx
+            .dropped_tables
+            .contains(&(fk.ref_schema.clone(), fk.ref_table.clone()));
+        if (fk.ref_schema != t.schema || fk.ref_table != t.name) && !dropped_first {
+            // A kept table, by the name it has when the drop runs.
+            let (rs, rt) = cx.renames.table(&fk.ref_schema, &fk.ref_table);
             spec = spec
-                .lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::AccessExclusive)
-                .requires(table_key(&fk.ref_schema, &fk.ref_table));
+                .lock_rel(&rs, &rt, LockMode::AccessExclusive)
+                .requires(table_key(&rs, &rt));
         }
+    }
+    for id in &fk_drops {
+        spec = spec.after(id);
     }
     for c in &t.columns {
         spec = spec.removes(c_key(t, &c.name));

@@ -1,19 +1,24 @@
 //! Unique constraints on existing tables: `CREATE UNIQUE INDEX CONCURRENTLY`, then
 //! `ADD CONSTRAINT ... UNIQUE USING INDEX` (instant: the index already proves uniqueness).
+//!
+//! What old code notices: once the index exists, writes of duplicate values fail (a
+//! tightening the author asked for: review). Without the constraint, `INSERT ... ON
+//! CONFLICT` on its columns fails (review).
 
 use super::*;
 use crate::model::{Index, IndexMethod, Unique};
 use crate::naming;
-use crate::sql::{ident, ident_list};
+use crate::sql::ident;
 
-/// Builds a unique index concurrently; returns the step id.
-pub fn build_unique_index(
-    cx: &mut Ctx<'_>,
+/// The step that builds a unique index concurrently (not yet pushed, so callers can
+/// chain it after other steps).
+pub fn unique_index_step(
+    cx: &Ctx<'_>,
     t: &Table,
     name: &str,
     columns: &[String],
     phase: Phase,
-) -> String {
+) -> StepSpec {
     let idx = Index {
         name: name.to_string(),
         columns: columns.to_vec(),
@@ -23,10 +28,32 @@ pub fn build_unique_index(
     };
     let mut spec = cx
         .step(sid(StepKind::CreateIndex, t, Some(name)), phase, StepKind::CreateIndex, Some(t), format!("Build unique index {name} on {} ({}) concurrently", t.display_name(), columns.join(", ")), stmts(&[crate::ddl::create_index(t, &idx, true)]))
-        .non_transactional()
+        .concurrently(&t.schema, name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
         .hazard(HazardKind::LongRunning, format!("Building unique index {name} reads {} twice without blocking reads or writes; it takes time proportional to the table's size and fails if duplicate values exist (remove them, then resume).", t.display_name()));
+    if !cx.is_new_table(t) {
+        spec = spec.review(
+            HazardKind::BreaksClients,
+            format!(
+                "From this step on, writes that would duplicate a value of ({}) in {} fail (SQLSTATE 23505).",
+                columns.join(", "),
+                t.display_name()
+            ),
+        );
+    }
+    spec
+}
+
+/// Builds a unique index concurrently on the given columns; returns the step id.
+pub fn build_unique_index(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    name: &str,
+    columns: &[String],
+    phase: Phase,
+) -> String {
+    let mut spec = unique_index_step(cx, t, name, columns, phase);
     for c in columns {
         spec = spec.requires(c_key(t, c));
     }
@@ -59,6 +86,15 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
     cx.push(spec);
 }
 
+/// What code that relied on a unique constraint sees once it is gone.
+pub fn on_conflict_note(t: &Table, columns: &[String]) -> String {
+    format!(
+        "`INSERT ... ON CONFLICT ({})` on {} fails from this step on (SQLSTATE 42P10), and duplicate values are no longer refused.",
+        columns.join(", "),
+        t.display_name()
+    )
+}
+
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
     let mut spec = cx
         .step(
@@ -73,7 +109,8 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
                 ident(&u.name)
             )]),
         )
-        .lock(t, LockMode::AccessExclusive);
+        .lock(t, LockMode::AccessExclusive)
+        .review(HazardKind::BreaksClients, on_conflict_note(t, &u.columns));
     for c in &u.columns {
         spec = spec.requires(c_key(t, c));
     }
@@ -112,7 +149,7 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
             ]),
         )
         .lock(t, LockMode::AccessExclusive)
+        .review(HazardKind::BreaksClients, on_conflict_note(t, &old.columns))
         .after(&built);
-    let _ = ident_list::<String>;
     cx.push(spec);
 }

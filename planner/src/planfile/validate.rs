@@ -1,369 +1,11 @@
-//! The plan file, format `wesley.plan/v1`: what `wesley plan` writes and `wesley apply`
-//! reads. It is its own versioned format, kept apart from the internal [`Plan`]: the types
-//! here are plain serde structs converted by hand, and the names of phases, step kinds,
-//! lock modes and hazard kinds are stored as strings so that an unknown name is reported
-//! with the step it appears in. docs/plan-format.md describes every field.
-//!
-//! The file is JSON, pretty-printed with two-space indentation and a trailing newline.
-//! Object keys appear in the order the structs below declare them, so the same plan always
-//! gives the same bytes.
-//!
-//! # `plan_hash`
-//!
-//! `plan_hash` is `sha256:` followed by the lowercase hex SHA-256 of the compact JSON
-//! (`serde_json::to_string`, keys in declaration order, no whitespace) of
-//!
-//! ```text
-//! {"from":{"schema_hash":..},"to":{"schema_hash":..},"steps":[..],"diagnostics":[..]}
-//! ```
-//!
-//! that is: both schema hashes, every field of every step (id, phase, kind, table,
-//! summary, sql, transactional, depends_on, locks, rewrite, scan, hazards, backfill), and
-//! the diagnostics (removing an error must not make a plan look applicable). It does not
-//! cover `format` (checked separately), `planner_version` (the same plan from another
-//! planner build is the same plan), nor `waves`, `critical_path` and `tables`, which are
-//! derived from the steps; [`validate`] checks that they agree with them instead.
-//!
-//! The hash detects edits, not authors: anyone can recompute it. So [`validate`] also
-//! refuses content that would be dangerous whoever wrote it, above all psql
-//! meta-commands and variable references (see [`psql`]).
+//! Validation of plan files read from untrusted places: format, hashes, ids,
+//! dependencies, SQL that psql could misread, and facts that must agree with each other.
 
-pub mod psql;
-
-use crate::diag::{Diagnostic, Severity};
-use crate::plan::{HazardKind, LockMode, Phase, Plan, Step, StepKind, TableImpact};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use super::dto::*;
+use super::{plan_hash, psql, ValidPlan, FORMAT};
+use crate::plan::{HazardKind, LockMode, Phase, Severity, TimeoutClass};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-
-/// The value of `format` this planner writes and reads.
-pub const FORMAT: &str = "wesley.plan/v1";
-
-/// A plan file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanFile {
-    /// Always [`FORMAT`].
-    pub format: String,
-    /// The version of the planner that wrote the file.
-    pub planner_version: String,
-    pub from: SchemaRef,
-    pub to: SchemaRef,
-    /// See the module documentation.
-    pub plan_hash: String,
-    /// In execution order.
-    pub steps: Vec<PlanStep>,
-    pub waves: Vec<Vec<String>>,
-    pub critical_path: Vec<String>,
-    pub tables: Vec<PlanTable>,
-    pub diagnostics: Vec<PlanDiagnostic>,
-}
-
-/// A schema identified by its canonical hash (`crate::canon`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchemaRef {
-    pub schema_hash: String,
-    /// The hash of every table's canonical form, by `schema.table`, so that an executor can
-    /// tell which tables differ from what the plan expects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table_hashes: Option<std::collections::BTreeMap<String, String>>,
-    /// The canonical form (`crate::canon`) of every enum and of the tables this plan
-    /// touches, so that an executor can say in words how they differ from a live database.
-    /// Untouched tables are represented by their hashes only, which keeps plan files of
-    /// large schemas small.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canonical: Option<crate::canon::CanonSchema>,
-}
-
-/// Tables named by any step (its own table or a locked relation).
-fn touched_tables(plan: &Plan) -> std::collections::BTreeSet<String> {
-    let mut out = std::collections::BTreeSet::new();
-    for s in &plan.steps {
-        if let Some((schema, table)) = &s.table {
-            out.insert(format!("{schema}.{table}"));
-        }
-        for l in &s.locks {
-            out.insert(l.relation.clone());
-        }
-    }
-    out
-}
-
-fn schema_ref(
-    hash: &str,
-    full: &crate::canon::CanonSchema,
-    touched: &std::collections::BTreeSet<String>,
-) -> SchemaRef {
-    SchemaRef {
-        schema_hash: hash.to_string(),
-        table_hashes: Some(
-            full.tables
-                .iter()
-                .map(|t| (t.name.clone(), t.hash()))
-                .collect(),
-        ),
-        canonical: Some(crate::canon::CanonSchema {
-            enums: full.enums.clone(),
-            tables: full
-                .tables
-                .iter()
-                .filter(|t| touched.contains(&t.name))
-                .cloned()
-                .collect(),
-        }),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanStep {
-    pub id: String,
-    /// [`Phase::as_str`].
-    pub phase: String,
-    /// [`StepKind::as_str`].
-    pub kind: String,
-    /// `schema.table`, when the step changes one table.
-    pub table: Option<String>,
-    pub summary: String,
-    /// The statements, each ending with `;` and a newline; no BEGIN/COMMIT/SET.
-    pub sql: String,
-    /// False for a single statement that cannot run in a transaction block.
-    pub transactional: bool,
-    /// Ids of earlier steps that must have finished first.
-    pub depends_on: Vec<String>,
-    pub locks: Vec<PlanLock>,
-    pub rewrite: bool,
-    pub scan: bool,
-    pub hazards: Vec<PlanHazard>,
-    pub backfill: Option<PlanBackfill>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanLock {
-    /// `schema.table`.
-    pub relation: String,
-    /// [`LockMode::as_str`], e.g. `AccessExclusiveLock`.
-    pub mode: String,
-    pub blocks_reads: bool,
-    pub blocks_writes: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanHazard {
-    /// [`HazardKind::as_str`].
-    pub kind: String,
-    pub message: String,
-}
-
-/// How to split a backfill into short transactions. Schema and table are separate because
-/// names may contain dots.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanBackfill {
-    pub schema: String,
-    pub table: String,
-    /// Primary-key columns, walked in order.
-    pub key: Vec<String>,
-    /// The SET list of the UPDATE.
-    pub set: String,
-    /// Rows that still need the update.
-    pub predicate: String,
-    pub batch_size: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanTable {
-    /// `schema.table`.
-    pub table: String,
-    /// [`LockMode::as_str`] of the strongest lock any step takes on it.
-    pub strongest_lock: Option<String>,
-    pub steps: usize,
-    pub rewrite: bool,
-    pub scan: bool,
-    pub blocks_reads: bool,
-    pub blocks_writes: bool,
-    /// `instant` or `proportional to table size`.
-    pub impact: String,
-    pub new_table: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanDiagnostic {
-    pub code: String,
-    /// `error` or `warning`.
-    pub severity: String,
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-    pub help: Option<String>,
-}
-
-impl PlanFile {
-    /// True when a diagnostic is an error: the plan must not be applied.
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(PlanDiagnostic::is_error)
-    }
-
-    /// Hazards of all steps, in step order.
-    pub fn hazards(&self) -> impl Iterator<Item = (&PlanStep, &PlanHazard)> {
-        self.steps
-            .iter()
-            .flat_map(|s| s.hazards.iter().map(move |h| (s, h)))
-    }
-}
-
-impl PlanStep {
-    pub fn phase(&self) -> Option<Phase> {
-        Phase::parse(&self.phase)
-    }
-
-    pub fn kind(&self) -> Option<StepKind> {
-        StepKind::parse(&self.kind)
-    }
-}
-
-impl PlanLock {
-    pub fn mode(&self) -> Option<LockMode> {
-        LockMode::parse(&self.mode)
-    }
-}
-
-impl PlanHazard {
-    pub fn kind(&self) -> Option<HazardKind> {
-        HazardKind::parse(&self.kind)
-    }
-}
-
-impl PlanDiagnostic {
-    pub fn is_error(&self) -> bool {
-        self.severity == "error"
-    }
-}
-
-/// Converts an internal plan into a plan file, with its `plan_hash`.
-pub fn to_plan_file(plan: &Plan) -> PlanFile {
-    let touched = touched_tables(plan);
-    let mut file = PlanFile {
-        format: FORMAT.to_string(),
-        planner_version: crate::VERSION.to_string(),
-        from: schema_ref(&plan.from_hash, &plan.from, &touched),
-        to: schema_ref(&plan.to_hash, &plan.to, &touched),
-        plan_hash: String::new(),
-        steps: plan.steps.iter().map(step).collect(),
-        waves: plan.waves.clone(),
-        critical_path: plan.critical_path.clone(),
-        tables: plan.tables.iter().map(table).collect(),
-        diagnostics: plan.diagnostics.iter().map(diagnostic).collect(),
-    };
-    file.plan_hash = plan_hash(&file);
-    file
-}
-
-fn step(s: &Step) -> PlanStep {
-    PlanStep {
-        id: s.id.clone(),
-        phase: s.phase.as_str().to_string(),
-        kind: s.kind.as_str().to_string(),
-        table: s.table.as_ref().map(|(schema, t)| format!("{schema}.{t}")),
-        summary: s.summary.clone(),
-        sql: s.sql.clone(),
-        transactional: s.transactional,
-        depends_on: s.depends_on.clone(),
-        locks: s
-            .locks
-            .iter()
-            .map(|l| PlanLock {
-                relation: l.relation.clone(),
-                mode: l.mode.as_str().to_string(),
-                blocks_reads: l.blocks_reads,
-                blocks_writes: l.blocks_writes,
-            })
-            .collect(),
-        rewrite: s.rewrite,
-        scan: s.scan,
-        hazards: s
-            .hazards
-            .iter()
-            .map(|h| PlanHazard {
-                kind: h.kind.as_str().to_string(),
-                message: h.message.clone(),
-            })
-            .collect(),
-        backfill: s.backfill.as_ref().map(|b| PlanBackfill {
-            schema: b.schema.clone(),
-            table: b.table.clone(),
-            key: b.key.clone(),
-            set: b.set.clone(),
-            predicate: b.predicate.clone(),
-            batch_size: b.batch_size,
-        }),
-    }
-}
-
-fn table(t: &TableImpact) -> PlanTable {
-    PlanTable {
-        table: t.table.clone(),
-        strongest_lock: t.strongest_lock.map(|m| m.as_str().to_string()),
-        steps: t.steps,
-        rewrite: t.rewrite,
-        scan: t.scan,
-        blocks_reads: t.blocks_reads,
-        blocks_writes: t.blocks_writes,
-        impact: t.impact.to_string(),
-        new_table: t.new_table,
-    }
-}
-
-fn diagnostic(d: &Diagnostic) -> PlanDiagnostic {
-    PlanDiagnostic {
-        code: d.code.to_string(),
-        severity: match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
-        .to_string(),
-        file: d.file.clone(),
-        line: d.line,
-        column: d.column,
-        message: d.message.clone(),
-        help: d.help.clone(),
-    }
-}
-
-/// The part of a plan file `plan_hash` covers, in this order.
-#[derive(Serialize)]
-struct Hashed<'a> {
-    from: &'a SchemaRef,
-    to: &'a SchemaRef,
-    steps: &'a [PlanStep],
-    diagnostics: &'a [PlanDiagnostic],
-}
-
-/// Computes the `plan_hash` of a plan file's content (ignoring its current `plan_hash`).
-pub fn plan_hash(file: &PlanFile) -> String {
-    let hashed = Hashed {
-        from: &file.from,
-        to: &file.to,
-        steps: &file.steps,
-        diagnostics: &file.diagnostics,
-    };
-    let json = serde_json::to_string(&hashed).unwrap_or_default();
-    format!("sha256:{}", hex::encode(Sha256::digest(json.as_bytes())))
-}
-
-/// The plan file as JSON text: pretty-printed, two-space indentation, trailing newline.
-pub fn to_json(file: &PlanFile) -> String {
-    let mut text = serde_json::to_string_pretty(file).unwrap_or_default();
-    text.push('\n');
-    text
-}
 
 /// Why a plan file was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -408,9 +50,16 @@ impl fmt::Display for PlanFileError {
 
 impl std::error::Error for PlanFileError {}
 
-/// Reads a plan file from untrusted text: parses the JSON and runs [`validate`]. A file
-/// that comes back `Ok` is safe to render and to hand to the executor.
-pub fn parse(text: &str) -> Result<PlanFile, Vec<PlanFileError>> {
+/// Reads a plan file from untrusted text: parses the JSON, runs [`validate`] and types it.
+/// Only a plan that comes back `Ok` can reach the executor.
+pub fn parse(text: &str) -> Result<ValidPlan, Vec<PlanFileError>> {
+    let file = parse_file(text)?;
+    Ok(ValidPlan::new(file))
+}
+
+/// Like [`parse`], but returns the plan file itself (for renderers and tools that show a
+/// plan without running it).
+pub fn parse_file(text: &str) -> Result<PlanFile, Vec<PlanFileError>> {
     let syntax = |message: String| {
         vec![PlanFileError {
             kind: ErrorKind::Syntax,
@@ -594,6 +243,7 @@ pub fn validate(file: &PlanFile) -> Vec<PlanFileError> {
     cx.printable(None, "planner_version", &file.planner_version);
     check_steps(&mut cx);
     check_derived(&mut cx);
+    check_expressions(&mut cx);
     for d in &file.diagnostics {
         if !matches!(d.severity.as_str(), "error" | "warning") {
             cx.push(
@@ -701,7 +351,23 @@ fn check_steps(cx: &mut Checker<'_>) {
                     ),
                 );
             }
+            if h.severity().is_none() {
+                cx.push(
+                    ErrorKind::UnknownName,
+                    Some(id),
+                    format!(
+                        "unknown hazard severity \"{}\" (expected one of: {})",
+                        h.severity,
+                        names(
+                            [Severity::Review, Severity::Refuse]
+                                .iter()
+                                .map(|s| s.as_str())
+                        )
+                    ),
+                );
+            }
         }
+        check_facts(cx, s);
         check_sql(cx, s);
         for d in &s.depends_on {
             match position.get(d.as_str()) {
@@ -773,6 +439,120 @@ fn cycle(
         }
     }
     None
+}
+
+/// The facts the executor reads from a step must agree with the step: its timeout class,
+/// its cost, the index of a non-transactional step, the tables it touches.
+fn check_facts(cx: &mut Checker<'_>, s: &PlanStep) {
+    let id = s.id.as_str();
+    match s.timeout() {
+        None => cx.push(
+            ErrorKind::UnknownName,
+            Some(id),
+            format!(
+                "unknown timeout class \"{}\" (expected one of: {})",
+                s.timeout,
+                names(TimeoutClass::ALL.iter().map(|c| c.as_str()))
+            ),
+        ),
+        Some(c) => {
+            let expected =
+                TimeoutClass::of(s.scan, s.rewrite, s.transactional, s.backfill.is_some());
+            if c != expected {
+                cx.push(
+                    ErrorKind::Inconsistent,
+                    Some(id),
+                    format!(
+                        "timeout is \"{}\", but a step that {} is \"{}\"",
+                        c.as_str(),
+                        match expected {
+                            TimeoutClass::Unbounded => "backfills",
+                            TimeoutClass::Long => "scans, rewrites or runs outside a transaction",
+                            TimeoutClass::Instant => "changes the catalog only",
+                        },
+                        expected.as_str()
+                    ),
+                );
+            }
+        }
+    }
+    if s.cost == 0 {
+        cx.push(ErrorKind::Invalid, Some(id), "cost is 0".into());
+    }
+    match (&s.index, s.transactional) {
+        (None, false) => cx.push(
+            ErrorKind::Invalid,
+            Some(id),
+            "a step that runs outside a transaction must name the index it builds or drops".into(),
+        ),
+        (Some(_), true) => cx.push(
+            ErrorKind::Invalid,
+            Some(id),
+            "only a step that runs outside a transaction names an index".into(),
+        ),
+        (Some(i), false) => {
+            for (field, text) in [("index.schema", &i.schema), ("index.name", &i.name)] {
+                if text.is_empty() {
+                    cx.push(ErrorKind::Invalid, Some(id), format!("{field} is empty"));
+                }
+                cx.printable(Some(id), field, text);
+            }
+        }
+        (None, true) => {}
+    }
+    let mut expected: Vec<&str> = s.locks.iter().map(|l| l.relation.as_str()).collect();
+    expected.extend(s.table.as_deref());
+    expected.sort_unstable();
+    expected.dedup();
+    if s.touches
+        .iter()
+        .map(String::as_str)
+        .ne(expected.iter().copied())
+    {
+        cx.push(
+            ErrorKind::Inconsistent,
+            Some(id),
+            format!(
+                "touches lists [{}], but the step's table and locks are [{}]",
+                s.touches.join(", "),
+                expected.join(", ")
+            ),
+        );
+    }
+}
+
+/// Expressions are sent to the server to be normalised (drift checks): each must be a
+/// fragment of one statement.
+fn check_expressions(cx: &mut Checker<'_>) {
+    let file = cx.file;
+    for (side, r) in [("from", &file.from), ("to", &file.to)] {
+        for t in r.expressions.iter().flatten() {
+            cx.printable(None, "expressions.table", &t.table);
+            let named = t
+                .defaults
+                .iter()
+                .chain(&t.checks)
+                .chain(&t.index_predicates)
+                .map(|e| (&e.name, Some(&e.text)));
+            let policies = t
+                .policies
+                .iter()
+                .flat_map(|p| [(&p.name, p.using.as_ref()), (&p.name, p.check.as_ref())]);
+            for (name, text) in named.chain(policies) {
+                cx.printable(None, "expression name", name);
+                let Some(text) = text else { continue };
+                let field = format!("{side}.expressions of {} ({name})", t.table);
+                if let Err(e) = psql::scan_fragment(text) {
+                    let (line, column) = line_col(text, e.offset);
+                    cx.push(
+                        ErrorKind::UnsafeSql,
+                        None,
+                        format!("{field}, line {line}, column {column}: {}", e.message),
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn check_sql(cx: &mut Checker<'_>, s: &PlanStep) {
@@ -920,117 +700,41 @@ fn check_derived(cx: &mut Checker<'_>) {
             }
         }
     }
-    let expected = table_summaries(&file.steps);
-    let listed: BTreeSet<&str> = file.tables.iter().map(|t| t.table.as_str()).collect();
-    for rel in expected.keys() {
-        if !listed.contains(rel.as_str()) {
-            cx.push(
-                ErrorKind::Inconsistent,
-                None,
-                format!("tables has no entry for {rel}, which steps change or lock"),
-            );
+    let new_tables: BTreeSet<String> = file
+        .tables
+        .iter()
+        .filter(|t| t.new_table)
+        .map(|t| t.table.clone())
+        .collect();
+    let expected = super::summarize(&file.steps, &new_tables);
+    if expected != file.tables {
+        let listed: BTreeSet<&str> = file.tables.iter().map(|t| t.table.as_str()).collect();
+        let derived: BTreeSet<&str> = expected.iter().map(|t| t.table.as_str()).collect();
+        let mut wrong: Vec<String> = Vec::new();
+        for t in derived.difference(&listed) {
+            wrong.push(format!(
+                "tables has no entry for {t}, which steps change or lock"
+            ));
         }
-    }
-    let mut seen = BTreeSet::new();
-    for t in &file.tables {
-        cx.printable(None, "tables.table", &t.table);
-        if !seen.insert(t.table.as_str()) {
-            cx.push(
-                ErrorKind::Inconsistent,
-                None,
-                format!("tables lists {} more than once", t.table),
-            );
-            continue;
+        for t in listed.difference(&derived) {
+            wrong.push(format!("tables lists {t}, which no step changes or locks"));
         }
-        let Some(e) = expected.get(&t.table) else {
-            cx.push(
-                ErrorKind::Inconsistent,
-                None,
-                format!("tables lists {}, which no step changes or locks", t.table),
-            );
-            continue;
-        };
-        let mut wrong = Vec::new();
-        if t.strongest_lock.as_deref() != e.strongest_lock.map(LockMode::as_str) {
-            wrong.push("strongest_lock");
-        }
-        if t.steps != e.steps {
-            wrong.push("steps");
-        }
-        if t.rewrite != e.rewrite {
-            wrong.push("rewrite");
-        }
-        if t.scan != e.scan {
-            wrong.push("scan");
-        }
-        if t.blocks_reads != e.blocks_reads {
-            wrong.push("blocks_reads");
-        }
-        if t.blocks_writes != e.blocks_writes {
-            wrong.push("blocks_writes");
-        }
-        let impact = if (e.rewrite || e.scan) && !t.new_table {
-            "proportional to table size"
-        } else {
-            "instant"
-        };
-        if t.impact != impact {
-            wrong.push("impact");
-        }
-        if !wrong.is_empty() {
-            cx.push(
-                ErrorKind::Inconsistent,
-                None,
-                format!(
-                    "tables entry for {} does not match its steps ({})",
+        for (e, t) in expected.iter().zip(&file.tables) {
+            if e != t && e.table == t.table {
+                wrong.push(format!(
+                    "tables entry for {} does not match its steps (it should be {})",
                     t.table,
-                    wrong.join(", ")
-                ),
-            );
-        }
-    }
-}
-
-/// Per-table facts derived from the steps (everything in [`PlanTable`] but `new_table`
-/// and `impact`, which need the old schema). Mirrors `plan::locks::table_impacts`.
-struct Derived {
-    strongest_lock: Option<LockMode>,
-    steps: usize,
-    rewrite: bool,
-    scan: bool,
-    blocks_reads: bool,
-    blocks_writes: bool,
-}
-
-fn table_summaries(steps: &[PlanStep]) -> BTreeMap<String, Derived> {
-    let mut map: BTreeMap<String, Derived> = BTreeMap::new();
-    for s in steps {
-        let mut touched: Vec<&str> = s.locks.iter().map(|l| l.relation.as_str()).collect();
-        touched.extend(s.table.as_deref());
-        touched.sort_unstable();
-        touched.dedup();
-        for rel in touched {
-            let e = map.entry(rel.to_string()).or_insert(Derived {
-                strongest_lock: None,
-                steps: 0,
-                rewrite: false,
-                scan: false,
-                blocks_reads: false,
-                blocks_writes: false,
-            });
-            e.steps += 1;
-            for l in s.locks.iter().filter(|l| l.relation == rel) {
-                e.strongest_lock = e.strongest_lock.max(l.mode());
-                e.blocks_reads |= l.blocks_reads;
-                e.blocks_writes |= l.blocks_writes;
-            }
-            if s.table.as_deref() == Some(rel) {
-                e.rewrite |= s.rewrite;
-                e.scan |= s.scan || s.backfill.is_some();
+                    serde_json::to_string(e).unwrap_or_default()
+                ));
             }
         }
+        if wrong.is_empty() {
+            wrong.push("tables is not sorted by table, or lists a table twice".into());
+        }
+        for w in wrong {
+            cx.push(ErrorKind::Inconsistent, None, w);
+        }
     }
-    map
 }
 
 fn names<'a>(list: impl Iterator<Item = &'a str>) -> String {
@@ -1040,6 +744,7 @@ fn names<'a>(list: impl Iterator<Item = &'a str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planfile::{to_json, to_plan_file};
     use crate::{plan, sdl};
 
     fn schema(src: &str) -> crate::Schema {
@@ -1107,8 +812,8 @@ type User @wes_table {
         assert_eq!(validate(&f), vec![]);
         let text = to_json(&f);
         assert!(text.ends_with("}\n"));
-        assert!(text.starts_with("{\n  \"format\": \"wesley.plan/v1\",\n  \"planner_version\""));
-        let back = parse(&text).unwrap();
+        assert!(text.starts_with("{\n  \"format\": \"wesley.plan/v2\",\n  \"planner_version\""));
+        let back = parse_file(&text).unwrap();
         assert_eq!(back, f);
         assert_eq!(to_json(&back), text);
     }
@@ -1133,7 +838,12 @@ type User @wes_table {
             let load = |n: &str| schema(&std::fs::read_to_string(dir.join(n)).unwrap_or_default());
             let f = to_plan_file(&plan::plan(&load("old.graphql"), &load("new.graphql")));
             assert_eq!(validate(&f), vec![], "{}", dir.display());
-            assert_eq!(parse(&to_json(&f)).as_ref(), Ok(&f), "{}", dir.display());
+            assert_eq!(
+                parse_file(&to_json(&f)).as_ref(),
+                Ok(&f),
+                "{}",
+                dir.display()
+            );
         }
     }
 
@@ -1253,12 +963,15 @@ type User @wes_table {
             predicate: "\"a\" IS NULL".into(),
             batch_size: 1000,
         });
-        // Keep the table summary consistent: a backfill counts as a scan.
-        let t = f.steps[0].table.clone().unwrap();
-        if let Some(e) = f.tables.iter_mut().find(|e| e.table == t) {
-            e.scan = true;
-            e.impact = "proportional to table size".into();
-        }
+        // Keep the derived facts consistent: a backfill is unbounded and counts as a scan.
+        f.steps[0].timeout = "unbounded".into();
+        let new: BTreeSet<String> = f
+            .tables
+            .iter()
+            .filter(|t| t.new_table)
+            .map(|t| t.table.clone())
+            .collect();
+        f.tables = crate::planfile::summarize(&f.steps, &new);
         f.plan_hash = plan_hash(&f);
         only(validate(&f), ErrorKind::UnsafeSql, "backfill.set");
         let b = f.steps[0].backfill.as_mut().unwrap();
@@ -1288,6 +1001,7 @@ type User @wes_table {
             edited(|f| {
                 f.steps[0].hazards.push(PlanHazard {
                     kind: "spooky".into(),
+                    severity: "review".into(),
                     message: "x".into(),
                 })
             }),
@@ -1363,10 +1077,10 @@ type User @wes_table {
 
     #[test]
     fn format_checked() {
-        let text = to_json(&sample()).replace("wesley.plan/v1", "wesley.plan/v2");
+        let text = to_json(&sample()).replace("wesley.plan/v2", "wesley.plan/v1");
         let e = parse(&text).unwrap_err();
         assert_eq!(e[0].kind, ErrorKind::Format);
-        assert!(e[0].message.contains("wesley.plan/v2"), "{e:#?}");
+        assert!(e[0].message.contains("wesley.plan/v1"), "{e:#?}");
         let e = parse("{\"steps\": []}").unwrap_err();
         assert_eq!(e[0].kind, ErrorKind::Format);
         assert_eq!(parse("[1]").unwrap_err()[0].kind, ErrorKind::Syntax);
@@ -1376,11 +1090,60 @@ type User @wes_table {
     }
 
     #[test]
+    fn step_facts_checked() {
+        only(
+            edited(|f| f.steps[0].timeout = "long".into()),
+            ErrorKind::Inconsistent,
+            "timeout is \"long\"",
+        );
+        has(
+            edited(|f| {
+                let s = f.steps.iter_mut().find(|s| !s.transactional).unwrap();
+                s.index = None;
+            }),
+            ErrorKind::Invalid,
+            "must name the index",
+        );
+        only(
+            edited(|f| f.steps[0].touches.clear()),
+            ErrorKind::Inconsistent,
+            "touches lists",
+        );
+        only(
+            edited(|f| {
+                f.steps[0].hazards.push(PlanHazard {
+                    kind: "long_running".into(),
+                    severity: "maybe".into(),
+                    message: "x".into(),
+                })
+            }),
+            ErrorKind::UnknownName,
+            "unknown hazard severity",
+        );
+        only(
+            edited(|f| {
+                f.from.expressions = Some(vec![crate::canon::TableExpressions {
+                    table: "public.user".into(),
+                    defaults: vec![crate::canon::NamedExpr {
+                        name: "a".into(),
+                        text: "1); DROP TABLE x; --".into(),
+                    }],
+                    checks: vec![],
+                    index_predicates: vec![],
+                    policies: vec![],
+                }])
+            }),
+            ErrorKind::UnsafeSql,
+            "from.expressions of public.user (a)",
+        );
+    }
+
+    #[test]
     fn derived_fields_checked() {
         only(
-            edited(|f| f.tables[0].blocks_reads = !f.tables[0].blocks_reads),
+            edited(|f| f.tables[0].reads_blocked = "table_size".into()),
             ErrorKind::Inconsistent,
-            "blocks_reads",
+            "tables entry for",
         );
         only(
             edited(|f| f.waves.clear()),

@@ -1,0 +1,130 @@
+//! From the internal [`Plan`] to the plan file, by hand: the wire format never follows
+//! internal types by accident.
+
+use super::dto::*;
+use super::{plan_hash, tables, FORMAT, VERIFIED_ON};
+use crate::canon::{CanonSchema, TableExpressions};
+use crate::diag::{Diagnostic, Severity as DiagSeverity};
+use crate::plan::{Plan, Step};
+use std::collections::BTreeSet;
+
+/// Converts an internal plan into a plan file, with its `plan_hash`.
+pub fn to_plan_file(plan: &Plan) -> PlanFile {
+    let steps: Vec<PlanStep> = plan.steps.iter().map(step).collect();
+    let touched: BTreeSet<String> = steps.iter().flat_map(|s| s.touches.clone()).collect();
+    let new_tables: BTreeSet<String> = plan.new_tables.iter().cloned().collect();
+    let mut file = PlanFile {
+        format: FORMAT.to_string(),
+        planner_version: crate::VERSION.to_string(),
+        verified_on: VERIFIED_ON.to_vec(),
+        from: schema_ref(&plan.from_hash, &plan.from, &plan.from_exprs, &touched),
+        to: schema_ref(&plan.to_hash, &plan.to, &plan.to_exprs, &touched),
+        plan_hash: String::new(),
+        tables: tables::summarize(&steps, &new_tables),
+        steps,
+        waves: plan.waves.clone(),
+        critical_path: plan.critical_path.clone(),
+        diagnostics: plan.diagnostics.iter().map(diagnostic).collect(),
+    };
+    file.plan_hash = plan_hash(&file);
+    file
+}
+
+/// The plan file as JSON text: pretty-printed, two-space indentation, trailing newline.
+pub fn to_json(file: &PlanFile) -> String {
+    let mut text = serde_json::to_string_pretty(file).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn schema_ref(
+    hash: &str,
+    full: &CanonSchema,
+    exprs: &[TableExpressions],
+    touched: &BTreeSet<String>,
+) -> SchemaRef {
+    SchemaRef {
+        schema_hash: hash.to_string(),
+        table_hashes: Some(
+            full.tables
+                .iter()
+                .map(|t| (t.name.clone(), t.hash()))
+                .collect(),
+        ),
+        canonical: Some(CanonSchema {
+            enums: full.enums.clone(),
+            tables: full
+                .tables
+                .iter()
+                .filter(|t| touched.contains(&t.name))
+                .cloned()
+                .collect(),
+        }),
+        expressions: (!exprs.is_empty()).then(|| exprs.to_vec()),
+    }
+}
+
+fn step(s: &Step) -> PlanStep {
+    PlanStep {
+        id: s.id.clone(),
+        phase: s.phase.as_str().to_string(),
+        kind: s.kind.as_str().to_string(),
+        table: s.table.as_ref().map(|(schema, t)| format!("{schema}.{t}")),
+        summary: s.summary.clone(),
+        sql: s.sql.clone(),
+        transactional: s.transactional,
+        timeout: s.timeout.as_str().to_string(),
+        cost: s.cost,
+        index: s.index.as_ref().map(|i| PlanIndex {
+            schema: i.schema.clone(),
+            name: i.name.clone(),
+        }),
+        touches: s.touches(),
+        depends_on: s.depends_on.clone(),
+        locks: s
+            .locks
+            .iter()
+            .map(|l| PlanLock {
+                relation: l.relation.clone(),
+                mode: l.mode.as_str().to_string(),
+                blocks_reads: l.blocks_reads,
+                blocks_writes: l.blocks_writes,
+            })
+            .collect(),
+        rewrite: s.rewrite,
+        scan: s.scan,
+        hazards: s
+            .hazards
+            .iter()
+            .map(|h| PlanHazard {
+                kind: h.kind.as_str().to_string(),
+                severity: h.severity.as_str().to_string(),
+                message: h.message.clone(),
+            })
+            .collect(),
+        backfill: s.backfill.as_ref().map(|b| PlanBackfill {
+            schema: b.schema.clone(),
+            table: b.table.clone(),
+            key: b.key.clone(),
+            set: b.set.clone(),
+            predicate: b.predicate.clone(),
+            batch_size: b.batch_size,
+        }),
+    }
+}
+
+fn diagnostic(d: &Diagnostic) -> PlanDiagnostic {
+    PlanDiagnostic {
+        code: d.code.to_string(),
+        severity: match d.severity {
+            DiagSeverity::Error => "error",
+            DiagSeverity::Warning => "warning",
+        }
+        .to_string(),
+        file: d.file.clone(),
+        line: d.line,
+        column: d.column,
+        message: d.message.clone(),
+        help: d.help.clone(),
+    }
+}

@@ -1,0 +1,133 @@
+//! Drift in what the schema hash does not cover: SQL expressions (defaults, check bodies,
+//! partial-index predicates, policy USING and WITH CHECK) and a policy's roles and
+//! command. A database changed by hand in any of them must be reported by `wesley drift`
+//! and refused by `wesley apply`, with the object named; the untouched database matches.
+
+use wesley_e2e::exec::{database_with, Work};
+use wesley_e2e::TestDb;
+
+const SCHEMA: &str = r#"
+type Doc @wes_table
+  @wes_rls(using: "owner = current_user", check: "owner = current_user AND score >= 0", name: "doc", roles: ["wesley_drift_reader"])
+  @wes_index(columns: ["status"], where: "status <> 'archived'", name: "doc_live_idx") {
+  id: Int! @wes_pk
+  owner: String! @wes_default(expr: "current_user")
+  status: String! @wes_default(value: "draft") @wes_check(expr: "status IN ('draft', 'live', 'archived')", name: "doc_status_check")
+  score: Int @wes_check(expr: "score >= 0", name: "doc_score_check")
+}
+"#;
+
+/// The same schema with one more column: a plan from SCHEMA to it must refuse to start
+/// on a drifted database.
+const NEXT: &str = r#"
+type Doc @wes_table
+  @wes_rls(using: "owner = current_user", check: "owner = current_user AND score >= 0", name: "doc", roles: ["wesley_drift_reader"])
+  @wes_index(columns: ["status"], where: "status <> 'archived'", name: "doc_live_idx") {
+  id: Int! @wes_pk
+  owner: String! @wes_default(expr: "current_user")
+  status: String! @wes_default(value: "draft") @wes_check(expr: "status IN ('draft', 'live', 'archived')", name: "doc_status_check")
+  score: Int @wes_check(expr: "score >= 0", name: "doc_score_check")
+  note: String
+}
+"#;
+
+fn setup(work: &Work, prefix: &str) -> TestDb {
+    let schema = work.write("schema.graphql", SCHEMA);
+    let db = wesley_e2e::fresh_db(&format!("{prefix}_roles"));
+    // Roles belong to the cluster: create the one the schema names, once.
+    db.psql("DO $$ BEGIN CREATE ROLE wesley_drift_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;");
+    database_with(prefix, work, &schema, "")
+}
+
+fn drift(work: &Work, db: &TestDb) -> (Option<i32>, String) {
+    let run = work.wesley(&[
+        "drift",
+        "--schema",
+        &work.path("schema.graphql").display().to_string(),
+        "--database-url",
+        &db.url,
+    ]);
+    (run.code, format!("{}{}", run.stdout, run.stderr))
+}
+
+#[test]
+fn a_matching_database_matches() {
+    let work = Work::new();
+    let db = setup(&work, "dx_match");
+    let (code, out) = drift(&work, &db);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn every_hand_made_change_of_an_expression_is_drift() {
+    // (what is changed, SQL that changes it, words the report must contain)
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "policy USING",
+            "ALTER POLICY doc_all_policy ON public.doc USING (true)",
+            &["policy doc_all_policy on public.doc USING"],
+        ),
+        (
+            "policy WITH CHECK",
+            "ALTER POLICY doc_all_policy ON public.doc WITH CHECK (owner = current_user)",
+            &["policy doc_all_policy on public.doc WITH CHECK"],
+        ),
+        (
+            "check body",
+            "ALTER TABLE public.doc DROP CONSTRAINT doc_score_check, ADD CONSTRAINT doc_score_check CHECK (score >= -1)",
+            &["check doc_score_check on public.doc"],
+        ),
+        (
+            "partial index predicate",
+            "DROP INDEX public.doc_live_idx; CREATE INDEX doc_live_idx ON public.doc USING btree (status) WHERE status <> 'draft'",
+            &["index predicate doc_live_idx on public.doc"],
+        ),
+        (
+            "default expression",
+            "ALTER TABLE public.doc ALTER COLUMN owner SET DEFAULT session_user",
+            &["default owner on public.doc"],
+        ),
+        (
+            "policy roles",
+            "ALTER POLICY doc_all_policy ON public.doc TO PUBLIC",
+            &["policy doc_all_policy on public.doc", "PUBLIC"],
+        ),
+        (
+            "policy command",
+            "DROP POLICY doc_all_policy ON public.doc; CREATE POLICY doc_all_policy ON public.doc FOR SELECT TO wesley_drift_reader USING (owner = current_user)",
+            &["policy doc_all_policy on public.doc", "SELECT"],
+        ),
+    ];
+    for (i, (what, sql, words)) in cases.iter().enumerate() {
+        let work = Work::new();
+        let db = setup(&work, &format!("dx_{i}"));
+        db.psql(sql);
+        let (code, out) = drift(&work, &db);
+        assert_eq!(code, Some(3), "{what}: wesley drift must report it:\n{out}");
+        for w in *words {
+            assert!(out.contains(w), "{what}: the report must say {w:?}:\n{out}");
+        }
+        // A plan that starts from the schema refuses to run on this database.
+        let (plan, _) = work.plan(
+            &work.path("schema.graphql"),
+            &work.write("next.graphql", NEXT),
+            "plan.json",
+        );
+        let run = work.apply(&plan, &db, &[]);
+        run.expect_code(3, &format!("{what}: apply on a drifted database"));
+        assert!(
+            run.stderr.contains("drift")
+                && words
+                    .iter()
+                    .all(|w| run.stdout.contains(w) || run.stderr.contains(w)),
+            "{what}: apply must name the difference:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+        assert_eq!(
+            db.psql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'doc' AND column_name = 'note'").trim(),
+            "0",
+            "{what}: nothing ran"
+        );
+    }
+}
