@@ -9,10 +9,12 @@
 pub mod advisory;
 pub mod backfill;
 pub mod connect;
+pub mod conninfo;
 pub mod drift;
 pub mod events;
 pub mod ledger;
 pub mod psql;
+pub mod tls;
 
 use connect::ConnInfo;
 use events::{Event, Reporter};
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use wesley_planner::plan::HazardKind;
 use wesley_planner::planfile::{PlanFile, PlanStep};
-use wesley_planner::sql::{literal, qualified};
+use wesley_planner::sql::qualified;
 
 /// Validated settings of one run.
 #[derive(Debug, Clone)]
@@ -110,18 +112,34 @@ pub async fn apply(plan: PlanFile, opts: Options, rep: Reporter) -> Outcome {
             kinds.into_iter().collect::<Vec<_>>().join(",")
         ));
     }
+    // The first host that answers is the server of the whole run: every later
+    // connection, psql or Rust, goes to that one.
+    let mut opts = opts;
+    let client = match opts.conn.connect_pinned(None).await {
+        Ok((client, pinned)) => {
+            opts.conn = pinned;
+            client
+        }
+        Err(e) => return Outcome::Failed(e),
+    };
     let ctx = Arc::new(Ctx { plan, opts, rep });
-    match run(ctx.clone()).await {
+    match run(ctx.clone(), client).await {
         Ok(o) => o,
         Err(e) => Outcome::Failed(ctx.opts.conn.redact(&e)),
     }
 }
 
-async fn run(ctx: Arc<Ctx>) -> Result<Outcome, String> {
+async fn run(ctx: Arc<Ctx>, client: tokio_postgres::Client) -> Result<Outcome, String> {
     let opts = &ctx.opts;
     let rep = &ctx.rep;
-    let client = opts.conn.connect().await?;
-    let key = advisory::key(&opts.conn.dbname);
+    // The key comes from the database the server says we are in: through a pooler the
+    // name in the URL may be an alias, and two runs must agree on one lock.
+    let dbname: String = client
+        .query_typed_one("SELECT current_database()::text", &[])
+        .await
+        .map_err(|e| connect::describe(&e))?
+        .get(0);
+    let key = advisory::key(&dbname);
     if !opts.dry_run {
         let got = advisory::acquire(&client, key, opts.lock_wait, |h| {
             rep.emit(Event::WaitingForLock {
@@ -595,12 +613,9 @@ async fn client<'w>(
     w: &'w mut Worker,
 ) -> Result<&'w mut tokio_postgres::Client, String> {
     if w.client.as_ref().is_none_or(|c| c.is_closed()) {
-        let mut conn = ctx.opts.conn.clone();
-        conn.dbname = ctx.opts.conn.dbname.clone();
-        let c = conn.connect().await?;
-        c.batch_execute(&format!("SET application_name = {}", literal(STEP_APP)))
-            .await
-            .map_err(|e| connect::describe(&e))?;
+        // The step application name is a startup parameter, not a SET: a pooler keeps
+        // it with this client whichever server connection serves it.
+        let (c, _) = ctx.opts.conn.connect_pinned(Some(STEP_APP)).await?;
         w.client = Some(c);
     }
     Ok(w.client.as_mut().expect("client"))
