@@ -2,7 +2,7 @@
 //! binary against a test database, follow its `--json` events, kill it at chosen points,
 //! and check the ledger and the catalog afterwards.
 
-use crate::{fresh_db, seed, wesley_bin, TestDb};
+use crate::{seed, wesley_bin, TestDb};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -303,7 +303,18 @@ pub fn finish(child: Child) -> Run {
 
 /// A fresh database with `old` built by `wesley generate` and seeded.
 pub fn database_with(prefix: &str, work: &Work, old: &Path, seed_sql: &str) -> TestDb {
-    let db = fresh_db(prefix);
+    database_in(crate::cluster(), prefix, work, old, seed_sql)
+}
+
+/// Like [`database_with`], in a cluster of the test's own.
+pub fn database_in(
+    cluster: &'static wesley::cluster::Cluster,
+    prefix: &str,
+    work: &Work,
+    old: &Path,
+    seed_sql: &str,
+) -> TestDb {
+    let db = crate::fresh_db_in(cluster, prefix);
     let ddl = work.wesley(&["generate", &old.display().to_string()]);
     ddl.expect_code(0, "wesley generate");
     db.try_psql(&ddl.stdout)
