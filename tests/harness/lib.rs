@@ -176,3 +176,4 @@ pub use wesley::seed;
 
 pub mod exec;
 pub mod pki;
+pub mod pooler;

@@ -13,6 +13,7 @@ pub mod conninfo;
 pub mod drift;
 pub mod events;
 pub mod ledger;
+pub mod pooler;
 pub mod psql;
 pub mod tls;
 
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+use tokio_postgres::types::Type;
 use wesley_planner::plan::HazardKind;
 use wesley_planner::planfile::{PlanFile, PlanStep};
 use wesley_planner::sql::qualified;
@@ -140,6 +142,10 @@ async fn run(ctx: Arc<Ctx>, client: tokio_postgres::Client) -> Result<Outcome, S
         .map_err(|e| connect::describe(&e))?
         .get(0);
     let key = advisory::key(&dbname);
+    // Before anything is locked or changed: every connection must keep its session.
+    if let Some(why) = pooler::sessions_are_kept(&opts.conn, &client).await? {
+        return Ok(Outcome::Refused(why));
+    }
     if !opts.dry_run {
         let got = advisory::acquire(&client, key, opts.lock_wait, |h| {
             rep.emit(Event::WaitingForLock {
@@ -174,7 +180,7 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     // and gone, before the ledger is read: such a session may still commit a step.
     if !opts.dry_run {
         let ended: Vec<i32> = client
-            .query("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[&STEP_APP])
+            .query_typed("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[(&STEP_APP, Type::TEXT)])
             .await
             .map_err(|e| connect::describe(&e))?
             .iter()
@@ -189,9 +195,9 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
             });
             for _ in 0..100 {
                 let left: i64 = client
-                    .query_one(
+                    .query_typed_one(
                         "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
-                        &[&ended],
+                        &[(&ended, Type::INT4_ARRAY)],
                     )
                     .await
                     .map_err(|e| connect::describe(&e))?
@@ -669,9 +675,9 @@ async fn index_valid(
     name: &str,
 ) -> Result<Option<bool>, String> {
     let row = c
-        .query_opt(
+        .query_typed_opt(
             "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-            &[&schema, &name],
+            &[(&schema, Type::TEXT), (&name, Type::TEXT)],
         )
         .await
         .map_err(|e| connect::describe(&e))?;
@@ -809,7 +815,10 @@ fn ensure_newline(sql: &str) -> String {
 /// The server's clock as text (for the ledger); the local clock when unavailable.
 async fn now_text(w: &mut Worker, ctx: &Ctx) -> String {
     if let Ok(c) = client(ctx, w).await {
-        if let Ok(row) = c.query_one("SELECT clock_timestamp()::text", &[]).await {
+        if let Ok(row) = c
+            .query_typed_one("SELECT clock_timestamp()::text", &[])
+            .await
+        {
             return row.get(0);
         }
     }
