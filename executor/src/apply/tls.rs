@@ -14,6 +14,19 @@
 //! - `ssl_min_protocol_version` (default TLSv1.2), `ssl_max_protocol_version`, `sslsni`.
 //!
 //! The fallbacks of `allow` and `prefer` are in `connect.rs`.
+//!
+//! Why OpenSSL (postgres-openssl) rather than rustls (tokio-postgres-rustls) or
+//! native-tls (postgres-native-tls): psql's libpq is built on OpenSSL, and the two
+//! connections of a run must agree on what they accept. With the same library the key
+//! formats (PKCS#1, SEC1, PKCS#8), certificate parsing, host name matching (common name
+//! when there is no DNS name, no partial wildcards), CRL checks and protocol versions
+//! are libpq's. rustls/webpki refuses certificates libpq accepts (a common name without
+//! subject alternative names, X.509 v1 roots) and reads no CRL files into its verifier
+//! without custom code; `verify-ca` would need a hand-written verifier. native-tls
+//! (OpenSSL underneath, but behind a portable API) takes client keys only as PKCS#8 or
+//! PKCS#12 and has no CRLs. The
+//! cost, OpenSSL's headers at build time (libssl-dev), is paid by scripts/install-deps;
+//! the library itself is already on every machine that has psql.
 
 use super::conninfo::Params;
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
