@@ -41,21 +41,15 @@ pub fn load_schema(path: &Path) -> Schema {
         .unwrap_or_else(|| panic!("{} is invalid", path.display()))
 }
 
-/// A `wesley` command with a clean environment (no `DATABASE_URL`, `PG*` connection
-/// variables) running in `cwd`.
+/// A `wesley` command with a clean environment (no `DATABASE_URL`, none of libpq's `PG*`
+/// connection variables) running in `cwd`.
 pub fn wesley_cmd(cwd: &Path) -> Command {
     let mut cmd = Command::new(wesley_bin());
-    for v in [
-        "DATABASE_URL",
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATABASE",
-        "PGPASSWORD",
-        "PGSERVICE",
-        "PGSSLMODE",
-        "PGAPPNAME",
-    ] {
+    cmd.env_remove("DATABASE_URL");
+    for v in wesley::apply::conninfo::KEYWORDS
+        .iter()
+        .filter_map(|k| k.env)
+    {
         cmd.env_remove(v);
     }
     cmd.current_dir(cwd);

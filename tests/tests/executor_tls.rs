@@ -463,3 +463,51 @@ fn client_certificates_and_passwords_work_and_are_never_shown() {
         }
     }
 }
+
+#[test]
+fn several_hosts_are_tried_in_turn() {
+    let t = tls();
+    let ca = t.file("ca.crt").display().to_string();
+    let dead = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let work = Work::new();
+    let (db, plan) = setup("tls_hosts", &work, true);
+    let hosts = format!(
+        "postgresql://postgres@localhost:{dead},localhost:{}/{}?sslmode=verify-full&sslrootcert={ca}&application_name=deployer&{OPTIONS}",
+        cluster().port(),
+        db.name
+    );
+    // Nothing listens on the first port: the second host serves Wesley and psql.
+    apply(&work, &plan, &hosts, &[]).expect_code(0, "second host");
+    assert_eq!(
+        ddl_log(&db),
+        vec![
+            "deployer ssl=true opt=via-options".to_string(),
+            "wesley-step ssl=true opt=via-options".to_string()
+        ]
+    );
+    // target_session_attrs: the only live server is a primary, not a standby.
+    let work = Work::new();
+    let (db, plan) = setup("tls_standby", &work, false);
+    let before = live_hash(&db);
+    let run = apply(
+        &work,
+        &plan,
+        &format!(
+            "postgresql://postgres@localhost:{dead},localhost:{}/{}?target_session_attrs=standby",
+            cluster().port(),
+            db.name
+        ),
+        &[],
+    );
+    run.expect_code(1, "no standby");
+    assert!(
+        run.stderr.contains(&format!("localhost:{dead}"))
+            && run.stderr.contains("server is not a standby"),
+        "each host's reason:\n{}",
+        run.stderr
+    );
+    untouched(&db, &before, "no standby");
+}
