@@ -511,3 +511,56 @@ fn several_hosts_are_tried_in_turn() {
     );
     untouched(&db, &before, "no standby");
 }
+
+/// A TCP port on 127.0.0.1 that accepts connections and never answers.
+fn silent_port() -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    port
+}
+
+#[test]
+fn connect_timeout_gives_up_on_a_silent_host() {
+    let silent = silent_port();
+    let work = Work::new();
+    let (db, plan) = setup("tls_timeout", &work, false);
+    let before = live_hash(&db);
+    let started = std::time::Instant::now();
+    let run = apply(
+        &work,
+        &plan,
+        &format!(
+            "postgresql://postgres@127.0.0.1:{silent}/{}?connect_timeout=2&sslmode=require",
+            db.name
+        ),
+        &[],
+    );
+    let took = started.elapsed();
+    run.expect_code(1, "a silent host");
+    assert!(run.stderr.contains("timeout expired"), "{}", run.stderr);
+    assert!(
+        took >= std::time::Duration::from_secs(2) && took < std::time::Duration::from_secs(20),
+        "gave up after {took:?}"
+    );
+    untouched(&db, &before, "a silent host");
+    // With another host after it, the run goes on there once the first has timed out.
+    let started = std::time::Instant::now();
+    apply(
+        &work,
+        &plan,
+        &format!(
+            "postgresql://postgres@127.0.0.1:{silent},localhost:{}/{}?connect_timeout=2&sslmode=require",
+            cluster().port(),
+            db.name
+        ),
+        &[],
+    )
+    .expect_code(0, "silent host, then a live one");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+}
