@@ -564,3 +564,33 @@ fn connect_timeout_gives_up_on_a_silent_host() {
     .expect_code(0, "silent host, then a live one");
     assert!(started.elapsed() >= std::time::Duration::from_secs(2));
 }
+
+#[test]
+fn a_service_from_pg_service_conf_gives_both_connections_their_settings() {
+    let t = tls();
+    let work = Work::new();
+    let (db, plan) = setup("tls_service", &work, true);
+    let services = work.write(
+        "pg_service.conf",
+        &format!(
+            "[deploy]\nhost=localhost\nport={}\nuser=postgres\nsslmode=verify-full\nsslrootcert={}\noptions=-c wesley.test_opt=via-options\napplication_name=deployer\n",
+            cluster().port(),
+            t.file("ca.crt").display()
+        ),
+    );
+    let services = services.display().to_string();
+    apply(
+        &work,
+        &plan,
+        &format!("service=deploy dbname={}", db.name),
+        &[("PGSERVICEFILE", services.as_str())],
+    )
+    .expect_code(0, "service");
+    assert_eq!(
+        ddl_log(&db),
+        vec![
+            "deployer ssl=true opt=via-options".to_string(),
+            "wesley-step ssl=true opt=via-options".to_string()
+        ]
+    );
+}

@@ -1,9 +1,9 @@
 //! Connection settings from `--database-url`, `DATABASE_URL` or the standard `PG*`
 //! variables, with libpq's meaning, for both of Wesley's connections:
 //!
-//! - psql child processes get every setting in their environment (`PGHOST`, `PGSSLMODE`,
-//!   `PGSSLROOTCERT`, `PGOPTIONS`, `PGCONNECT_TIMEOUT`, ...), so libpq itself applies
-//!   them; the few keywords without a variable (`keepalives*`, `tcp_user_timeout`) go in
+//! - psql child processes get every setting in their environment (`PGHOST`,
+//!   `PGSSLMODE`, `PGSSLROOTCERT`, `PGOPTIONS`, `PGCONNECT_TIMEOUT`, ...; a service from
+//!   pg_service.conf already resolved), so libpq itself applies them; the few keywords without a variable (`keepalives*`, `tcp_user_timeout`) go in
 //!   a `-d` connection string, which holds nothing secret.
 //! - The Rust connection (tokio-postgres) gets the same settings, TLS through OpenSSL
 //!   with libpq's rules (`tls.rs`), and libpq's connection loop: every host in turn,
@@ -123,9 +123,6 @@ fn default_host() -> String {
 /// reason rather than silently ignored.
 fn unsupported(p: &Params) -> Result<(), String> {
     let set = |k: &str| p.get(k).is_some_and(|v| !v.is_empty());
-    if set("service") {
-        return Err("the service parameter (PGSERVICE, pg_service.conf) is not supported by Wesley; give the settings in the URL or the PG* variables".into());
-    }
     if set("sslpassword") {
         return Err("sslpassword (an encrypted client key) is not supported: psql could only receive it on its command line; use an unencrypted key file readable only by the deploy user".into());
     }
@@ -173,7 +170,7 @@ impl ConnInfo {
     }
 
     pub fn from_params(given: Params, env: &dyn Env) -> Result<ConnInfo, String> {
-        let mut params = conninfo::with_env(given, env);
+        let mut params = conninfo::with_env(given, env)?;
         unsupported(&params)?;
         let password = params.remove("password");
         let user = params
@@ -798,7 +795,9 @@ mod tests {
         assert!(p("host=a target_session_attrs=sometimes").is_err());
         assert!(p("host=a connect_timeout=soon").is_err());
         assert!(p("host=a hostaddr=not-an-ip").is_err());
-        assert!(p("service=prod").unwrap_err().contains("service"));
+        assert!(p("service=no-such-service")
+            .unwrap_err()
+            .contains("service"));
         assert!(p("sslpassword=x").unwrap_err().contains("sslpassword"));
     }
 }

@@ -312,8 +312,23 @@ impl Env for BTreeMap<String, String> {
 /// Fills what the string did not set from the `PG*` variables (libpq's order: the
 /// connection string, then the environment, then built-in defaults, which the caller
 /// applies).
-pub fn with_env(mut p: Params, env: &dyn Env) -> Params {
+pub fn with_env(mut p: Params, env: &dyn Env) -> Result<Params, String> {
+    // A service (pg_service.conf) comes before the environment, as in libpq.
+    let service = p
+        .get("service")
+        .cloned()
+        .or_else(|| env.var("PGSERVICE"))
+        .filter(|s| !s.is_empty());
+    if let Some(name) = service {
+        for (k, v) in service_params(&name, env)? {
+            p.entry(k).or_insert(v);
+        }
+        p.remove("service");
+    }
     for k in KEYWORDS {
+        if k.name == "service" {
+            continue;
+        }
         if p.contains_key(k.name) {
             continue;
         }
@@ -327,7 +342,79 @@ pub fn with_env(mut p: Params, env: &dyn Env) -> Params {
             p.insert("sslmode", "require".into());
         }
     }
-    p
+    Ok(p)
+}
+
+/// Debian's libpq looks for the system-wide service file here (`pg_config --sysconfdir`).
+const SYSCONFDIR: &str = "/etc/postgresql-common";
+
+/// The parameters of service `name`: from the user's service file (`PGSERVICEFILE`, else
+/// `~/.pg_service.conf`), else from `pg_service.conf` in `PGSYSCONFDIR`.
+fn service_params(name: &str, env: &dyn Env) -> Result<Vec<(&'static str, String)>, String> {
+    let user_file = env
+        .var("PGSERVICEFILE")
+        .map(PathBuf::from)
+        .or_else(|| home(env).map(|h| h.join(".pg_service.conf")));
+    let sys_file = PathBuf::from(env.var("PGSYSCONFDIR").unwrap_or_else(|| SYSCONFDIR.into()))
+        .join("pg_service.conf");
+    for file in user_file.iter().chain(std::iter::once(&sys_file)) {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        if let Some(found) = parse_service_file(&text, name, file)? {
+            return Ok(found);
+        }
+    }
+    Err(format!("definition of service \"{name}\" not found"))
+}
+
+/// libpq's service file: `[name]` sections of `keyword=value` lines, `#` comments.
+fn parse_service_file(
+    text: &str,
+    name: &str,
+    file: &Path,
+) -> Result<Option<Vec<(&'static str, String)>>, String> {
+    let mut out = None::<Vec<(&'static str, String)>>;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            if out.is_some() {
+                break;
+            }
+            if section == name {
+                out = Some(Vec::new());
+            }
+            continue;
+        }
+        let Some(found) = out.as_mut() else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!(
+                "syntax error in service file \"{}\", line {}",
+                file.display(),
+                n + 1
+            ));
+        };
+        let k = k.trim();
+        if k == "service" {
+            return Err(format!(
+                "nested service specifications not supported in service file \"{}\", line {}",
+                file.display(),
+                n + 1
+            ));
+        }
+        let Some(kw) = keyword(k) else {
+            return Err(format!(
+                "invalid connection option \"{k}\" in service file \"{}\", line {}",
+                file.display(),
+                n + 1
+            ));
+        };
+        found.push((kw.name, v.trim().to_string()));
+    }
+    Ok(out)
 }
 
 /// The user's home directory (libpq: `$HOME`, else the password database).
@@ -475,15 +562,48 @@ mod tests {
                 ("PGCONNECT_TIMEOUT", "3"),
                 ("PGAPPNAME", ""),
             ]),
-        );
+        )
+        .unwrap();
         assert_eq!(p["host"], "a");
         assert_eq!(p["sslmode"], "disable");
         assert_eq!(p["sslrootcert"], "/ca");
         assert_eq!(p["options"], "-c x=1");
         assert_eq!(p["connect_timeout"], "3");
         assert!(!p.contains_key("application_name"));
-        let p = with_env(Params::new(), &env(&[("PGREQUIRESSL", "1")]));
+        let p = with_env(Params::new(), &env(&[("PGREQUIRESSL", "1")])).unwrap();
         assert_eq!(p["sslmode"], "require");
+    }
+
+    #[test]
+    fn service_files_come_between_the_string_and_the_environment() {
+        let dir = std::env::temp_dir().join(format!("wesley-service-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("services");
+        std::fs::write(
+            &f,
+            "# comment\n[other]\nhost=nope\n\n[prod]\nhost = db.example\nport=6543\nsslmode=verify-full\n[later]\nhost=x\n",
+        )
+        .unwrap();
+        let e = env(&[
+            ("PGSERVICEFILE", f.to_str().unwrap()),
+            ("PGSYSCONFDIR", dir.to_str().unwrap()),
+            ("PGPORT", "1111"),
+            ("PGUSER", "app"),
+        ]);
+        let p = with_env(parse("service=prod port=7777").unwrap(), &e).unwrap();
+        assert_eq!(p["host"], "db.example");
+        assert_eq!(p["port"], "7777");
+        assert_eq!(p["sslmode"], "verify-full");
+        assert_eq!(p["user"], "app");
+        assert!(!p.contains_key("service"));
+        let mut e2 = e.clone();
+        e2.insert("PGSERVICE".into(), "prod".into());
+        assert_eq!(with_env(Params::new(), &e2).unwrap()["port"], "6543");
+        let err = with_env(parse("service=missing").unwrap(), &e).unwrap_err();
+        assert!(err.contains("\"missing\" not found"), "{err}");
+        std::fs::write(&f, "[bad]\nbogus=1\n").unwrap();
+        assert!(with_env(parse("service=bad").unwrap(), &e).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
