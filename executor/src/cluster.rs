@@ -68,6 +68,17 @@ pub struct ClusterOptions {
     pub keep: bool,
     /// Log every statement to the server log (`log_statement = 'all'`).
     pub log_statements: bool,
+    /// Also listen on TCP at 127.0.0.1, on a free port ([`Cluster::port`]; the Unix
+    /// socket keeps the same number).
+    pub tcp: bool,
+    /// More `postgresql.conf` lines (e.g. `ssl = on`, `lc_messages = 'de_DE.UTF-8'`).
+    pub settings: Vec<String>,
+    /// A `pg_hba.conf` to use instead of initdb's (which trusts every local connection).
+    pub hba: Option<String>,
+    /// Files written into the cluster directory before the server starts, as (name,
+    /// contents), owned by the server's user and readable only by it (keys,
+    /// certificates). Settings can name them by [`Cluster::socket_dir`]`/name`.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// Errors from starting, using or stopping a [`Cluster`].
@@ -176,7 +187,11 @@ impl Cluster {
             data_dir: root.join("data"),
             root,
             bin_dir,
-            port: pick_port(),
+            port: if opts.tcp {
+                free_tcp_port()?
+            } else {
+                pick_port()
+            },
             run_as,
             keep: opts.keep,
             watchdog: None,
@@ -191,6 +206,13 @@ impl Cluster {
         cluster.watchdog = Some(cluster.spawn_watchdog()?);
         cluster.initdb()?;
         cluster.write_config(opts)?;
+        for (name, contents) in &opts.files {
+            cluster.install_file(name, contents)?;
+        }
+        if let Some(hba) = &opts.hba {
+            let path = cluster.data_dir.join("pg_hba.conf");
+            fs::write(&path, hba).map_err(io_err(format!("writing {}", path.display())))?;
+        }
         cluster.pg_ctl_start("pg_ctl start", &["start"])?;
         Ok(cluster)
     }
@@ -215,7 +237,8 @@ impl Cluster {
         self.root.join("server.log")
     }
 
-    /// The port number; it only names the socket file, nothing listens on TCP.
+    /// The port number: it names the socket file and, with [`ClusterOptions::tcp`], the
+    /// TCP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -391,9 +414,10 @@ impl Cluster {
 
     fn write_config(&self, opts: &ClusterOptions) -> Result<(), ClusterError> {
         let root = self.root.to_string_lossy().replace('\'', "''");
+        let listen = if opts.tcp { "127.0.0.1" } else { "" };
         let mut conf = format!(
             "\n# Throwaway cluster settings added by wesley\n\
-             listen_addresses = ''\n\
+             listen_addresses = '{listen}'\n\
              unix_socket_directories = '{root}'\n\
              port = {port}\n\
              fsync = off\n\
@@ -404,12 +428,51 @@ impl Cluster {
         if opts.log_statements {
             conf.push_str("log_statement = 'all'\n");
         }
+        for line in &opts.settings {
+            conf.push_str(line);
+            conf.push('\n');
+        }
         let path = self.data_dir.join("postgresql.conf");
         fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .and_then(|mut f| f.write_all(conf.as_bytes()))
             .map_err(io_err(format!("writing {}", path.display())))
+    }
+
+    /// Writes `contents` to `name` in the cluster directory, mode 0600, owned by the
+    /// server's user.
+    pub fn install_file(&self, name: &str, contents: &[u8]) -> Result<PathBuf, ClusterError> {
+        let path = self.root.join(name);
+        fs::write(&path, contents).map_err(io_err(format!("writing {}", path.display())))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .map_err(io_err(format!("setting permissions of {}", path.display())))?;
+        if let Some(user) = &self.run_as {
+            let mut chown = Command::new(system_program("chown"));
+            chown.arg(format!("{user}:")).arg(&path);
+            run(&mut chown, "chown of a cluster file")?;
+        }
+        Ok(path)
+    }
+
+    /// A command that runs `program` as the server's user (through `runuser` when the
+    /// current process is root), e.g. a connection pooler in front of the cluster.
+    pub fn command_as_server_user(&self, program: &Path) -> Command {
+        match &self.run_as {
+            Some(user) => {
+                let mut cmd = Command::new(system_program("runuser"));
+                cmd.arg("-u").arg(user).arg("--").arg(program);
+                cmd
+            }
+            None => Command::new(program),
+        }
+    }
+
+    /// Reloads the server's configuration (`pg_hba.conf` included).
+    pub fn reload(&self) -> Result<(), ClusterError> {
+        let mut cmd = self.server_command("pg_ctl");
+        cmd.arg("-D").arg(&self.data_dir).arg("reload");
+        run(&mut cmd, "pg_ctl reload").map(drop)
     }
 
     /// Runs `pg_ctl -w <args>`, attaching the tail of the server log on failure.
@@ -651,6 +714,14 @@ fn random_u64() -> u64 {
 fn pick_port() -> u16 {
     // The modulus keeps the value below 40000, so the conversion cannot fail.
     20000 + u16::try_from(random_u64() % 40000).unwrap_or(0)
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+fn free_tcp_port() -> Result<u16, ClusterError> {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(io_err("finding a free TCP port"))
 }
 
 /// Creates `/tmp/wesley-pg.XXXXXX` with mode 0700.

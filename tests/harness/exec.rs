@@ -2,7 +2,7 @@
 //! binary against a test database, follow its `--json` events, kill it at chosen points,
 //! and check the ledger and the catalog afterwards.
 
-use crate::{fresh_db, seed, wesley_bin, TestDb};
+use crate::{seed, wesley_bin, TestDb};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -41,21 +41,15 @@ pub fn load_schema(path: &Path) -> Schema {
         .unwrap_or_else(|| panic!("{} is invalid", path.display()))
 }
 
-/// A `wesley` command with a clean environment (no `DATABASE_URL`, `PG*` connection
-/// variables) running in `cwd`.
+/// A `wesley` command with a clean environment (no `DATABASE_URL`, none of libpq's `PG*`
+/// connection variables) running in `cwd`.
 pub fn wesley_cmd(cwd: &Path) -> Command {
     let mut cmd = Command::new(wesley_bin());
-    for v in [
-        "DATABASE_URL",
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATABASE",
-        "PGPASSWORD",
-        "PGSERVICE",
-        "PGSSLMODE",
-        "PGAPPNAME",
-    ] {
+    cmd.env_remove("DATABASE_URL");
+    for v in wesley::apply::conninfo::KEYWORDS
+        .iter()
+        .filter_map(|k| k.env)
+    {
         cmd.env_remove(v);
     }
     cmd.current_dir(cwd);
@@ -303,7 +297,18 @@ pub fn finish(child: Child) -> Run {
 
 /// A fresh database with `old` built by `wesley generate` and seeded.
 pub fn database_with(prefix: &str, work: &Work, old: &Path, seed_sql: &str) -> TestDb {
-    let db = fresh_db(prefix);
+    database_in(crate::cluster(), prefix, work, old, seed_sql)
+}
+
+/// Like [`database_with`], in a cluster of the test's own.
+pub fn database_in(
+    cluster: &'static wesley::cluster::Cluster,
+    prefix: &str,
+    work: &Work,
+    old: &Path,
+    seed_sql: &str,
+) -> TestDb {
+    let db = crate::fresh_db_in(cluster, prefix);
     let ddl = work.wesley(&["generate", &old.display().to_string()]);
     ddl.expect_code(0, "wesley generate");
     db.try_psql(&ddl.stdout)

@@ -31,6 +31,7 @@ pub fn cluster() -> &'static Cluster {
         let opts = ClusterOptions {
             keep,
             log_statements: keep,
+            ..ClusterOptions::default()
         };
         let cluster = Cluster::start(&opts).map_err(|e| e.to_string())?;
         if keep {
@@ -48,9 +49,11 @@ pub fn cluster() -> &'static Cluster {
     }
 }
 
-/// A database of its own in the shared cluster.
+/// A database of its own in the shared cluster (or in another of the test's own).
 #[derive(Debug, Clone)]
 pub struct TestDb {
+    /// The cluster it lives in.
+    pub cluster: &'static Cluster,
     /// The database name.
     pub name: String,
     /// `postgresql://` URL (socket directory as percent-encoded host).
@@ -69,13 +72,15 @@ impl TestDb {
 
     /// Like [`TestDb::psql`], but returns psql's error output as `Err`.
     pub fn try_psql(&self, sql: &str) -> Result<String, String> {
-        cluster().psql(&self.name, sql).map_err(|e| e.to_string())
+        self.cluster
+            .psql(&self.name, sql)
+            .map_err(|e| e.to_string())
     }
 
     /// A psql command for this database for callers that stream input/output
     /// (see [`Cluster::psql_command`]).
     pub fn psql_command(&self) -> Command {
-        cluster().psql_command(&self.name)
+        self.cluster.psql_command(&self.name)
     }
 }
 
@@ -83,6 +88,11 @@ impl TestDb {
 /// `prefix` is lower-cased and anything but ASCII letters, digits and `_`
 /// becomes `_`.
 pub fn fresh_db(prefix: &str) -> TestDb {
+    fresh_db_in(cluster(), prefix)
+}
+
+/// Like [`fresh_db`], in a cluster of the test's own.
+pub fn fresh_db_in(cluster: &'static Cluster, prefix: &str) -> TestDb {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let suffix = format!("_{}_{n}", std::process::id());
@@ -103,11 +113,11 @@ pub fn fresh_db(prefix: &str) -> TestDb {
     clean.truncate(63 - suffix.len());
     let name = format!("{clean}{suffix}");
 
-    let cluster = cluster();
     if let Err(e) = cluster.create_database(&name) {
         panic!("could not create test database {name}: {e}");
     }
     TestDb {
+        cluster,
         url: cluster.url(&name),
         conninfo: cluster.conninfo(&name),
         name,
@@ -165,3 +175,5 @@ pub fn wesley_bin() -> PathBuf {
 pub use wesley::seed;
 
 pub mod exec;
+pub mod pki;
+pub mod pooler;

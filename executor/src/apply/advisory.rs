@@ -6,6 +6,7 @@
 use super::connect::describe;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 pub const NAMESPACE: &str = "wesley:apply:";
@@ -37,7 +38,7 @@ pub async fn acquire(
     let mut told = false;
     loop {
         let got: bool = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
             .await
             .map_err(|e| describe(&e))?
             .get(0);
@@ -60,10 +61,10 @@ async fn holder(c: &Client, key: i64) -> Option<(i32, String)> {
     let hi = (key >> 32) as i32;
     let lo = (key & 0xffff_ffff) as u32 as i64;
     let row = c
-        .query_opt(
+        .query_typed_opt(
             "SELECT l.pid, coalesce(a.application_name, '') FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ($1::int::bigint & 4294967295) AND l.objid::bigint = $2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
-            &[&hi, &lo],
+            &[(&hi, Type::INT4), (&lo, Type::INT8)],
         )
         .await
         .ok()??;
@@ -71,7 +72,9 @@ async fn holder(c: &Client, key: i64) -> Option<(i32, String)> {
 }
 
 pub async fn release(c: &Client, key: i64) {
-    let _ = c.query_one("SELECT pg_advisory_unlock($1)", &[&key]).await;
+    let _ = c
+        .query_typed_one("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])
+        .await;
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use super::connect::describe;
 use super::events::{Event, Reporter};
 use std::time::{Duration, Instant};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use wesley_planner::plan::Backfill;
 use wesley_planner::sql::{ident, qualified};
@@ -44,9 +45,9 @@ pub async fn run(
         let mut v = Vec::new();
         for k in &b.key {
             let row = c
-                .query_one(
+                .query_typed_one(
                     "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
-                    &[&table, k],
+                    &[(&table, Type::TEXT), (k, Type::TEXT)],
                 )
                 .await
                 .map_err(err)?;
@@ -83,7 +84,7 @@ pub async fn run(
 
     // The bound: recorded on first start, reused on resume.
     let existing = c
-        .query_opt("SELECT upper_key, last_key, rows_done, batches FROM wesley.backfill_progress WHERE plan_hash = $1 AND step_id = $2", &[&plan_hash, &step_id])
+        .query_typed_opt("SELECT upper_key, last_key, rows_done, batches FROM wesley.backfill_progress WHERE plan_hash = $1 AND step_id = $2", &[(&plan_hash, Type::TEXT), (&step_id, Type::TEXT)])
         .await
         .map_err(err)?;
     let (upper, mut last, mut rows_done, mut batches): (
@@ -95,16 +96,16 @@ pub async fn run(
         Some(r) => (r.get(0), r.get(1), r.get(2), r.get(3)),
         None => {
             let upper: Option<Vec<String>> = c
-                .query_opt(
+                .query_typed_opt(
                     &format!("SELECT ARRAY[{as_text}] FROM {table} ORDER BY {keys_desc} LIMIT 1"),
                     &[],
                 )
                 .await
                 .map_err(err)?
                 .map(|r| r.get(0));
-            c.execute(
+            c.execute_typed(
                 "INSERT INTO wesley.backfill_progress (plan_hash, step_id, upper_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                &[&plan_hash, &step_id, &upper],
+                &[(&plan_hash, Type::TEXT), (&step_id, Type::TEXT), (&upper, Type::TEXT_ARRAY)],
             )
             .await
             .map_err(err)?;
@@ -113,7 +114,7 @@ pub async fn run(
     };
     let Some(upper) = upper else { return Ok(0) }; // empty table
     let total: Option<i64> = c
-        .query_one("SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END FROM pg_class WHERE oid = to_regclass($1)", &[&table])
+        .query_typed_one("SELECT CASE WHEN reltuples >= 0 THEN reltuples::bigint END FROM pg_class WHERE oid = to_regclass($1)", &[(&table, Type::TEXT)])
         .await
         .ok()
         .and_then(|r| r.get(0));
@@ -146,20 +147,25 @@ pub async fn run(
         .map_err(err)?;
         let mut params: Vec<String> = last.clone().unwrap_or_default();
         params.extend(upper.iter().cloned());
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+        let refs: Vec<(&(dyn tokio_postgres::types::ToSql + Sync), Type)> = params
             .iter()
-            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .map(|p| (p as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT))
             .collect();
-        let row = tx.query_one(&batch, &refs).await.map_err(err)?;
+        let row = tx.query_typed_one(&batch, &refs).await.map_err(err)?;
         let updated: i64 = row.get(0);
         let batch_last: Option<Vec<String>> = row.get(1);
         let Some(batch_last) = batch_last else {
             tx.commit().await.map_err(err)?;
             break; // no rows left in range
         };
-        tx.execute(
+        tx.execute_typed(
             "UPDATE wesley.backfill_progress SET last_key = $3, rows_done = rows_done + $4, batches = batches + 1 WHERE plan_hash = $1 AND step_id = $2",
-            &[&plan_hash, &step_id, &batch_last, &updated],
+            &[
+                (&plan_hash, Type::TEXT),
+                (&step_id, Type::TEXT),
+                (&batch_last, Type::TEXT_ARRAY),
+                (&updated, Type::INT8),
+            ],
         )
         .await
         .map_err(err)?;

@@ -8,7 +8,7 @@ use wesley_planner::canon::{CanonSchema, CanonTable};
 
 pub async fn live(c: &Client) -> Result<CanonSchema, String> {
     let row = c
-        .query_one(CANONICAL_QUERY, &[])
+        .query_typed_one(CANONICAL_QUERY, &[])
         .await
         .map_err(|e| super::connect::describe(&e))?;
     let json: String = row.get(0);

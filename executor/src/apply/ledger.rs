@@ -6,6 +6,7 @@
 use super::connect::describe;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use wesley_planner::sql::literal;
 
@@ -80,7 +81,7 @@ pub async fn setup(c: &Client) -> Result<(), String> {
 /// Whether the ledger exists at all (for read-only commands).
 pub async fn exists(c: &Client) -> Result<bool, String> {
     let row = c
-        .query_one(
+        .query_typed_one(
             "SELECT to_regclass('wesley.applied_steps') IS NOT NULL",
             &[],
         )
@@ -102,7 +103,7 @@ pub struct Run {
 
 pub async fn runs(c: &Client) -> Result<Vec<Run>, String> {
     let rows = c
-        .query(
+        .query_typed(
             "SELECT r.plan_hash, r.status, r.steps, (SELECT count(*) FROM wesley.applied_steps s WHERE s.plan_hash = r.plan_hash), r.stopped_hash, r.last_error FROM wesley.runs r ORDER BY r.started_at",
             &[],
         )
@@ -126,7 +127,7 @@ pub async fn applied(
     c: &Client,
     plan_hash: &str,
 ) -> Result<BTreeMap<String, (String, String)>, String> {
-    let rows = c.query("SELECT step_id, sql_checksum, finished_at::text FROM wesley.applied_steps WHERE plan_hash = $1", &[&plan_hash]).await.map_err(err)?;
+    let rows = c.query_typed("SELECT step_id, sql_checksum, finished_at::text FROM wesley.applied_steps WHERE plan_hash = $1", &[(&plan_hash, Type::TEXT)]).await.map_err(err)?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -145,9 +146,14 @@ pub async fn start_run(
     to: &str,
     steps: usize,
 ) -> Result<(), String> {
-    c.execute(
+    c.execute_typed(
         "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps) VALUES ($1, $2, $3, $4) ON CONFLICT (plan_hash) DO UPDATE SET status = 'running', updated_at = now(), last_error = NULL",
-        &[&plan_hash, &from, &to, &(steps as i32)],
+        &[
+            (&plan_hash, Type::TEXT),
+            (&from, Type::TEXT),
+            (&to, Type::TEXT),
+            (&(steps as i32), Type::INT4),
+        ],
     )
     .await
     .map_err(err)?;
@@ -161,9 +167,14 @@ pub async fn finish_run(
     stopped_hash: Option<&str>,
     error: Option<&str>,
 ) -> Result<(), String> {
-    c.execute(
+    c.execute_typed(
         "UPDATE wesley.runs SET status = $2, updated_at = now(), stopped_hash = $3, last_error = $4 WHERE plan_hash = $1",
-        &[&plan_hash, &status, &stopped_hash, &error],
+        &[
+            (&plan_hash, Type::TEXT),
+            (&status, Type::TEXT),
+            (&stopped_hash, Type::TEXT),
+            (&error, Type::TEXT),
+        ],
     )
     .await
     .map_err(err)?;
@@ -179,9 +190,15 @@ pub async fn record(
     attempt: u32,
     started: &str,
 ) -> Result<(), String> {
-    c.execute(
+    c.execute_typed(
         "INSERT INTO wesley.applied_steps (plan_hash, step_id, sql_checksum, attempt, started_at) VALUES ($1, $2, $3, $4, $5::text::timestamptz) ON CONFLICT DO NOTHING",
-        &[&plan_hash, &step_id, &checksum(sql), &(attempt as i32), &started],
+        &[
+            (&plan_hash, Type::TEXT),
+            (&step_id, Type::TEXT),
+            (&checksum(sql), Type::TEXT),
+            (&(attempt as i32), Type::INT4),
+            (&started, Type::TEXT),
+        ],
     )
     .await
     .map_err(err)?;

@@ -9,11 +9,14 @@
 pub mod advisory;
 pub mod backfill;
 pub mod connect;
+pub mod conninfo;
 pub mod drift;
 pub mod events;
 pub mod exprs;
 pub mod ledger;
+pub mod pooler;
 pub mod psql;
+pub mod tls;
 
 use connect::ConnInfo;
 use events::{Event, Reporter};
@@ -23,10 +26,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+use tokio_postgres::types::Type;
 use wesley_planner::plan::{StepKind, TimeoutClass};
 use wesley_planner::planfile::ValidPlan;
 use wesley_planner::policy::HazardPolicy;
-use wesley_planner::sql::{literal, qualified};
+use wesley_planner::sql::qualified;
 
 /// Validated settings of one run.
 #[derive(Debug, Clone)]
@@ -100,18 +104,38 @@ pub async fn apply(plan: ValidPlan, opts: Options, rep: Reporter) -> Outcome {
             kinds.join(",")
         ));
     }
+    // The first host that answers is the server of the whole run: every later
+    // connection, psql or Rust, goes to that one.
+    let mut opts = opts;
+    let client = match opts.conn.connect_pinned(None).await {
+        Ok((client, pinned)) => {
+            opts.conn = pinned;
+            client
+        }
+        Err(e) => return Outcome::Failed(e),
+    };
     let ctx = Arc::new(Ctx { plan, opts, rep });
-    match run(ctx.clone()).await {
+    match run(ctx.clone(), client).await {
         Ok(o) => o,
         Err(e) => Outcome::Failed(ctx.opts.conn.redact(&e)),
     }
 }
 
-async fn run(ctx: Arc<Ctx>) -> Result<Outcome, String> {
+async fn run(ctx: Arc<Ctx>, client: tokio_postgres::Client) -> Result<Outcome, String> {
     let opts = &ctx.opts;
     let rep = &ctx.rep;
-    let client = opts.conn.connect().await?;
-    let key = advisory::key(&opts.conn.dbname);
+    // The key comes from the database the server says we are in: through a pooler the
+    // name in the URL may be an alias, and two runs must agree on one lock.
+    let dbname: String = client
+        .query_typed_one("SELECT current_database()::text", &[])
+        .await
+        .map_err(|e| connect::describe(&e))?
+        .get(0);
+    let key = advisory::key(&dbname);
+    // Before anything is locked or changed: every connection must keep its session.
+    if let Some(why) = pooler::sessions_are_kept(&opts.conn, &client).await? {
+        return Ok(Outcome::Refused(why));
+    }
     if !opts.dry_run {
         let got = advisory::acquire(&client, key, opts.lock_wait, |h| {
             rep.emit(Event::WaitingForLock {
@@ -146,7 +170,7 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     // and gone, before the ledger is read: such a session may still commit a step.
     if !opts.dry_run {
         let ended: Vec<i32> = client
-            .query("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[&STEP_APP])
+            .query_typed("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[(&STEP_APP, Type::TEXT)])
             .await
             .map_err(|e| connect::describe(&e))?
             .iter()
@@ -161,9 +185,9 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
             });
             for _ in 0..100 {
                 let left: i64 = client
-                    .query_one(
+                    .query_typed_one(
                         "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
-                        &[&ended],
+                        &[(&ended, Type::INT4_ARRAY)],
                     )
                     .await
                     .map_err(|e| connect::describe(&e))?
@@ -617,12 +641,9 @@ async fn client<'w>(
     w: &'w mut Worker,
 ) -> Result<&'w mut tokio_postgres::Client, String> {
     if w.client.as_ref().is_none_or(|c| c.is_closed()) {
-        let mut conn = ctx.opts.conn.clone();
-        conn.dbname = ctx.opts.conn.dbname.clone();
-        let c = conn.connect().await?;
-        c.batch_execute(&format!("SET application_name = {}", literal(STEP_APP)))
-            .await
-            .map_err(|e| connect::describe(&e))?;
+        // The step application name is a startup parameter, not a SET: a pooler keeps
+        // it with this client whichever server connection serves it.
+        let (c, _) = ctx.opts.conn.connect_pinned(Some(STEP_APP)).await?;
         w.client = Some(c);
     }
     Ok(w.client.as_mut().expect("client"))
@@ -635,9 +656,9 @@ async fn index_valid(
     name: &str,
 ) -> Result<Option<bool>, String> {
     let row = c
-        .query_opt(
+        .query_typed_opt(
             "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-            &[&schema, &name],
+            &[(&schema, Type::TEXT), (&name, Type::TEXT)],
         )
         .await
         .map_err(|e| connect::describe(&e))?;
@@ -784,7 +805,10 @@ fn ensure_newline(sql: &str) -> String {
 /// The server's clock as text (for the ledger); the local clock when unavailable.
 async fn now_text(w: &mut Worker, ctx: &Ctx) -> String {
     if let Ok(c) = client(ctx, w).await {
-        if let Ok(row) = c.query_one("SELECT clock_timestamp()::text", &[]).await {
+        if let Ok(row) = c
+            .query_typed_one("SELECT clock_timestamp()::text", &[])
+            .await
+        {
             return row.get(0);
         }
     }

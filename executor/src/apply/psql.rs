@@ -1,16 +1,36 @@
-//! A long-lived `psql` child process that runs steps streamed over its stdin. After each
-//! step Wesley writes its own `\echo` marker and waits for it on stdout, so it always knows
-//! which step finished; with `ON_ERROR_STOP` a failing statement ends the process, and the
-//! error (with its SQLSTATE, thanks to `VERBOSITY verbose`) is read from stderr.
+//! A long-lived `psql` child process that runs steps streamed over its stdin.
 //!
-//! The only psql meta-commands sent are Wesley's own (`\set`, `\echo`); plan SQL has been
-//! checked to contain none before it gets here.
+//! Errors are recognised by their SQLSTATE, never by words, so the server's language
+//! (`lc_messages`) does not matter. psql runs without `ON_ERROR_STOP`; a step's SQL is
+//! split into the statements psql sends one by one (with the planner's psql lexer), and
+//! after each statement Wesley writes
+//!
+//! ```text
+//! \if :ERROR
+//! \echo WESLEY-ERR-<pid>-<n> :LAST_ERROR_SQLSTATE
+//! \echo :LAST_ERROR_MESSAGE
+//! \q
+//! \endif
+//! ```
+//!
+//! so the first failing statement reports its SQLSTATE and the server's own message on
+//! stdout and ends the session (an open transaction is rolled back with it). After the
+//! last statement Wesley writes its `\echo` success marker and waits for one of the two.
+//! psql's stderr is only read for the DETAIL and HINT of that error (psql labels them in
+//! English: its locale is set to C by `ConnInfo::psql`), and, when psql dies without a
+//! marker (connection lost, or never made), for whatever it said.
+//!
+//! The only psql meta-commands sent are Wesley's own (`\set`, `\pset`, `\echo`, `\if`,
+//! `\q`); plan SQL has been checked to contain none before it gets here.
 
 use super::connect::ConnInfo;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::task::JoinHandle;
+use wesley_planner::planfile::psql::split_statements;
 
 /// An error reported by psql or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -41,6 +61,7 @@ pub struct PsqlSession {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<String>>,
+    stderr_done: Option<JoinHandle<()>>,
     conn: ConnInfo,
     marker: u64,
 }
@@ -52,7 +73,7 @@ impl PsqlSession {
     pub async fn start(program: &str, conn: &ConnInfo, app: &str) -> Result<PsqlSession, SqlError> {
         let mut cmd = tokio::process::Command::from(conn.psql(program));
         cmd.env("PGAPPNAME", app)
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-psqlrc"])
+            .args(["-X", "-q", "--no-psqlrc"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -63,7 +84,7 @@ impl PsqlSession {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("piped stderr");
         let sink = stderr.clone();
-        tokio::spawn(async move {
+        let stderr_done = tokio::spawn(async move {
             let mut buf = [0u8; 4096];
             while let Ok(n) = err_pipe.read(&mut buf).await {
                 if n == 0 {
@@ -85,20 +106,48 @@ impl PsqlSession {
             stdin,
             stdout,
             stderr,
+            stderr_done: Some(stderr_done),
             conn: conn.clone(),
             marker: 0,
         };
         session
-            .run("\\set VERBOSITY verbose\n\\pset pager off\n")
+            .exchange("\\set VERBOSITY verbose\n\\pset pager off\n")
             .await?;
         Ok(session)
     }
 
-    /// Streams `script` to psql followed by a marker, and waits for the marker. Errors end
-    /// the session (psql exits on the first error): start a new one to continue.
-    pub async fn run(&mut self, script: &str) -> Result<(), SqlError> {
+    /// Runs `sql` (whole statements, each ended by `;`) and waits until psql has run it.
+    /// The first statement that fails ends the session with its error: start a new one
+    /// to continue.
+    pub async fn run(&mut self, sql: &str) -> Result<(), SqlError> {
+        let statements = split_statements(sql).map_err(|e| SqlError {
+            code: None,
+            message: format!("cannot split the SQL into statements: {}", e.message),
+        })?;
+        let err_mark = self.err_mark(self.marker + 1);
+        let check = format!(
+            "\n\\if :ERROR\n\\echo {err_mark} :LAST_ERROR_SQLSTATE\n\\echo :LAST_ERROR_MESSAGE\n\\q\n\\endif\n"
+        );
+        let mut script = String::with_capacity(sql.len() + statements.len() * check.len());
+        for s in statements {
+            script.push_str(s);
+            if s.trim_end().ends_with(';') {
+                script.push_str(&check);
+            }
+        }
+        self.exchange(&script).await
+    }
+
+    fn err_mark(&self, n: u64) -> String {
+        format!("WESLEY-ERR-{}-{n}", std::process::id())
+    }
+
+    /// Streams `script` to psql followed by a marker, and waits for the marker, or for
+    /// the error marker of [`PsqlSession::run`].
+    async fn exchange(&mut self, script: &str) -> Result<(), SqlError> {
         self.marker += 1;
         let mark = format!("WESLEY-MARK-{}-{}", std::process::id(), self.marker);
+        let err_mark = format!("{} ", self.err_mark(self.marker));
         let write = async {
             self.stdin.write_all(script.as_bytes()).await?;
             if !script.ends_with('\n') {
@@ -120,25 +169,57 @@ impl PsqlSession {
             match self.stdout.read_line(&mut line).await {
                 Ok(0) | Err(_) => return Err(self.failure(None).await),
                 Ok(_) if line.trim_end() == mark => return Ok(()),
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(code) = line.trim_end().strip_prefix(&err_mark) {
+                        let code = code.trim().to_string();
+                        return Err(self.statement_failure(code).await);
+                    }
+                }
             }
         }
     }
 
-    /// The error that ended the session, from psql's stderr.
+    /// psql has reported a failed statement and is quitting: its message is the rest of
+    /// stdout; DETAIL and HINT come from stderr.
+    async fn statement_failure(&mut self, code: String) -> SqlError {
+        let mut rest = String::new();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            self.stdout.read_to_string(&mut rest),
+        )
+        .await;
+        let stderr = self.finish().await;
+        let mut message = one_line(&rest);
+        for extra in details(&stderr, &code) {
+            message.push_str(" — ");
+            message.push_str(&extra);
+        }
+        SqlError {
+            code: (code.len() == 5).then_some(code),
+            message: self.conn.redact(&message),
+        }
+    }
+
+    /// Waits for psql to exit and its stderr to close; returns what it wrote there.
+    async fn finish(&mut self) -> String {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        if let Some(task) = self.stderr_done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        self.stderr.lock().expect("stderr buffer").clone()
+    }
+
+    /// psql ended without a marker: the error is whatever it wrote on stderr.
     async fn failure(&mut self, fallback: Option<String>) -> SqlError {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait()).await;
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let text = self
-            .conn
-            .redact(&self.stderr.lock().expect("stderr buffer").clone());
+        let text = self.finish().await;
+        let text = self.conn.redact(&text);
         parse_error(&text).unwrap_or_else(|| SqlError {
             code: None,
             message: fallback.unwrap_or_else(|| {
                 if text.trim().is_empty() {
                     "psql exited unexpectedly".into()
                 } else {
-                    text.trim().to_string()
+                    one_line(&text)
                 }
             }),
         })
@@ -147,39 +228,72 @@ impl PsqlSession {
     /// Ends the session politely.
     pub async fn close(mut self) {
         let _ = self.stdin.write_all(b"\\q\n").await;
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
     }
 }
 
-/// Extracts the last `ERROR:` (or `FATAL:`) from psql's verbose stderr output:
-/// `ERROR:  55P03: canceling statement due to lock timeout`, plus DETAIL/CONTEXT lines.
-pub fn parse_error(stderr: &str) -> Option<SqlError> {
+fn one_line(text: &str) -> String {
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The DETAIL and HINT lines that follow the report of `code` in psql's verbose stderr
+/// (`<severity>:  <code>: <message>`, in the server's language; the labels are psql's,
+/// in English).
+fn details(stderr: &str, code: &str) -> Vec<String> {
     let lines: Vec<&str> = stderr.lines().collect();
-    let start = lines
-        .iter()
-        .rposition(|l| l.contains("ERROR:") || l.contains("FATAL:"))?;
-    let head = lines[start];
-    let after = head
-        .split_once("ERROR:")
-        .or_else(|| head.split_once("FATAL:"))
-        .map(|(_, r)| r.trim())?;
-    let (code, msg) = match after.split_once(": ") {
-        Some((c, m)) if c.len() == 5 && c.chars().all(|ch| ch.is_ascii_alphanumeric()) => {
-            (Some(c.to_string()), m.to_string())
-        }
-        _ => (None, after.to_string()),
+    let needle = format!(":  {code}: ");
+    let Some(start) = lines.iter().rposition(|l| l.contains(&needle)) else {
+        return vec![];
     };
-    let mut message = msg;
+    let mut out = Vec::new();
     for l in &lines[start + 1..] {
         let t = l.trim();
         if let Some(rest) = t
             .strip_prefix("DETAIL:")
             .or_else(|| t.strip_prefix("HINT:"))
         {
-            message.push_str(&format!(" — {}", rest.trim()));
+            out.push(rest.trim().to_string());
+        } else if !(t.starts_with("LOCATION:")
+            || t.starts_with("CONTEXT:")
+            || t.starts_with("QUERY:")
+            || t.starts_with("LINE ")
+            || t.starts_with('^')
+            || l.starts_with(' ')
+            || l.starts_with('\t'))
+        {
+            break;
         }
     }
-    Some(SqlError { code, message })
+    out
+}
+
+/// The last error in psql's verbose stderr, found by its shape, not its words:
+/// `<severity>:  <SQLSTATE>: <message>` (the severity is in the server's language), with
+/// the DETAIL and HINT after it.
+pub fn parse_error(stderr: &str) -> Option<SqlError> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let (start, code, msg) = lines.iter().enumerate().rev().find_map(|(i, l)| {
+        let (_, rest) = l.split_once(":  ")?;
+        let (code, msg) = rest.split_once(": ")?;
+        (code.len() == 5
+            && code
+                .chars()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()))
+        .then(|| (i, code.to_string(), msg.trim().to_string()))
+    })?;
+    let mut message = msg;
+    for extra in details(&lines[start..].join("\n"), &code) {
+        message.push_str(" — ");
+        message.push_str(&extra);
+    }
+    Some(SqlError {
+        code: Some(code),
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -187,15 +301,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_verbose_errors() {
+    fn parses_verbose_errors_in_any_language() {
         let e = parse_error("psql:<stdin>:3: ERROR:  55P03: canceling statement due to lock timeout\nLOCATION:  ProcessInterrupts, postgres.c:3320\n").unwrap();
         assert_eq!(e.code.as_deref(), Some("55P03"));
         assert!(e.is_retryable());
-        let e = parse_error("psql:<stdin>:9: ERROR:  23505: could not create unique index \"x\"\nDETAIL:  Key (a)=(1) is duplicated.\n").unwrap();
+        let e = parse_error("psql:<stdin>:3: FEHLER:  55P03: Abbruch des Befehls wegen Zeitüberschreitung einer Sperre\nORT:  ProcessInterrupts, postgres.c:3320\n").unwrap();
+        assert_eq!(e.code.as_deref(), Some("55P03"));
+        assert!(e.is_retryable());
+        let e = parse_error("psql:<stdin>:9: ERREUR:  23505: n'a pas pu créer l'index unique « x »\nDETAIL:  La clé (a)=(1) est dupliquée.\nLOCATION:  x.c:1\n").unwrap();
         assert_eq!(e.code.as_deref(), Some("23505"));
-        assert!(e.message.contains("duplicated"));
+        assert_eq!(
+            e.message,
+            "n'a pas pu créer l'index unique « x » — La clé (a)=(1) est dupliquée."
+        );
         assert!(!e.is_retryable());
-        let e = parse_error("psql: error: connection to server on socket \"/tmp/x/.s.PGSQL.1\" failed: FATAL:  28P01: password authentication failed for user \"app\"").unwrap();
-        assert_eq!(e.code.as_deref(), Some("28P01"));
+        assert!(parse_error("psql: error: connection to server failed: no such file").is_none());
+    }
+
+    #[test]
+    fn details_follow_the_reported_error_only() {
+        let err = "psql:<stdin>:1: WARNING:  01000: x\nDETAIL:  not this\npsql:<stdin>:2: FEHLER:  23505: konnte Unique Index nicht erstellen\nDETAIL:  Schlüssel (a)=(1) ist doppelt vorhanden.\nHINT:  h\nLOCATION:  l\n";
+        assert_eq!(
+            details(err, "23505"),
+            vec!["Schlüssel (a)=(1) ist doppelt vorhanden.", "h"]
+        );
+        assert!(details(err, "55P03").is_empty());
+        assert_eq!(one_line("a\n  b\r\n\nc "), "a b c");
     }
 }

@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     println!("Starting a throwaway PostgreSQL cluster...");
     let cluster = Cluster::start(&ClusterOptions {
         keep: args.keep,
-        log_statements: false,
+        ..ClusterOptions::default()
     })
     .context("starting a throwaway PostgreSQL cluster")?;
     println!(

@@ -52,11 +52,38 @@ pub struct Scan {
     pub statements: Vec<String>,
     /// False when code follows the last `;` (the last statement is not terminated).
     pub terminated: bool,
+    /// The byte offset just after each `;` at which psql sends what it has read.
+    pub ends: Vec<usize>,
 }
 
 /// Checks a sequence of whole statements (a step's `sql`).
 pub fn scan_script(text: &str) -> Result<Scan, LexError> {
     walk(text, false)
+}
+
+/// Splits a script into the pieces psql sends one by one: each piece ends just after a
+/// `;` that ends a statement (quotes, comments, dollar bodies and parentheses taken
+/// into account), and the pieces put together are the script. Text after the last `;`
+/// that holds code is an error: psql would wait for more.
+pub fn split_statements(text: &str) -> Result<Vec<&str>, LexError> {
+    let scan = walk(text, false)?;
+    if !scan.terminated {
+        return Err(LexError {
+            offset: scan.ends.last().copied().unwrap_or(0),
+            problem: Problem::Unterminated,
+            message: "the last statement is not ended by `;`".into(),
+        });
+    }
+    let mut out = Vec::with_capacity(scan.ends.len() + 1);
+    let mut start = 0;
+    for &end in &scan.ends {
+        out.push(&text[start..end]);
+        start = end;
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    Ok(out)
 }
 
 /// Checks a fragment of one statement (a backfill's `set` list or `predicate`): on top of
@@ -307,6 +334,7 @@ fn walk(text: &str, fragment: bool) -> Result<Scan, LexError> {
                 }
                 in_statement = false;
                 i += 1;
+                scan.ends.push(lx.off(i));
                 continue;
             }
             '(' => {
@@ -377,6 +405,25 @@ mod tests {
 
     fn problem(sql: &str) -> Option<Problem> {
         scan_script(sql).err().map(|e| e.problem)
+    }
+
+    #[test]
+    fn splits_where_psql_sends() {
+        let sql = "BEGIN;\nSELECT ';', $x$ a; b $x$, (1); -- c;\nDO $$ x; $$ ;\n/* ; */ COMMIT;\n";
+        let parts = split_statements(sql).unwrap();
+        assert_eq!(
+            parts,
+            vec![
+                "BEGIN;",
+                "\nSELECT ';', $x$ a; b $x$, (1);",
+                " -- c;\nDO $$ x; $$ ;",
+                "\n/* ; */ COMMIT;",
+                "\n"
+            ]
+        );
+        assert_eq!(parts.concat(), sql);
+        assert!(split_statements("SELECT 1; SELECT 2").is_err());
+        assert_eq!(split_statements("").unwrap(), Vec::<&str>::new());
     }
 
     #[test]
