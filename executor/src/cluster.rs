@@ -164,6 +164,8 @@ pub struct Cluster {
     root: PathBuf,
     data_dir: PathBuf,
     bin_dir: PathBuf,
+    /// The psql client: the bin dir's, or another one ([`find_psql`]).
+    psql: PathBuf,
     port: u16,
     /// `Some("postgres")` when server programs run through `runuser`.
     run_as: Option<String>,
@@ -176,6 +178,7 @@ impl Cluster {
     /// Creates a new cluster with `initdb` and starts it. Takes about a second.
     pub fn start(opts: &ClusterOptions) -> Result<Cluster, ClusterError> {
         let bin_dir = find_bin_dir()?;
+        let psql = find_psql(&bin_dir);
         let run_as = if is_root() {
             ensure_system_user(SUPERUSER)?;
             Some(SUPERUSER.to_owned())
@@ -187,6 +190,7 @@ impl Cluster {
             data_dir: root.join("data"),
             root,
             bin_dir,
+            psql,
             port: if opts.tcp {
                 free_tcp_port()?
             } else {
@@ -225,6 +229,11 @@ impl Cluster {
     /// The directory with the PostgreSQL programs this cluster uses.
     pub fn bin_dir(&self) -> &Path {
         &self.bin_dir
+    }
+
+    /// The psql client [`Cluster::psql_command`] runs (see [`find_psql`]).
+    pub fn psql_program(&self) -> &Path {
+        &self.psql
     }
 
     /// The data directory (`PGDATA`).
@@ -313,12 +322,7 @@ impl Cluster {
     /// `PGDATABASE` set (and conflicting libpq variables removed), for callers
     /// that add their own arguments or stream input and output.
     pub fn psql_command(&self, dbname: &str) -> Command {
-        let psql = self.bin_dir.join("psql");
-        let mut cmd = if psql.is_file() {
-            Command::new(psql)
-        } else {
-            Command::new("psql")
-        };
+        let mut cmd = Command::new(&self.psql);
         for var in CONFLICTING_PG_ENV {
             cmd.env_remove(var);
         }
@@ -592,19 +596,8 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
         }
     }
 
-    searched.push("/usr/lib/postgresql/*/bin".to_owned());
-    let mut versions: Vec<(Vec<u64>, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let key: Option<Vec<u64>> = name.split('.').map(|p| p.parse().ok()).collect();
-            Some((key?, entry.path().join("bin")))
-        })
-        .collect();
-    versions.sort();
-    for (_, dir) in versions.iter().rev() {
+    searched.push(format!("{DEBIAN_ROOT}/*/bin"));
+    for dir in debian_bin_dirs().iter().rev() {
         if let Some(found) = usable_bin_dir(dir) {
             return Ok(found);
         }
@@ -632,6 +625,38 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
     }
 
     Err(ClusterError::NotFound { searched })
+}
+
+/// The psql client to use with the server programs in `bin_dir`: the one in `bin_dir`
+/// when there is one, else the newest Debian client (`/usr/lib/postgresql/<version>/bin`),
+/// else `psql` from `$PATH`. Server-only builds (such as the ones
+/// `scripts/install-pg-versions` installs) ship no psql; psql talks to servers of other
+/// major versions, older and newer.
+pub fn find_psql(bin_dir: &Path) -> PathBuf {
+    std::iter::once(bin_dir.to_path_buf())
+        .chain(debian_bin_dirs().into_iter().rev())
+        .map(|dir| dir.join("psql"))
+        .find(|psql| psql.is_file())
+        .unwrap_or_else(|| PathBuf::from("psql"))
+}
+
+/// Where Debian's packages install each PostgreSQL version's programs.
+const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
+
+/// `/usr/lib/postgresql/<version>/bin` for every version directory there, oldest first.
+fn debian_bin_dirs() -> Vec<PathBuf> {
+    let mut versions: Vec<(Vec<u64>, PathBuf)> = fs::read_dir(DEBIAN_ROOT)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let key: Option<Vec<u64>> = name.split('.').map(|p| p.parse().ok()).collect();
+            Some((key?, entry.path().join("bin")))
+        })
+        .collect();
+    versions.sort();
+    versions.into_iter().map(|(_, dir)| dir).collect()
 }
 
 /// `dir` (canonicalized) if it contains all of [`SERVER_PROGRAMS`].
@@ -873,6 +898,23 @@ mod tests {
             let port = pick_port();
             assert!((20000..60000).contains(&port));
         }
+    }
+
+    #[test]
+    fn psql_comes_from_the_bin_dir_when_it_has_one() {
+        let dir = std::env::temp_dir().join(format!("wesley-psql-test-{}", random_u64()));
+        fs::create_dir(&dir).unwrap();
+        // A server-only bin dir: psql comes from elsewhere.
+        let other = find_psql(&dir);
+        assert!(!other.starts_with(&dir), "{}", other.display());
+        assert!(
+            other == Path::new("psql") || other.is_file(),
+            "{}",
+            other.display()
+        );
+        fs::write(dir.join("psql"), "").unwrap();
+        assert_eq!(find_psql(&dir), dir.join("psql"));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn connection_strings_point_at_the_database() {
 
     // psql accepts both forms.
     for target in [&db.url, &db.conninfo] {
-        let out = std::process::Command::new(c.bin_dir().join("psql"))
+        let out = std::process::Command::new(c.psql_program())
             .args([
                 "-X",
                 "-At",
@@ -139,4 +139,24 @@ fn streaming_psql_command() {
 fn wesley_binary_is_built() {
     let bin = wesley_bin();
     assert!(bin.is_file(), "{}", bin.display());
+}
+
+/// The server is the bin dir's (`WESLEY_PG_BINDIR` when set): a test run against another
+/// PostgreSQL version really runs against it, whichever psql client is used.
+#[test]
+fn the_server_is_the_one_in_the_bin_dir() {
+    let c = cluster();
+    let out = std::process::Command::new(c.bin_dir().join("postgres"))
+        .arg("--version")
+        .output()
+        .expect("run postgres --version");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    // "postgres (PostgreSQL) 18.4", or "... 15.18 (Debian 15.18-0+deb12u1)"
+    let want = printed
+        .trim()
+        .split_once("(PostgreSQL) ")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("unexpected postgres --version output: {printed}"));
+    let db = fresh_db("version");
+    assert_eq!(db.psql("SHOW server_version;").trim(), want);
 }

@@ -1,6 +1,6 @@
 //! Every SDL file of the earlier prototype either generates DDL that applies on a real
-//! PostgreSQL 15 and yields a catalog equal to the model, or fails with located errors of
-//! the expected kind.
+//! PostgreSQL (15, or the version in `WESLEY_PG_BINDIR`) and yields a catalog equal to the
+//! model, or fails with located errors of the expected kind.
 
 use std::path::PathBuf;
 use wesley::introspect::{parse_canonical, CANONICAL_QUERY};

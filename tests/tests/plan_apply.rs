@@ -1,5 +1,6 @@
-//! Every golden plan case, applied to a real PostgreSQL 15: build the old schema, load
-//! rows, apply the plan step by step, and check that
+//! Every golden plan case, applied to a real PostgreSQL (15, or the version in
+//! `WESLEY_PG_BINDIR`: `scripts/test-pg-matrix`): build the old schema, load rows, apply the
+//! plan step by step, and check that
 //! * the catalog then equals that of a database built from the new schema,
 //! * data in kept columns is unchanged,
 //! * every transactional step takes exactly the locks it is annotated with (strongest mode

@@ -1,0 +1,173 @@
+//! The canonical form read from a live database (`wesley::introspect`) is the same on
+//! every PostgreSQL version for the same state, including states only some versions can
+//! reach. Run against other versions with `WESLEY_PG_BINDIR` (`scripts/test-pg-matrix`).
+
+use wesley::introspect::{parse_canonical, CANONICAL_QUERY};
+use wesley_e2e::{fresh_db, TestDb};
+use wesley_planner::canon::{CanonSchema, CanonTable};
+
+fn canonical(db: &TestDb) -> CanonSchema {
+    parse_canonical(&db.psql(CANONICAL_QUERY)).expect("canonical JSON")
+}
+
+fn table<'a>(c: &'a CanonSchema, name: &str) -> &'a CanonTable {
+    c.tables
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no table {name} in {c:#?}"))
+}
+
+/// `(column, not_null)` for every column of `table`.
+fn not_null(c: &CanonSchema, name: &str) -> Vec<(String, bool)> {
+    table(c, name)
+        .columns
+        .iter()
+        .map(|col| (col.name.clone(), col.not_null))
+        .collect()
+}
+
+fn server_version_num(db: &TestDb) -> u32 {
+    db.psql("SHOW server_version_num;")
+        .trim()
+        .parse()
+        .expect("server_version_num")
+}
+
+/// PostgreSQL 18 records every NOT NULL as a `pg_constraint` row (`contype = 'n'`), named
+/// `<table>_<column>_not_null`, or `..._not_null1` when a check already has that name, as
+/// Wesley's helper check does while it sets NOT NULL. None of them is a check, and the
+/// table reads the same as one created with the NOT NULL columns directly.
+#[test]
+fn not_null_constraints_are_not_checks() {
+    let migrated = fresh_db("nn_migrated");
+    migrated.psql(
+        "CREATE TABLE item (id uuid PRIMARY KEY, name text NOT NULL, qty int, note text);\n\
+         INSERT INTO item VALUES (gen_random_uuid(), 'a', 1, NULL);\n\
+         ALTER TABLE item ADD CONSTRAINT item_qty_not_null CHECK (qty IS NOT NULL) NOT VALID;\n\
+         ALTER TABLE item VALIDATE CONSTRAINT item_qty_not_null;\n\
+         ALTER TABLE item ALTER COLUMN qty SET NOT NULL;\n\
+         ALTER TABLE item DROP CONSTRAINT item_qty_not_null;\n\
+         ALTER TABLE item ADD CONSTRAINT item_note_not_null CHECK (note IS NOT NULL) NOT VALID;\n",
+    );
+    let fresh = fresh_db("nn_fresh");
+    fresh.psql(
+        "CREATE TABLE item (id uuid PRIMARY KEY, name text NOT NULL, qty int NOT NULL, note text,\n\
+           CONSTRAINT item_note_not_null CHECK (note IS NOT NULL) NOT VALID);\n",
+    );
+
+    if server_version_num(&migrated) >= 180000 {
+        // The state this test is about: NOT NULL constraints, one with a number appended.
+        assert_eq!(
+            migrated.psql(
+                "SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint \
+                 WHERE conrelid = 'item'::regclass AND contype = 'n';"
+            ),
+            "item_id_not_null,item_name_not_null,item_qty_not_null1\n"
+        );
+    }
+    let live = canonical(&migrated);
+    let t = table(&live, "public.item");
+    assert_eq!(t.checks, ["item_note_not_null"]);
+    assert_eq!(
+        not_null(&live, "public.item"),
+        [
+            ("id".to_owned(), true),
+            ("name".to_owned(), true),
+            ("note".to_owned(), false),
+            ("qty".to_owned(), true)
+        ]
+    );
+    assert_eq!(
+        t.primary_key.as_ref().map(|k| k.name.as_str()),
+        Some("item_pkey")
+    );
+    assert!(t.indexes.is_empty(), "{:#?}", t.indexes);
+    assert_eq!(live, canonical(&fresh));
+}
+
+/// A NOT NULL that existing rows may still violate is not NOT NULL. PostgreSQL 18 can add
+/// one (`NOT NULL col NOT VALID`) and then sets `attnotnull` already; before 18 the same
+/// state is a NOT VALID `CHECK (col IS NOT NULL)`. Either way the column reads as
+/// nullable until the constraint is validated.
+#[test]
+fn a_not_null_not_yet_validated_reads_as_nullable() {
+    let db = fresh_db("nn_not_valid");
+    db.psql(
+        "CREATE TABLE item (id int PRIMARY KEY, note text);\n\
+         INSERT INTO item VALUES (1, NULL);\n",
+    );
+    let v18 = server_version_num(&db) >= 180000;
+    if v18 {
+        db.psql("ALTER TABLE item ADD CONSTRAINT item_note_required NOT NULL note NOT VALID;");
+        // What the introspection query must see through.
+        assert_eq!(
+            db.psql("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'item'::regclass AND attname = 'note';"),
+            "t\n"
+        );
+    } else {
+        db.psql("ALTER TABLE item ADD CONSTRAINT item_note_required CHECK (note IS NOT NULL) NOT VALID;");
+    }
+    let live = canonical(&db);
+    assert_eq!(
+        not_null(&live, "public.item"),
+        [("id".to_owned(), true), ("note".to_owned(), false)]
+    );
+    let checks: &[&str] = if v18 { &[] } else { &["item_note_required"] };
+    assert_eq!(table(&live, "public.item").checks, checks);
+
+    db.psql(
+        "UPDATE item SET note = '';\n\
+         ALTER TABLE item VALIDATE CONSTRAINT item_note_required;\n",
+    );
+    if !v18 {
+        // What the validated check lets Wesley do without a scan.
+        db.psql(
+            "ALTER TABLE item ALTER COLUMN note SET NOT NULL;\n\
+             ALTER TABLE item DROP CONSTRAINT item_note_required;\n",
+        );
+    }
+    let live = canonical(&db);
+    assert_eq!(
+        not_null(&live, "public.item"),
+        [("id".to_owned(), true), ("note".to_owned(), true)]
+    );
+    assert!(table(&live, "public.item").checks.is_empty());
+}
+
+/// PostgreSQL 18 can keep a check or foreign key `NOT ENFORCED`: it constrains nothing,
+/// so the canonical form leaves it out (a schema that declares it sees it missing).
+/// Earlier versions refuse the syntax, so no such state exists there.
+#[test]
+fn not_enforced_constraints_are_left_out() {
+    let db = fresh_db("not_enforced");
+    db.psql(
+        "CREATE TABLE parent (id int PRIMARY KEY);\n\
+         CREATE TABLE child (id int PRIMARY KEY, parent_id int, qty int);\n",
+    );
+    let add = "ALTER TABLE child ADD CONSTRAINT child_qty_check CHECK (qty > 0) NOT ENFORCED;\n\
+               ALTER TABLE child ADD CONSTRAINT child_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES parent (id) NOT ENFORCED;\n";
+    if server_version_num(&db) < 180000 {
+        let err = db
+            .try_psql(add)
+            .expect_err("NOT ENFORCED before PostgreSQL 18");
+        assert!(
+            err.contains("syntax error") || err.contains("not supported"),
+            "{err}"
+        );
+        return;
+    }
+    db.psql(add);
+    let live = canonical(&db);
+    let child = table(&live, "public.child");
+    assert!(child.checks.is_empty(), "{:#?}", child.checks);
+    assert!(child.foreign_keys.is_empty(), "{:#?}", child.foreign_keys);
+
+    db.psql("ALTER TABLE child ALTER CONSTRAINT child_parent_id_fkey ENFORCED;");
+    let live = canonical(&db);
+    let fks: Vec<&str> = table(&live, "public.child")
+        .foreign_keys
+        .iter()
+        .map(|k| k.name.as_str())
+        .collect();
+    assert_eq!(fks, ["child_parent_id_fkey"]);
+}
