@@ -69,6 +69,9 @@ pub enum Outcome {
     Refused(String),
 }
 
+/// The oldest PostgreSQL major version `wesley apply` runs against.
+pub const MIN_SERVER_MAJOR: u32 = 14;
+
 /// `application_name` of the sessions that run steps; a new run ends leftovers of a
 /// crashed one (only after it holds the advisory lock, so no live run is touched).
 pub const STEP_APP: &str = "wesley-step";
@@ -132,6 +135,33 @@ async fn run(ctx: Arc<Ctx>, client: tokio_postgres::Client) -> Result<Outcome, S
         .map_err(|e| connect::describe(&e))?
         .get(0);
     let key = advisory::key(&dbname);
+    // The server version: older than 14 is refused; one the plan was not verified on is
+    // named (its lock behaviour was not measured).
+    let version: i32 = client
+        .query_typed_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| connect::describe(&e))?
+        .get(0);
+    let major = (version / 10_000) as u32;
+    if major < MIN_SERVER_MAJOR {
+        return Ok(Outcome::Refused(format!(
+            "{} runs PostgreSQL {major}; Wesley needs PostgreSQL {MIN_SERVER_MAJOR} or later",
+            opts.conn
+        )));
+    }
+    if !ctx.plan.verified_on().contains(&major) {
+        rep.emit(Event::Message {
+            text: format!(
+                "warning: PostgreSQL {major} is not among the versions this plan's locks and strategies are verified on ({}); watch the first runs closely",
+                ctx.plan
+                    .verified_on()
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
     // Before anything is locked or changed: every connection must keep its session.
     if let Some(why) = pooler::sessions_are_kept(&opts.conn, &client).await? {
         return Ok(Outcome::Refused(why));

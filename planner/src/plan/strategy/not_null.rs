@@ -21,9 +21,13 @@ pub fn set(cx: &mut Ctx<'_>, t: &Table, _old: &Column, c: &Column) {
     via_check(cx, t, &c.name, fill.as_deref(), None);
 }
 
-/// The helper check's name.
+/// The helper check's name: `<table>_<column>_not_null_check`. Not PostgreSQL 18's name
+/// for the NOT NULL constraint itself (`<table>_<column>_not_null`), which `SET NOT NULL`
+/// creates while the helper still exists: sharing it made PostgreSQL 18 name the real
+/// constraint `..._not_null1`, and fail outright where a renamed column's NOT NULL
+/// constraint still holds the name.
 pub fn check_name(t: &Table, column: &str) -> String {
-    naming::fit(&format!("{}_{}_not_null", t.name, column))
+    naming::fit(&format!("{}_{}_not_null_check", t.name, column))
 }
 
 /// Adds the NOT VALID check, validates it (after `validate_after` when given), then sets

@@ -299,7 +299,7 @@ impl<'a> ShadowColumn<'a> {
             old_name = naming::fit(&format!("{col}_old{n}"));
             n += 1;
         }
-        let not_null_check = naming::fit(&format!("{}_{}_not_null", t.name, shadow));
+        let not_null_check = super::not_null::check_name(t, &shadow);
         ShadowColumn {
             old_t,
             t,
