@@ -16,6 +16,7 @@ pub mod render;
 pub mod sdl;
 pub mod sql;
 pub mod synth;
+pub mod timeout;
 pub mod types;
 #[cfg(target_arch = "wasm32")]
 mod wasm;

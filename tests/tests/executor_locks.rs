@@ -247,6 +247,14 @@ fn exhausted_retries_fail_cleanly_and_resume() {
         &db,
         &["--lock-timeout", "200ms", "--retries", "1"],
     );
+    // The overall retry budget ends retries too, with the default attempt count.
+    let started = std::time::Instant::now();
+    let budget = work.apply(
+        &plan_path,
+        &db,
+        &["--lock-timeout", "200ms", "--lock-retry-budget", "2s"],
+    );
+    let took = started.elapsed();
     // Killing psql would not end the server's pg_sleep (nor free the lock): end the
     // session itself.
     db.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test-reader'");
@@ -254,11 +262,21 @@ fn exhausted_retries_fail_cleanly_and_resume() {
     let _ = holder.wait();
     run.expect_code(1, "wesley apply that runs out of retries");
     assert!(
-        run.stderr.contains("gave up after 1 retries")
-            && run.stderr.contains("lock timeout")
+        run.stderr.contains("gave up after 2 attempts")
+            && run.stderr.contains("55P03")
             && run.stderr.contains("recorded step"),
         "{}",
         run.stderr
+    );
+    budget.expect_code(1, "wesley apply that runs out of its retry budget");
+    assert!(
+        budget.stderr.contains("--lock-retry-budget 2s") && budget.stderr.contains("55P03"),
+        "{}",
+        budget.stderr
+    );
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "the budget bounds the run: {took:?}"
     );
     assert!(
         db.psql("SELECT status FROM wesley.runs").trim() == "failed",

@@ -48,6 +48,9 @@ pub struct Options {
     /// For steps that scan, build indexes or backfill (zero: no limit).
     pub long_statement_timeout: Duration,
     pub retries: u32,
+    /// How long one step may keep retrying lock timeouts and deadlocks before the run
+    /// fails (the overall retry budget).
+    pub lock_retry_budget: Duration,
     /// `--allow` and `--deny`: which hazards refuse the run (the same policy as `wesley plan`).
     pub policy: HazardPolicy,
     pub allow_drift: bool,
@@ -643,20 +646,20 @@ async fn schedule(
     failure
 }
 
-/// A small jittered exponential backoff: 250 ms · 2^(attempt−1), at most 30 s, ±50 %.
-fn backoff(attempt: u32, salt: &str) -> Duration {
-    let base = 250u64
-        .saturating_mul(1u64 << (attempt.saturating_sub(1)).min(7))
-        .min(30_000);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    let mix = salt.bytes().fold(nanos, |h, b| {
-        h.wrapping_mul(6364136223846793005).wrapping_add(b as u64)
-    });
-    let jitter = (mix >> 33) % 1000; // 0..1000 → ×0.5..×1.5
-    Duration::from_millis(base * (500 + jitter) / 1000)
+/// Delays between attempts of a step that timed out waiting for a lock or hit a deadlock:
+/// exponential from 100 ms, doubling up to 5 s, with full jitter (so retries of parallel
+/// runs or steps do not line up), for as long as the retry budget lasts. Short attempts
+/// (`--lock-timeout`, 200 ms by default) retried often keep application writes, which
+/// queue behind a waiting lock request, from stalling for more than one attempt.
+pub fn lock_backoff() -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::new()
+        .with_jitter()
+        .with_factor(2.0)
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .build()
 }
 
 async fn session<'w>(ctx: &Ctx, w: &'w mut Worker) -> Result<&'w mut PsqlSession, SqlError> {
@@ -701,6 +704,8 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
     let started_clock = Instant::now();
     let statement_timeout = step_timeout(step.timeout, opts);
     let mut attempt = 0u32;
+    let mut delays = lock_backoff();
+    let mut retrying_since: Option<Instant> = None;
     loop {
         attempt += 1;
         ctx.rep.emit(Event::StepStarted {
@@ -790,8 +795,10 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
             }
             Err(e) => {
                 w.session = None; // psql exits on the first error
-                if e.is_retryable() && attempt <= opts.retries {
-                    let delay = backoff(attempt, &step.id);
+                let since = *retrying_since.get_or_insert_with(Instant::now);
+                let within_budget = since.elapsed() < opts.lock_retry_budget;
+                if e.is_retryable() && attempt <= opts.retries && within_budget {
+                    let delay = delays.next().unwrap_or(Duration::from_secs(5));
                     ctx.rep.emit(Event::StepRetry {
                         step: step.id.clone(),
                         attempt,
@@ -802,7 +809,7 @@ async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), String> {
                     continue;
                 }
                 let advice = if e.is_retryable() {
-                    format!(" (gave up after {} retries; something holds a conflicting lock — find it in pg_locks/pg_stat_activity)", opts.retries)
+                    format!(" (gave up after {attempt} attempts in {:.1} s, the retry budget being --retries {} and --lock-retry-budget {}; something holds a conflicting lock: find it in pg_locks and pg_stat_activity, or apply when it is gone)", since.elapsed().as_secs_f64(), opts.retries, crate::duration::display(opts.lock_retry_budget))
                 } else {
                     String::new()
                 };
@@ -850,8 +857,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(1, "a") <= Duration::from_millis(375));
-        assert!(backoff(20, "a") <= Duration::from_millis(45_000));
+    fn lock_backoff_grows_with_jitter_and_is_capped() {
+        let first: Vec<Duration> = lock_backoff().take(12).collect();
+        assert_eq!(first.len(), 12, "the budget, not a count, ends retries");
+        assert!(
+            first.iter().all(|d| *d <= Duration::from_secs(10)),
+            "{first:?}"
+        );
+        // Later delays are longer on the whole than the first ones.
+        let early: Duration = first[..3].iter().sum();
+        let late: Duration = first[9..].iter().sum();
+        assert!(late > early, "{first:?}");
+        // Jitter: two sequences differ.
+        let other: Vec<Duration> = lock_backoff().take(12).collect();
+        assert_ne!(first, other);
     }
 }

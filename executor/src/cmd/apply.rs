@@ -20,8 +20,10 @@ pub struct Args {
     /// Steps run at once, as a rolling frontier (1: strictly in plan order).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// How long a step may wait for a lock before it is retried (`SET LOCAL lock_timeout`).
-    #[arg(long, default_value = "5s", value_parser = duration::parse)]
+    /// How long one attempt of a step may wait for its lock before it gives up and is
+    /// retried (`SET LOCAL lock_timeout`). While a step waits, application queries on the
+    /// table queue behind it: this bounds how long they can stall.
+    #[arg(long, default_value = "200ms", value_parser = duration::parse)]
     pub lock_timeout: std::time::Duration,
     /// Lock wait of CREATE/DROP INDEX CONCURRENTLY steps (their lock blocks no reads or
     /// writes; the build also waits for older transactions under this limit).
@@ -33,9 +35,14 @@ pub struct Args {
     /// Limit for index builds, validations and backfill batches (0: none).
     #[arg(long, default_value = "0", value_parser = duration::parse)]
     pub long_statement_timeout: std::time::Duration,
-    /// Retries of a step that timed out waiting for a lock (or hit a deadlock).
-    #[arg(long, default_value_t = 5)]
+    /// At most this many retries of a step that timed out waiting for a lock (or hit a
+    /// deadlock); attempts are spaced by a jittered exponential backoff (100 ms to 5 s).
+    #[arg(long, default_value_t = 1000)]
     pub retries: u32,
+    /// How long a step may keep retrying before the run fails with the lock's holder
+    /// named (the overall retry budget).
+    #[arg(long, default_value = "10min", value_parser = duration::parse)]
+    pub lock_retry_budget: std::time::Duration,
     /// Refusal hazards to accept, comma-separated (e.g. `deletes_data,breaks_clients`).
     #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
     pub allow: Vec<String>,
@@ -150,6 +157,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         statement_timeout: args.statement_timeout,
         long_statement_timeout: args.long_statement_timeout,
         retries: args.retries,
+        lock_retry_budget: args.lock_retry_budget,
         policy,
         allow_drift: args.allow_drift,
         dry_run: args.dry_run,

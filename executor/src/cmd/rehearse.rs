@@ -182,11 +182,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let opts = crate::apply::Options {
         conn,
         jobs: args.jobs,
-        lock_timeout: std::time::Duration::from_secs(5),
+        lock_timeout: std::time::Duration::from_millis(200),
         concurrent_lock_timeout: std::time::Duration::from_secs(600),
         statement_timeout: std::time::Duration::from_secs(60),
         long_statement_timeout: std::time::Duration::ZERO,
-        retries: 5,
+        retries: 1000,
+        lock_retry_budget: std::time::Duration::from_secs(600),
         policy: wesley_planner::policy::HazardPolicy::allowing(
             &wesley_planner::plan::HazardKind::ALL,
         ),
