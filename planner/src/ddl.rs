@@ -200,3 +200,170 @@ pub fn create_policy(t: &Table, p: &Policy) -> String {
 pub fn drop_policy(t: &Table, p: &Policy) -> String {
     format!("DROP POLICY {} ON {}", ident(&p.name), t.qualified())
 }
+
+/// What an `ALTER TABLE` statement does ([`AlterTable`]). Names are raw; quoting happens
+/// when the statement is printed. SQL fragments (`expr`) are the schema's, checked when
+/// the schema was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alter<'a> {
+    /// `ADD COLUMN <definition>` (see [`column_def`]).
+    AddColumn(&'a Column),
+    /// `ADD COLUMN "name" <type>`: a bare column, nullable, without a default.
+    AddBareColumn(&'a str, &'a crate::types::SqlType),
+    DropColumn(&'a str),
+    RenameColumn {
+        from: &'a str,
+        to: &'a str,
+    },
+    ColumnType(&'a str, &'a crate::types::SqlType),
+    SetDefault(&'a str, &'a str),
+    DropDefault(&'a str),
+    SetNotNull(&'a str),
+    DropNotNull(&'a str),
+    /// `ADD CONSTRAINT name CHECK (expr) NOT VALID`.
+    AddCheckNotValid {
+        name: &'a str,
+        expr: &'a str,
+    },
+    /// `ADD CONSTRAINT name CHECK ("column" IS NOT NULL) NOT VALID`.
+    AddNotNullCheck {
+        name: &'a str,
+        column: &'a str,
+    },
+    /// `ADD CONSTRAINT name UNIQUE USING INDEX index`.
+    AddUniqueUsingIndex {
+        name: &'a str,
+        index: &'a str,
+    },
+    /// `ADD CONSTRAINT name PRIMARY KEY USING INDEX index`.
+    AddPrimaryKeyUsingIndex {
+        name: &'a str,
+        index: &'a str,
+    },
+    DropConstraint(&'a str),
+    RenameConstraint {
+        from: &'a str,
+        to: &'a str,
+    },
+    ValidateConstraint(&'a str),
+    RenameTo(&'a str),
+    SetSchema(&'a str),
+}
+
+/// `ALTER TABLE "schema"."table" <action>`, printed by `Display`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlterTable<'a> {
+    pub schema: &'a str,
+    pub table: &'a str,
+    pub action: Alter<'a>,
+}
+
+/// `ALTER TABLE` on the table as the model names it.
+pub fn alter<'a>(t: &'a Table, action: Alter<'a>) -> String {
+    AlterTable {
+        schema: &t.schema,
+        table: &t.name,
+        action,
+    }
+    .to_string()
+}
+
+impl std::fmt::Display for AlterTable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ALTER TABLE {} ", qualified(self.schema, self.table))?;
+        match self.action {
+            Alter::AddColumn(c) => write!(f, "ADD COLUMN {}", column_def(c)),
+            Alter::AddBareColumn(name, ty) => {
+                write!(f, "ADD COLUMN {} {}", ident(name), ty.to_sql())
+            }
+            Alter::DropColumn(c) => write!(f, "DROP COLUMN {}", ident(c)),
+            Alter::RenameColumn { from, to } => {
+                write!(f, "RENAME COLUMN {} TO {}", ident(from), ident(to))
+            }
+            Alter::ColumnType(c, ty) => {
+                write!(f, "ALTER COLUMN {} TYPE {}", ident(c), ty.to_sql())
+            }
+            Alter::SetDefault(c, expr) => {
+                write!(f, "ALTER COLUMN {} SET DEFAULT {expr}", ident(c))
+            }
+            Alter::DropDefault(c) => write!(f, "ALTER COLUMN {} DROP DEFAULT", ident(c)),
+            Alter::SetNotNull(c) => write!(f, "ALTER COLUMN {} SET NOT NULL", ident(c)),
+            Alter::DropNotNull(c) => write!(f, "ALTER COLUMN {} DROP NOT NULL", ident(c)),
+            Alter::AddCheckNotValid { name, expr } => {
+                write!(f, "ADD CONSTRAINT {} CHECK ({expr}) NOT VALID", ident(name))
+            }
+            Alter::AddNotNullCheck { name, column } => write!(
+                f,
+                "ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
+                ident(name),
+                ident(column)
+            ),
+            Alter::AddUniqueUsingIndex { name, index } => write!(
+                f,
+                "ADD CONSTRAINT {} UNIQUE USING INDEX {}",
+                ident(name),
+                ident(index)
+            ),
+            Alter::AddPrimaryKeyUsingIndex { name, index } => write!(
+                f,
+                "ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}",
+                ident(name),
+                ident(index)
+            ),
+            Alter::DropConstraint(name) => write!(f, "DROP CONSTRAINT {}", ident(name)),
+            Alter::RenameConstraint { from, to } => {
+                write!(f, "RENAME CONSTRAINT {} TO {}", ident(from), ident(to))
+            }
+            Alter::ValidateConstraint(name) => write!(f, "VALIDATE CONSTRAINT {}", ident(name)),
+            Alter::RenameTo(name) => write!(f, "RENAME TO {}", ident(name)),
+            Alter::SetSchema(schema) => write!(f, "SET SCHEMA {}", ident(schema)),
+        }
+    }
+}
+
+/// `ALTER INDEX "schema"."from" RENAME TO "to"`.
+pub fn rename_index(schema: &str, from: &str, to: &str) -> String {
+    format!(
+        "ALTER INDEX {} RENAME TO {}",
+        qualified(schema, from),
+        ident(to)
+    )
+}
+
+/// `DROP INDEX CONCURRENTLY "schema"."name"`.
+pub fn drop_index_concurrently(schema: &str, name: &str) -> String {
+    format!("DROP INDEX CONCURRENTLY {}", qualified(schema, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alter_table_prints_quoted_names() {
+        let ty = crate::types::parse_sql_type("varchar(8)").unwrap();
+        let s = |action| {
+            AlterTable {
+                schema: "app",
+                table: "us\"er",
+                action,
+            }
+            .to_string()
+        };
+        assert_eq!(
+            s(Alter::ColumnType("na me", &ty)),
+            "ALTER TABLE \"app\".\"us\"\"er\" ALTER COLUMN \"na me\" TYPE character varying(8)"
+        );
+        assert_eq!(
+            s(Alter::AddNotNullCheck {
+                name: "c",
+                column: "x"
+            }),
+            "ALTER TABLE \"app\".\"us\"\"er\" ADD CONSTRAINT \"c\" CHECK (\"x\" IS NOT NULL) NOT VALID"
+        );
+        assert_eq!(
+            s(Alter::RenameConstraint { from: "a", to: "b" }),
+            "ALTER TABLE \"app\".\"us\"\"er\" RENAME CONSTRAINT \"a\" TO \"b\""
+        );
+    }
+}

@@ -4,7 +4,6 @@
 use super::*;
 use crate::model::Check;
 use crate::naming;
-use crate::sql::ident;
 
 /// Column keys of the table's columns an expression mentions.
 pub fn expr_columns(t: &Table, expr: &str) -> Vec<String> {
@@ -18,21 +17,22 @@ pub fn expr_columns(t: &Table, expr: &str) -> Vec<String> {
 
 fn add_and_validate(cx: &mut Ctx<'_>, t: &Table, c: &Check) -> String {
     let mut add = cx
-        .step(
-            sid(StepKind::AddCheck, t, Some(&c.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::AddCheck,
-            Some(t),
+            Some(&c.name),
+            Phase::Expand,
             format!(
                 "Add check {} on {} NOT VALID (instant, enforced for new writes)",
                 c.name,
                 t.display_name()
             ),
-            stmts(&[format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID",
-                t.qualified(),
-                ident(&c.name),
-                c.expr
+            stmts(&[alter(
+                t,
+                Alter::AddCheckNotValid {
+                    name: &c.name,
+                    expr: &c.expr,
+                },
             )]),
         )
         .lock(t, LockMode::AccessExclusive)
@@ -49,7 +49,7 @@ fn add_and_validate(cx: &mut Ctx<'_>, t: &Table, c: &Check) -> String {
     }
     let add_id = cx.push(add);
     let v = cx
-        .step(sid(StepKind::ValidateConstraint, t, Some(&c.name)), Phase::Validate, StepKind::ValidateConstraint, Some(t), format!("Validate check {} on {} (reads and writes continue)", c.name, t.display_name()), stmts(&[format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", t.qualified(), ident(&c.name))]))
+        .on(t, StepKind::ValidateConstraint, Some(&c.name), Phase::Validate, format!("Validate check {} on {} (reads and writes continue)", c.name, t.display_name()), stmts(&[alter(t, Alter::ValidateConstraint(&c.name))]))
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
         .hazard(HazardKind::LongRunning, format!("Validating check {} reads all of {}: reads and writes continue, but it takes time proportional to the table's size, and fails if an existing row violates ({}). Fix those rows, then resume.", c.name, t.display_name(), c.expr))
@@ -66,17 +66,13 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Check) {
     // column key, so the check is dropped before them.
     let words: Vec<String> = crate::expr::identifiers(&c.expr);
     let mut spec = cx
-        .step(
-            sid(StepKind::DropCheck, t, Some(&c.name)),
-            Phase::Contract,
+        .on(
+            t,
             StepKind::DropCheck,
-            Some(t),
+            Some(&c.name),
+            Phase::Contract,
             format!("Drop check {} on {}", c.name, t.display_name()),
-            stmts(&[format!(
-                "ALTER TABLE {} DROP CONSTRAINT {}",
-                t.qualified(),
-                ident(&c.name)
-            )]),
+            stmts(&[alter(t, Alter::DropConstraint(&c.name))]),
         )
         .lock(t, LockMode::AccessExclusive);
     for w in words {
@@ -92,27 +88,24 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Check, new: &Check) {
     };
     let validated = add_and_validate(cx, t, &tmp);
     let spec = cx
-        .step(
-            sid(StepKind::DropCheck, t, Some(&old.name)),
-            Phase::Switch,
+        .on(
+            t,
             StepKind::DropCheck,
-            Some(t),
+            Some(&old.name),
+            Phase::Switch,
             format!(
                 "Swap check {} on {} to its new definition",
                 new.name,
                 t.display_name()
             ),
             stmts(&[
-                format!(
-                    "ALTER TABLE {} DROP CONSTRAINT {}",
-                    t.qualified(),
-                    ident(&old.name)
-                ),
-                format!(
-                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
-                    t.qualified(),
-                    ident(&tmp.name),
-                    ident(&new.name)
+                alter(t, Alter::DropConstraint(&old.name)),
+                alter(
+                    t,
+                    Alter::RenameConstraint {
+                        from: &tmp.name,
+                        to: &new.name,
+                    },
                 ),
             ]),
         )

@@ -5,7 +5,6 @@
 //! existing rows in batches, then NOT NULL through a validated CHECK if required.
 
 use super::*;
-use crate::ddl;
 use crate::model::{BaseTypeExt as _, Column, Volatility};
 use crate::sql::ident;
 
@@ -24,17 +23,13 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
             return;
         }
         let mut spec = cx
-            .step(
-                sid(StepKind::AddColumn, t, Some(&c.name)),
-                Phase::Expand,
+            .on(
+                t,
                 StepKind::AddColumn,
-                Some(t),
+                Some(&c.name),
+                Phase::Expand,
                 format!("Add column {}.{} {}", t.display_name(), c.name, c.ty),
-                stmts(&[format!(
-                    "ALTER TABLE {} ADD COLUMN {}",
-                    t.qualified(),
-                    ddl::column_def(c)
-                )]),
+                stmts(&[alter(t, Alter::AddColumn(c))]),
             )
             .lock(t, LockMode::AccessExclusive)
             .provides(c_key(t, &c.name));
@@ -52,22 +47,18 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         ..c.clone()
     };
     let mut spec = cx
-        .step(
-            sid(StepKind::AddColumn, t, Some(&c.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::AddColumn,
-            Some(t),
+            Some(&c.name),
+            Phase::Expand,
             format!(
                 "Add column {}.{} {} (no default yet, so no rewrite)",
                 t.display_name(),
                 c.name,
                 c.ty
             ),
-            stmts(&[format!(
-                "ALTER TABLE {} ADD COLUMN {}",
-                t.qualified(),
-                ddl::column_def(&bare)
-            )]),
+            stmts(&[alter(t, Alter::AddColumn(&bare))]),
         )
         .lock(t, LockMode::AccessExclusive)
         .provides(c_key(t, &c.name));
@@ -81,21 +72,17 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         .map(|d| d.sql().to_string())
         .unwrap_or_default();
     let set = cx
-        .step(
-            sid(StepKind::SetDefault, t, Some(&c.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::SetDefault,
-            Some(t),
+            Some(&c.name),
+            Phase::Expand,
             format!(
                 "Set default of {}.{} to {default} (new rows only)",
                 t.display_name(),
                 c.name
             ),
-            stmts(&[format!(
-                "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {default}",
-                t.qualified(),
-                ident(&c.name)
-            )]),
+            stmts(&[alter(t, Alter::SetDefault(&c.name, &default))]),
         )
         .lock(t, LockMode::AccessExclusive)
         .after(&add_id);
@@ -134,7 +121,7 @@ pub fn backfill_expr(
     let set = format!("{} = {expr}", ident(column));
     let predicate = format!("{} IS NULL", ident(column));
     let mut spec = cx
-        .step(sid(StepKind::Backfill, t, Some(column)), Phase::Backfill, StepKind::Backfill, Some(t), format!("Backfill {}.{column} = {expr} in batches of {DEFAULT_BATCH_SIZE}", t.display_name()), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", t.qualified())]))
+        .on(t, StepKind::Backfill, Some(column), Phase::Backfill, format!("Backfill {}.{column} = {expr} in batches of {DEFAULT_BATCH_SIZE}", t.display_name()), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", t.qualified())]))
         .lock(t, LockMode::RowExclusive)
         .scan()
         .hazard(HazardKind::NeedsBackfill, format!("Existing rows of {} get {column} = {expr}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size.", t.display_name()))
@@ -149,7 +136,7 @@ pub fn backfill_expr(
 /// `DROP COLUMN`, in the contract phase only.
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
     let mut spec = cx
-        .step(sid(StepKind::DropColumn, t, Some(&c.name)), Phase::Contract, StepKind::DropColumn, Some(t), format!("Drop column {}.{}", t.display_name(), c.name), stmts(&[format!("ALTER TABLE {} DROP COLUMN {}", t.qualified(), ident(&c.name))]))
+        .on(t, StepKind::DropColumn, Some(&c.name), Phase::Contract, format!("Drop column {}.{}", t.display_name(), c.name), stmts(&[alter(t, Alter::DropColumn(&c.name))]))
         .lock(t, LockMode::AccessExclusive)
         .hazard(HazardKind::DeletesData, format!("Dropping column {}.{} deletes its data for good. Deploy code that no longer reads or writes it first, and take a backup if the data may be needed.", t.display_name(), c.name))
         .hazard(HazardKind::BreaksClients, format!("From this step on, queries that name {}.{} fail (SQLSTATE 42703), and `SELECT *` returns one column less.", t.display_name(), c.name))

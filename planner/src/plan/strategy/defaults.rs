@@ -8,7 +8,6 @@
 
 use super::*;
 use crate::model::{BaseTypeExt as _, Column};
-use crate::sql::ident;
 
 /// `SET DEFAULT`; `old` is the column before the change.
 pub fn set(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column) {
@@ -18,21 +17,17 @@ pub fn set(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column) {
         .map(|d| d.sql().to_string())
         .unwrap_or_default();
     let mut spec = cx
-        .step(
-            sid(StepKind::SetDefault, t, Some(&c.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::SetDefault,
-            Some(t),
+            Some(&c.name),
+            Phase::Expand,
             format!(
                 "Set default of {}.{} to {d} (new rows only)",
                 t.display_name(),
                 c.name
             ),
-            stmts(&[format!(
-                "ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {d}",
-                t.qualified(),
-                ident(&c.name)
-            )]),
+            stmts(&[alter(t, Alter::SetDefault(&c.name, &d))]),
         )
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, &c.name));
@@ -57,17 +52,13 @@ pub fn set(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column) {
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, old: &Column) {
     let before = old.default.as_ref().map(|d| d.sql()).unwrap_or("NULL");
     let spec = cx
-        .step(
-            sid(StepKind::DropDefault, t, Some(&old.name)),
-            Phase::Contract,
+        .on(
+            t,
             StepKind::DropDefault,
-            Some(t),
+            Some(&old.name),
+            Phase::Contract,
             format!("Drop the default of {}.{}", t.display_name(), old.name),
-            stmts(&[format!(
-                "ALTER TABLE {} ALTER COLUMN {} DROP DEFAULT",
-                t.qualified(),
-                ident(&old.name)
-            )]),
+            stmts(&[alter(t, Alter::DropDefault(&old.name))]),
         )
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, &old.name));

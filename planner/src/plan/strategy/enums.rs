@@ -8,20 +8,20 @@ use crate::ddl;
 use crate::model::EnumType;
 use crate::sql::{literal, qualified};
 
-fn id(kind: StepKind, e: &EnumType, value: Option<&str>) -> String {
+/// The name in a step id: `schema.enum`, and `.value` for one value.
+fn name(e: &EnumType, value: Option<&str>) -> String {
     match value {
-        Some(v) => format!("{}:{}.{}.{}", kind.as_str(), e.schema, e.name, v),
-        None => format!("{}:{}.{}", kind.as_str(), e.schema, e.name),
+        Some(v) => format!("{}.{}.{}", e.schema, e.name, v),
+        None => format!("{}.{}", e.schema, e.name),
     }
 }
 
 pub fn create(cx: &mut Ctx<'_>, e: &EnumType) {
     let mut spec = cx
-        .step(
-            id(StepKind::CreateEnum, e, None),
-            Phase::Expand,
+        .global(
             StepKind::CreateEnum,
-            None,
+            &name(e, None),
+            Phase::Expand,
             format!(
                 "Create enum {}.{} ({})",
                 e.schema,
@@ -51,11 +51,10 @@ pub fn add_values(cx: &mut Ctx<'_>, old: &EnumType, new: &EnumType) {
             None => format!("AFTER {}", literal(&new.values[i - 1])),
         };
         let mut spec = cx
-            .step(
-                id(StepKind::AddEnumValue, new, Some(v)),
-                Phase::Expand,
+            .global(
                 StepKind::AddEnumValue,
-                None,
+                &name(new, Some(v)),
+                Phase::Expand,
                 format!(
                     "Add value {v} to enum {}.{} ({position})",
                     new.schema, new.name
@@ -102,11 +101,10 @@ pub fn rewrite(cx: &mut Ctx<'_>, old: &EnumType, new: &EnumType) {
 
 pub fn drop(cx: &mut Ctx<'_>, e: &EnumType) {
     let spec = cx
-        .step(
-            id(StepKind::DropEnum, e, None),
-            Phase::Contract,
+        .global(
             StepKind::DropEnum,
-            None,
+            &name(e, None),
+            Phase::Contract,
             format!("Drop enum {}.{}", e.schema, e.name),
             stmts(&[format!("DROP TYPE {}", qualified(&e.schema, &e.name))]),
         )

@@ -12,7 +12,6 @@ use super::*;
 use crate::ddl;
 use crate::model::ForeignKey;
 use crate::naming;
-use crate::sql::ident;
 
 fn keys(mut spec: StepSpec, t: &Table, fk: &ForeignKey) -> StepSpec {
     for c in &fk.columns {
@@ -31,11 +30,11 @@ fn add_not_valid_and_validate(
     phase_add: Phase,
 ) -> String {
     let add = cx
-        .step(
-            sid(StepKind::AddForeignKey, t, Some(&fk.name)),
-            phase_add,
+        .on(
+            t,
             StepKind::AddForeignKey,
-            Some(t),
+            Some(&fk.name),
+            phase_add,
             format!(
                 "Add foreign key {} {}({}) → {}.{}({}) NOT VALID (instant)",
                 fk.name,
@@ -56,7 +55,7 @@ fn add_not_valid_and_validate(
     };
     let add_id = cx.push(keys(add, t, fk));
     let v = cx
-        .step(sid(StepKind::ValidateConstraint, t, Some(&fk.name)), Phase::Validate, StepKind::ValidateConstraint, Some(t), format!("Validate foreign key {} on {} (reads and writes continue)", fk.name, t.display_name()), stmts(&[format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", t.qualified(), ident(&fk.name))]))
+        .on(t, StepKind::ValidateConstraint, Some(&fk.name), Phase::Validate, format!("Validate foreign key {} on {} (reads and writes continue)", fk.name, t.display_name()), stmts(&[alter(t, Alter::ValidateConstraint(&fk.name))]))
         .lock(t, LockMode::ShareUpdateExclusive)
         .lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::RowShare)
         .scan()
@@ -80,11 +79,11 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey, new_table: bool) {
             fk.ref_columns.join(", ")
         );
         let mut spec = cx
-            .step(
-                sid(StepKind::AddForeignKey, t, Some(&fk.name)),
-                Phase::Expand,
+            .on(
+                t,
                 StepKind::AddForeignKey,
-                Some(t),
+                Some(&fk.name),
+                Phase::Expand,
                 summary,
                 stmts(&[ddl::add_foreign_key(t, fk, false)]),
             )
@@ -105,17 +104,13 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey) {
 /// Plans the drop of a foreign key; returns the step id.
 pub fn drop_step(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey) -> String {
     let mut spec = cx
-        .step(
-            sid(StepKind::DropForeignKey, t, Some(&fk.name)),
-            Phase::Contract,
+        .on(
+            t,
             StepKind::DropForeignKey,
-            Some(t),
+            Some(&fk.name),
+            Phase::Contract,
             format!("Drop foreign key {} on {}", fk.name, t.display_name()),
-            stmts(&[format!(
-                "ALTER TABLE {} DROP CONSTRAINT {}",
-                t.qualified(),
-                ident(&fk.name)
-            )]),
+            stmts(&[alter(t, Alter::DropConstraint(&fk.name))]),
         )
         .lock(t, LockMode::AccessExclusive);
     if fk.ref_schema != t.schema || fk.ref_table != t.name {
@@ -158,27 +153,24 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &ForeignKey, new: &ForeignKey) 
     };
     let validated = add_not_valid_and_validate(cx, t, &tmp, Phase::Expand);
     let mut spec = cx
-        .step(
-            sid(StepKind::DropForeignKey, t, Some(&old.name)),
-            Phase::Switch,
+        .on(
+            t,
             StepKind::DropForeignKey,
-            Some(t),
+            Some(&old.name),
+            Phase::Switch,
             format!(
                 "Swap foreign key {} on {} to its new definition",
                 new.name,
                 t.display_name()
             ),
             stmts(&[
-                format!(
-                    "ALTER TABLE {} DROP CONSTRAINT {}",
-                    t.qualified(),
-                    ident(&old.name)
-                ),
-                format!(
-                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
-                    t.qualified(),
-                    ident(&tmp.name),
-                    ident(&new.name)
+                alter(t, Alter::DropConstraint(&old.name)),
+                alter(
+                    t,
+                    Alter::RenameConstraint {
+                        from: &tmp.name,
+                        to: &new.name,
+                    },
                 ),
             ]),
         )

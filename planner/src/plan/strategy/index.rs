@@ -6,11 +6,10 @@ use super::*;
 use crate::ddl;
 use crate::model::Index;
 use crate::naming;
-use crate::sql::{ident, qualified};
 
 /// The step that builds `i` concurrently (not pushed, so callers can chain it).
 pub fn build_step(cx: &Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> StepSpec {
-    cx.step(sid(StepKind::CreateIndex, t, Some(&i.name)), phase, StepKind::CreateIndex, Some(t), format!("Build {}index {} on {} ({}) concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", ")), stmts(&[ddl::create_index(t, i, true)]))
+    cx.on(t, StepKind::CreateIndex, Some(&i.name), phase, format!("Build {}index {} on {} ({}) concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", ")), stmts(&[ddl::create_index(t, i, true)]))
         .concurrently(&t.schema, &i.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
@@ -46,16 +45,16 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
 }
 
 pub fn drop_sql(t: &Table, name: &str) -> String {
-    format!("DROP INDEX CONCURRENTLY {}", qualified(&t.schema, name))
+    crate::ddl::drop_index_concurrently(&t.schema, name)
 }
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
     let mut spec = cx
-        .step(
-            sid(StepKind::DropIndex, t, Some(&i.name)),
-            Phase::Contract,
+        .on(
+            t,
             StepKind::DropIndex,
-            Some(t),
+            Some(&i.name),
+            Phase::Contract,
             format!("Drop index {} on {} concurrently", i.name, t.display_name()),
             stmts(&[drop_sql(t, &i.name)]),
         )
@@ -81,11 +80,11 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
     };
     let built = build(cx, t, &tmp, Phase::Expand);
     let dropped = cx
-        .step(
-            sid(StepKind::DropIndex, t, Some(&old.name)),
-            Phase::Switch,
+        .on(
+            t,
             StepKind::DropIndex,
-            Some(t),
+            Some(&old.name),
+            Phase::Switch,
             format!(
                 "Drop the old index {} on {} concurrently",
                 old.name,
@@ -98,17 +97,13 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
         .after(&built);
     let dropped = cx.push(dropped);
     let renamed = cx
-        .step(
-            sid(StepKind::RenameIndex, t, Some(&tmp.name)),
-            Phase::Switch,
+        .on(
+            t,
             StepKind::RenameIndex,
-            Some(t),
+            Some(&tmp.name),
+            Phase::Switch,
             format!("Rename index {} to {}", tmp.name, new.name),
-            stmts(&[format!(
-                "ALTER INDEX {} RENAME TO {}",
-                qualified(&t.schema, &tmp.name),
-                ident(&new.name)
-            )]),
+            stmts(&[ddl::rename_index(&t.schema, &tmp.name, &new.name)]),
         )
         .after(&dropped);
     cx.push(renamed);

@@ -19,6 +19,7 @@ mod unique;
 
 use super::diff::Change;
 use super::{Backfill, Hazard, HazardKind, Lock, LockMode, Phase, Step, StepKind};
+use crate::ddl::{alter, Alter, AlterTable};
 use crate::diag::{Diagnostic, Pos};
 use crate::model::{Schema, Table};
 use std::collections::BTreeSet;
@@ -119,8 +120,41 @@ impl<'a> Ctx<'a> {
             .contains(&(t.schema.clone(), t.name.clone()))
     }
 
-    /// Starts a step on `table` (or none); finish it with [`Ctx::push`].
-    pub fn step(
+    /// Starts a step on table `t`, finished with [`Ctx::push`]. Its id comes from its
+    /// kind: `kind:schema.table[.object]`.
+    pub fn on(
+        &self,
+        t: &Table,
+        kind: StepKind,
+        object: Option<&str>,
+        phase: Phase,
+        summary: String,
+        sql: String,
+    ) -> StepSpec {
+        self.step(sid(kind, t, object), phase, kind, Some(t), summary, sql)
+    }
+
+    /// Starts a step that changes no one table (a schema, an extension, an enum); its id
+    /// is `kind:name`.
+    pub fn global(
+        &self,
+        kind: StepKind,
+        name: &str,
+        phase: Phase,
+        summary: String,
+        sql: String,
+    ) -> StepSpec {
+        self.step(
+            format!("{}:{name}", kind.as_str()),
+            phase,
+            kind,
+            None,
+            summary,
+            sql,
+        )
+    }
+
+    fn step(
         &self,
         id: String,
         phase: Phase,
@@ -294,7 +328,7 @@ pub fn stmts(list: &[String]) -> String {
 }
 
 /// Id of a step: `kind:schema.table[.object]`.
-pub fn sid(kind: StepKind, t: &Table, object: Option<&str>) -> String {
+fn sid(kind: StepKind, t: &Table, object: Option<&str>) -> String {
     match object {
         Some(o) => format!("{}:{}.{}.{}", kind.as_str(), t.schema, t.name, o),
         None => format!("{}:{}.{}", kind.as_str(), t.schema, t.name),

@@ -7,7 +7,6 @@
 use super::*;
 use crate::model::Column;
 use crate::naming;
-use crate::sql::ident;
 
 pub fn set(cx: &mut Ctx<'_>, t: &Table, _old: &Column, c: &Column) {
     let mut fill = None;
@@ -41,7 +40,7 @@ pub fn via_check(
 ) -> String {
     let name = check_name(t, column);
     let mut add = cx
-        .step(sid(StepKind::AddNotNullCheck, t, Some(column)), if after.is_some() { Phase::Validate } else { Phase::Expand }, StepKind::AddNotNullCheck, Some(t), format!("Add CHECK ({column} IS NOT NULL) NOT VALID on {} (instant, enforced for new writes)", t.display_name()), stmts(&[format!("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID", t.qualified(), ident(&name), ident(column))]))
+        .on(t, StepKind::AddNotNullCheck, Some(column), if after.is_some() { Phase::Validate } else { Phase::Expand }, format!("Add CHECK ({column} IS NOT NULL) NOT VALID on {} (instant, enforced for new writes)", t.display_name()), stmts(&[alter(t, Alter::AddNotNullCheck { name: &name, column })]))
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, column));
     if !cx.is_new_table(t) {
@@ -58,7 +57,7 @@ pub fn via_check(
     }
     let add_id = cx.push(add);
     let mut validate = cx
-        .step(sid(StepKind::ValidateConstraint, t, Some(&name)), Phase::Validate, StepKind::ValidateConstraint, Some(t), format!("Validate that no row of {} has {column} NULL (reads and writes continue)", t.display_name()), stmts(&[format!("ALTER TABLE {} VALIDATE CONSTRAINT {}", t.qualified(), ident(&name))]))
+        .on(t, StepKind::ValidateConstraint, Some(&name), Phase::Validate, format!("Validate that no row of {} has {column} NULL (reads and writes continue)", t.display_name()), stmts(&[alter(t, Alter::ValidateConstraint(&name))]))
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
         .hazard(HazardKind::LongRunning, format!("Validating reads all of {} under SHARE UPDATE EXCLUSIVE: reads and writes continue, but VACUUM and other schema changes on it wait. It fails if a row still has {column} NULL; such rows also cannot be updated once the NOT VALID check exists. Fix them first, then resume.", t.display_name()))
@@ -68,9 +67,9 @@ pub fn via_check(
     }
     let validate_id = cx.push(validate);
     let set = cx
-        .step(sid(StepKind::SetNotNull, t, Some(column)), Phase::Switch, StepKind::SetNotNull, Some(t), format!("Set {}.{column} NOT NULL (no scan: the validated check proves it) and drop the helper check", t.display_name()), stmts(&[
-            format!("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL", t.qualified(), ident(column)),
-            format!("ALTER TABLE {} DROP CONSTRAINT {}", t.qualified(), ident(&name)),
+        .on(t, StepKind::SetNotNull, Some(column), Phase::Switch, format!("Set {}.{column} NOT NULL (no scan: the validated check proves it) and drop the helper check", t.display_name()), stmts(&[
+            alter(t, Alter::SetNotNull(column)),
+            alter(t, Alter::DropConstraint(&name)),
         ]))
         .lock(t, LockMode::AccessExclusive)
         .provides(format!("notnull:{}.{}.{column}", t.schema, t.name))
@@ -80,17 +79,13 @@ pub fn via_check(
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
     let spec = cx
-        .step(
-            sid(StepKind::DropNotNull, t, Some(&c.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::DropNotNull,
-            Some(t),
+            Some(&c.name),
+            Phase::Expand,
             format!("Allow NULL in {}.{}", t.display_name(), c.name),
-            stmts(&[format!(
-                "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
-                t.qualified(),
-                ident(&c.name)
-            )]),
+            stmts(&[alter(t, Alter::DropNotNull(&c.name))]),
         )
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, &c.name));

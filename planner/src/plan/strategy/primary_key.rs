@@ -5,7 +5,6 @@
 use super::*;
 use crate::model::PrimaryKey;
 use crate::naming;
-use crate::sql::ident;
 
 fn attach(
     cx: &mut Ctx<'_>,
@@ -17,24 +16,21 @@ fn attach(
 ) {
     let mut sql = Vec::new();
     if let Some(old) = drop_old {
-        sql.push(format!(
-            "ALTER TABLE {} DROP CONSTRAINT {}",
-            t.qualified(),
-            ident(&old.name)
-        ));
+        sql.push(alter(t, Alter::DropConstraint(&old.name)));
     }
-    sql.push(format!(
-        "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}",
-        t.qualified(),
-        ident(&key.name),
-        ident(index)
+    sql.push(alter(
+        t,
+        Alter::AddPrimaryKeyUsingIndex {
+            name: &key.name,
+            index,
+        },
     ));
     let mut spec = cx
-        .step(
-            sid(StepKind::AddPrimaryKey, t, Some(&key.name)),
-            Phase::Switch,
+        .on(
+            t,
             StepKind::AddPrimaryKey,
-            Some(t),
+            Some(&key.name),
+            Phase::Switch,
             format!(
                 "Make ({}) the primary key of {} using its index (instant)",
                 key.columns.join(", "),
@@ -82,17 +78,13 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &PrimaryKey, new: &PrimaryKey) 
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
     let spec = cx
-        .step(
-            sid(StepKind::DropPrimaryKey, t, Some(&key.name)),
-            Phase::Contract,
+        .on(
+            t,
             StepKind::DropPrimaryKey,
-            Some(t),
+            Some(&key.name),
+            Phase::Contract,
             format!("Drop the primary key of {}", t.display_name()),
-            stmts(&[format!(
-                "ALTER TABLE {} DROP CONSTRAINT {}",
-                t.qualified(),
-                ident(&key.name)
-            )]),
+            stmts(&[alter(t, Alter::DropConstraint(&key.name))]),
         )
         .lock(t, LockMode::AccessExclusive)
         .review(

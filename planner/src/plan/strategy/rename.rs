@@ -4,28 +4,34 @@
 
 use super::*;
 use crate::model::Column;
-use crate::sql::{ident, qualified};
+use crate::sql::ident;
 
 pub fn table(cx: &mut Ctx<'_>, old: &Table, new: &Table) {
     let mut sql = Vec::new();
     let mut current = old.schema.clone();
     if old.schema != new.schema {
-        sql.push(format!(
-            "ALTER TABLE {} SET SCHEMA {}",
-            qualified(&old.schema, &old.name),
-            ident(&new.schema)
-        ));
+        sql.push(
+            AlterTable {
+                schema: &old.schema,
+                table: &old.name,
+                action: Alter::SetSchema(&new.schema),
+            }
+            .to_string(),
+        );
         current = new.schema.clone();
     }
     if old.name != new.name {
-        sql.push(format!(
-            "ALTER TABLE {} RENAME TO {}",
-            qualified(&current, &old.name),
-            ident(&new.name)
-        ));
+        sql.push(
+            AlterTable {
+                schema: &current,
+                table: &old.name,
+                action: Alter::RenameTo(&new.name),
+            }
+            .to_string(),
+        );
     }
     let mut spec = cx
-        .step(sid(StepKind::RenameTable, new, None), Phase::Expand, StepKind::RenameTable, Some(new), format!("Rename table {} to {}", old.display_name(), new.display_name()), stmts(&sql))
+        .on(new, StepKind::RenameTable, None, Phase::Expand, format!("Rename table {} to {}", old.display_name(), new.display_name()), stmts(&sql))
         .lock(old, LockMode::AccessExclusive)
         .hazard(HazardKind::BreaksClients, format!("Table {} is renamed to {}: running code that still uses the old name fails. Deploy code that uses the new name right after this step, or make it tolerate both (e.g. a view) first.", old.display_name(), new.display_name()))
         .provides(t_key(new))
@@ -38,7 +44,7 @@ pub fn table(cx: &mut Ctx<'_>, old: &Table, new: &Table) {
 
 pub fn column(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
     let spec = cx
-        .step(sid(StepKind::RenameColumn, t, Some(&new.name)), Phase::Expand, StepKind::RenameColumn, Some(t), format!("Rename column {}.{} to {}", t.display_name(), old.name, new.name), stmts(&[format!("ALTER TABLE {} RENAME COLUMN {} TO {}", t.qualified(), ident(&old.name), ident(&new.name))]))
+        .on(t, StepKind::RenameColumn, Some(&new.name), Phase::Expand, format!("Rename column {}.{} to {}", t.display_name(), old.name, new.name), stmts(&[alter(t, Alter::RenameColumn { from: &old.name, to: &new.name })]))
         .lock(t, LockMode::AccessExclusive)
         .hazard(HazardKind::BreaksClients, format!("Column {}.{} is renamed to {}: running code that still uses the old name fails. Deploy code that uses the new name right after this step.", t.display_name(), old.name, new.name))
         .provides(c_key(t, &new.name))
@@ -50,18 +56,13 @@ pub fn constraint(cx: &mut Ctx<'_>, t: &Table, old: &str, new: &str) {
     let keyed =
         t.primary_key.iter().any(|k| k.name == new) || t.uniques.iter().any(|u| u.name == new);
     let mut spec = cx
-        .step(
-            sid(StepKind::RenameConstraint, t, Some(new)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::RenameConstraint,
-            Some(t),
+            Some(new),
+            Phase::Expand,
             format!("Rename constraint {old} on {} to {new}", t.display_name()),
-            stmts(&[format!(
-                "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
-                t.qualified(),
-                ident(old),
-                ident(new)
-            )]),
+            stmts(&[alter(t, Alter::RenameConstraint { from: old, to: new })]),
         )
         .lock(t, LockMode::AccessExclusive);
     if keyed {
@@ -71,28 +72,24 @@ pub fn constraint(cx: &mut Ctx<'_>, t: &Table, old: &str, new: &str) {
 }
 
 pub fn index(cx: &mut Ctx<'_>, t: &Table, old: &str, new: &str) {
-    let spec = cx.step(
-        sid(StepKind::RenameIndex, t, Some(new)),
-        Phase::Expand,
+    let spec = cx.on(
+        t,
         StepKind::RenameIndex,
-        Some(t),
+        Some(new),
+        Phase::Expand,
         format!("Rename index {old} on {} to {new}", t.display_name()),
-        stmts(&[format!(
-            "ALTER INDEX {} RENAME TO {}",
-            qualified(&t.schema, old),
-            ident(new)
-        )]),
+        stmts(&[crate::ddl::rename_index(&t.schema, old, new)]),
     );
     cx.push(spec);
 }
 
 pub fn policy(cx: &mut Ctx<'_>, t: &Table, old: &str, new: &str) {
     let spec = cx
-        .step(
-            sid(StepKind::AlterPolicy, t, Some(new)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::AlterPolicy,
-            Some(t),
+            Some(new),
+            Phase::Expand,
             format!("Rename policy {old} on {} to {new}", t.display_name()),
             stmts(&[format!(
                 "ALTER POLICY {} ON {} RENAME TO {}",

@@ -52,11 +52,11 @@ fn policy_requires(cx: &Ctx<'_>, mut spec: StepSpec, t: &Table, p: &Policy) -> S
 
 pub fn enable(cx: &mut Ctx<'_>, t: &Table) {
     let spec = cx
-        .step(
-            sid(StepKind::EnableRls, t, None),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::EnableRls,
-            Some(t),
+            None,
+            Phase::Expand,
             format!("Enable row-level security on {}", t.display_name()),
             stmts(&[ddl::enable_rls(t)]),
         )
@@ -68,11 +68,11 @@ pub fn enable(cx: &mut Ctx<'_>, t: &Table) {
 
 pub fn disable(cx: &mut Ctx<'_>, t: &Table) {
     let spec = cx
-        .step(
-            sid(StepKind::DisableRls, t, None),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::DisableRls,
-            Some(t),
+            None,
+            Phase::Expand,
             format!("Disable row-level security on {}", t.display_name()),
             stmts(&[ddl::disable_rls(t)]),
         )
@@ -84,11 +84,11 @@ pub fn disable(cx: &mut Ctx<'_>, t: &Table) {
 
 pub fn add_policy(cx: &mut Ctx<'_>, t: &Table, p: &Policy) {
     let spec = cx
-        .step(
-            sid(StepKind::CreatePolicy, t, Some(&p.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::CreatePolicy,
-            Some(t),
+            Some(&p.name),
+            Phase::Expand,
             format!(
                 "Create {} policy {} on {}",
                 p.command.sql(),
@@ -116,11 +116,11 @@ pub fn add_policy(cx: &mut Ctx<'_>, t: &Table, p: &Policy) {
 
 pub fn drop_policy(cx: &mut Ctx<'_>, t: &Table, p: &Policy) {
     let mut spec = cx
-        .step(
-            sid(StepKind::DropPolicy, t, Some(&p.name)),
-            Phase::Contract,
+        .on(
+            t,
             StepKind::DropPolicy,
-            Some(t),
+            Some(&p.name),
+            Phase::Contract,
             format!("Drop policy {} on {}", p.name, t.display_name()),
             stmts(&[ddl::drop_policy(t, p)]),
         )
@@ -171,11 +171,11 @@ pub fn alter_policy(cx: &mut Ctx<'_>, t: &Table, old: &Policy, new: &Policy) {
         vec![s]
     };
     let spec = cx
-        .step(
-            sid(StepKind::AlterPolicy, t, Some(&new.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::AlterPolicy,
-            Some(t),
+            Some(&new.name),
+            Phase::Expand,
             format!("Change policy {} on {}", new.name, t.display_name()),
             stmts(&sql),
         )

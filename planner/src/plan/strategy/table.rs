@@ -15,11 +15,10 @@ fn plural(n: usize, word: &str) -> String {
 
 pub fn create_schema(cx: &mut Ctx<'_>, schema: &str) {
     let spec = cx
-        .step(
-            format!("create_schema:{schema}"),
-            Phase::Expand,
+        .global(
             StepKind::CreateSchema,
-            None,
+            schema,
+            Phase::Expand,
             format!("Create schema {schema}"),
             stmts(&[format!("CREATE SCHEMA IF NOT EXISTS {}", ident(schema))]),
         )
@@ -29,11 +28,10 @@ pub fn create_schema(cx: &mut Ctx<'_>, schema: &str) {
 
 pub fn create_extension(cx: &mut Ctx<'_>, ext: &str) {
     let spec = cx
-        .step(
-            format!("create_extension:{ext}"),
-            Phase::Expand,
+        .global(
             StepKind::CreateExtension,
-            None,
+            ext,
+            Phase::Expand,
             format!("Create extension {ext}"),
             stmts(&[format!("CREATE EXTENSION IF NOT EXISTS {}", ident(ext))]),
         )
@@ -48,11 +46,11 @@ pub fn create(cx: &mut Ctx<'_>, t: &Table) {
     let mut sql = vec![ddl::create_table(t)];
     sql.extend(t.indexes.iter().map(|i| ddl::create_index(t, i, false)));
     let mut spec = cx
-        .step(
-            sid(StepKind::CreateTable, t, None),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::CreateTable,
-            Some(t),
+            None,
+            Phase::Expand,
             format!(
                 "Create table {} ({}, {})",
                 t.display_name(),
@@ -95,7 +93,7 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table) {
         }
     }
     let mut spec = cx
-        .step(sid(StepKind::DropTable, t, None), Phase::Contract, StepKind::DropTable, Some(t), format!("Drop table {}", t.display_name()), stmts(&[format!("DROP TABLE {}", qualified(&t.schema, &t.name))]))
+        .on(t, StepKind::DropTable, None, Phase::Contract, format!("Drop table {}", t.display_name()), stmts(&[format!("DROP TABLE {}", qualified(&t.schema, &t.name))]))
         .lock(t, LockMode::AccessExclusive)
         .hazard(HazardKind::DeletesData, format!("Dropping table {} deletes all its rows for good. Make sure no code reads or writes it, and take a backup if the data may be needed.", t.display_name()))
         .hazard(HazardKind::BreaksClients, format!("From this step on, queries that use {} fail (SQLSTATE 42P01).", t.display_name()))

@@ -118,11 +118,11 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
     let using = chosen_conversion(cx, t, old, new);
     if using.is_none() && in_place(&old.ty, &new.ty) {
         let spec = cx
-            .step(
-                sid(StepKind::AlterColumnType, t, Some(&new.name)),
-                Phase::Expand,
+            .on(
+                t,
                 StepKind::AlterColumnType,
-                Some(t),
+                Some(&new.name),
+                Phase::Expand,
                 format!(
                     "Change {}.{} from {} to {} (no rewrite)",
                     t.display_name(),
@@ -130,12 +130,7 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
                     old.ty,
                     new.ty
                 ),
-                stmts(&[format!(
-                    "ALTER TABLE {} ALTER COLUMN {} TYPE {}",
-                    t.qualified(),
-                    ident(&new.name),
-                    new.ty.to_sql()
-                )]),
+                stmts(&[alter(t, Alter::ColumnType(&new.name, &new.ty))]),
             )
             .lock(t, LockMode::AccessExclusive)
             .requires(c_key(t, &new.name));
@@ -352,22 +347,20 @@ impl<'a> ShadowColumn<'a> {
 
     fn add_column(&self, cx: &mut Ctx<'_>) -> String {
         let mut add = cx
-            .step(
-                sid(StepKind::AddShadowColumn, self.t, Some(&self.shadow)),
-                Phase::Expand,
+            .on(
+                self.t,
                 StepKind::AddShadowColumn,
-                Some(self.t),
+                Some(&self.shadow),
+                Phase::Expand,
                 format!(
                     "Add shadow column {}.{} {} (instant)",
                     self.tname(),
                     self.shadow,
                     self.new.ty
                 ),
-                stmts(&[format!(
-                    "ALTER TABLE {} ADD COLUMN {} {}",
-                    self.t.qualified(),
-                    ident(&self.shadow),
-                    self.new.ty.to_sql()
+                stmts(&[alter(
+                    self.t,
+                    Alter::AddBareColumn(&self.shadow, &self.new.ty),
                 )]),
             )
             .lock(self.t, LockMode::AccessExclusive);
@@ -394,7 +387,7 @@ impl<'a> ShadowColumn<'a> {
             None => "exactly".to_string(),
         };
         let spec = cx
-            .step(sid(StepKind::CreateSyncTrigger, self.t, Some(col)), Phase::Expand, StepKind::CreateSyncTrigger, Some(self.t), format!("Keep {} in sync with {col} on every insert and update", self.shadow), stmts(&[
+            .on(self.t, StepKind::CreateSyncTrigger, Some(col), Phase::Expand, format!("Keep {} in sync with {col} on every insert and update", self.shadow), stmts(&[
                 conv,
                 probe,
                 format!("CREATE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}", self.sync_fn),
@@ -424,7 +417,7 @@ impl<'a> ShadowColumn<'a> {
         );
         let predicate = self.missing();
         let spec = cx
-            .step(sid(StepKind::Backfill, self.t, Some(&self.shadow)), Phase::Backfill, StepKind::Backfill, Some(self.t), format!("Copy {} into {} as {} in batches of {DEFAULT_BATCH_SIZE}", self.new.name, self.shadow, self.new.ty), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", self.t.qualified())]))
+            .on(self.t, StepKind::Backfill, Some(&self.shadow), Phase::Backfill, format!("Copy {} into {} as {} in batches of {DEFAULT_BATCH_SIZE}", self.new.name, self.shadow, self.new.ty), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", self.t.qualified())]))
             .lock(self.t, LockMode::RowExclusive)
             .scan()
             .hazard(HazardKind::NeedsBackfill, format!("Every row of {t} is updated to fill {}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size and creates dead rows for VACUUM. Values that do not convert to {} exactly stay NULL and are reported by the next step.", self.shadow, self.new.ty, t = self.tname()))
@@ -452,7 +445,7 @@ impl<'a> ShadowColumn<'a> {
             tag = dollar_tag(&predicate)
         );
         let spec = cx
-            .step(sid(StepKind::CheckBackfill, self.t, Some(&self.shadow)), Phase::Validate, StepKind::CheckBackfill, Some(self.t), format!("Check that every value of {}.{} converted {}", self.tname(), self.old.name, if self.using.is_some() { "" } else { "exactly" }).trim_end().to_string(), stmts(&[check_sql]))
+            .on(self.t, StepKind::CheckBackfill, Some(&self.shadow), Phase::Validate, format!("Check that every value of {}.{} converted {}", self.tname(), self.old.name, if self.using.is_some() { "" } else { "exactly" }).trim_end().to_string(), stmts(&[check_sql]))
             .lock(self.t, LockMode::AccessShare)
             .scan()
             .hazard(HazardKind::LongRunning, format!("Reads all of {} once to prove every value converted; reads and writes continue. If any value did not convert, the step fails with their number and a query that finds them, and nothing after it runs.", self.tname()))
@@ -468,40 +461,36 @@ impl<'a> ShadowColumn<'a> {
         }
         let tname = self.tname();
         let s = cx
-            .step(
-                sid(StepKind::AddNotNullCheck, self.t, Some(&self.shadow)),
-                Phase::Validate,
+            .on(
+                self.t,
                 StepKind::AddNotNullCheck,
-                Some(self.t),
+                Some(&self.shadow),
+                Phase::Validate,
                 format!(
                     "Add CHECK ({} IS NOT NULL) NOT VALID on {tname}",
                     self.shadow
                 ),
-                stmts(&[format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID",
-                    self.t.qualified(),
-                    ident(&self.not_null_check),
-                    ident(&self.shadow)
+                stmts(&[alter(
+                    self.t,
+                    Alter::AddNotNullCheck {
+                        name: &self.not_null_check,
+                        column: &self.shadow,
+                    },
                 )]),
             )
             .lock(self.t, LockMode::AccessExclusive)
             .after(checked);
         let n = cx.push(s);
         let v = cx
-            .step(
-                sid(
-                    StepKind::ValidateConstraint,
-                    self.t,
-                    Some(&self.not_null_check),
-                ),
-                Phase::Validate,
+            .on(
+                self.t,
                 StepKind::ValidateConstraint,
-                Some(self.t),
+                Some(&self.not_null_check),
+                Phase::Validate,
                 format!("Validate that no row of {tname} has {} NULL", self.shadow),
-                stmts(&[format!(
-                    "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                    self.t.qualified(),
-                    ident(&self.not_null_check)
+                stmts(&[alter(
+                    self.t,
+                    Alter::ValidateConstraint(&self.not_null_check),
                 )]),
             )
             .lock(self.t, LockMode::ShareUpdateExclusive)
@@ -523,24 +512,22 @@ impl<'a> ShadowColumn<'a> {
         let tq = self.t.qualified();
         let mut sql = Vec::new();
         if !self.new.nullable {
-            sql.push(format!(
-                "ALTER TABLE {tq} ALTER COLUMN {} SET NOT NULL",
-                ident(&self.shadow)
-            ));
-            sql.push(format!(
-                "ALTER TABLE {tq} DROP CONSTRAINT {}",
-                ident(&self.not_null_check)
-            ));
+            sql.push(alter(self.t, Alter::SetNotNull(&self.shadow)));
+            sql.push(alter(self.t, Alter::DropConstraint(&self.not_null_check)));
         }
-        sql.push(format!(
-            "ALTER TABLE {tq} RENAME COLUMN {} TO {}",
-            ident(&self.old.name),
-            ident(&self.old_name)
+        sql.push(alter(
+            self.t,
+            Alter::RenameColumn {
+                from: &self.old.name,
+                to: &self.old_name,
+            },
         ));
-        sql.push(format!(
-            "ALTER TABLE {tq} RENAME COLUMN {} TO {}",
-            ident(&self.shadow),
-            ident(&self.new.name)
+        sql.push(alter(
+            self.t,
+            Alter::RenameColumn {
+                from: &self.shadow,
+                to: &self.new.name,
+            },
         ));
         sql.push(format!("DROP TRIGGER {} ON {tq}", ident(&self.trigger)));
         sql.push(format!("DROP FUNCTION {}()", self.sync_fn));
@@ -550,17 +537,10 @@ impl<'a> ShadowColumn<'a> {
             self.old.ty.to_sql()
         ));
         if !self.old.nullable {
-            sql.push(format!(
-                "ALTER TABLE {tq} ALTER COLUMN {} DROP NOT NULL",
-                ident(&self.old_name)
-            ));
+            sql.push(alter(self.t, Alter::DropNotNull(&self.old_name)));
         }
         if let Some(d) = &self.new.default {
-            sql.push(format!(
-                "ALTER TABLE {tq} ALTER COLUMN {} SET DEFAULT {}",
-                ident(&self.new.name),
-                d.sql()
-            ));
+            sql.push(alter(self.t, Alter::SetDefault(&self.new.name, d.sql())));
         }
         sql
     }
@@ -591,15 +571,15 @@ impl<'a> ShadowColumn<'a> {
             // The old index already enforced what this one does: no new hazard for clients.
             let b = super::index::build_step(cx, self.t, &tmp, Phase::Validate).after(checked);
             ready.push(cx.push(b));
-            switch_sql.push(format!(
-                "ALTER INDEX {} RENAME TO {}",
-                qualified(&self.t.schema, &i.name),
-                ident(&naming::fit(&format!("{}_old", i.name)))
+            switch_sql.push(crate::ddl::rename_index(
+                &self.t.schema,
+                &i.name,
+                &naming::fit(&format!("{}_old", i.name)),
             ));
-            switch_sql.push(format!(
-                "ALTER INDEX {} RENAME TO {}",
-                qualified(&self.t.schema, &tmp.name),
-                ident(&target.name)
+            switch_sql.push(crate::ddl::rename_index(
+                &self.t.schema,
+                &tmp.name,
+                &target.name,
             ));
         }
         ready
@@ -633,15 +613,14 @@ impl<'a> ShadowColumn<'a> {
             )
             .after(checked);
             ready.push(cx.push(built));
-            let tq = self.t.qualified();
-            switch_sql.push(format!(
-                "ALTER TABLE {tq} DROP CONSTRAINT {}",
-                ident(&u.name)
-            ));
-            switch_sql.push(format!(
-                "ALTER TABLE {tq} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
-                ident(&u.name),
-                ident(&tmp)
+            let _tq = self.t.qualified();
+            switch_sql.push(alter(self.t, Alter::DropConstraint(&u.name)));
+            switch_sql.push(alter(
+                self.t,
+                Alter::AddUniqueUsingIndex {
+                    name: &u.name,
+                    index: &tmp,
+                },
             ));
         }
         ready
@@ -673,11 +652,11 @@ impl<'a> ShadowColumn<'a> {
                 ..target.clone()
             };
             let add_fk = cx
-                .step(
-                    sid(StepKind::AddForeignKey, self.t, Some(&tmp.name)),
-                    Phase::Validate,
+                .on(
+                    self.t,
                     StepKind::AddForeignKey,
-                    Some(self.t),
+                    Some(&tmp.name),
+                    Phase::Validate,
                     format!(
                         "Add foreign key {} on {tname} ({}) NOT VALID",
                         tmp.name, self.shadow
@@ -689,18 +668,7 @@ impl<'a> ShadowColumn<'a> {
                 .after(checked);
             let add_fk = cx.push(add_fk);
             let v = cx
-                .step(
-                    sid(StepKind::ValidateConstraint, self.t, Some(&tmp.name)),
-                    Phase::Validate,
-                    StepKind::ValidateConstraint,
-                    Some(self.t),
-                    format!("Validate foreign key {} on {tname}", tmp.name),
-                    stmts(&[format!(
-                        "ALTER TABLE {} VALIDATE CONSTRAINT {}",
-                        self.t.qualified(),
-                        ident(&tmp.name)
-                    )]),
-                )
+                .on(self.t, StepKind::ValidateConstraint, Some(&tmp.name), Phase::Validate, format!("Validate foreign key {} on {tname}", tmp.name), stmts(&[alter(self.t, Alter::ValidateConstraint(&tmp.name))]))
                 .lock(self.t, LockMode::ShareUpdateExclusive)
                 .lock_rel(&tmp.ref_schema, &tmp.ref_table, LockMode::RowShare)
                 .scan()
@@ -713,15 +681,14 @@ impl<'a> ShadowColumn<'a> {
                 )
                 .after(&add_fk);
             ready.push(cx.push(v));
-            let tq = self.t.qualified();
-            switch_sql.push(format!(
-                "ALTER TABLE {tq} DROP CONSTRAINT {}",
-                ident(&f.name)
-            ));
-            switch_sql.push(format!(
-                "ALTER TABLE {tq} RENAME CONSTRAINT {} TO {}",
-                ident(&tmp.name),
-                ident(&target.name)
+            let _tq = self.t.qualified();
+            switch_sql.push(alter(self.t, Alter::DropConstraint(&f.name)));
+            switch_sql.push(alter(
+                self.t,
+                Alter::RenameConstraint {
+                    from: &tmp.name,
+                    to: &target.name,
+                },
             ));
             extra_locks.push((target.ref_schema.clone(), target.ref_table.clone()));
         }
@@ -738,7 +705,7 @@ impl<'a> ShadowColumn<'a> {
         let col = &self.new.name;
         let tname = self.tname();
         let mut sw = cx
-            .step(sid(StepKind::SwapColumns, self.t, Some(col)), Phase::Switch, StepKind::SwapColumns, Some(self.t), format!("Swap {col} and {} on {tname} in one short transaction ({} → {})", self.shadow, self.old.ty, self.new.ty), stmts(&sql))
+            .on(self.t, StepKind::SwapColumns, Some(col), Phase::Switch, format!("Swap {col} and {} on {tname} in one short transaction ({} → {})", self.shadow, self.old.ty, self.new.ty), stmts(&sql))
             .lock(self.t, LockMode::AccessExclusive)
             .hazard(HazardKind::BreaksClients, format!("From this step on, {tname}.{col} has type {} instead of {}, and it is the last column of {tname}: code written for the old column must be ready for the new type{}, and `SELECT *` returns the columns in a new order, and `INSERT ... VALUES` without a column list puts values in the wrong columns. The old values stay in {} until the contract phase.", self.new.ty, self.old.ty, narrowing_note(&self.old.ty, &self.new.ty), self.old_name))
             .provides(c_key(self.t, col));
@@ -755,20 +722,16 @@ impl<'a> ShadowColumn<'a> {
         let tname = self.tname();
         let col = &self.new.name;
         let mut drop = cx
-            .step(
-                sid(StepKind::DropColumn, self.t, Some(&self.old_name)),
-                Phase::Contract,
+            .on(
+                self.t,
                 StepKind::DropColumn,
-                Some(self.t),
+                Some(&self.old_name),
+                Phase::Contract,
                 format!(
                     "Drop the old column {tname}.{} ({})",
                     self.old_name, self.old.ty
                 ),
-                stmts(&[format!(
-                    "ALTER TABLE {} DROP COLUMN {}",
-                    self.t.qualified(),
-                    ident(&self.old_name)
-                )]),
+                stmts(&[alter(self.t, Alter::DropColumn(&self.old_name))]),
             )
             .lock(self.t, LockMode::AccessExclusive)
             .after(switched);

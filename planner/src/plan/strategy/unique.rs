@@ -8,7 +8,6 @@
 use super::*;
 use crate::model::{Index, IndexMethod, Unique};
 use crate::naming;
-use crate::sql::ident;
 
 /// The step that builds a unique index concurrently (not yet pushed, so callers can
 /// chain it after other steps).
@@ -27,7 +26,7 @@ pub fn unique_index_step(
         predicate: None,
     };
     let mut spec = cx
-        .step(sid(StepKind::CreateIndex, t, Some(name)), phase, StepKind::CreateIndex, Some(t), format!("Build unique index {name} on {} ({}) concurrently", t.display_name(), columns.join(", ")), stmts(&[crate::ddl::create_index(t, &idx, true)]))
+        .on(t, StepKind::CreateIndex, Some(name), phase, format!("Build unique index {name} on {} ({}) concurrently", t.display_name(), columns.join(", ")), stmts(&[crate::ddl::create_index(t, &idx, true)]))
         .concurrently(&t.schema, name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
@@ -63,22 +62,23 @@ pub fn build_unique_index(
 pub fn add(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
     let built = build_unique_index(cx, t, &u.name, &u.columns, Phase::Expand);
     let spec = cx
-        .step(
-            sid(StepKind::AddUnique, t, Some(&u.name)),
-            Phase::Expand,
+        .on(
+            t,
             StepKind::AddUnique,
-            Some(t),
+            Some(&u.name),
+            Phase::Expand,
             format!(
                 "Add unique constraint {} on {} ({}) using its index (instant)",
                 u.name,
                 t.display_name(),
                 u.columns.join(", ")
             ),
-            stmts(&[format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
-                t.qualified(),
-                ident(&u.name),
-                ident(&u.name)
+            stmts(&[alter(
+                t,
+                Alter::AddUniqueUsingIndex {
+                    name: &u.name,
+                    index: &u.name,
+                },
             )]),
         )
         .lock(t, LockMode::AccessExclusive)
@@ -97,17 +97,13 @@ pub fn on_conflict_note(t: &Table, columns: &[String]) -> String {
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
     let mut spec = cx
-        .step(
-            sid(StepKind::DropUnique, t, Some(&u.name)),
-            Phase::Contract,
+        .on(
+            t,
             StepKind::DropUnique,
-            Some(t),
+            Some(&u.name),
+            Phase::Contract,
             format!("Drop unique constraint {} on {}", u.name, t.display_name()),
-            stmts(&[format!(
-                "ALTER TABLE {} DROP CONSTRAINT {}",
-                t.qualified(),
-                ident(&u.name)
-            )]),
+            stmts(&[alter(t, Alter::DropConstraint(&u.name))]),
         )
         .lock(t, LockMode::AccessExclusive)
         .review(HazardKind::BreaksClients, on_conflict_note(t, &u.columns));
@@ -123,11 +119,11 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
     let tmp = naming::fit(&format!("{}_new", new.name));
     let built = build_unique_index(cx, t, &tmp, &new.columns, Phase::Expand);
     let spec = cx
-        .step(
-            sid(StepKind::AddUnique, t, Some(&new.name)),
-            Phase::Switch,
+        .on(
+            t,
             StepKind::AddUnique,
-            Some(t),
+            Some(&new.name),
+            Phase::Switch,
             format!(
                 "Swap unique constraint {} on {} to ({})",
                 new.name,
@@ -135,16 +131,13 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
                 new.columns.join(", ")
             ),
             stmts(&[
-                format!(
-                    "ALTER TABLE {} DROP CONSTRAINT {}",
-                    t.qualified(),
-                    ident(&old.name)
-                ),
-                format!(
-                    "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}",
-                    t.qualified(),
-                    ident(&new.name),
-                    ident(&tmp)
+                alter(t, Alter::DropConstraint(&old.name)),
+                alter(
+                    t,
+                    Alter::AddUniqueUsingIndex {
+                        name: &new.name,
+                        index: &tmp,
+                    },
                 ),
             ]),
         )
