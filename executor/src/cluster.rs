@@ -22,17 +22,13 @@
 //! removes the directory. So a cluster never outlives its process, even when
 //! that process is killed or never drops the [`Cluster`] (a `static`, say).
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fs;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Environment variable naming a directory that holds `initdb`, `pg_ctl` and `postgres`.
 pub const BINDIR_ENV: &str = "WESLEY_PG_BINDIR";
@@ -279,7 +275,7 @@ impl Cluster {
         validate_db_name(name)?;
         let sql = format!(
             "CREATE DATABASE {} TEMPLATE template0;\n",
-            quote_ident(name)
+            wesley_planner::sql::ident(name)
         );
         self.psql("postgres", &sql).map(drop)
     }
@@ -604,23 +600,16 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
     }
 
     searched.push("$PATH".to_owned());
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let initdb = dir.join("initdb");
-        if !initdb.is_file() {
-            continue;
-        }
+    if let Ok(initdb) = which::which("initdb") {
         // Prefer the directory the program really lives in.
-        if let Some(real_dir) = fs::canonicalize(&initdb)
-            .ok()
-            .and_then(|p| p.parent().map(Path::to_path_buf))
+        for dir in [fs::canonicalize(&initdb).ok(), Some(initdb)]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.parent().map(Path::to_path_buf))
         {
-            if let Some(found) = usable_bin_dir(&real_dir) {
+            if let Some(found) = usable_bin_dir(&dir) {
                 return Ok(found);
             }
-        }
-        if let Some(found) = usable_bin_dir(&dir) {
-            return Ok(found);
         }
     }
 
@@ -720,25 +709,10 @@ fn system_program(name: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// A fresh random 64-bit value (std's hasher keys are seeded from the OS).
-fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut hasher = RandomState::new().build_hasher();
-    std::process::id().hash(&mut hasher);
-    COUNTER.fetch_add(1, Ordering::Relaxed).hash(&mut hasher);
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-        .hash(&mut hasher);
-    hasher.finish()
-}
-
 /// A port number in 20000..60000. Nothing listens on TCP; the number only
 /// names the socket file in the private socket directory.
 fn pick_port() -> u16 {
-    // The modulus keeps the value below 40000, so the conversion cannot fail.
-    20000 + u16::try_from(random_u64() % 40000).unwrap_or(0)
+    fastrand::u16(20000..60000)
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
@@ -749,44 +723,17 @@ fn free_tcp_port() -> Result<u16, ClusterError> {
         .map_err(io_err("finding a free TCP port"))
 }
 
-/// Creates `/tmp/wesley-pg.XXXXXX` with mode 0700.
+/// Creates `/tmp/wesley-pg.XXXXXX` with mode 0700 (tempfile), kept after this
+/// process: the cluster's watchdog removes it.
 fn make_temp_dir() -> Result<PathBuf, ClusterError> {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut last_err = None;
-    for _ in 0..100 {
-        let mut bits = random_u64();
-        let suffix: String = (0..6)
-            .map(|_| {
-                let c = ALPHABET[(bits % ALPHABET.len() as u64) as usize] as char;
-                bits /= ALPHABET.len() as u64;
-                c
-            })
-            .collect();
-        let dir = Path::new(TMP_PARENT).join(format!("wesley-pg.{suffix}"));
-        match fs::create_dir(&dir) {
-            Ok(()) => {
-                fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(|e| {
-                    let _ = fs::remove_dir(&dir);
-                    ClusterError::Io {
-                        context: format!("setting permissions of {}", dir.display()),
-                        source: e,
-                    }
-                })?;
-                return Ok(dir);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
-            Err(e) => {
-                return Err(ClusterError::Io {
-                    context: format!("creating {}", dir.display()),
-                    source: e,
-                })
-            }
-        }
-    }
-    Err(ClusterError::Io {
-        context: format!("creating a temporary directory in {TMP_PARENT}"),
-        source: last_err.unwrap_or_else(|| io::Error::other("no free name")),
-    })
+    tempfile::Builder::new()
+        .prefix("wesley-pg.")
+        .rand_bytes(6)
+        .tempdir_in(TMP_PARENT)
+        .map(|d| d.keep())
+        .map_err(io_err(format!(
+            "creating a temporary directory in {TMP_PARENT}"
+        )))
 }
 
 /// Runs `cmd` to completion with stdin closed; non-zero exit is an error
@@ -831,22 +778,14 @@ fn validate_db_name(name: &str) -> Result<(), ClusterError> {
     })
 }
 
-/// Quotes an SQL identifier: `a"b` becomes `"a""b"`.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// Percent-encodes everything except RFC 3986 unreserved characters.
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, RESERVED).to_string()
 }
 
 /// A conninfo value, single-quoted (with `\` escapes) only when needed.
@@ -879,12 +818,6 @@ mod tests {
     }
 
     #[test]
-    fn identifier_quoting() {
-        assert_eq!(quote_ident("plain"), "\"plain\"");
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-    }
-
-    #[test]
     fn db_name_validation() {
         assert!(validate_db_name("ok").is_ok());
         assert!(validate_db_name("").is_err());
@@ -893,16 +826,8 @@ mod tests {
     }
 
     #[test]
-    fn ports_are_in_range() {
-        for _ in 0..1000 {
-            let port = pick_port();
-            assert!((20000..60000).contains(&port));
-        }
-    }
-
-    #[test]
     fn psql_comes_from_the_bin_dir_when_it_has_one() {
-        let dir = std::env::temp_dir().join(format!("wesley-psql-test-{}", random_u64()));
+        let dir = std::env::temp_dir().join(format!("wesley-psql-test-{}", fastrand::u64(..)));
         fs::create_dir(&dir).unwrap();
         // A server-only bin dir: psql comes from elsewhere.
         let other = find_psql(&dir);

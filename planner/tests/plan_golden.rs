@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wesley_planner::model::Schema;
-use wesley_planner::plan::{self, LockMode, Phase, Plan};
+use wesley_planner::plan::{self, HazardKind, LockMode, Plan, Severity, TimeoutClass};
 use wesley_planner::{canon, sdl};
 
 fn dirs(kind: &str) -> Vec<PathBuf> {
@@ -198,66 +198,125 @@ fn check_invariants(name: &str, old: &Schema, p: &Plan) {
     }
     let ids: usize = p.waves.iter().map(Vec::len).sum();
     assert_eq!(ids, p.steps.len(), "{name}: waves do not cover every step");
-    let _ = Phase::ALL;
-}
-
-fn check_golden(path: &Path, actual: &str) -> Result<(), String> {
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(path, actual).unwrap();
-        return Ok(());
-    }
-    let expected = std::fs::read_to_string(path).unwrap_or_default();
-    if expected == actual {
-        Ok(())
-    } else {
-        Err(format!("{} differs (rerun with UPDATE_EXPECT=1 to accept)\n--- expected\n{expected}\n--- actual\n{actual}", path.display()))
-    }
-}
-
-#[test]
-fn plan_cases() {
-    let mut failures = Vec::new();
-    for dir in dirs("plan") {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let old = load(&dir, "old.graphql");
-        let new = load(&dir, "new.graphql");
-        let p = plan::plan(&old, &new);
-        assert!(!p.has_errors(), "{name}: {:#?}", p.diagnostics);
-        check_invariants(&name, &old, &p);
+    // Severities follow the rules of docs/hazards.md; timeout classes follow the facts.
+    for s in &p.steps {
         assert_eq!(
-            p,
-            plan::plan(&old, &new),
-            "{name}: planning is not deterministic"
+            s.timeout,
+            TimeoutClass::of(s.scan, s.rewrite, s.transactional, s.backfill.is_some()),
+            "{name}: {} has the wrong timeout class",
+            s.id
         );
-        assert!(
-            plan::plan(&new, &new).is_empty(),
-            "{name}: plan(new, new) is not empty"
-        );
-        assert!(
-            plan::plan(&old, &old).is_empty(),
-            "{name}: plan(old, old) is not empty"
-        );
-        assert_eq!(p.to_hash, canon::schema_hash(&new));
-        if name == "reordered_is_empty" {
-            assert!(p.is_empty(), "reordering produced steps:\n{}", compact(&p));
-        }
-        if let Err(e) = check_golden(&dir.join("plan.out"), &compact(&p)) {
-            failures.push(e);
+        let long = s.scan || s.rewrite;
+        for h in &s.hazards {
+            let expected = match h.kind {
+                HazardKind::DeletesData | HazardKind::TableRewrite | HazardKind::AuthzChange => {
+                    Some(Severity::Refuse)
+                }
+                HazardKind::LongRunning | HazardKind::NeedsBackfill => Some(Severity::Review),
+                HazardKind::BlocksReads | HazardKind::BlocksWrites => Some(if long {
+                    Severity::Refuse
+                } else {
+                    Severity::Review
+                }),
+                _ => None,
+            };
+            if let Some(e) = expected {
+                assert_eq!(h.severity, e, "{name}: {} {} hazard", s.id, h.kind);
+            }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-#[test]
-fn plan_error_cases() {
-    let mut failures = Vec::new();
-    for dir in dirs("plan_err") {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let p = plan::plan(&load(&dir, "old.graphql"), &load(&dir, "new.graphql"));
-        assert!(p.has_errors(), "{name}: expected an error diagnostic");
-        if let Err(e) = check_golden(&dir.join("plan.out"), &compact(&p)) {
-            failures.push(e);
+fn plan_case(dir: &Path) {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let old = load(dir, "old.graphql");
+    let new = load(dir, "new.graphql");
+    let p = plan::plan(&old, &new);
+    assert!(!p.has_errors(), "{name}: {:#?}", p.diagnostics);
+    check_invariants(&name, &old, &p);
+    assert_eq!(
+        p,
+        plan::plan(&old, &new),
+        "{name}: planning is not deterministic"
+    );
+    assert!(
+        plan::plan(&new, &new).is_empty(),
+        "{name}: plan(new, new) is not empty"
+    );
+    assert!(
+        plan::plan(&old, &old).is_empty(),
+        "{name}: plan(old, old) is not empty"
+    );
+    assert_eq!(p.to_hash, canon::schema_hash(&new));
+    if name == "reordered_is_empty" {
+        assert!(p.is_empty(), "reordering produced steps:\n{}", compact(&p));
+    }
+    expect_test::expect_file![dir.join("plan.out")].assert_eq(&compact(&p));
+}
+
+fn plan_error_case(dir: &Path) {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let p = plan::plan(&load(dir, "old.graphql"), &load(dir, "new.graphql"));
+    assert!(p.has_errors(), "{name}: expected an error diagnostic");
+    expect_test::expect_file![dir.join("plan.out")].assert_eq(&compact(&p));
+}
+
+/// Every case directory holds exactly its inputs and its expected output: an expected
+/// file without a case, or a stray file, fails the run.
+fn no_orphans() {
+    let mut problems = Vec::new();
+    for kind in ["plan", "plan_err"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(kind);
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.is_dir() {
+                problems.push(format!("{} is not a case directory", path.display()));
+                continue;
+            }
+            let mut files: Vec<String> = std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            for required in ["new.graphql", "old.graphql", "plan.out"] {
+                if !files.iter().any(|f| f == required) {
+                    problems.push(format!("{} has no {required}", path.display()));
+                }
+            }
+            for f in &files {
+                if !["new.graphql", "old.graphql", "plan.out", "seed.sql"].contains(&f.as_str()) {
+                    problems.push(format!("{}/{f} belongs to no case", path.display()));
+                }
+            }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// One test per case, named `plan/<case>` and `plan_err/<case>` (`cargo test --test
+/// plan_golden plan/renames` runs one), and the orphan check. `UPDATE_EXPECT=1` rewrites
+/// the expected files.
+fn main() {
+    use libtest_mimic::{Arguments, Trial};
+    let args = Arguments::from_args();
+    let mut trials = Vec::new();
+    for (kind, run) in [
+        ("plan", plan_case as fn(&Path)),
+        ("plan_err", plan_error_case as fn(&Path)),
+    ] {
+        for dir in dirs(kind) {
+            let name = format!("{kind}/{}", dir.file_name().unwrap().to_string_lossy());
+            trials.push(Trial::test(name, move || {
+                run(&dir);
+                Ok(())
+            }));
+        }
+    }
+    trials.push(Trial::test("orphans", || {
+        no_orphans();
+        Ok(())
+    }));
+    libtest_mimic::run(&args, trials).exit();
 }

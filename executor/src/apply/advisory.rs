@@ -79,9 +79,13 @@ pub async fn release(c: &Client, key: i64) {
 
 #[cfg(test)]
 mod tests {
+    /// The documented derivation: the first 8 bytes of SHA-256("wesley:apply:app"),
+    /// big-endian, as a signed 64-bit integer. `printf 'wesley:apply:app' | sha256sum`
+    /// starts with 7e0d1913218d221a.
     #[test]
-    fn key_is_stable() {
-        assert_eq!(super::key("app"), super::key("app"));
+    fn key_is_the_documented_hash() {
+        assert_eq!(super::key("app"), 0x7e0d_1913_218d_221a);
+        assert_eq!(super::key("app"), 9_082_943_593_434_128_922);
         assert_ne!(super::key("app"), super::key("app2"));
     }
 }
