@@ -117,7 +117,12 @@ describe('playground in Chromium', () => {
     await page.getByTestId('step').first().waitFor();
     await settled();
     assert.ok((await page.getByTestId('step').count()) > 10);
-    assert.match(await page.locator('#verdict').textContent(), /steps/);
+    // The example drops and renames things: the verdict is the command's, a refusal that
+    // names the kinds needing a decision.
+    assert.match(await page.locator('#verdict').textContent(), /hazards? needs? a decision: .*deletes_data/);
+    assert.match(await page.locator('#verdict').getAttribute('class'), /verdict-refused/);
+    assert.ok((await page.locator('[data-severity="refuse"]').count()) > 0, 'refusals are marked');
+    assert.ok((await page.locator('[data-severity="review"]').count()) > 0, 'reviews are marked');
     const table = page.getByTestId('lock-table');
     assert.ok(await table.isVisible());
     assert.ok((await table.locator('tbody tr').count()) >= 3);
