@@ -15,6 +15,9 @@ pub mod policy;
 pub mod render;
 pub mod sdl;
 pub mod sql;
+/// Synthetic schemas for benchmarks and property tests; the `synth` feature, so the
+/// browser build never downloads it.
+#[cfg(feature = "synth")]
 pub mod synth;
 pub mod timeout;
 pub mod types;

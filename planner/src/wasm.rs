@@ -14,7 +14,7 @@ use crate::plan::HazardKind;
 use crate::planfile::{self, PlanFile};
 use crate::policy::{self, HazardPolicy};
 use crate::render::{self, markdown, sql, text};
-use crate::{ddl, plan, sdl, synth, Schema};
+use crate::{ddl, plan, sdl, Schema};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -295,15 +295,6 @@ pub fn hazards() -> Result<JsValue, JsError> {
         })
         .collect();
     to_js(&all)
-}
-
-/// A valid synthetic schema of `tables` tables (deterministic for a seed), for
-/// benchmarks: see `crate::synth`.
-#[wasm_bindgen(js_name = synthSchema)]
-pub fn synth_schema(tables: usize, seed: u32) -> String {
-    let mut opts = synth::SynthOptions::new(tables);
-    opts.seed = u64::from(seed);
-    synth::schema(&opts)
 }
 
 fn read_plan(plan_json: &str) -> Result<PlanFile, JsError> {

@@ -1,10 +1,12 @@
 // Runs the planner benchmark page (web/bench/) in headless Chromium and prints the time to
 // plan synthetic schemas of 50, 200 and 1,000 tables with a few changes (medians of
-// repeated runs), and the size of the wasm module raw and gzipped. `scripts/bench-web`
+// repeated runs), and the size of the wasm module raw and gzipped. The schemas come from
+// planner/examples/synth.rs. `scripts/bench-web`
 // builds everything first.
 //
 //   node web/bench/bench.mjs [--sizes 50,200,1000]
 
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -13,6 +15,18 @@ import { WEB, browser, serve } from '../test/browser.mjs';
 const FRAME_MS = 16;
 const arg = process.argv.indexOf('--sizes');
 const sizes = arg > 0 ? process.argv[arg + 1].split(',').map(Number) : [50, 200, 1000];
+
+// The synthetic schemas come from the native generator: the browser build leaves it out.
+const schemas = Object.fromEntries(
+  sizes.map((n) => [
+    n,
+    execFileSync('cargo', ['run', '-q', '-p', 'wesley-planner', '--features', 'synth', '--example', 'synth', '--', String(n), '1'], {
+      cwd: join(WEB, '..'),
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    }),
+  ]),
+);
 
 const wasm = readFileSync(join(WEB, 'dist', 'wesley_planner_bg.wasm'));
 const app = readFileSync(join(WEB, 'dist', 'app.js'));
@@ -24,7 +38,7 @@ try {
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(`${server.url}bench/`);
   await page.waitForFunction(() => window.bench);
-  report = await page.evaluate((s) => window.bench.run({ sizes: s }), sizes);
+  report = await page.evaluate((args) => window.bench.run(args), { sizes, schemas });
   report.browser = await chrome.context.browser()?.version?.() ?? (await page.evaluate(() => navigator.userAgent));
 } finally {
   await chrome.close();

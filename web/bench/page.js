@@ -40,15 +40,16 @@ function time(f) {
 }
 
 /**
- * For each size: `replan` is what the playground does while someone types in the "next"
+ * `schemas` maps each of `sizes` (table counts) to a synthetic schema of that many tables
+ * (planner/examples/synth.rs). For each size: `replan` is what the playground does while someone types in the "next"
  * editor (the current schema's parse is reused); `full` parses both schemas; `parse` is
  * the "next" schema's parse and DDL alone.
  */
-export async function run({ sizes = [50, 200, 1000], runs = { 50: 15, 200: 11, 1000: 5 } } = {}) {
+export async function run({ sizes, schemas, runs = { 50: 15, 200: 11, 1000: 5 } }) {
   const initMs = await ready;
   const results = [];
   for (const tables of sizes) {
-    const current = wesley.synthSchema(tables, 1);
+    const current = schemas[tables];
     const next = withChanges(current);
     const [firstMs, first] = time(() => wesley.plan('current.graphql', current, 'next.graphql', next));
     if (!first.applicable) throw new Error(`the ${tables}-table plan is not applicable: ${JSON.stringify(first.diagnostics.slice(0, 3))}`);
