@@ -5,7 +5,20 @@
 //! with the offset of the offending character. The same lexer tells which functions a
 //! default calls (for volatility) and which tables a policy reads (`FROM x`, `JOIN x`).
 
-use crate::model::Volatility;
+/// PostgreSQL's function volatility classes, ordered from the least to the most volatile
+/// (so `max` combines them), as far as Wesley can tell from an expression's text: see
+/// [`volatility`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Volatility {
+    /// Same result for the same arguments, forever (`lower`, `abs`, a literal).
+    Immutable,
+    /// Same result within one statement (`now()`, `current_setting`, `CURRENT_USER`).
+    Stable,
+    /// May differ on every call (`gen_random_uuid()`, `clock_timestamp()`, and every
+    /// function Wesley does not know).
+    Volatile,
+}
 
 /// Why a fragment was refused; `offset` counts characters from its start.
 #[derive(Debug, Clone, PartialEq, Eq)]
