@@ -285,27 +285,38 @@ fn check_table_policies(
     }
 }
 
-/// The table whose name is closest to `name`, if one is close enough to be a typo.
+/// The table whose name is closest to `name` (fewest single-character edits; the first in
+/// name order on a tie), if it is close enough to be a typo: at most 3 edits, or a quarter
+/// of the table name's length when that is more.
 fn closest<'t>(name: &str, tables: &'t BTreeSet<String>) -> Option<&'t str> {
     tables
         .iter()
-        .map(|t| (edit_distance(name, t), t))
+        .map(|t| (strsim::levenshtein(name, t), t))
         .filter(|(d, t)| *d <= 3.max(t.len() / 4))
         .min()
         .map(|(_, t)| t.as_str())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
+#[cfg(test)]
+mod tests {
+    use super::closest;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn closest_table_is_a_likely_typo() {
+        let tables: BTreeSet<String> = ["account", "org", "organization_membership", "orgs"]
+            .map(String::from)
+            .into();
+        assert_eq!(closest("acount", &tables), Some("account"));
+        // A tie goes to the first name: `org` and `orgs` are both one edit from `orgx`.
+        assert_eq!(closest("orgx", &tables), Some("org"));
+        // A long name allows a quarter of its length (23 bytes: 5 edits), a short one 3.
+        let long = Some("organization_membership");
+        assert_eq!(closest("oganizaton_mmbrshp", &tables), long);
+        assert_eq!(closest("oganizaton_mmbrsh", &tables), None);
+        assert_eq!(closest("invoice", &tables), None);
+        // Edits count characters, not bytes.
+        assert_eq!(closest("accöunt", &tables), Some("account"));
+        assert_eq!(closest("x", &BTreeSet::new()), None);
     }
-    prev[b.len()]
 }
