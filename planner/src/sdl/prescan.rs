@@ -3,8 +3,7 @@
 //! each with its position and the right spelling, before graphql-parser would stop at the
 //! first one with a generic message.
 
-use super::codes;
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Code, Diagnostic, Pos};
 
 struct Cursor<'a> {
     chars: Vec<char>,
@@ -152,8 +151,8 @@ pub fn scan(file: &str, src: &str) -> Vec<Diagnostic> {
                     _ => ("@wes_<name>(...)", "a type-level directive"),
                 };
                 out.push(
-                    Diagnostic::error(
-                        codes::DOUBLE_AT,
+                    Diagnostic::at(
+                        Code::E0002,
                         file,
                         at,
                         format!("`@@{name}` is not GraphQL: directives take a single `@`"),
@@ -187,8 +186,8 @@ pub fn scan(file: &str, src: &str) -> Vec<Diagnostic> {
                     if !is_named {
                         let arg = suggested_arg(&name);
                         out.push(
-                            Diagnostic::error(
-                                codes::POSITIONAL_ARG,
+                            Diagnostic::at(
+                                Code::E0003,
                                 file,
                                 arg_pos,
                                 format!("`@{name}` has a positional argument; GraphQL arguments must be named"),

@@ -5,9 +5,9 @@
 //! [`known_args`], and its placement in [`on_object`]/[`on_field`].
 
 use super::{p, Ctx};
+use crate::diag::Code;
 use crate::expr;
 use crate::model::Meta;
-use crate::sdl::codes;
 use crate::sdl::directives::{arg, kind_of, Dir, DirectiveKind as K, Val};
 use crate::sdl::locate;
 use crate::types::{self, SqlType};
@@ -28,7 +28,7 @@ impl Ctx<'_> {
             Ok(info) => {
                 if info.has_subquery && !allow_subquery {
                     let pos = locate::arg_value(self.src, p(d.position), arg_name);
-                    self.err(codes::SUBQUERY, pos, format!("{what} cannot contain a subquery (`SELECT`)"), "PostgreSQL allows subqueries only in policies; compute the value another way");
+                    self.err(Code::E0051, pos, format!("{what} cannot contain a subquery (`SELECT`)"), "PostgreSQL allows subqueries only in policies; compute the value another way");
                     return None;
                 }
                 Some(info)
@@ -36,7 +36,7 @@ impl Ctx<'_> {
             Err(e) => {
                 let pos = locate::in_string(self.src, p(d.position), arg_name, text, e.offset);
                 self.err(
-                    codes::UNSAFE_EXPR,
+                    Code::E0050,
                     pos,
                     format!("unsafe SQL in {what}: {}", e.message),
                     e.help,
@@ -70,7 +70,7 @@ pub(super) fn field_level_only(cx: &mut Ctx<'_>, d: &Dir<'_>) {
     if let Some((n, _)) = arg(d, &["columns", "fields"]) {
         let pos = locate::arg_value(cx.src, p(d.position), n);
         cx.warn(
-            codes::IGNORED,
+            Code::W0104,
             pos,
             format!(
                 "`{n}:` is ignored on a field: `@{}` applies to this field's column",
@@ -101,7 +101,7 @@ pub(super) fn usable_directive(
 ) -> Option<K> {
     let Some(k) = kind else {
         cx.warn(
-            codes::UNKNOWN_DIRECTIVE,
+            Code::W0100,
             p(d.position),
             format!("unknown directive `@{}` is ignored", d.name),
             "check the spelling; Wesley's directives are listed in docs/dialect.md",
@@ -115,7 +115,7 @@ pub(super) fn usable_directive(
     };
     if !fits {
         cx.warn(
-            codes::IGNORED,
+            Code::W0104,
             p(d.position),
             format!("`@{}` has no meaning on {here} and is ignored", d.name),
             format!("put it on {there}"),
@@ -201,7 +201,7 @@ fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {
         if !known.contains(&n.as_str()) {
             let pos = locate::arg_value(cx.src, p(d.position), n);
             cx.warn(
-                codes::IGNORED,
+                Code::W0104,
                 pos,
                 format!(
                     "argument `{n}` of `@{}` is not known and is ignored",
@@ -234,7 +234,7 @@ pub(super) fn apply_meta(cx: &mut Ctx<'_>, meta: &mut Meta, d: &Dir<'_>, k: K) {
             Some((n, v)) => {
                 let pos = locate::arg_value(cx.src, p(d.position), n);
                 cx.err(
-                    codes::BAD_ARGUMENT,
+                    Code::E0040,
                     pos,
                     format!(
                         "`@{}(value:)` takes a whole number, not {}",
@@ -257,7 +257,7 @@ pub(super) fn str_arg(cx: &mut Ctx<'_>, d: &Dir<'_>, names: &[&str]) -> Option<S
         (n, v) => {
             let pos = locate::arg_value(cx.src, p(d.position), n);
             cx.err(
-                codes::BAD_ARGUMENT,
+                Code::E0040,
                 pos,
                 format!(
                     "argument `{n}` of `@{}` must be a string, not {}",
@@ -278,7 +278,7 @@ pub(super) fn bool_arg(cx: &mut Ctx<'_>, d: &Dir<'_>, names: &[&str]) -> Option<
         (n, v) => {
             let pos = locate::arg_value(cx.src, p(d.position), n);
             cx.err(
-                codes::BAD_ARGUMENT,
+                Code::E0040,
                 pos,
                 format!(
                     "argument `{n}` of `@{}` must be true or false, not {}",
@@ -303,7 +303,7 @@ pub(super) fn string_list_arg(
     let bad = |cx: &mut Ctx<'_>, v: &Val<'_>| {
         let pos = locate::arg_value(cx.src, p(d.position), n);
         cx.err(
-            codes::BAD_ARGUMENT,
+            Code::E0040,
             pos,
             format!(
                 "argument `{n}` of `@{}` must be a list of strings, not {}",
@@ -344,7 +344,7 @@ pub(super) fn sql_type_arg(cx: &mut Ctx<'_>, d: &Dir<'_>) -> Option<SqlType> {
         Err(why) => {
             let pos = locate::arg_value(cx.src, p(d.position), "sql");
             cx.err(
-                codes::INVALID_SQL_TYPE,
+                Code::E0021,
                 pos,
                 format!("invalid `@wes_type`: {why}"),
                 format!("use one of: {}", types::KNOWN_SQL_TYPES),
@@ -365,7 +365,7 @@ pub(super) fn columns_arg(
     let Some(list) = string_list_arg(cx, d, &["columns", "fields"]) else {
         if required && arg(d, &["columns", "fields"]).is_none() {
             cx.err(
-                codes::BAD_ARGUMENT,
+                Code::E0040,
                 p(d.position),
                 format!("`@{}` on a type needs `columns: [...]`", d.name),
                 format!("write `@{}(columns: [\"a\", \"b\"])`", d.name),
@@ -376,7 +376,7 @@ pub(super) fn columns_arg(
     if list.is_empty() {
         let pos = locate::arg_value(cx.src, p(d.position), "columns");
         cx.err(
-            codes::BAD_ARGUMENT,
+            Code::E0040,
             pos,
             format!("`@{}` names no columns", d.name),
             "list at least one column",
@@ -398,7 +398,7 @@ pub(super) fn columns_arg(
                 let pos = locate::arg_value(cx.src, p(d.position), argname);
                 let known: Vec<&str> = field_cols.keys().map(String::as_str).collect();
                 cx.err(
-                    codes::UNKNOWN_COLUMN,
+                    Code::E0031,
                     pos,
                     format!("`{type_name}` has no field or column `{name}`"),
                     format!("use one of: {}", known.join(", ")),

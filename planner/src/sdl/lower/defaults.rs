@@ -4,9 +4,8 @@
 
 use super::arguments::str_arg;
 use super::{p, Ctx, Fld};
-use crate::diag::Pos;
+use crate::diag::{Code, Pos};
 use crate::model::*;
-use crate::sdl::codes;
 use crate::sdl::directives::{arg, kind_of, Dir};
 use crate::sdl::locate;
 use crate::sql;
@@ -45,7 +44,7 @@ pub(super) fn default_from(
     let vpos = |cx: &Ctx<'_>, n: &str| locate::arg_value(cx.src, p(d.position), n);
     if value.is_some() && exprv.is_some() {
         cx.err(
-            codes::BAD_ARGUMENT,
+            Code::E0040,
             p(d.position),
             "`@wes_default` takes either `value:` or `expr:`, not both",
             "keep one of them",
@@ -59,7 +58,7 @@ pub(super) fn default_from(
         if e.eq_ignore_ascii_case("null") {
             if !nullable {
                 cx.err(
-                    codes::NULL_DEFAULT_NOT_NULL,
+                    Code::E0042,
                     vpos(cx, "expr"),
                     format!("field `{field}` is non-null but its default is null"),
                     "remove the default, or make the field nullable",
@@ -71,7 +70,7 @@ pub(super) fn default_from(
     }
     let Some((_, v)) = value else {
         cx.err(
-            codes::BAD_ARGUMENT,
+            Code::E0040,
             p(d.position),
             "`@wes_default` needs `value:` or `expr:`",
             "write `@wes_default(value: 0)` or `@wes_default(expr: \"now()\")`",
@@ -80,7 +79,7 @@ pub(super) fn default_from(
     };
     let mismatch = |cx: &mut Ctx<'_>, what: &str| {
         cx.err(
-            codes::BAD_DEFAULT,
+            Code::E0041,
             vpos(cx, "value"),
             format!("default {what} does not fit column type `{ty}` of field `{field}`"),
             "give a value of the column's type, or an SQL expression with `expr:`",
@@ -92,7 +91,7 @@ pub(super) fn default_from(
             Value::Null => {
                 if !nullable {
                     cx.err(
-                        codes::NULL_DEFAULT_NOT_NULL,
+                        Code::E0042,
                         vpos(cx, "value"),
                         format!("field `{field}` is non-null but its default is null"),
                         "remove the default, or make the field nullable",
@@ -110,7 +109,7 @@ pub(super) fn default_from(
         Value::Null => {
             if !nullable {
                 cx.err(
-                    codes::NULL_DEFAULT_NOT_NULL,
+                    Code::E0042,
                     vpos(cx, "value"),
                     format!("field `{field}` is non-null but its default is null"),
                     "remove the default, or make the field nullable",
@@ -171,7 +170,7 @@ pub(super) fn default_from(
                 )
             {
                 cx.err(
-                    codes::BAD_DEFAULT,
+                    Code::E0041,
                     vpos(cx, "value"),
                     format!("default `{s}` of field `{field}` would be evaluated once, when the table is created, and then stay fixed"),
                     "write `@wes_default(expr: \"now()\")` to get the time of each insert",
@@ -243,7 +242,7 @@ fn number_default(
     if !ty.base.is_numeric() {
         let pos = locate::arg_value(cx.src, p(d.position), "value");
         cx.err(
-            codes::BAD_DEFAULT,
+            Code::E0041,
             pos,
             format!("default `{s}` does not fit column type `{ty}` of field `{field}`"),
             "give a value of the column's type, or an SQL expression with `expr:`",
@@ -258,7 +257,7 @@ fn number_default(
     if !valid {
         let pos = locate::arg_value(cx.src, p(d.position), "value");
         cx.err(
-            codes::BAD_DEFAULT,
+            Code::E0041,
             pos,
             format!("default `{s}` does not fit column type `{ty}` of field `{field}`"),
             "give a number of the column's type, or an SQL expression with `expr:`",
@@ -283,7 +282,7 @@ fn enum_or_string_default(
         b if b.is_numeric() || *b == BaseType::Boolean => {
             let pos = locate::arg_value(cx.src, p(d.position), "value");
             cx.err(
-                codes::BAD_DEFAULT,
+                Code::E0041,
                 pos,
                 format!("default `{s}` does not fit column type `{ty}` of field `{field}`"),
                 "give a value of the column's type",
@@ -309,7 +308,7 @@ pub(super) fn enum_default(
     if !e.values.iter().any(|x| x.name == v) {
         let names: Vec<&str> = e.values.iter().map(|x| x.name.as_str()).collect();
         cx.err(
-            codes::BAD_DEFAULT,
+            Code::E0041,
             p(f.position),
             format!(
                 "default `{v}` of field `{}` is not a value of enum `{}`",

@@ -5,9 +5,8 @@
 
 use super::arguments::{sql_type_arg, str_arg};
 use super::{p, Ctx, Obj};
-use crate::diag::Pos;
+use crate::diag::{Code, Pos};
 use crate::naming::{self, snake_case};
-use crate::sdl::codes;
 use crate::sdl::directives::{canonical_directive, DirectiveKind as K};
 use crate::types::SqlType;
 use graphql_parser::schema::{Definition, Document, EnumType, TypeDefinition};
@@ -84,7 +83,7 @@ pub(super) fn collect<'d, 'a>(
                     graphql_parser::schema::TypeExtension::InputObject(o) => p(o.position),
                 };
                 cx.err(
-                    codes::UNSUPPORTED_DEFINITION,
+                    Code::E0004,
                     pos,
                     "`extend` definitions are not supported",
                     "move the fields and directives into the type's own definition",
@@ -96,7 +95,7 @@ pub(super) fn collect<'d, 'a>(
         if let Some((_, first)) = kinds.get(&name) {
             let first = *first;
             cx.err(
-                codes::DUPLICATE_TYPE,
+                Code::E0010,
                 pos,
                 format!(
                     "type `{name}` is defined twice (first at line {})",
@@ -133,7 +132,7 @@ pub(super) fn collect<'d, 'a>(
         }
         if let Some(other) = seen_tables.get(&(schema.clone(), name.clone())) {
             cx.err(
-                codes::DUPLICATE_TABLE,
+                Code::E0011,
                 p(o.position),
                 format!(
                     "types `{other}` and `{}` both map to table `{schema}.{name}`",
@@ -145,7 +144,7 @@ pub(super) fn collect<'d, 'a>(
         }
         if naming::is_reserved(&name) {
             cx.warn(
-                codes::RESERVED_WORD,
+                Code::W0101,
                 p(o.position),
                 format!("table name `{name}` is a reserved word in PostgreSQL"),
                 format!("Wesley always quotes it; hand-written SQL must write `\"{name}\"` too"),

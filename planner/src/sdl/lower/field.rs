@@ -7,9 +7,9 @@
 use super::arguments::{apply_meta, sql_type_arg, str_arg, usable_directive, Site};
 use super::definitions::{DefKind, Definitions};
 use super::{defaults, p, Ctx, Fld};
+use crate::diag::Code;
 use crate::model::*;
 use crate::naming::snake_case;
-use crate::sdl::codes;
 use crate::sdl::directives::{arg, canonical_directive, Dir, DirectiveKind as K};
 use crate::sdl::locate;
 use crate::types::{self, BaseType, SqlType};
@@ -42,7 +42,7 @@ pub(super) fn lower_field(
         }
         if let Type::ListType(_) = t {
             cx.err(
-                codes::NESTED_LIST,
+                Code::E0023,
                 p(f.position),
                 format!("field `{}` is a list of lists", f.name),
                 "use a single list, or `JSON` for nested data",
@@ -72,10 +72,10 @@ pub(super) fn lower_field(
             // A virtual relation: no column. Column directives here would do nothing.
             for d in &f.directives {
                 match canonical_directive(&d.name) {
-                    None => cx.warn(codes::UNKNOWN_DIRECTIVE, p(d.position), format!("unknown directive `@{}` is ignored", d.name), "check the spelling; Wesley's directives are listed in docs/dialect.md"),
+                    None => cx.warn(Code::W0100, p(d.position), format!("unknown directive `@{}` is ignored", d.name), "check the spelling; Wesley's directives are listed in docs/dialect.md"),
                     Some(K::HasMany | K::HasOne | K::BelongsTo | K::Uid | K::Sensitive | K::Pii | K::Weight | K::Critical) => {}
                     Some(_) => cx.warn(
-                        codes::IGNORED,
+                        Code::W0104,
                         p(d.position),
                         format!("`@{}` is ignored on `{}`, a relation field without a column", d.name, f.name),
                         "put it on the scalar field that holds the key (e.g. `authorId: ID! @wes_fk(ref: \"Author.id\")`)",
@@ -84,12 +84,12 @@ pub(super) fn lower_field(
             }
             return None;
         }
-        cx.err(codes::OBJECT_FIELD, p(f.position), format!("field `{}` has type `{type_name}`, which is neither a table nor a scalar", f.name), format!("add `@wes_table` to `{type_name}`, mark the field as a relation with `@hasMany`/`@hasOne`/`@belongsTo`, or store it as `JSON`"));
+        cx.err(Code::E0022, p(f.position), format!("field `{}` has type `{type_name}`, which is neither a table nor a scalar", f.name), format!("add `@wes_table` to `{type_name}`, mark the field as a relation with `@hasMany`/`@hasOne`/`@belongsTo`, or store it as `JSON`"));
         return None;
     }
     if is_relation {
         cx.err(
-            codes::OBJECT_FIELD,
+            Code::E0022,
             p(f.position),
             format!(
                 "field `{}` is marked as a relation but has the scalar type `{type_name}`",
@@ -153,7 +153,7 @@ pub(super) fn lower_field(
     } else if let Some((Some(custom), _)) = scalars.get(type_name) {
         if custom.array && array {
             cx.err(
-                codes::NESTED_LIST,
+                Code::E0023,
                 p(f.position),
                 format!(
                     "field `{}` is a list of `{type_name}`, which is already an array type",
@@ -175,7 +175,7 @@ pub(super) fn lower_field(
             None => format!("use one of {}, an enum, a `@wes_table` type, or declare `scalar {type_name} @wes_type(sql: \"...\")`", known.join(", ")),
         };
         cx.err(
-            codes::UNKNOWN_SCALAR,
+            Code::E0020,
             p(f.position),
             format!("field `{}` has unknown type `{type_name}`", f.name),
             help,
@@ -217,7 +217,7 @@ fn convert_from(cx: &mut Ctx<'_>, d: &Dir<'_>, column: &str) -> Option<Convert> 
     let (Some(from), Some(using)) = (from, using) else {
         if arg(d, &["from"]).is_none() || arg(d, &["using"]).is_none() {
             cx.err(
-                codes::BAD_ARGUMENT,
+                Code::E0040,
                 p(d.position),
                 format!("`@{}` needs both `from:` and `using:`", d.name),
                 format!("write `@{}(from: \"<the column's type now>\", using: \"<SQL over {column}>\")`", d.name),
@@ -228,7 +228,7 @@ fn convert_from(cx: &mut Ctx<'_>, d: &Dir<'_>, column: &str) -> Option<Convert> 
     if from.trim().is_empty() {
         let pos = locate::arg_value(cx.src, p(d.position), "from");
         cx.err(
-            codes::BAD_ARGUMENT,
+            Code::E0040,
             pos,
             "`from:` is empty",
             "name the type the column has before the change, e.g. `from: \"varchar(40)\"`",

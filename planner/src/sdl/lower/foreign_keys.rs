@@ -6,9 +6,9 @@
 use super::arguments::{explicit_name, resolve_column, str_arg};
 use super::table::Draft;
 use super::{p, Ctx};
+use crate::diag::Code;
 use crate::model::*;
 use crate::naming::derived_name;
-use crate::sdl::codes;
 use crate::sdl::directives::arg;
 use crate::sdl::locate;
 use graphql_parser::schema::Value;
@@ -50,7 +50,7 @@ fn resolve_fks(
         let Some(r) = str_arg(cx, dir, &["ref"]) else {
             if arg(dir, &["ref"]).is_none() {
                 cx.err(
-                    codes::BAD_ARGUMENT,
+                    Code::E0040,
                     p(dir.position),
                     format!("`@{}` needs `ref: \"Type.field\"`", dir.name),
                     "write e.g. `@wes_fk(ref: \"User.id\")`",
@@ -71,7 +71,7 @@ fn resolve_fks(
         let Some(target) = target else {
             let known: Vec<&str> = all.iter().map(|t| t.obj.name.as_str()).collect();
             cx.err(
-                codes::FK_UNKNOWN_TYPE,
+                Code::E0032,
                 rpos(cx),
                 format!("foreign key refers to `{type_part}`, which is not a `@wes_table` type"),
                 format!("use one of: {}", known.join(", ")),
@@ -92,7 +92,7 @@ fn resolve_fks(
                 None => format!("foreign key refers to `{}` without a field, but it has no single-column primary key", target.obj.name),
             };
             cx.err(
-                codes::FK_UNKNOWN_FIELD,
+                Code::E0033,
                 rpos(cx),
                 message,
                 format!(
@@ -110,7 +110,7 @@ fn resolve_fks(
             .expect("resolved column exists");
         if !src_col.ty.fk_compatible(&dst_col.ty) {
             cx.err(
-                codes::FK_TYPE_MISMATCH,
+                Code::E0034,
                 rpos(cx),
                 format!(
                     "foreign key column `{}` is `{}` but `{}.{}` is `{}`",
@@ -140,7 +140,7 @@ fn resolve_fks(
                 .any(|i| i.unique && i.predicate.is_none() && i.columns == [ref_col.clone()]);
         if !unique {
             cx.err(
-                codes::FK_NOT_UNIQUE,
+                Code::E0035,
                 rpos(cx),
                 format!(
                     "foreign key refers to `{}.{}`, which is neither a primary key nor unique",
@@ -163,7 +163,7 @@ fn resolve_fks(
                     };
                     FkAction::parse(&text).unwrap_or_else(|| {
                         let pos = locate::arg_value(cx.src, p(dir.position), n);
-                        cx.err(codes::BAD_ARGUMENT, pos, format!("`{n}` must be one of CASCADE, RESTRICT, SET_NULL, SET_DEFAULT, NO_ACTION"), format!("write e.g. `{n}: CASCADE`"));
+                        cx.err(Code::E0040, pos, format!("`{n}` must be one of CASCADE, RESTRICT, SET_NULL, SET_DEFAULT, NO_ACTION"), format!("write e.g. `{n}: CASCADE`"));
                         FkAction::NoAction
                     })
                 }

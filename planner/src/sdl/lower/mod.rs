@@ -32,7 +32,7 @@ mod rls;
 mod table;
 
 use super::locate;
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Code, Diagnostic, Pos, Severity};
 use crate::model::{EnumType, Schema, Table};
 use graphql_parser::schema::{Document, Field, ObjectType};
 use std::collections::BTreeMap;
@@ -54,25 +54,18 @@ struct Ctx<'s> {
 }
 
 impl Ctx<'_> {
-    fn err(
-        &mut self,
-        code: &'static str,
-        pos: Pos,
-        msg: impl Into<String>,
-        help: impl Into<String>,
-    ) {
+    /// Reports error `code` at `pos`.
+    fn err(&mut self, code: Code, pos: Pos, msg: impl Into<String>, help: impl Into<String>) {
+        debug_assert_eq!(code.severity(), Severity::Error, "{code}");
         self.diags
-            .push(Diagnostic::error(code, self.file, pos, msg).with_help(help));
+            .push(Diagnostic::at(code, self.file, pos, msg).with_help(help));
     }
-    fn warn(
-        &mut self,
-        code: &'static str,
-        pos: Pos,
-        msg: impl Into<String>,
-        help: impl Into<String>,
-    ) {
+
+    /// Reports warning `code` at `pos`.
+    fn warn(&mut self, code: Code, pos: Pos, msg: impl Into<String>, help: impl Into<String>) {
+        debug_assert_eq!(code.severity(), Severity::Warning, "{code}");
         self.diags
-            .push(Diagnostic::warning(code, self.file, pos, msg).with_help(help));
+            .push(Diagnostic::at(code, self.file, pos, msg).with_help(help));
     }
 }
 

@@ -4,10 +4,9 @@
 //! where those names are made, in `definitions` and `table`.
 
 use super::Ctx;
-use crate::diag::Pos;
+use crate::diag::{Code, Pos};
 use crate::model::Schema;
 use crate::naming::MAX_IDENT_BYTES;
-use crate::sdl::codes;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::definitions::DefKind;
@@ -18,7 +17,7 @@ impl Ctx<'_> {
     pub(super) fn check_ident(&mut self, name: &str, what: &str, pos: Pos) -> bool {
         if name.is_empty() || name.contains('\0') {
             self.err(
-                codes::INVALID_NAME,
+                Code::E0015,
                 pos,
                 format!("{what} name is empty or contains a NUL character"),
                 "give it a non-empty name",
@@ -27,7 +26,7 @@ impl Ctx<'_> {
         }
         if name.len() > MAX_IDENT_BYTES {
             self.err(
-                codes::NAME_TOO_LONG,
+                Code::E0014,
                 pos,
                 format!(
                     "{what} name `{name}` is {} bytes long; PostgreSQL keeps only the first 63",
@@ -55,7 +54,7 @@ pub(super) fn check_name_collisions(
         let key = (schema.to_string(), name.to_string());
         if let Some(prev) = relations.get(&key) {
             cx.err(
-                codes::DUPLICATE_NAME,
+                Code::E0061,
                 pos,
                 format!("{what} is named `{name}`, like {prev}"),
                 "PostgreSQL needs distinct names here: set another name with `name:`",
@@ -114,7 +113,7 @@ pub(super) fn check_name_collisions(
         for n in names {
             if !cons.insert(n) {
                 cx.err(
-                    codes::DUPLICATE_NAME,
+                    Code::E0061,
                     pos,
                     format!("two constraints of `{}` are named `{n}`", t.name),
                     "give them distinct names with `name:`",
@@ -125,7 +124,7 @@ pub(super) fn check_name_collisions(
         for pol in &t.policies {
             if !pols.insert(&pol.name) {
                 cx.err(
-                    codes::DUPLICATE_NAME,
+                    Code::E0061,
                     pos,
                     format!("two policies of `{}` are named `{}`", t.name, pol.name),
                     "give them distinct names",

@@ -5,10 +5,10 @@
 use super::arguments::{bool_arg, resolve_column, str_arg, string_list_arg};
 use super::table::Draft;
 use super::{p, Ctx, Obj};
+use crate::diag::Code;
 use crate::expr;
 use crate::model::*;
 use crate::naming::{self, derived_name};
-use crate::sdl::codes;
 use crate::sdl::directives::{arg, canonical_directive, Dir, DirectiveKind as K};
 use crate::sdl::locate;
 use crate::sql;
@@ -31,7 +31,7 @@ fn role_list(cx: &mut Ctx<'_>, d: &Dir<'_>, name: &str) -> Option<Vec<String>> {
         ) {
             let pos = locate::arg_value(cx.src, p(d.position), name);
             cx.err(
-                codes::BAD_ARGUMENT,
+                Code::E0040,
                 pos,
                 format!("`{r}` is not a role name; policies must name roles"),
                 "list the roles the policy applies to, or `public` for every role",
@@ -130,7 +130,7 @@ pub(super) fn lower_rls(
         let col_arg = arg(d, args).map(|a| a.0.to_string());
         let Some(col) = str_arg(cx, d, args) else {
             cx.err(
-                codes::BAD_ARGUMENT,
+                Code::E0040,
                 p(d.position),
                 format!("`@{}` needs `{}:` naming a column", d.name, args[0]),
                 format!("write `@{}({}: \"org_id\")`", d.name, args[0]),
@@ -142,7 +142,7 @@ pub(super) fn lower_rls(
                 locate::arg_value(cx.src, p(d.position), col_arg.as_deref().unwrap_or(args[0]));
             let known: Vec<&str> = field_cols.keys().map(String::as_str).collect();
             cx.err(
-                codes::RLS_COLUMN,
+                Code::E0060,
                 pos,
                 format!(
                     "`@{}` names column `{col}`, which `{}` does not have",
@@ -198,7 +198,7 @@ pub(super) fn lower_rls(
         enabled = false;
         let pos = rls.map(|d| p(d.position)).unwrap_or(p(o.position));
         cx.warn(
-            codes::IGNORED,
+            Code::W0104,
             pos,
             format!("`@wes_rls(enabled: false)` keeps row-level security off on `{tname}`: its tenant/owner policies exist but have no effect"),
             "remove `enabled: false` to enforce them, or remove `@wes_tenant`/`@wes_owner`",
@@ -207,7 +207,7 @@ pub(super) fn lower_rls(
     let rls_errors = cx.diags.iter().filter(|d| d.is_error()).count() > errors_before;
     if enabled && policies.is_empty() && !rls_errors {
         let pos = rls.map(|d| p(d.position)).unwrap_or(p(o.position));
-        cx.warn(codes::RLS_NO_POLICIES, pos, format!("row-level security is enabled on `{tname}` without any policy: every row is hidden from roles that do not own the table"), "add `select:`/`insert:`/`update:`/`delete:` policies, `@wes_tenant` or `@wes_owner`");
+        cx.warn(Code::W0105, pos, format!("row-level security is enabled on `{tname}` without any policy: every row is hidden from roles that do not own the table"), "add `select:`/`insert:`/`update:`/`delete:` policies, `@wes_tenant` or `@wes_owner`");
     }
     table.rls_enabled = enabled;
     table.policies = policies;
@@ -255,7 +255,7 @@ fn check_table_policies(
             if tables.contains(&rel) {
                 if !quoted && naming::is_reserved(&rel) {
                     let pos = locate::in_string(cx.src, p(dir.position), argname, text, off);
-                    cx.err(codes::POLICY_UNKNOWN_TABLE, pos, format!("table `{rel}` is a reserved word and must be quoted in SQL"), format!("write `{}` (escape the quotes inside the GraphQL string: `\\\"{rel}\\\"`)", sql::ident(&rel)));
+                    cx.err(Code::E0062, pos, format!("table `{rel}` is a reserved word and must be quoted in SQL"), format!("write `{}` (escape the quotes inside the GraphQL string: `\\\"{rel}\\\"`)", sql::ident(&rel)));
                 }
                 continue;
             }
@@ -276,7 +276,7 @@ fn check_table_policies(
             };
             let pos = locate::in_string(cx.src, p(dir.position), argname, text, off);
             cx.err(
-                codes::POLICY_UNKNOWN_TABLE,
+                Code::E0062,
                 pos,
                 format!("policy refers to table `{rel}`, which this schema does not define"),
                 help,

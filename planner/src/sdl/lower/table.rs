@@ -9,10 +9,9 @@ use super::arguments::{
 };
 use super::definitions::Definitions;
 use super::{field, p, rls, Ctx, Obj};
-use crate::diag::Pos;
+use crate::diag::{Code, Pos};
 use crate::model::*;
 use crate::naming::{self, derived_name};
-use crate::sdl::codes;
 use crate::sdl::directives::{arg, canonical_directive, Dir, DirectiveKind as K};
 use crate::sdl::locate;
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,7 +76,7 @@ pub(super) fn lower_table<'d, 'a>(
                 )
             };
             cx.err(
-                codes::DUPLICATE_COLUMN,
+                Code::E0012,
                 p(f.position),
                 msg,
                 "rename one of them, or set a column name with `@wes_column(name: \"...\")`",
@@ -86,7 +85,7 @@ pub(super) fn lower_table<'d, 'a>(
         }
         if naming::is_reserved(&col.name) {
             cx.warn(
-                codes::RESERVED_WORD,
+                Code::W0101,
                 p(f.position),
                 format!(
                     "column name `{}` is a reserved word in PostgreSQL",
@@ -200,7 +199,7 @@ pub(super) fn lower_table<'d, 'a>(
     // Primary key.
     match (type_pk, pk_fields.is_empty()) {
         (Some((_, pos, _)), false) => cx.err(
-            codes::PRIMARY_KEY,
+            Code::E0030,
             pos,
             format!(
                 "`{}` declares its primary key both on the type and on fields",
@@ -221,7 +220,7 @@ pub(super) fn lower_table<'d, 'a>(
             ))
         }
         (None, true) => cx.warn(
-            codes::NO_PRIMARY_KEY,
+            Code::W0102,
             p(o.position),
             format!("table `{name}` has no primary key"),
             "mark its key field with `@wes_pk`; plans need a key to backfill in batches",
@@ -246,7 +245,7 @@ pub(super) fn lower_table<'d, 'a>(
                 .find(|f| field_cols.get(&f.name) == idx.columns.first())
                 .map(|f| p(f.position))
                 .unwrap_or(p(o.position));
-            cx.warn(codes::REDUNDANT_INDEX, pos, format!("index `{}` duplicates the index of a primary key or unique constraint on the same columns", idx.name), "remove `@wes_index`: the constraint's index already serves these lookups");
+            cx.warn(Code::W0103, pos, format!("index `{}` duplicates the index of a primary key or unique constraint on the same columns", idx.name), "remove `@wes_index`: the constraint's index already serves these lookups");
         }
     }
 
@@ -272,7 +271,7 @@ fn make_pk(
         if let Some(col) = table.columns.iter().find(|x| &x.name == c) {
             if col.nullable {
                 cx.err(
-                    codes::PRIMARY_KEY,
+                    Code::E0030,
                     pos,
                     format!("primary key column `{c}` is nullable"),
                     format!("make field `{}` non-null with `!`", col.graphql_name),
@@ -300,7 +299,7 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
             None => {
                 let pos = locate::arg_value(cx.src, p(d.position), "using");
                 cx.err(
-                    codes::BAD_ARGUMENT,
+                    Code::E0040,
                     pos,
                     format!("unknown index method `{m}`"),
                     "use one of: btree, hash, gin, gist, brin",
@@ -312,7 +311,7 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
     let unique = bool_arg(cx, d, &["unique"]).unwrap_or(false);
     if unique && method != IndexMethod::Btree {
         cx.err(
-            codes::BAD_ARGUMENT,
+            Code::E0040,
             p(d.position),
             format!("a unique index must use btree, not {}", method.sql()),
             "remove `using:` or `unique:`",
@@ -321,7 +320,7 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
     }
     if method == IndexMethod::Hash && cols.len() > 1 {
         cx.err(
-            codes::BAD_ARGUMENT,
+            Code::E0040,
             p(d.position),
             "hash indexes cover a single column",
             "use btree for several columns",
@@ -359,7 +358,7 @@ fn check_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, col: Option<&str>) -> 
     let Some(e) = str_arg(cx, d, &["expr"]) else {
         if arg(d, &["expr"]).is_none() {
             cx.err(
-                codes::BAD_ARGUMENT,
+                Code::E0040,
                 p(d.position),
                 format!("`@{}` needs `expr:`", d.name),
                 "write `@wes_check(expr: \"price >= 0\")`",
