@@ -144,7 +144,9 @@ impl PartialEq<&str> for Code {
 /// A one-based line/column position in a source file (columns count characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
 pub struct Pos {
+    /// One-based line, counted at `\n`.
     pub line: usize,
+    /// One-based column, in characters (not bytes).
     pub column: usize,
 }
 
@@ -161,8 +163,11 @@ impl Pos {
 /// like its `\n` form).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {
+    /// The file's name as the caller gave it (`schema.graphql`, `-` for standard input).
     pub file: String,
+    /// One-based line, at least 1.
     pub line: usize,
+    /// One-based column in characters, at least 1.
     pub column: usize,
 }
 
@@ -184,6 +189,7 @@ pub struct Diagnostic {
     pub code: Code,
     /// Where in a source file; `None` for what is about no place in a file (planning).
     pub span: Option<Span>,
+    /// What is wrong, in one sentence without a final period; names are in backticks.
     pub message: String,
     /// What to do about it, written as an imperative sentence.
     pub help: Option<String>,

@@ -24,11 +24,14 @@ pub enum Volatility {
     Volatile,
 }
 
-/// Why a fragment was refused; `offset` counts characters from its start.
+/// Why a fragment was refused, worded for the schema's author.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExprError {
+    /// Where, in characters from the fragment's start (the SDL locates it in the file).
     pub offset: usize,
+    /// What is wrong, e.g. "`;` would end the statement".
     pub message: String,
+    /// What to write instead.
     pub help: String,
 }
 

@@ -63,7 +63,9 @@ pub enum TokenKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
     pub kind: TokenKind,
+    /// Byte offset of the first character.
     pub start: usize,
+    /// Byte offset just after the last character.
     pub end: usize,
 }
 
@@ -112,6 +114,7 @@ pub enum Fault {
 /// `$` of a dollar tag), or of the unclosed `(`, or of the number before `e'`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Error {
+    /// Byte offset into the text.
     pub offset: usize,
     pub fault: Fault,
 }

@@ -34,11 +34,14 @@ pub enum Problem {
     Dollar,
 }
 
-/// Why a piece of SQL was refused; `offset` is a byte offset into it.
+/// Why a piece of SQL was refused, worded for whoever reads a plan file's validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LexError {
+    /// Byte offset into the SQL (the validation turns it into a line and column).
     pub offset: usize,
+    /// The kind of refusal.
     pub problem: Problem,
+    /// What psql would do, quoting the text where it helps.
     pub message: String,
 }
 

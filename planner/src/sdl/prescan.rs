@@ -121,6 +121,8 @@ pub fn is_blank(src: &str) -> bool {
     c.peek(0).is_none()
 }
 
+/// Every `@@directive` (E0002) and positional directive argument (E0003) in `src`, each
+/// at its position in `file`. Skips strings and comments; finds nothing in valid SDL.
 pub fn scan(file: &str, src: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut c = Cursor::new(src);

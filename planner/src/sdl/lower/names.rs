@@ -3,13 +3,12 @@
 //! Two types mapping to one table (E0011) and two fields to one column (E0012) are found
 //! where those names are made, in `definitions` and `table`.
 
+use super::definitions::DefKind;
 use super::Ctx;
 use crate::diag::{Code, Pos};
 use crate::model::Schema;
 use crate::naming::MAX_IDENT_BYTES;
 use std::collections::{BTreeMap, BTreeSet};
-
-use super::definitions::DefKind;
 
 impl Ctx<'_> {
     /// Checks a name PostgreSQL will store (`what` says which, for the message): empty or

@@ -18,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A table in the making: its GraphQL object and what lowering learned about it.
 pub(super) struct Draft<'d, 'a> {
+    /// The table's type in the document.
     pub obj: &'d Obj<'a>,
+    /// The table so far: everything but its foreign keys.
     pub table: Table,
     /// field name → column name, for resolving `columns:` arguments.
     pub field_cols: BTreeMap<String, String>,
