@@ -1,17 +1,37 @@
 //! User-written SQL fragments (`expr`, `check`, `where`, policy texts). Wesley does not
-//! parse SQL, but it lexes every fragment so that it cannot end its statement or smuggle in
-//! anything else: unbalanced parentheses or quotes, `;`, comment openers, psql
-//! meta-commands (`\`), psql variable references (`:name`) and dollar quotes are rejected
-//! with the offset of the offending character. The same lexer tells which functions a
-//! default calls (for volatility) and which tables a policy reads (`FROM x`, `JOIN x`).
+//! parse SQL, but it lexes every fragment with [`crate::lex`] under
+//! [`lex::Policy::Fragment`], so that it cannot end its statement or smuggle in anything
+//! else: unbalanced parentheses or quotes, `;`, comment openers, psql meta-commands (`\`),
+//! psql variable references (`:name`), dollar quotes and a number glued to `e'` are
+//! rejected with the offset of the offending character and a message for the schema's
+//! author. The same tokens tell which functions a default calls (for volatility) and which
+//! tables a policy reads (`FROM x`, `JOIN x`).
 
-use crate::model::Volatility;
+use crate::lex;
 
-/// Why a fragment was refused; `offset` counts characters from its start.
+/// PostgreSQL's function volatility classes, ordered from the least to the most volatile
+/// (so `max` combines them), as far as Wesley can tell from an expression's text: see
+/// [`volatility`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Volatility {
+    /// Same result for the same arguments, forever (`lower`, `abs`, a literal).
+    Immutable,
+    /// Same result within one statement (`now()`, `current_setting`, `CURRENT_USER`).
+    Stable,
+    /// May differ on every call (`gen_random_uuid()`, `clock_timestamp()`, and every
+    /// function Wesley does not know).
+    Volatile,
+}
+
+/// Why a fragment was refused, worded for the schema's author.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExprError {
+    /// Where, in characters from the fragment's start (the SDL locates it in the file).
     pub offset: usize,
+    /// What is wrong, e.g. "`;` would end the statement".
     pub message: String,
+    /// What to write instead.
     pub help: String,
 }
 
@@ -51,193 +71,86 @@ fn err(offset: usize, message: impl Into<String>, help: impl Into<String>) -> Ex
     }
 }
 
+/// The fragment's tokens, with character offsets; [`lex::Policy::Fragment`] decides what
+/// is refused.
 fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let mut depth: Vec<usize> = Vec::new();
-    while i < chars.len() {
-        let c = chars[i];
-        let start = i;
-        match c {
-            c if c.is_whitespace() => i += 1,
-            '\'' => {
-                i = skip_string(&chars, i, false)?;
-                out.push(Token {
-                    tok: Tok::Str,
-                    offset: start,
-                });
+    let toks = lex::tokens(src, lex::Policy::Fragment).map_err(|e| refusal(src, e))?;
+    let mut out = Vec::with_capacity(toks.len());
+    // Offsets in characters, counted as the tokens go.
+    let (mut byte, mut chars) = (0, 0);
+    for t in toks {
+        chars += src[byte..t.start].chars().count();
+        byte = t.start;
+        let text = &src[t.start..t.end];
+        let tok = match t.kind {
+            lex::TokenKind::Word => Tok::Word(text.to_lowercase()),
+            lex::TokenKind::QuotedIdent => {
+                Tok::QuotedIdent(text[1..text.len() - 1].replace("\"\"", "\""))
             }
-            'e' | 'E' if chars.get(i + 1) == Some(&'\'') => {
-                i = skip_string(&chars, i + 1, true)?;
-                out.push(Token {
-                    tok: Tok::Str,
-                    offset: start,
-                });
+            lex::TokenKind::String => Tok::Str,
+            lex::TokenKind::Number => Tok::Number,
+            lex::TokenKind::Punct(c) => Tok::Punct(c),
+            // Refused under the fragment policy: never seen here.
+            lex::TokenKind::DollarBody | lex::TokenKind::Param | lex::TokenKind::Semicolon => {
+                Tok::Punct(text.chars().next().unwrap_or(' '))
             }
-            '"' => {
-                let mut name = String::new();
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => {
-                            return Err(err(
-                                start,
-                                "unterminated quoted identifier",
-                                "close the identifier with a double quote",
-                            ))
-                        }
-                        Some('"') if chars.get(i + 1) == Some(&'"') => {
-                            name.push('"');
-                            i += 2;
-                        }
-                        Some('"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(&ch) => {
-                            name.push(ch);
-                            i += 1;
-                        }
-                    }
-                }
-                out.push(Token {
-                    tok: Tok::QuotedIdent(name),
-                    offset: start,
-                });
-            }
-            ';' => {
-                return Err(err(
-                    i,
-                    "`;` would end the statement",
-                    "write a single expression without `;`",
-                ))
-            }
-            '\\' => {
-                return Err(err(
-                    i,
-                    "a backslash outside a string could start a psql meta-command",
-                    "remove the backslash; inside '...' strings it is an ordinary character",
-                ))
-            }
-            '$' => {
-                return Err(err(
-                    i,
-                    "dollar quotes and positional parameters are not allowed here",
-                    "use a standard '...' string literal",
-                ))
-            }
-            '-' if chars.get(i + 1) == Some(&'-') => {
-                return Err(err(
-                    i,
-                    "`--` starts a comment that would hide the rest of the statement",
-                    "remove the comment from the expression",
-                ))
-            }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                return Err(err(
-                    i,
-                    "`/*` starts a comment that could hide the rest of the statement",
-                    "remove the comment from the expression",
-                ))
-            }
-            ':' if chars.get(i + 1) == Some(&':') => {
-                out.push(Token {
-                    tok: Tok::Punct(':'),
-                    offset: i,
-                });
-                out.push(Token {
-                    tok: Tok::Punct(':'),
-                    offset: i + 1,
-                });
-                i += 2;
-            }
-            ':' if chars.get(i + 1).is_some_and(|n| n.is_alphanumeric() || matches!(n, '_' | '\'' | '"' | '{')) => {
-                return Err(err(
-                    i,
-                    "`:name` would be replaced by a psql variable",
-                    "use a `::` cast, or put a space after `:` (in an array slice write `a[1 : 2]`)",
-                ))
-            }
-            '(' => {
-                depth.push(i);
-                out.push(Token {
-                    tok: Tok::Punct('('),
-                    offset: i,
-                });
-                i += 1;
-            }
-            ')' => {
-                if depth.pop().is_none() {
-                    return Err(err(
-                        i,
-                        "unbalanced `)`: it closes a parenthesis that was never opened",
-                        "remove it or add the matching `(`",
-                    ));
-                }
-                out.push(Token {
-                    tok: Tok::Punct(')'),
-                    offset: i,
-                });
-                i += 1;
-            }
-            c if c.is_ascii_digit() => {
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
-                    i += 1;
-                }
-                out.push(Token {
-                    tok: Tok::Number,
-                    offset: start,
-                });
-            }
-            c if c.is_alphabetic() || c == '_' => {
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
-                {
-                    i += 1;
-                }
-                let word: String = chars[start..i].iter().collect::<String>().to_lowercase();
-                out.push(Token {
-                    tok: Tok::Word(word),
-                    offset: start,
-                });
-            }
-            c => {
-                out.push(Token {
-                    tok: Tok::Punct(c),
-                    offset: i,
-                });
-                i += 1;
-            }
-        }
-    }
-    if let Some(open) = depth.pop() {
-        return Err(err(
-            open,
-            "unbalanced `(`: it is never closed",
-            "add the matching `)`",
-        ));
+        };
+        out.push(Token { tok, offset: chars });
     }
     Ok(out)
 }
 
-fn skip_string(chars: &[char], quote: usize, backslash_escapes: bool) -> Result<usize, ExprError> {
-    let mut i = quote + 1;
-    loop {
-        match chars.get(i) {
-            None => {
-                return Err(err(
-                    quote,
-                    "unterminated string literal",
-                    "close the string with a single quote (write '' for a quote inside it)",
-                ))
-            }
-            Some('\\') if backslash_escapes => i += 2,
-            Some('\'') if chars.get(i + 1) == Some(&'\'') => i += 2,
-            Some('\'') => return Ok(i + 1),
-            Some(_) => i += 1,
+/// What a refusal means to someone writing a fragment in the SDL, and what to do; the
+/// offset becomes a character offset.
+fn refusal(src: &str, e: lex::Error) -> ExprError {
+    use lex::{Fault, Unclosed};
+    let offset = src[..e.offset].chars().count();
+    let (message, help) = match e.fault {
+        Fault::Semicolon => (
+            "`;` would end the statement",
+            "write a single expression without `;`",
+        ),
+        Fault::MetaCommand => (
+            "a backslash outside a string could start a psql meta-command",
+            "remove the backslash; inside '...' strings it is an ordinary character",
+        ),
+        Fault::Dollar => (
+            "dollar quotes and positional parameters are not allowed here",
+            "use a standard '...' string literal",
+        ),
+        Fault::LineComment => (
+            "`--` starts a comment that would hide the rest of the statement",
+            "remove the comment from the expression",
+        ),
+        Fault::BlockComment | Fault::Unterminated(Unclosed::BlockComment) => (
+            "`/*` starts a comment that could hide the rest of the statement",
+            "remove the comment from the expression",
+        ),
+        Fault::Variable => (
+            "`:name` would be replaced by a psql variable",
+            "use a `::` cast, or put a space after `:` (in an array slice write `a[1 : 2]`)",
+        ),
+        Fault::UnopenedParen => (
+            "unbalanced `)`: it closes a parenthesis that was never opened",
+            "remove it or add the matching `(`",
+        ),
+        Fault::UnclosedParen | Fault::UnclosedParenAtSemicolon => {
+            ("unbalanced `(`: it is never closed", "add the matching `)`")
         }
-    }
+        Fault::Unterminated(Unclosed::QuotedIdent) => (
+            "unterminated quoted identifier",
+            "close the identifier with a double quote",
+        ),
+        Fault::Unterminated(Unclosed::String | Unclosed::DollarBody) => (
+            "unterminated string literal",
+            "close the string with a single quote (write '' for a quote inside it)",
+        ),
+        Fault::Ambiguous => (
+            "a number followed directly by `e'` is read differently by different versions of psql",
+            "put a space between the number and the string",
+        ),
+    };
+    err(offset, message, help)
 }
 
 /// Words that are followed by `(` without being function calls.
@@ -490,6 +403,32 @@ mod tests {
             let e = check(bad).expect_err(bad);
             assert_eq!(e.offset, off, "{bad}: {e:?}");
         }
+    }
+
+    /// Refused since fragments share psql's lexer: versions of psql disagree on where
+    /// `1e'...'` ends, and psql's variable names take any non-ASCII character.
+    #[test]
+    fn refuses_what_psql_reads_differently() {
+        for (bad, off, message) in [
+            (
+                "1e'\\'' \\! id'",
+                0,
+                "read differently by different versions of psql",
+            ),
+            (
+                "x = 2E'y'",
+                4,
+                "read differently by different versions of psql",
+            ),
+            ("a = :€v", 4, "psql variable"),
+            ("a) OR (b", 1, "unbalanced `)`"),
+            ("x = E'open\\'", 4, "unterminated string literal"),
+        ] {
+            let e = check(bad).expect_err(bad);
+            assert_eq!(e.offset, off, "{bad}: {e:?}");
+            assert!(e.message.contains(message), "{bad}: {e:?}");
+        }
+        assert!(check("1 e'x' = 1e5").is_ok());
     }
 
     #[test]

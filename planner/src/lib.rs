@@ -7,6 +7,7 @@ pub mod canon;
 pub mod ddl;
 pub mod diag;
 pub mod expr;
+pub mod lex;
 pub mod model;
 pub mod naming;
 pub mod plan;

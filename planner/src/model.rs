@@ -7,6 +7,10 @@
 use crate::types::SqlType;
 use serde::Serialize;
 
+/// Re-exported: [`Default::volatility`] answers in it, but the classification (and so the
+/// type) belongs to the SQL fragment lexer in [`crate::expr`].
+pub use crate::expr::Volatility;
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Schema {
     pub enums: Vec<EnumType>,
@@ -155,15 +159,6 @@ impl Default {
             Default::Expr(e) => crate::expr::volatility(e),
         }
     }
-}
-
-/// PostgreSQL function volatility classes, as far as Wesley can tell from the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Volatility {
-    Immutable,
-    Stable,
-    Volatile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

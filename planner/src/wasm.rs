@@ -114,10 +114,8 @@ pub fn plan_json(old_file: &str, old: &str, new_file: &str, new: &str) -> Result
         .iter()
         .filter(|d| d.is_error())
         .map(|d| {
-            format!(
-                "{}:{}:{}: error[{}]: {}",
-                d.file, d.line, d.column, d.code, d.message
-            )
+            let (file, line, column) = d.location();
+            format!("{file}:{line}:{column}: error[{}]: {}", d.code, d.message)
         })
         .collect();
     if let Some(json) = &planned.json {

@@ -39,7 +39,7 @@ pub fn compact(p: &Plan) -> String {
         let _ = writeln!(
             o,
             "{:?} {}: {}\n  help: {}",
-            d.severity,
+            d.severity(),
             d.code,
             d.message,
             d.help.clone().unwrap_or_default()

@@ -187,11 +187,14 @@ fn check_located(src: &str, diags: &[Diagnostic]) -> Result<(), TestCaseError> {
     // graphql-parser and the prescan count lines at `\n`; `\r` alone does not start one.
     let lines = src.split('\n').count();
     for d in diags {
-        prop_assert!(d.line >= 1 && d.column >= 1, "unlocated diagnostic {d:?}");
+        let Some(span) = &d.span else {
+            return Err(TestCaseError::fail(format!("unlocated diagnostic {d:?}")));
+        };
+        prop_assert!(span.line >= 1 && span.column >= 1, "bad position {d:?}");
         prop_assert!(
-            d.line <= lines,
+            span.line <= lines,
             "line {} past the end ({lines} lines): {d:?}",
-            d.line
+            span.line
         );
         if d.is_error() {
             prop_assert!(d.help.is_some(), "error without help: {d:?}");
@@ -356,5 +359,5 @@ fn crlf_comments_count_as_one_line() {
     let (model, diags) = sdl::parse("crlf.graphql", src);
     assert!(model.is_none());
     let d = diags.iter().find(|d| d.is_error()).expect("unknown type");
-    assert_eq!((d.line, d.column), (5, 3), "{d:?}");
+    assert_eq!(d.location(), ("crlf.graphql", 5, 3), "{d:?}");
 }

@@ -54,12 +54,13 @@ fn every_fixture_applies_or_fails_with_a_located_error() {
                 "{name}: expected {code}, got {errors:#?}"
             );
             for d in &errors {
+                let (_, line, column) = d.location();
                 assert!(
-                    d.line >= 1 && d.column >= 1 && d.help.is_some(),
+                    d.span.is_some() && line >= 1 && column >= 1 && d.help.is_some(),
                     "{name}: unlocated or unhelpful: {d:?}"
                 );
                 assert!(
-                    d.line <= text.lines().count().max(1) + 1,
+                    line <= text.lines().count().max(1) + 1,
                     "{name}: line out of range: {d:?}"
                 );
             }

@@ -507,7 +507,7 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
     let ordered = graph::order(steps);
     if !ordered.cycle.is_empty() {
         diagnostics.push(
-            Diagnostic::error(strategy::codes::CYCLE, "", crate::diag::Pos::new(1, 1), format!("the plan's steps depend on each other in a cycle (around {})", ordered.cycle.join(", ")))
+            Diagnostic::new(strategy::codes::CYCLE, None, format!("the plan's steps depend on each other in a cycle (around {})", ordered.cycle.join(", ")))
                 .with_help("split the change into two migrations, and report this schema pair as a planner bug"),
         );
     }

@@ -4,7 +4,7 @@
 use super::dto::*;
 use super::{plan_hash, tables, FORMAT, VERIFIED_ON};
 use crate::canon::{CanonSchema, TableExpressions};
-use crate::diag::{Diagnostic, Severity as DiagSeverity};
+use crate::diag::Diagnostic;
 use crate::plan::{Plan, Step};
 use std::collections::BTreeSet;
 
@@ -114,16 +114,13 @@ fn step(s: &Step) -> PlanStep {
 }
 
 fn diagnostic(d: &Diagnostic) -> PlanDiagnostic {
+    let (file, line, column) = d.location();
     PlanDiagnostic {
         code: d.code.to_string(),
-        severity: match d.severity {
-            DiagSeverity::Error => "error",
-            DiagSeverity::Warning => "warning",
-        }
-        .to_string(),
-        file: d.file.clone(),
-        line: d.line,
-        column: d.column,
+        severity: d.severity().as_str().to_string(),
+        file: file.to_string(),
+        line,
+        column,
         message: d.message.clone(),
         help: d.help.clone(),
     }

@@ -1,21 +1,17 @@
-//! A small SQL lexer that finds what psql would act on by itself: meta-commands (`\!`,
-//! `\o`, `\i`, `\copy`, `\gexec`, ...) and variable interpolation (`:name`, `:'name'`,
-//! `:"name"`, `:{?name}`). When a script is streamed to psql, those run on the machine
-//! executing it, whatever the database allows, so a plan file may contain none of them.
+//! Plan-file SQL as psql reads it: a step's statements must hold nothing psql would act on
+//! by itself, meta-commands (`\!`, `\o`, `\i`, `\copy`, `\gexec`, ...) and variable
+//! interpolation (`:name`, `:'name'`, `:"name"`, `:{?name}`). When a script is streamed to
+//! psql, those run on the machine executing it, whatever the database allows, so a plan
+//! file may contain none of them.
 //!
-//! It follows psql's own lexer (`psqlscan.l`) closely enough to tell code from text:
-//! `'...'` strings (with `''`), `E'...'` strings (backslash escapes), `"..."` identifiers,
-//! dollar-quoted `$tag$...$tag$` bodies, `--` comments (ended by a newline or a carriage
-//! return) and nested `/* */` comments are skipped; psql interprets nothing inside them.
-//! `::` is a cast, not a variable. Plain strings are read with `standard_conforming_strings`
-//! on (backslashes are ordinary characters), which is PostgreSQL's default and which the
-//! SQL renderer sets before anything else runs.
-//!
-//! Unterminated strings, identifiers, dollar bodies and comments are refused too: glued to
-//! the next step in a script, they would turn that step's text inside out. So are
-//! unbalanced parentheses (psql does not end a statement at `;` inside parentheses), and a
-//! number glued to `e'` (psql 14 and older read `1e'...'` as 1 followed by an `E'...'`
-//! string, psql 15 as a plain string).
+//! The rules are [`crate::lex`]'s, the lexer the SDL's fragments go through too: steps are
+//! read under [`Policy::PsqlScript`] (`'...'`, `E'...'`, `"..."`, `$tag$...$tag$` and
+//! comments are opaque; unterminated text, unbalanced parentheses and a number glued to
+//! `e'` are refused), backfill fragments and expressions under [`Policy::Fragment`] (also
+//! no `;`, no comments, no `$`). This module words the refusals for plan files, counts a
+//! script's statements and splits it where psql sends each one.
+
+use crate::lex::{self, Policy, TokenKind};
 
 /// What is wrong with a piece of SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,13 +30,18 @@ pub enum Problem {
     Comment,
     /// Text that versions of psql read differently (`1e'...'`).
     Ambiguous,
+    /// A dollar quote or positional parameter in a fragment.
+    Dollar,
 }
 
-/// Why a piece of SQL was refused; `offset` is a byte offset into it.
+/// Why a piece of SQL was refused, worded for whoever reads a plan file's validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LexError {
+    /// Byte offset into the SQL (the validation turns it into a line and column).
     pub offset: usize,
+    /// The kind of refusal.
     pub problem: Problem,
+    /// What psql would do, quoting the text where it helps.
     pub message: String,
 }
 
@@ -58,7 +59,7 @@ pub struct Scan {
 
 /// Checks a sequence of whole statements (a step's `sql`).
 pub fn scan_script(text: &str) -> Result<Scan, LexError> {
-    walk(text, false)
+    walk(text, Policy::PsqlScript)
 }
 
 /// Splits a script into the pieces psql sends one by one: each piece ends just after a
@@ -66,7 +67,7 @@ pub fn scan_script(text: &str) -> Result<Scan, LexError> {
 /// into account), and the pieces put together are the script. Text after the last `;`
 /// that holds code is an error: psql would wait for more.
 pub fn split_statements(text: &str) -> Result<Vec<&str>, LexError> {
-    let scan = walk(text, false)?;
+    let scan = walk(text, Policy::PsqlScript)?;
     if !scan.terminated {
         return Err(LexError {
             offset: scan.ends.last().copied().unwrap_or(0),
@@ -86,10 +87,11 @@ pub fn split_statements(text: &str) -> Result<Vec<&str>, LexError> {
     Ok(out)
 }
 
-/// Checks a fragment of one statement (a backfill's `set` list or `predicate`): on top of
-/// the script rules, no `;` and no comments.
+/// Checks a fragment of one statement (a backfill's `set` list or `predicate`, an
+/// expression of `from`/`to`): on top of the script rules, no `;`, no comments and no `$`
+/// token (dollar quotes, positional parameters), as for the SDL's fragments.
 pub fn scan_fragment(text: &str) -> Result<(), LexError> {
-    walk(text, true).map(|_| ())
+    walk(text, Policy::Fragment).map(|_| ())
 }
 
 /// A dollar-quote tag (`$wesley$`, `$wesley2$`, ...) that occurs in none of `texts`.
@@ -108,292 +110,95 @@ pub fn dollar_tag(texts: &[&str]) -> String {
     }
 }
 
-fn is_ident_start(c: char) -> bool {
-    c.is_alphabetic() || c == '_' || !c.is_ascii()
-}
-
-fn is_ident_cont(c: char) -> bool {
-    is_ident_start(c) || c.is_ascii_digit() || c == '$'
-}
-
-/// psql's `variable_char`.
-fn is_var_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii()
-}
-
-/// A dollar-quote tag character (no `$`).
-fn is_tag_char(c: char) -> bool {
-    is_ident_start(c) || c.is_ascii_digit()
-}
-
-struct Lexer<'a> {
-    text: &'a str,
-    cs: Vec<(usize, char)>,
-}
-
-impl Lexer<'_> {
-    fn at(&self, i: usize) -> Option<char> {
-        self.cs.get(i).map(|&(_, c)| c)
-    }
-
-    fn off(&self, i: usize) -> usize {
-        self.cs.get(i).map_or(self.text.len(), |&(o, _)| o)
-    }
-
-    /// The char index of byte offset `o` (which is on a char boundary).
-    fn index_of(&self, o: usize) -> usize {
-        self.cs.partition_point(|&(b, _)| b < o)
-    }
-
-    /// A short excerpt starting at char `i`, up to the end of the line.
-    fn excerpt(&self, i: usize) -> String {
-        let rest = &self.text[self.off(i)..];
-        let line = rest.split(['\n', '\r']).next().unwrap_or("");
-        let mut out: String = line.chars().take(24).collect();
-        if line.chars().count() > 24 {
-            out.push_str("...");
-        }
-        out
-    }
-
-    fn error(&self, i: usize, problem: Problem, message: String) -> LexError {
-        LexError {
-            offset: self.off(i),
-            problem,
-            message,
-        }
-    }
-
-    /// Skips a quoted run that started just before `i`; returns the index after the closing
-    /// quote. `backslash` is true for `E'...'` strings.
-    fn skip_quoted(&self, mut i: usize, quote: char, backslash: bool) -> Option<usize> {
-        loop {
-            match self.at(i)? {
-                '\\' if backslash => i += 2,
-                c if c == quote => {
-                    if self.at(i + 1) == Some(quote) {
-                        i += 2;
-                    } else {
-                        return Some(i + 1);
-                    }
+/// The refusal worded for plan files (the offset stays in bytes).
+fn refusal(text: &str, e: lex::Error) -> LexError {
+    use lex::{Fault, Unclosed};
+    let at = e.offset;
+    let (problem, message) = match e.fault {
+        Fault::MetaCommand => (
+            Problem::MetaCommand,
+            format!(
+                "backslash outside quotes: psql would run `{}` as a meta-command on the machine executing the script",
+                lex::excerpt(text, at)
+            ),
+        ),
+        Fault::Variable => (
+            Problem::Variable,
+            format!(
+                "`{}` outside quotes: psql would replace it with the value of a psql variable (write a space after `:` in an array slice)",
+                lex::excerpt(text, at)
+            ),
+        ),
+        Fault::Unterminated(what) => (
+            Problem::Unterminated,
+            match what {
+                Unclosed::String => "string is never closed".to_string(),
+                Unclosed::QuotedIdent => "quoted identifier is never closed".to_string(),
+                Unclosed::DollarBody => {
+                    // The tag runs from this `$` to the next one.
+                    let tag_len = text[at + 1..].find('$').map_or(1, |n| n + 2);
+                    let tag = &text[at..at + tag_len];
+                    format!("dollar-quoted body opened with {tag} is never closed")
                 }
-                _ => i += 1,
-            }
-        }
-    }
-
-    /// The index after an opening dollar-quote tag that starts at `i`, if one does.
-    fn dollar_open(&self, i: usize) -> Option<usize> {
-        let mut j = i + 1;
-        match self.at(j)? {
-            '$' => return Some(j + 1),
-            c if is_ident_start(c) => j += 1,
-            _ => return None,
-        }
-        while let Some(c) = self.at(j) {
-            if c == '$' {
-                return Some(j + 1);
-            }
-            if !is_tag_char(c) {
-                return None;
-            }
-            j += 1;
-        }
-        None
+                Unclosed::BlockComment => "`/*` comment is never closed".to_string(),
+            },
+        ),
+        Fault::UnopenedParen => (
+            Problem::Parenthesis,
+            "`)` closes a parenthesis that was never opened".into(),
+        ),
+        Fault::UnclosedParen => (Problem::Parenthesis, "`(` is never closed".into()),
+        Fault::UnclosedParenAtSemicolon => (
+            Problem::Parenthesis,
+            "`(` is not closed before `;`: psql would not end the statement there".into(),
+        ),
+        Fault::Semicolon => (
+            Problem::Semicolon,
+            "`;` would end the statement built around this fragment".into(),
+        ),
+        Fault::LineComment => (
+            Problem::Comment,
+            "`--` starts a comment that would hide the rest of the statement built around this fragment".into(),
+        ),
+        Fault::BlockComment => (
+            Problem::Comment,
+            "comments are not allowed in a fragment of a statement".into(),
+        ),
+        Fault::Dollar => (
+            Problem::Dollar,
+            "dollar quotes and positional parameters are not allowed in a fragment of a statement".into(),
+        ),
+        Fault::Ambiguous => (
+            Problem::Ambiguous,
+            format!(
+                "`{}`: versions of psql disagree on where this string ends; put a space before it",
+                lex::excerpt(text, at)
+            ),
+        ),
+    };
+    LexError {
+        offset: at,
+        problem,
+        message,
     }
 }
 
-fn walk(text: &str, fragment: bool) -> Result<Scan, LexError> {
-    let lx = Lexer {
-        text,
-        cs: text.char_indices().collect(),
-    };
+/// Statements, first words and ends from the tokens of a script.
+fn walk(text: &str, policy: Policy) -> Result<Scan, LexError> {
+    let tokens = lex::tokens(text, policy).map_err(|e| refusal(text, e))?;
     let mut scan = Scan::default();
     let mut in_statement = false;
-    let mut parens: Vec<usize> = Vec::new();
-    let mut i = 0;
-    while let Some(c) = lx.at(i) {
-        let start = i;
-        // The first word of a statement, when this token starts one.
-        let mut word: Option<String> = None;
-        match c {
-            c if c.is_whitespace() => {
-                i += 1;
-                continue;
-            }
-            '-' if lx.at(i + 1) == Some('-') => {
-                if fragment {
-                    return Err(lx.error(i, Problem::Comment, "`--` starts a comment that would hide the rest of the statement built around this fragment".into()));
-                }
-                while lx.at(i).is_some_and(|c| c != '\n' && c != '\r') {
-                    i += 1;
-                }
-                continue;
-            }
-            '/' if lx.at(i + 1) == Some('*') => {
-                if fragment {
-                    return Err(lx.error(
-                        i,
-                        Problem::Comment,
-                        "comments are not allowed in a fragment of a statement".into(),
-                    ));
-                }
-                let mut depth = 0usize;
-                loop {
-                    match (lx.at(i), lx.at(i + 1)) {
-                        (Some('/'), Some('*')) => {
-                            depth += 1;
-                            i += 2;
-                        }
-                        (Some('*'), Some('/')) => {
-                            depth -= 1;
-                            i += 2;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        (Some(_), _) => i += 1,
-                        (None, _) => {
-                            return Err(lx.error(
-                                start,
-                                Problem::Unterminated,
-                                "`/*` comment is never closed".into(),
-                            ))
-                        }
-                    }
-                }
-                continue;
-            }
-            '\'' => {
-                i = lx.skip_quoted(i + 1, '\'', false).ok_or_else(|| {
-                    lx.error(start, Problem::Unterminated, "string is never closed".into())
-                })?;
-            }
-            '"' => {
-                i = lx.skip_quoted(i + 1, '"', false).ok_or_else(|| {
-                    lx.error(
-                        start,
-                        Problem::Unterminated,
-                        "quoted identifier is never closed".into(),
-                    )
-                })?;
-            }
-            '$' => {
-                if let Some(body) = lx.dollar_open(i) {
-                    let tag = &text[lx.off(i)..lx.off(body)];
-                    let from = lx.off(body);
-                    let Some(found) = text[from..].find(tag) else {
-                        return Err(lx.error(
-                            start,
-                            Problem::Unterminated,
-                            format!("dollar-quoted body opened with {tag} is never closed"),
-                        ));
-                    };
-                    i = lx.index_of(from + found + tag.len());
-                } else {
-                    i += 1;
-                    while lx.at(i).is_some_and(|c| c.is_ascii_digit()) {
-                        i += 1;
-                    }
-                }
-            }
-            '\\' => {
-                return Err(lx.error(
-                    i,
-                    Problem::MetaCommand,
-                    format!(
-                        "backslash outside quotes: psql would run `{}` as a meta-command on the machine executing the script",
-                        lx.excerpt(i)
-                    ),
-                ))
-            }
-            ':' if lx.at(i + 1) == Some(':') => i += 2,
-            ':' if lx
-                .at(i + 1)
-                .is_some_and(|n| is_var_char(n) || matches!(n, '\'' | '"' | '{')) =>
-            {
-                return Err(lx.error(
-                    i,
-                    Problem::Variable,
-                    format!(
-                        "`{}` outside quotes: psql would replace it with the value of a psql variable (write a space after `:` in an array slice)",
-                        lx.excerpt(i)
-                    ),
-                ))
-            }
-            ';' => {
-                if fragment {
-                    return Err(lx.error(
-                        i,
-                        Problem::Semicolon,
-                        "`;` would end the statement built around this fragment".into(),
-                    ));
-                }
-                if let Some(&open) = parens.last() {
-                    return Err(lx.error(open, Problem::Parenthesis, "`(` is not closed before `;`: psql would not end the statement there".into()));
-                }
-                in_statement = false;
-                i += 1;
-                scan.ends.push(lx.off(i));
-                continue;
-            }
-            '(' => {
-                parens.push(i);
-                i += 1;
-            }
-            ')' => {
-                if parens.pop().is_none() {
-                    return Err(lx.error(
-                        i,
-                        Problem::Parenthesis,
-                        "`)` closes a parenthesis that was never opened".into(),
-                    ));
-                }
-                i += 1;
-            }
-            c if is_ident_start(c) => {
-                let mut j = i + 1;
-                while lx.at(j).is_some_and(is_ident_cont) {
-                    j += 1;
-                }
-                let w = text[lx.off(i)..lx.off(j)].to_lowercase();
-                if w == "e" && lx.at(j) == Some('\'') {
-                    j = lx.skip_quoted(j + 1, '\'', true).ok_or_else(|| {
-                        lx.error(start, Problem::Unterminated, "string is never closed".into())
-                    })?;
-                }
-                word = Some(w);
-                i = j;
-            }
-            c if c.is_ascii_digit() => {
-                while lx
-                    .at(i)
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-                {
-                    i += 1;
-                }
-                // psql 15 reads `1e'x'` as junk followed by a plain string; psql 14 and
-                // older as the number 1 followed by an E'...' string (with escapes).
-                if matches!(lx.at(i - 1), Some('e' | 'E')) && lx.at(i) == Some('\'') {
-                    return Err(lx.error(
-                        start,
-                        Problem::Ambiguous,
-                        format!(
-                            "`{}`: versions of psql disagree on where this string ends; put a space before it",
-                            lx.excerpt(start)
-                        ),
-                    ));
-                }
-            }
-            _ => i += 1,
-        }
-        if !in_statement {
+    for t in tokens {
+        if t.kind == TokenKind::Semicolon {
+            in_statement = false;
+            scan.ends.push(t.end);
+        } else if !in_statement {
             in_statement = true;
-            scan.statements.push(word.unwrap_or_default());
+            scan.statements.push(match t.kind {
+                TokenKind::Word => text[t.start..t.end].to_lowercase(),
+                _ => String::new(),
+            });
         }
-    }
-    if let Some(&open) = parens.last() {
-        return Err(lx.error(open, Problem::Parenthesis, "`(` is never closed".into()));
     }
     scan.terminated = !in_statement;
     Ok(scan)
@@ -504,6 +309,10 @@ mod tests {
         assert_eq!(p("true /* x */"), Some(Problem::Comment));
         assert_eq!(p("x) OR (true"), Some(Problem::Parenthesis));
         assert_eq!(p("a = :v"), Some(Problem::Variable));
+        // Like the SDL's fragments: no dollar quotes, no positional parameters.
+        assert_eq!(p("a = $1"), Some(Problem::Dollar));
+        assert_eq!(p("a = $x$;$x$"), Some(Problem::Dollar));
+        assert_eq!(p("a = 'it''s $1' AND \"$\" = b$c"), None);
     }
 
     #[test]

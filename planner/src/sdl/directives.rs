@@ -1,6 +1,7 @@
 //! Directive spellings: `@wes_x` (canonical), `@wesley_x` and bare `@x` all mean the same
-//! directive; `@primaryKey` is `@wes_pk` and `@foreignKey` is `@wes_fk`. Also the typed
-//! accessors for directive arguments.
+//! directive; `@primaryKey` is `@wes_pk` and `@foreignKey` is `@wes_fk`. Also finding an
+//! argument by any of its names; the typed accessors that report a value of the wrong kind
+//! are in `lower/arguments.rs`.
 
 use graphql_parser::schema::{Directive, Value};
 

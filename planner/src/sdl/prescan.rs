@@ -3,8 +3,7 @@
 //! each with its position and the right spelling, before graphql-parser would stop at the
 //! first one with a generic message.
 
-use super::codes;
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Code, Diagnostic, Pos};
 
 struct Cursor<'a> {
     chars: Vec<char>,
@@ -122,6 +121,8 @@ pub fn is_blank(src: &str) -> bool {
     c.peek(0).is_none()
 }
 
+/// Every `@@directive` (E0002) and positional directive argument (E0003) in `src`, each
+/// at its position in `file`. Skips strings and comments; finds nothing in valid SDL.
 pub fn scan(file: &str, src: &str) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut c = Cursor::new(src);
@@ -152,8 +153,8 @@ pub fn scan(file: &str, src: &str) -> Vec<Diagnostic> {
                     _ => ("@wes_<name>(...)", "a type-level directive"),
                 };
                 out.push(
-                    Diagnostic::error(
-                        codes::DOUBLE_AT,
+                    Diagnostic::at(
+                        Code::E0002,
                         file,
                         at,
                         format!("`@@{name}` is not GraphQL: directives take a single `@`"),
@@ -187,8 +188,8 @@ pub fn scan(file: &str, src: &str) -> Vec<Diagnostic> {
                     if !is_named {
                         let arg = suggested_arg(&name);
                         out.push(
-                            Diagnostic::error(
-                                codes::POSITIONAL_ARG,
+                            Diagnostic::at(
+                                Code::E0003,
                                 file,
                                 arg_pos,
                                 format!("`@{name}` has a positional argument; GraphQL arguments must be named"),

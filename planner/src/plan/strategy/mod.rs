@@ -20,18 +20,19 @@ mod unique;
 use super::diff::Change;
 use super::{Backfill, Hazard, HazardKind, Lock, LockMode, Phase, Step, StepKind};
 use crate::ddl::{alter, Alter, AlterTable};
-use crate::diag::{Diagnostic, Pos};
+use crate::diag::{Code, Diagnostic};
 use crate::model::{Schema, Table};
 use std::collections::BTreeSet;
 
-/// Plan diagnostic codes (documented in docs/diagnostics.md).
+/// Plan diagnostic codes by what they mean (documented in docs/diagnostics.md).
 pub mod codes {
-    pub const NOT_NULL_WITHOUT_DEFAULT: &str = "E0101";
-    pub const ENUM_REWRITE: &str = "E0102";
-    pub const UNSUPPORTED_TYPE_CHANGE: &str = "E0103";
-    pub const CYCLE: &str = "E0104";
-    pub const NO_KEY_FOR_BACKFILL: &str = "E0105";
-    pub const CONVERSION_IGNORED: &str = "W0110";
+    use crate::diag::Code;
+    pub const NOT_NULL_WITHOUT_DEFAULT: Code = Code::E0101;
+    pub const ENUM_REWRITE: Code = Code::E0102;
+    pub const UNSUPPORTED_TYPE_CHANGE: Code = Code::E0103;
+    pub const CYCLE: Code = Code::E0104;
+    pub const NO_KEY_FOR_BACKFILL: Code = Code::E0105;
+    pub const CONVERSION_IGNORED: Code = Code::W0110;
 }
 
 /// Rows per backfill batch unless the executor is told otherwise.
@@ -204,14 +205,18 @@ impl<'a> Ctx<'a> {
         id
     }
 
-    pub fn error(&mut self, code: &'static str, message: String, help: String) {
+    /// Reports error `code` about the plan (no place in a file).
+    pub fn error(&mut self, code: Code, message: String, help: String) {
+        debug_assert!(code.severity() == crate::diag::Severity::Error, "{code}");
         self.diags
-            .push(Diagnostic::error(code, "", Pos::new(1, 1), message).with_help(help));
+            .push(Diagnostic::new(code, None, message).with_help(help));
     }
 
-    pub fn warning(&mut self, code: &'static str, message: String, help: String) {
+    /// Reports warning `code` about the plan (no place in a file).
+    pub fn warning(&mut self, code: Code, message: String, help: String) {
+        debug_assert!(code.severity() == crate::diag::Severity::Warning, "{code}");
         self.diags
-            .push(Diagnostic::warning(code, "", Pos::new(1, 1), message).with_help(help));
+            .push(Diagnostic::new(code, None, message).with_help(help));
     }
 
     /// The steps and diagnostics. A `blocks_reads`/`blocks_writes` hazard becomes a
