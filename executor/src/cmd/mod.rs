@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod drift;
 pub mod generate;
+pub mod introspect;
 pub mod plan;
 pub mod rehearse;
 pub mod source;
