@@ -360,8 +360,10 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         }
         return Ok(Outcome::DryRun);
     }
-    // A database Wesley never migrated: its history starts at the schema it has.
+    // A database Wesley never migrated: its history starts at the schema it has (when it
+    // has the plan's starting schema: not after --allow-drift).
     if runs.is_empty()
+        && live_hash == plan.from().schema_hash
         && ledger::record_baseline(client, &plan.from().schema_hash, plan.from().sdl.as_deref())
             .await?
     {
