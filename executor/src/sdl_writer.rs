@@ -536,7 +536,7 @@ fn write_table(
         }
         if c.generated == "s" {
             note(format!(
-                "generated column {q}.{} (GENERATED ALWAYS AS {} STORED): written as a default",
+                "generated column {q}.{} (GENERATED ALWAYS AS {} STORED): written as a plain column",
                 c.name,
                 c.default.as_deref().unwrap_or("?")
             ));
@@ -549,7 +549,8 @@ fn write_table(
 
     // Defaults.
     for c in &t.columns {
-        let (Some(d), Some(f)) = (&c.default, field_of(&c.name)) else {
+        // A generation expression is no default: it may name other columns.
+        let (Some(d), Some(f), "") = (&c.default, field_of(&c.name), c.generated.as_str()) else {
             continue;
         };
         match default_directive(d, c, names) {

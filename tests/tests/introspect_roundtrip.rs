@@ -178,6 +178,32 @@ struct Legacy {
 }
 
 const LEGACY: &[Legacy] = &[
+    // Partitions and inheritance children become plain tables; a generated column a plain
+    // column (its expression is no default); the expression index is left out. The last
+    // two are in the hash, so drift reports them.
+    Legacy {
+        fixture: "beyond_the_dialect",
+        notes: &[
+            "table inheritance: public.capital inherits from public.city; written as a plain table",
+            "grants on public.city: ",
+            "exclusion constraint city_code_excl on public.city: EXCLUDE USING btree (code WITH =)",
+            "index city_lower_name_idx on public.city: an expression index; left out",
+            "partitioning of public.measurement (PARTITION BY RANGE (taken_on)): written as a plain table",
+            "comment on column public.measurement.value_c: \"degrees Celsius\"",
+            "generated column public.measurement.value_f (GENERATED ALWAYS AS",
+            "public.measurement_2024 is a partition of public.measurement FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')",
+            "generated column public.measurement_2024.value_f (GENERATED ALWAYS AS",
+            "public.scratch is UNLOGGED",
+            "sequence public.invoice_numbers (not owned by a column)",
+        ],
+        drift: &[
+            "index city_lower_name_idx on public.city exists but is not expected",
+            "column public.measurement.value_f has a default",
+            "column public.measurement_2024.value_f has a default",
+        ],
+        setup: "",
+        same_hash: false,
+    },
     // Serial ids: the column keeps `nextval(...)` as its default (so no drift), but the
     // dialect creates no sequence: generating the file elsewhere needs them first.
     Legacy {
