@@ -36,6 +36,10 @@ pub enum Command {
     Status(cmd::status::Args),
     /// Compare a live database with a schema file.
     Drift(cmd::drift::Args),
+    /// Write Wesley SDL describing an existing database.
+    Introspect(cmd::introspect::Args),
+    /// Watch a schema file and plan (or apply) every saved change against a database.
+    Watch(cmd::watch::Args),
     /// Rehearse a migration on a throwaway local PostgreSQL cluster, with sample data.
     Rehearse(cmd::rehearse::Args),
 }
@@ -60,5 +64,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(args) => cmd::apply::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Drift(args) => cmd::drift::run(args),
+        Command::Introspect(args) => cmd::introspect::run(args),
+        Command::Watch(args) => cmd::watch::run(args),
     }
 }

@@ -2,10 +2,13 @@
 //! PostgreSQL). The pure planning logic lives in `wesley-planner`.
 
 pub mod apply;
+pub mod catalog;
 pub mod cli;
 pub mod cluster;
 pub mod cmd;
 pub mod duration;
 pub mod introspect;
+pub mod live;
 pub mod output;
+pub mod sdl_writer;
 pub mod seed;

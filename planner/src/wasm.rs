@@ -141,9 +141,9 @@ fn refusals(plan_json: &str) -> Vec<String> {
     }
 }
 
-fn plan_both(old_file: &str, old: &str, new_file: &str, new: &str) -> Planned {
-    let old = parsed(old_file, old);
-    let new = parsed(new_file, new);
+fn plan_both(old_file: &str, old_text: &str, new_file: &str, new_text: &str) -> Planned {
+    let old = parsed(old_file, old_text);
+    let new = parsed(new_file, new_text);
     let mut diagnostics: Vec<Diagnostic> = old.1.iter().chain(&new.1).cloned().collect();
     let (Some(old_schema), Some(new_schema)) = (&old.0, &new.0) else {
         return Planned {
@@ -154,7 +154,8 @@ fn plan_both(old_file: &str, old: &str, new_file: &str, new: &str) -> Planned {
     };
     let p = plan::plan(old_schema, new_schema);
     diagnostics.extend(p.diagnostics.iter().cloned());
-    let file = planfile::to_plan_file(&p);
+    // With both texts, exactly as `wesley plan --from OLD --to NEW --format json` writes it.
+    let file = planfile::with_sdl(planfile::to_plan_file(&p), Some(old_text), Some(new_text));
     Planned {
         json: Some(planfile::to_json(&file)),
         diagnostics,

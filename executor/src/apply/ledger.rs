@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS wesley.runs (
   stopped_hash text,
   last_error text
 );
+-- The SDL of the run's target schema (`to.sdl` of the plan file), so that a later
+-- `wesley plan --database-url` plans from it while the database still matches it.
+ALTER TABLE wesley.runs ADD COLUMN IF NOT EXISTS to_sdl text;
 CREATE TABLE IF NOT EXISTS wesley.applied_steps (
   plan_hash text NOT NULL,
   step_id text NOT NULL,
@@ -145,14 +148,16 @@ pub async fn start_run(
     from: &str,
     to: &str,
     steps: usize,
+    to_sdl: Option<&str>,
 ) -> Result<(), String> {
     c.execute_typed(
-        "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps) VALUES ($1, $2, $3, $4) ON CONFLICT (plan_hash) DO UPDATE SET status = 'running', updated_at = now(), last_error = NULL",
+        "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps, to_sdl) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plan_hash) DO UPDATE SET status = 'running', updated_at = now(), last_error = NULL, to_sdl = EXCLUDED.to_sdl",
         &[
             (&plan_hash, Type::TEXT),
             (&from, Type::TEXT),
             (&to, Type::TEXT),
             (&(steps as i32), Type::INT4),
+            (&to_sdl, Type::TEXT),
         ],
     )
     .await
@@ -203,4 +208,59 @@ pub async fn record(
     .await
     .map_err(err)?;
     Ok(())
+}
+
+/// The `plan_hash` of the baseline run of a database whose history starts at `hash`.
+pub fn baseline_hash(hash: &str) -> String {
+    format!("baseline:{hash}")
+}
+
+/// Records where the history of a database that Wesley never migrated starts: a run of
+/// no steps, done, from and to the schema it has (`sdl`, when the plan file carries the
+/// SDL it was planned from, e.g. the database introspected). Nothing is recorded for an
+/// empty database: its history starts with the first plan.
+pub async fn record_baseline(c: &Client, hash: &str, sdl: Option<&str>) -> Result<bool, String> {
+    let empty = wesley_planner::canon::canonical(&wesley_planner::Schema::default()).hash();
+    if hash == empty {
+        return Ok(false);
+    }
+    c.execute_typed(
+        "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps, status, to_sdl) VALUES ($1, $2, $2, 0, 'done', $3) ON CONFLICT (plan_hash) DO NOTHING",
+        &[
+            (&baseline_hash(hash), Type::TEXT),
+            (&hash, Type::TEXT),
+            (&sdl, Type::TEXT),
+        ],
+    )
+    .await
+    .map_err(err)?;
+    Ok(true)
+}
+
+/// The last run that finished, with the SDL of its target when it recorded one.
+#[derive(Debug, Clone)]
+pub struct DoneRun {
+    pub plan_hash: String,
+    pub to_hash: String,
+    pub to_sdl: Option<String>,
+}
+
+/// The run that finished last (a baseline counts), if the database has a ledger.
+pub async fn last_done(c: &Client) -> Result<Option<DoneRun>, String> {
+    if !exists(c).await? {
+        return Ok(None);
+    }
+    // `to_jsonb(r)`: ledgers created before `to_sdl` existed do not have the column.
+    let row = c
+        .query_typed_opt(
+            "SELECT r.plan_hash, r.to_hash, to_jsonb(r) ->> 'to_sdl' FROM wesley.runs r WHERE r.status = 'done' ORDER BY r.updated_at DESC, r.started_at DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .map_err(err)?;
+    Ok(row.map(|r| DoneRun {
+        plan_hash: r.get(0),
+        to_hash: r.get(1),
+        to_sdl: r.get(2),
+    }))
 }

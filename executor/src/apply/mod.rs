@@ -363,12 +363,28 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         }
         return Ok(Outcome::DryRun);
     }
+    // A database Wesley never migrated: its history starts at the schema it has (when it
+    // has the plan's starting schema: not after --allow-drift).
+    if runs.is_empty()
+        && live_hash == plan.from().schema_hash
+        && ledger::record_baseline(client, &plan.from().schema_hash, plan.from().sdl.as_deref())
+            .await?
+    {
+        rep.emit(Event::Message {
+            text: format!(
+                "Recorded a baseline run: the history of {} starts at {}.",
+                opts.conn,
+                plan.from().schema_hash
+            ),
+        });
+    }
     ledger::start_run(
         client,
         plan.plan_hash(),
         &plan.from().schema_hash,
         &plan.to().schema_hash,
         plan.steps.len(),
+        plan.to().sdl.as_deref(),
     )
     .await?;
     rep.set_position(applied.len() as u64);

@@ -7,6 +7,7 @@ use crate::apply::{self, connect::ConnInfo, events::Reporter, Options, Outcome};
 use crate::cli::exit;
 use crate::duration;
 use std::path::PathBuf;
+use std::time::Duration;
 use wesley_planner::planfile;
 use wesley_planner::policy::{self, HazardPolicy};
 
@@ -17,38 +18,8 @@ pub struct Args {
     /// Connection URL or `key=value` string (default: $DATABASE_URL, then the PG* variables).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Steps run at once, as a rolling frontier (1: strictly in plan order).
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
-    /// How long one attempt of a step may wait for its lock before it gives up and is
-    /// retried (`SET LOCAL lock_timeout`). While a step waits, application queries on the
-    /// table queue behind it: this bounds how long they can stall.
-    #[arg(long, default_value = "200ms", value_parser = duration::parse)]
-    pub lock_timeout: std::time::Duration,
-    /// Lock wait of CREATE/DROP INDEX CONCURRENTLY steps (their lock blocks no reads or
-    /// writes; the build also waits for older transactions under this limit).
-    #[arg(long, default_value = "10m", value_parser = duration::parse)]
-    pub concurrent_lock_timeout: std::time::Duration,
-    /// Limit for instant steps (`SET LOCAL statement_timeout`); must exceed --lock-timeout.
-    #[arg(long, default_value = "1m", value_parser = duration::parse)]
-    pub statement_timeout: std::time::Duration,
-    /// Limit for index builds, validations and backfill batches (0: none).
-    #[arg(long, default_value = "0", value_parser = duration::parse)]
-    pub long_statement_timeout: std::time::Duration,
-    /// At most this many retries of a step that timed out waiting for a lock (or hit a
-    /// deadlock); attempts are spaced by a jittered exponential backoff (100 ms to 5 s).
-    #[arg(long, default_value_t = 1000)]
-    pub retries: u32,
-    /// How long a step may keep retrying before the run fails with the lock's holder
-    /// named (the overall retry budget).
-    #[arg(long, default_value = "10min", value_parser = duration::parse)]
-    pub lock_retry_budget: std::time::Duration,
-    /// Refusal hazards to accept, comma-separated (e.g. `deletes_data,breaks_clients`).
-    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
-    pub allow: Vec<String>,
-    /// Review hazards to treat as refusals, comma-separated (e.g. `long_running`).
-    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
-    pub deny: Vec<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Run even when the database is not in the state the plan expects.
     #[arg(long)]
     pub allow_drift: bool,
@@ -58,6 +29,46 @@ pub struct Args {
     /// One JSON event per line on standard output.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How a plan runs: the flags `wesley apply` and `wesley watch --apply` share, with one
+/// set of defaults (also what `wesley rehearse` runs with, see [`RunArgs::defaults`]).
+/// Durations are parsed by `crate::duration::parse` (`200ms`, `5s`, `10min`; `0` means no
+/// limit where the flag says so).
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Steps run at once, as a rolling frontier (1: strictly in plan order; at most 64).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// How long one attempt of a step may wait for its lock before it gives up and is
+    /// retried (`SET LOCAL lock_timeout`). While a step waits, application queries on the
+    /// table queue behind it: this bounds how long they can stall.
+    #[arg(long, default_value = "200ms", value_parser = duration::parse)]
+    pub lock_timeout: Duration,
+    /// Lock wait of CREATE/DROP INDEX CONCURRENTLY steps (their lock blocks no reads or
+    /// writes; the build also waits for older transactions under this limit).
+    #[arg(long, default_value = "10m", value_parser = duration::parse)]
+    pub concurrent_lock_timeout: Duration,
+    /// Limit for instant steps (`SET LOCAL statement_timeout`); must exceed --lock-timeout.
+    #[arg(long, default_value = "1m", value_parser = duration::parse)]
+    pub statement_timeout: Duration,
+    /// Limit for index builds, validations and backfill batches (0: none).
+    #[arg(long, default_value = "0", value_parser = duration::parse)]
+    pub long_statement_timeout: Duration,
+    /// At most this many retries of a step that timed out waiting for a lock (or hit a
+    /// deadlock); attempts are spaced by a jittered exponential backoff (100 ms to 5 s).
+    #[arg(long, default_value_t = 1000)]
+    pub retries: u32,
+    /// How long a step may keep retrying before the run fails with the lock's holder
+    /// named (the overall retry budget).
+    #[arg(long, default_value = "10min", value_parser = duration::parse)]
+    pub lock_retry_budget: Duration,
+    /// Refusal hazards to accept, comma-separated (e.g. `deletes_data,breaks_clients`).
+    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// Review hazards to treat as refusals, comma-separated (e.g. `long_running`).
+    #[arg(long, value_name = "HAZARD,...", value_delimiter = ',')]
+    pub deny: Vec<String>,
     /// The psql program.
     #[arg(long, default_value = "psql")]
     pub psql: String,
@@ -69,10 +80,88 @@ pub struct Args {
     pub batch_size: Option<u32>,
     /// Pause between backfill batches.
     #[arg(long, default_value = "0", value_parser = duration::parse)]
-    pub batch_delay: std::time::Duration,
+    pub batch_delay: Duration,
     /// How long to wait for another run's advisory lock.
     #[arg(long, default_value = "60s", value_parser = duration::parse)]
-    pub lock_wait: std::time::Duration,
+    pub lock_wait: Duration,
+}
+
+impl RunArgs {
+    /// The defaults of every flag, exactly as `wesley apply --help` shows them.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        <Only as clap::Parser>::parse_from(["wesley"]).run
+    }
+
+    /// The hazard policy of `--allow` and `--deny`.
+    ///
+    /// # Errors
+    /// An unknown hazard name, or one named in both flags.
+    pub fn policy(&self) -> Result<HazardPolicy, String> {
+        hazard_policy(&self.allow, &self.deny)
+    }
+
+    /// Checks that the flags make sense together, before anything is read or connected.
+    ///
+    /// # Errors
+    /// A message naming the flag: `--lock-timeout` not below a statement timeout (lock
+    /// waits would never be retried), `--concurrent-lock-timeout` not below
+    /// `--long-statement-timeout`, `--jobs` outside 1 to 64, or a bad hazard name.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, st) in [
+            ("--statement-timeout", self.statement_timeout),
+            ("--long-statement-timeout", self.long_statement_timeout),
+        ] {
+            if !st.is_zero() && !self.lock_timeout.is_zero() && self.lock_timeout >= st {
+                return Err(format!("--lock-timeout ({:?}) must be lower than {name} ({st:?}), or lock waits would never be retried", self.lock_timeout));
+            }
+        }
+        if !self.long_statement_timeout.is_zero()
+            && !self.concurrent_lock_timeout.is_zero()
+            && self.concurrent_lock_timeout >= self.long_statement_timeout
+        {
+            return Err(format!("--concurrent-lock-timeout ({:?}) must be lower than --long-statement-timeout ({:?})", self.concurrent_lock_timeout, self.long_statement_timeout));
+        }
+        if self.jobs == 0 || self.jobs > 64 {
+            return Err("--jobs must be between 1 and 64".into());
+        }
+        self.policy().map(drop)
+    }
+
+    /// The executor's options for a connection.
+    ///
+    /// # Errors
+    /// Those of [`RunArgs::check`].
+    pub fn options(
+        &self,
+        conn: ConnInfo,
+        allow_drift: bool,
+        dry_run: bool,
+    ) -> Result<Options, String> {
+        self.check()?;
+        Ok(Options {
+            conn,
+            jobs: self.jobs,
+            lock_timeout: self.lock_timeout,
+            concurrent_lock_timeout: self.concurrent_lock_timeout,
+            statement_timeout: self.statement_timeout,
+            long_statement_timeout: self.long_statement_timeout,
+            retries: self.retries,
+            lock_retry_budget: self.lock_retry_budget,
+            policy: self.policy()?,
+            allow_drift,
+            dry_run,
+            psql: self.psql.clone(),
+            checkpoint_dir: Some(self.checkpoint_dir.clone()),
+            batch_size: self.batch_size,
+            batch_delay: self.batch_delay,
+            lock_wait: self.lock_wait,
+        })
+    }
 }
 
 /// Reads and validates a plan file; prints the problems and returns None when invalid.
@@ -105,31 +194,9 @@ pub fn hazard_policy(allow: &[String], deny: &[String]) -> Result<HazardPolicy, 
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    let policy = match hazard_policy(&args.allow, &args.deny) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::INVALID);
-        }
-    };
-    for (name, st) in [
-        ("--statement-timeout", args.statement_timeout),
-        ("--long-statement-timeout", args.long_statement_timeout),
-    ] {
-        if !st.is_zero() && !args.lock_timeout.is_zero() && args.lock_timeout >= st {
-            eprintln!("error: --lock-timeout ({:?}) must be lower than {name} ({st:?}), or lock waits would never be retried", args.lock_timeout);
-            return Ok(exit::INVALID);
-        }
-    }
-    if !args.long_statement_timeout.is_zero()
-        && !args.concurrent_lock_timeout.is_zero()
-        && args.concurrent_lock_timeout >= args.long_statement_timeout
-    {
-        eprintln!("error: --concurrent-lock-timeout ({:?}) must be lower than --long-statement-timeout ({:?})", args.concurrent_lock_timeout, args.long_statement_timeout);
-        return Ok(exit::INVALID);
-    }
-    if args.jobs == 0 || args.jobs > 64 {
-        eprintln!("error: --jobs must be between 1 and 64");
+    // The flags are checked before the plan file is read or a connection is made.
+    if let Err(e) = args.run.check() {
+        eprintln!("error: {e}");
         return Ok(exit::INVALID);
     }
     let Some(plan) = load_plan(&args.plan) else {
@@ -149,23 +216,12 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             return Ok(exit::INVALID);
         }
     };
-    let opts = Options {
-        conn,
-        jobs: args.jobs,
-        lock_timeout: args.lock_timeout,
-        concurrent_lock_timeout: args.concurrent_lock_timeout,
-        statement_timeout: args.statement_timeout,
-        long_statement_timeout: args.long_statement_timeout,
-        retries: args.retries,
-        lock_retry_budget: args.lock_retry_budget,
-        policy,
-        allow_drift: args.allow_drift,
-        dry_run: args.dry_run,
-        psql: args.psql,
-        checkpoint_dir: Some(args.checkpoint_dir),
-        batch_size: args.batch_size,
-        batch_delay: args.batch_delay,
-        lock_wait: args.lock_wait,
+    let opts = match args.run.options(conn, args.allow_drift, args.dry_run) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::INVALID);
+        }
     };
     let reporter = Reporter::new(args.json, plan.steps.len() as u64);
     let json = args.json;
@@ -197,4 +253,32 @@ pub fn report(outcome: Outcome, json: bool) -> u8 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones_and_pass_their_own_checks() {
+        let run = RunArgs::defaults();
+        assert_eq!(run.lock_timeout, Duration::from_millis(200));
+        assert_eq!(run.lock_retry_budget, Duration::from_secs(600));
+        assert_eq!(run.retries, 1000);
+        assert_eq!(run.jobs, 1);
+        assert_eq!(run.check(), Ok(()));
+    }
+
+    #[test]
+    fn flags_that_contradict_each_other_are_refused_by_name() {
+        let mut run = RunArgs::defaults();
+        run.lock_timeout = run.statement_timeout;
+        assert!(run.check().unwrap_err().contains("--lock-timeout"));
+        let mut run = RunArgs::defaults();
+        run.jobs = 0;
+        assert!(run.check().unwrap_err().contains("--jobs"));
+        let mut run = RunArgs::defaults();
+        run.allow = vec!["no_such_hazard".into()];
+        assert!(run.check().unwrap_err().contains("no_such_hazard"));
+    }
 }

@@ -1,5 +1,8 @@
 //! `wesley plan --from OLD.graphql --to NEW.graphql [--format text|json|sql|markdown]
-//! [-o FILE] [--allow HAZARD,...] [--lock-timeout 5s] [--statement-timeout 1min]`.
+//! [-o FILE] [--allow HAZARD,...] [--lock-timeout 5s] [--statement-timeout 1min]`, or
+//! `wesley plan --database-url URL --to NEW.graphql` to plan from what a database has now
+//! (see [`crate::live::current`]: the schema of its last applied plan while it still
+//! matches, else the database introspected).
 //!
 //! Exit codes: 0 when the plan has no hazards outside `--allow`; 2 for invalid input (SDL
 //! errors, a change that cannot be planned safely, bad options); 3 when the plan has
@@ -8,6 +11,7 @@
 //! `json` or `sql`, which could be applied.
 
 use super::source::{parse_and_report, SourceFile};
+use crate::apply::connect::ConnInfo;
 use crate::cli::exit;
 use anyhow::Context;
 use std::io::IsTerminal;
@@ -21,8 +25,12 @@ use wesley_planner::{Diagnostic, Schema};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The schema the database has now; omit it for an empty database.
-    #[arg(long, value_name = "OLD.graphql")]
+    #[arg(long, value_name = "OLD.graphql", conflicts_with = "database_url")]
     pub from: Option<PathBuf>,
+    /// Plan from what this database has now instead of `--from` (read only; never taken
+    /// from DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
     /// The schema the database should have (`-` reads standard input).
     #[arg(long, value_name = "NEW.graphql")]
     pub to: PathBuf,
@@ -85,12 +93,37 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         eprintln!("error: only one of --from and --to can read standard input");
         return Ok(exit::INVALID);
     }
-    let old_src = args.from.as_deref().map(SourceFile::read).transpose()?;
+    let mut old_src = args.from.as_deref().map(SourceFile::read).transpose()?;
     let new_src = SourceFile::read(&args.to)?;
+    let mut live_model = None;
+    if let Some(url) = &args.database_url {
+        let conn = match ConnInfo::parse(url) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: --database-url: {e}");
+                return Ok(exit::INVALID);
+            }
+        };
+        match current_schema(&conn) {
+            Ok(cur) => {
+                eprintln!("{}", cur.describe());
+                old_src = Some(SourceFile {
+                    name: format!("{conn}"),
+                    text: cur.sdl,
+                });
+                live_model = Some(cur.model);
+            }
+            Err(e) => {
+                eprintln!("error: {}", conn.redact(&e));
+                return Ok(exit::FAILED);
+            }
+        }
+    }
     // Parse both, so the diagnostics of both files are shown at once.
-    let old = match &old_src {
-        Some(src) => parse_and_report(src),
-        None => Some(Schema::default()),
+    let old = match (&old_src, live_model) {
+        (_, Some(model)) => Some(model),
+        (Some(src), None) => parse_and_report(src),
+        (None, None) => Some(Schema::default()),
     };
     let new = parse_and_report(&new_src);
     let (Some(old), Some(new)) = (old, new) else {
@@ -98,7 +131,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
 
     let plan = plan::plan(&old, &new);
-    let file = planfile::to_plan_file(&plan);
+    let file = planfile::with_sdl(
+        planfile::to_plan_file(&plan),
+        old_src.as_ref().map(|s| s.text.as_str()),
+        Some(&new_src.text),
+    );
     report(&plan.diagnostics);
     let refused = planfile::validate(&file);
     for e in &refused {
@@ -177,9 +214,21 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(exit::REFUSED)
 }
 
+/// The schema a database has now ([`crate::live::current`]), on a runtime of its own.
+pub fn current_schema(conn: &ConnInfo) -> Result<crate::live::Current, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let c = conn.connect().await?;
+        crate::live::current(&c).await
+    })
+}
+
 /// Prints the planner's diagnostics. They are about the plan as a whole, so unlike SDL
 /// diagnostics they have no source line to show.
-fn report(diags: &[Diagnostic]) {
+pub fn report(diags: &[Diagnostic]) {
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for d in diags {
         let (sev, code) = if d.is_error() {

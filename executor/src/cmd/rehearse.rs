@@ -179,26 +179,18 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         crate::apply::connect::ConnInfo::parse(&cluster.url(db)).map_err(anyhow::Error::msg)?;
     let checkpoint_dir =
         std::env::temp_dir().join(format!("wesley-rehearse-{}", std::process::id()));
-    let opts = crate::apply::Options {
-        conn,
-        jobs: args.jobs,
-        lock_timeout: std::time::Duration::from_millis(200),
-        concurrent_lock_timeout: std::time::Duration::from_secs(600),
-        statement_timeout: std::time::Duration::from_secs(60),
-        long_statement_timeout: std::time::Duration::ZERO,
-        retries: 1000,
-        lock_retry_budget: std::time::Duration::from_secs(600),
-        policy: wesley_planner::policy::HazardPolicy::allowing(
-            &wesley_planner::plan::HazardKind::ALL,
-        ),
-        allow_drift: false,
-        dry_run: false,
-        psql: args.psql.clone(),
-        checkpoint_dir: Some(checkpoint_dir.clone()),
-        batch_size: None,
-        batch_delay: std::time::Duration::ZERO,
-        lock_wait: std::time::Duration::from_secs(5),
-    };
+    // `wesley apply`'s defaults, every hazard allowed (the rehearsal exists to run them),
+    // and a short wait for the advisory lock on a cluster no one else uses.
+    let mut run = super::apply::RunArgs::defaults();
+    run.jobs = args.jobs;
+    run.psql.clone_from(&args.psql);
+    run.checkpoint_dir.clone_from(&checkpoint_dir);
+    run.lock_wait = std::time::Duration::from_secs(5);
+    let mut opts = run
+        .options(conn, false, false)
+        .map_err(anyhow::Error::msg)?;
+    opts.policy =
+        wesley_planner::policy::HazardPolicy::allowing(&wesley_planner::plan::HazardKind::ALL);
     let reporter = crate::apply::events::Reporter::new(false, file.steps.len() as u64);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -30,6 +30,16 @@ pub fn to_plan_file(plan: &Plan) -> PlanFile {
     file
 }
 
+/// The same plan file carrying the SDL texts its schemas were planned from (`from.sdl`,
+/// `to.sdl`), with its `plan_hash` recomputed. The texts must be the ones the plan's models
+/// were parsed from; [`super::validate`] checks that each describes its schema hash.
+pub fn with_sdl(mut file: PlanFile, from: Option<&str>, to: Option<&str>) -> PlanFile {
+    file.from.sdl = from.map(str::to_string);
+    file.to.sdl = to.map(str::to_string);
+    file.plan_hash = plan_hash(&file);
+    file
+}
+
 /// The plan file as JSON text: pretty-printed, two-space indentation, trailing newline.
 pub fn to_json(file: &PlanFile) -> String {
     let mut text = serde_json::to_string_pretty(file).unwrap_or_default();
@@ -61,6 +71,7 @@ fn schema_ref(
                 .collect(),
         }),
         expressions: (!exprs.is_empty()).then(|| exprs.to_vec()),
+        sdl: None,
     }
 }
 

@@ -51,6 +51,12 @@ pub struct SchemaRef {
     /// database after letting the server normalise both (drift detection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expressions: Option<Vec<crate::canon::TableExpressions>>,
+    /// The schema's SDL text, when the writer had it (`wesley plan` always does). It must
+    /// describe exactly `schema_hash`. `wesley apply` records the target's in the ledger,
+    /// so that `wesley plan --database-url` can plan from it later, with its stable
+    /// identities (`@wes_uid`) and names; a baseline run records the source's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdl: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

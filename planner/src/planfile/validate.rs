@@ -244,6 +244,7 @@ pub fn validate(file: &PlanFile) -> Vec<PlanFileError> {
     check_steps(&mut cx);
     check_derived(&mut cx);
     check_expressions(&mut cx);
+    check_sdl(&mut cx);
     for d in &file.diagnostics {
         if !matches!(d.severity.as_str(), "error" | "warning") {
             cx.push(
@@ -518,6 +519,28 @@ fn check_facts(cx: &mut Checker<'_>, s: &PlanStep) {
                 expected.join(", ")
             ),
         );
+    }
+}
+
+/// `from.sdl` and `to.sdl`, when present, must be valid SDL describing exactly their
+/// schema hash: the executor records the target's as the schema the database then has.
+fn check_sdl(cx: &mut Checker<'_>) {
+    let file = cx.file;
+    for (side, r) in [("from", &file.from), ("to", &file.to)] {
+        let Some(text) = &r.sdl else { continue };
+        match crate::sdl::parse(&format!("{side}.sdl"), text).0 {
+            None => cx.push(
+                ErrorKind::Invalid,
+                None,
+                format!("{side}.sdl is not a valid schema"),
+            ),
+            Some(model) if crate::canon::schema_hash(&model) != r.schema_hash => cx.push(
+                ErrorKind::Invalid,
+                None,
+                format!("{side}.sdl does not describe {side}.schema_hash"),
+            ),
+            Some(_) => {}
+        }
     }
 }
 
@@ -1087,6 +1110,23 @@ type User @wes_table {
         assert_eq!(parse("{").unwrap_err()[0].kind, ErrorKind::Syntax);
         let text = to_json(&sample()).replacen("\"waves\"", "\"extra\": 1,\n  \"waves\"", 1);
         assert_eq!(parse(&text).unwrap_err()[0].kind, ErrorKind::Syntax);
+    }
+
+    #[test]
+    fn sdl_must_describe_its_schema() {
+        let f = super::super::with_sdl(sample(), Some(OLD), Some(NEW));
+        assert!(validate(&f).is_empty(), "{:#?}", validate(&f));
+        assert_eq!(f.plan_hash, plan_hash(&f));
+        only(
+            edited(|f| f.to.sdl = Some(OLD.into())),
+            ErrorKind::Invalid,
+            "to.sdl does not describe to.schema_hash",
+        );
+        only(
+            edited(|f| f.from.sdl = Some("type X @wes_table { id: Nope }".into())),
+            ErrorKind::Invalid,
+            "from.sdl is not a valid schema",
+        );
     }
 
     #[test]

@@ -1,0 +1,344 @@
+//! Reading a live database's schema in full, for `wesley introspect`: every table with its
+//! columns in their order, their types, defaults and expressions as the server prints
+//! them, and every object around them that the dialect cannot express (views, functions,
+//! triggers, sequences, grants, comments, ...), so that the SDL writer
+//! ([`crate::sdl_writer`]) can describe what it can and list what it cannot.
+//!
+//! Unlike [`crate::introspect`], which builds only the canonical form, this reads
+//! everything; it shares its version rules (PostgreSQL 14 to 18, in SQL every version
+//! accepts): NOT NULL is `attnotnull` unless a PostgreSQL 18 NOT NULL constraint is not
+//! validated, 18's `contype = 'n'` rows are not constraints, and version-specific
+//! columns are read through `to_jsonb(row) ->> 'column'` (NULL where they do not exist).
+//!
+//! Objects that belong to an extension (`pg_depend.deptype = 'e'`, e.g. citext's
+//! functions) are left out: the extension brings them.
+
+use serde::Deserialize;
+use tokio_postgres::types::Type;
+use tokio_postgres::Client;
+
+/// Reads the schemas in `$1` (a `text[]`; NULL: every schema but the system ones and
+/// Wesley's own `wesley`) as one JSON document.
+pub const CATALOG_QUERY: &str = r#"
+WITH nsp AS (
+  SELECT n.oid, n.nspname FROM pg_namespace n
+  WHERE n.nspname NOT IN ('information_schema', 'wesley') AND n.nspname !~ '^pg_'
+    AND ($1::text[] IS NULL OR n.nspname = ANY($1::text[]))
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')
+),
+ext_owned AS (
+  SELECT d.classid, d.objid FROM pg_depend d WHERE d.deptype = 'e'
+)
+SELECT json_build_object(
+  'database', current_database(),
+  'schemas', COALESCE((SELECT json_agg(nspname ORDER BY nspname) FROM nsp), '[]'::json),
+  'extensions', COALESCE((SELECT json_agg(extname ORDER BY extname) FROM pg_extension WHERE extname <> 'plpgsql'), '[]'::json),
+  'enums', COALESCE((
+    SELECT json_agg(json_build_object('schema', n.nspname, 'name', t.typname,
+      'values', COALESCE((SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '[]'::json),
+      'comment', obj_description(t.oid, 'pg_type'))
+      ORDER BY n.nspname, t.typname)
+    FROM pg_type t JOIN nsp n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'e'
+      AND NOT EXISTS (SELECT 1 FROM ext_owned x WHERE x.classid = 'pg_type'::regclass AND x.objid = t.oid)
+  ), '[]'::json),
+  'tables', COALESCE((
+    SELECT json_agg(json_build_object(
+      'schema', n.nspname, 'name', c.relname, 'kind', c.relkind::text,
+      'rls', c.relrowsecurity, 'force_rls', c.relforcerowsecurity,
+      'persistence', c.relpersistence::text, 'options', c.reloptions,
+      'comment', obj_description(c.oid, 'pg_class'),
+      'acl', c.relacl::text[],
+      'partition_key', CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END,
+      'partition_of', (SELECT pn.nspname || '.' || pc.relname || ' ' || pg_get_expr(c.relpartbound, c.oid)
+        FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+        WHERE i.inhrelid = c.oid AND c.relispartition LIMIT 1),
+      'inherits', COALESCE((SELECT json_agg(pn.nspname || '.' || pc.relname ORDER BY i.inhseqno)
+        FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+        WHERE i.inhrelid = c.oid AND NOT c.relispartition), '[]'::json),
+      'columns', COALESCE((SELECT json_agg(json_build_object(
+          'name', a.attname,
+          'type', format_type(a.atttypid, a.atttypmod),
+          'typtype', t.typtype::text,
+          'array', t.typcategory = 'A' AND et.oid IS NOT NULL,
+          'elem_typtype', et.typtype::text,
+          'enum_schema', CASE WHEN t.typtype = 'e' THEN tn.nspname WHEN et.typtype = 'e' THEN etn.nspname END,
+          'enum_name', CASE WHEN t.typtype = 'e' THEN t.typname WHEN et.typtype = 'e' THEN et.typname END,
+          'not_null', a.attnotnull AND NOT EXISTS (SELECT 1 FROM pg_constraint k
+            WHERE k.conrelid = a.attrelid AND k.contype = 'n' AND k.conkey[1] = a.attnum AND NOT k.convalidated),
+          'default', pg_get_expr(ad.adbin, ad.adrelid),
+          'identity', a.attidentity::text,
+          'generated', a.attgenerated::text,
+          'collation', CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+            THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END,
+          'comment', col_description(c.oid, a.attnum),
+          'acl', a.attacl::text[],
+          'inherited', a.attinhcount > 0,
+          'sequence', (SELECT sn.nspname || '.' || s.relname FROM pg_depend d
+            JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
+            WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+              AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') LIMIT 1)
+        ) ORDER BY a.attnum)
+        FROM pg_attribute a
+        JOIN pg_type t ON t.oid = a.atttypid
+        JOIN pg_namespace tn ON tn.oid = t.typnamespace
+        LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+        LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
+        LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+        WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'::json),
+      'constraints', COALESCE((SELECT json_agg(json_build_object(
+          'name', k.conname, 'type', k.contype::text,
+          'columns', COALESCE((SELECT json_agg(a.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(num, ord)
+            JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num), '[]'::json),
+          'ref_schema', fn.nspname, 'ref_table', fc.relname,
+          'ref_columns', COALESCE((SELECT json_agg(a.attname ORDER BY u.ord) FROM unnest(k.confkey) WITH ORDINALITY u(num, ord)
+            JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num), '[]'::json),
+          'on_delete', k.confdeltype::text, 'on_update', k.confupdtype::text, 'match', k.confmatchtype::text,
+          'deferrable', k.condeferrable, 'validated', k.convalidated, 'no_inherit', k.connoinherit,
+          'local', k.conislocal,
+          'enforced', COALESCE((to_jsonb(k) ->> 'conenforced')::boolean, true),
+          'expr', CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END,
+          'definition', pg_get_constraintdef(k.oid),
+          'comment', obj_description(k.oid, 'pg_constraint'),
+          'index_extras', (SELECT i.indnatts > i.indnkeyatts OR COALESCE((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false) OR ic.reloptions IS NOT NULL
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indexrelid = k.conindid AND k.contype IN ('p', 'u'))
+        ) ORDER BY k.conname)
+        FROM pg_constraint k
+        LEFT JOIN pg_class fc ON fc.oid = k.confrelid
+        LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+        WHERE k.conrelid = c.oid AND k.contype <> 'n'), '[]'::json),
+      'indexes', COALESCE((SELECT json_agg(json_build_object(
+          'name', ic.relname, 'method', am.amname, 'unique', i.indisunique,
+          'columns', (SELECT json_agg(a.attname ORDER BY u.ord)
+            FROM unnest(string_to_array(i.indkey::text, ' ')::int2[]) WITH ORDINALITY u(num, ord)
+            LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = u.num
+            WHERE u.ord <= i.indnkeyatts),
+          'expressions', i.indexprs IS NOT NULL,
+          'include', i.indnatts > i.indnkeyatts,
+          'predicate', pg_get_expr(i.indpred, i.indrelid),
+          'options', ic.reloptions,
+          'plain', (SELECT COALESCE(bool_and(i.indoption[k] = 0 AND oc.opcdefault
+                AND (i.indcollation[k] = 0 OR i.indcollation[k] = a.attcollation)), true)
+            FROM generate_series(0, i.indnkeyatts - 1) k
+            JOIN pg_opclass oc ON oc.oid = i.indclass[k]
+            LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k]),
+          'nulls_not_distinct', COALESCE((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false),
+          'valid', i.indisvalid,
+          'definition', pg_get_indexdef(i.indexrelid),
+          'comment', obj_description(ic.oid, 'pg_class')
+        ) ORDER BY ic.relname)
+        FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+        WHERE i.indrelid = c.oid
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = c.oid AND k.contype IN ('p', 'u', 'x'))), '[]'::json),
+      'policies', COALESCE((SELECT json_agg(json_build_object(
+          'name', p.polname, 'command', p.polcmd::text, 'permissive', p.polpermissive,
+          'roles', COALESCE((SELECT json_agg(ro.rolname ORDER BY ro.rolname) FROM pg_roles ro WHERE ro.oid = ANY(p.polroles)), '[]'::json),
+          'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid)
+        ) ORDER BY p.polname)
+        FROM pg_policy p WHERE p.polrelid = c.oid), '[]'::json),
+      'triggers', COALESCE((SELECT json_agg(json_build_object('name', tg.tgname, 'definition', pg_get_triggerdef(tg.oid)) ORDER BY tg.tgname)
+        FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal), '[]'::json),
+      'rules', COALESCE((SELECT json_agg(json_build_object('name', r.rulename, 'definition', pg_get_ruledef(r.oid)) ORDER BY r.rulename)
+        FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename <> '_RETURN'), '[]'::json),
+      'statistics', COALESCE((SELECT json_agg(sx.stxname ORDER BY sx.stxname)
+        FROM pg_statistic_ext sx WHERE sx.stxrelid = c.oid), '[]'::json)
+    ) ORDER BY n.nspname, c.relname)
+    FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p')
+  ), '[]'::json),
+  'others', COALESCE((SELECT json_agg(json_build_object('kind', o.kind, 'name', o.name, 'detail', o.detail) ORDER BY o.kind, o.name) FROM (
+    SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' ELSE 'composite type' END AS kind,
+      n.nspname || '.' || c.relname AS name, NULL::text AS detail
+    FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('v', 'm', 'f', 'c')
+      AND NOT EXISTS (SELECT 1 FROM ext_owned x WHERE x.classid = 'pg_class'::regclass AND x.objid = c.oid)
+      AND NOT EXISTS (SELECT 1 FROM ext_owned x JOIN pg_type t ON t.oid = x.objid WHERE x.classid = 'pg_type'::regclass AND t.typrelid = c.oid)
+    UNION ALL
+    SELECT 'sequence', n.nspname || '.' || c.relname, 'not owned by a column'
+    FROM pg_class c JOIN nsp n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'S'
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+        AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i', 'e'))
+    UNION ALL
+    SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' WHEN 'w' THEN 'window function' ELSE 'function' END,
+      n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', NULL
+    FROM pg_proc p JOIN nsp n ON n.oid = p.pronamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext_owned x WHERE x.classid = 'pg_proc'::regclass AND x.objid = p.oid)
+    UNION ALL
+    SELECT CASE t.typtype WHEN 'd' THEN 'domain' WHEN 'r' THEN 'range type' ELSE 'type' END,
+      n.nspname || '.' || t.typname, CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END
+    FROM pg_type t JOIN nsp n ON n.oid = t.typnamespace
+    WHERE t.typtype IN ('d', 'r', 'b') AND t.typcategory <> 'A'
+      AND NOT EXISTS (SELECT 1 FROM ext_owned x WHERE x.classid = 'pg_type'::regclass AND x.objid = t.oid)
+    UNION ALL
+    SELECT 'collation', n.nspname || '.' || co.collname, NULL
+    FROM pg_collation co JOIN nsp n ON n.oid = co.collnamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext_owned x WHERE x.classid = 'pg_collation'::regclass AND x.objid = co.oid)
+    UNION ALL
+    SELECT 'event trigger', e.evtname, e.evtevent
+    FROM pg_event_trigger e
+    WHERE NOT EXISTS (SELECT 1 FROM ext_owned x WHERE x.classid = 'pg_event_trigger'::regclass AND x.objid = e.oid)
+    UNION ALL
+    SELECT 'default privileges', COALESCE(n.nspname, '(every schema)') || ' for ' || pg_get_userbyid(da.defaclrole),
+      array_to_string(da.defaclacl, ', ')
+    FROM pg_default_acl da LEFT JOIN pg_namespace n ON n.oid = da.defaclnamespace
+    WHERE da.defaclnamespace = 0 OR da.defaclnamespace IN (SELECT oid FROM nsp)
+    UNION ALL
+    SELECT 'publication', pb.pubname, NULL FROM pg_publication pb
+  ) o), '[]'::json)
+)::text
+"#;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Catalog {
+    pub database: String,
+    pub schemas: Vec<String>,
+    pub extensions: Vec<String>,
+    pub enums: Vec<Enum>,
+    pub tables: Vec<Table>,
+    pub others: Vec<Other>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Enum {
+    pub schema: String,
+    pub name: String,
+    pub values: Vec<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    /// `r` (table) or `p` (partitioned table).
+    pub kind: String,
+    pub rls: bool,
+    pub force_rls: bool,
+    /// `p` permanent, `u` unlogged.
+    pub persistence: String,
+    pub options: Option<Vec<String>>,
+    pub comment: Option<String>,
+    pub acl: Option<Vec<String>>,
+    pub partition_key: Option<String>,
+    /// `schema.parent FOR VALUES ...` of a partition.
+    pub partition_of: Option<String>,
+    pub inherits: Vec<String>,
+    pub columns: Vec<Column>,
+    pub constraints: Vec<Constraint>,
+    pub indexes: Vec<Index>,
+    pub policies: Vec<Policy>,
+    pub triggers: Vec<Named>,
+    pub rules: Vec<Named>,
+    pub statistics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// `format_type()`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// `pg_type.typtype` of the column's type: `b` base, `e` enum, `d` domain, `c`
+    /// composite, `r` range, `m` multirange.
+    pub typtype: String,
+    pub array: bool,
+    pub elem_typtype: Option<String>,
+    pub enum_schema: Option<String>,
+    pub enum_name: Option<String>,
+    pub not_null: bool,
+    pub default: Option<String>,
+    /// `a` (ALWAYS) or `d` (BY DEFAULT) for identity columns, else empty.
+    pub identity: String,
+    /// `s` for stored generated columns, else empty.
+    pub generated: String,
+    pub collation: Option<String>,
+    pub comment: Option<String>,
+    pub acl: Option<Vec<String>>,
+    pub inherited: bool,
+    /// The sequence the column owns (serial, identity).
+    pub sequence: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Constraint {
+    pub name: String,
+    /// `p`, `u`, `f`, `c`, `x` (exclusion), `t` (constraint trigger).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub columns: Vec<String>,
+    pub ref_schema: Option<String>,
+    pub ref_table: Option<String>,
+    pub ref_columns: Vec<String>,
+    pub on_delete: String,
+    pub on_update: String,
+    /// `s` simple, `f` full, `p` partial.
+    #[serde(rename = "match")]
+    pub match_type: String,
+    pub deferrable: bool,
+    pub validated: bool,
+    pub no_inherit: bool,
+    pub local: bool,
+    pub enforced: bool,
+    pub expr: Option<String>,
+    pub definition: String,
+    pub comment: Option<String>,
+    /// INCLUDE columns, NULLS NOT DISTINCT or storage options on the index of a primary
+    /// key or unique constraint.
+    pub index_extras: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Index {
+    pub name: String,
+    pub method: String,
+    pub unique: bool,
+    /// Key columns; `None` for an expression.
+    pub columns: Vec<Option<String>>,
+    pub expressions: bool,
+    pub include: bool,
+    pub predicate: Option<String>,
+    pub options: Option<Vec<String>>,
+    /// Every key column in ascending order with its default operator class and collation.
+    pub plain: bool,
+    pub nulls_not_distinct: bool,
+    pub valid: bool,
+    pub definition: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    /// `r` SELECT, `a` INSERT, `w` UPDATE, `d` DELETE, `*` ALL.
+    pub command: String,
+    pub permissive: bool,
+    /// Role names; empty for PUBLIC.
+    pub roles: Vec<String>,
+    pub using: Option<String>,
+    pub check: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Named {
+    pub name: String,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Other {
+    pub kind: String,
+    pub name: String,
+    pub detail: Option<String>,
+}
+
+/// Reads the catalog of `schemas` (empty: every non-system schema).
+pub async fn read(c: &Client, schemas: &[String]) -> Result<Catalog, String> {
+    let param: Option<Vec<String>> = (!schemas.is_empty()).then(|| schemas.to_vec());
+    let row = c
+        .query_typed_one(CATALOG_QUERY, &[(&param, Type::TEXT_ARRAY)])
+        .await
+        .map_err(|e| crate::apply::connect::describe(&e))?;
+    let json: String = row.get(0);
+    serde_json::from_str(&json).map_err(|e| format!("cannot read the catalog: {e}"))
+}
