@@ -88,6 +88,44 @@ INSERT INTO public.account (id, balance, owner_id, note, kind) VALUES (nextval('
 INSERT INTO public.audit (account_id) VALUES (:nid);\n\
 COMMIT;\n";
 
+/// Now as Unix time in seconds (pgbench logs its transactions' times this way).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The steps of a run (its `--json` events with their arrival times) that were running
+/// at some moment between `start` and `end` (Unix seconds), each with its attempt.
+fn steps_during(events: &[(f64, serde_json::Value)], start: f64, end: f64) -> Vec<String> {
+    let mut running: Vec<(String, f64, String)> = Vec::new();
+    let mut found = Vec::new();
+    let field = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or("").to_string();
+    for (at, v) in events {
+        let step = field(v, "step");
+        match v["event"].as_str() {
+            Some("step_started") => {
+                let what = format!("{step} (attempt {})", v["attempt"]);
+                running.push((step, *at, what));
+            }
+            Some("step_done" | "step_retry" | "step_failed") => {
+                if let Some(i) = running.iter().position(|r| r.0 == step) {
+                    let (_, from, what) = running.remove(i);
+                    if from < end && *at > start {
+                        found.push(what);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found.extend(running.into_iter().filter(|r| r.1 < end).map(|r| r.2));
+    if found.is_empty() {
+        found.push("(no step)".into());
+    }
+    found
+}
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -153,6 +191,8 @@ struct Outcome {
     failed: usize,
     aborted: usize,
     lost: i64,
+    /// The slowest writes: (start, end) as Unix time in seconds, and latency in ms.
+    slowest: Vec<(f64, f64, f64)>,
 }
 
 /// Runs pgbench (update and insert scripts, `clients` clients) in runs of five seconds,
@@ -244,9 +284,14 @@ fn start_reports(
     })
 }
 
-/// Latencies (ms) and failures from pgbench's per-transaction logs `prefix.*`.
-fn read_logs(scratch: &Scratch, run: &str) -> (Vec<f64>, usize) {
+/// Latencies (ms, sorted), failures and the ten slowest writes (start and end as Unix time
+/// in seconds, latency in ms) from pgbench's per-transaction logs `prefix.*`, whose lines
+/// are `client transaction latency_us script epoch_s epoch_us`.
+type Logs = (Vec<f64>, usize, Vec<(f64, f64, f64)>);
+
+fn read_logs(scratch: &Scratch, run: &str) -> Logs {
     let mut lat = Vec::new();
+    let mut timed = Vec::new();
     let mut failed = 0;
     for e in std::fs::read_dir(&scratch.0).expect("scratch").flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -261,6 +306,11 @@ fn read_logs(scratch: &Scratch, run: &str) -> (Vec<f64>, usize) {
                 Some(t) => {
                     if let Ok(us) = t.parse::<f64>() {
                         lat.push(us / 1000.0);
+                        let at = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok());
+                        if let (Some(s), Some(u)) = (at(4), at(5)) {
+                            let end = s + u / 1e6;
+                            timed.push((end - us / 1e6, end, us / 1000.0));
+                        }
                     }
                 }
                 None => {}
@@ -268,7 +318,9 @@ fn read_logs(scratch: &Scratch, run: &str) -> (Vec<f64>, usize) {
         }
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (lat, failed)
+    timed.sort_by(|a, b| b.2.partial_cmp(&a.2).unwrap());
+    timed.truncate(10);
+    (lat, failed, timed)
 }
 
 fn setup(cluster: &Cluster, db: &str, wesley: &Path, scratch: &Scratch, rows: u64) {
@@ -340,7 +392,7 @@ fn run(
     let (_, text) = pgbench_load.join().expect("the load");
     let _ = reports.join();
     let aborted = text.matches("aborted").count();
-    let (lat, failed) = read_logs(scratch, name);
+    let (lat, failed, slowest) = read_logs(scratch, name);
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
             .copied()
@@ -355,6 +407,7 @@ fn run(
         failed,
         aborted,
         lost: lost_writes(cluster, &db),
+        slowest,
     }
 }
 
@@ -400,17 +453,33 @@ fn main() {
         String::from_utf8_lossy(&planned.stderr)
     );
 
+    // The run's events (`--json`), each with the Unix time it arrived, to tell which
+    // step the slowest writes waited for.
+    let events: std::sync::Mutex<Vec<(f64, serde_json::Value)>> = Default::default();
     let apply = |db: &str| {
-        let out = Command::new(&wesley)
+        use std::io::BufRead;
+        let mut child = Command::new(&wesley)
             .arg("apply")
             .arg(&plan)
             .arg("--database-url")
             .arg(cluster.url(db))
-            .args(["--allow", "breaks_clients", "--checkpoint-dir"])
+            .args(["--json", "--allow", "breaks_clients", "--checkpoint-dir"])
             .arg(scratch.0.join("checkpoints"))
             .current_dir(&scratch.0)
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("wesley apply");
+        let stdout = child.stdout.take().expect("stdout");
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str(&line) {
+                events.lock().unwrap().push((unix_now(), v));
+            }
+        }
+        let out = child.wait_with_output().expect("wesley apply");
         if !out.status.success() {
             eprintln!(
                 "wesley apply failed:\n{}",
@@ -465,6 +534,14 @@ fn main() {
             "NOT met"
         }
     );
+    println!("\nslowest writes under wesley apply, and the steps running while they waited:");
+    let events = events.into_inner().unwrap();
+    for &(start, end, ms) in w.slowest.iter().take(5) {
+        println!(
+            "  {ms:>8.1} ms  {}",
+            steps_during(&events, start, end).join(", ")
+        );
+    }
     assert!(w.migration_ok, "wesley apply failed under load");
     assert_eq!(w.lost, 0, "writes were lost");
 }
