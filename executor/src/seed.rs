@@ -2,33 +2,39 @@
 //! foreign keys, unique columns and column types, so plans are applied to tables that
 //! have data.
 
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
 use wesley_planner::model::{Schema, Table};
 use wesley_planner::sql::{ident, literal, qualified};
 use wesley_planner::types::BaseType;
 
 /// Tables in an order where referenced tables come first (self references ignored).
+/// Tables that reference each other in a cycle come together, in schema order: their
+/// nullable foreign keys stay NULL where the referenced rows do not exist yet.
 fn fk_order(schema: &Schema) -> Vec<&Table> {
-    let mut out: Vec<&Table> = Vec::new();
-    let mut left: Vec<&Table> = schema.tables.iter().collect();
-    while !left.is_empty() {
-        let before = left.len();
-        left.retain(|t| {
-            let ready = t.foreign_keys.iter().all(|f| {
-                (f.ref_schema == t.schema && f.ref_table == t.name)
-                    || out
-                        .iter()
-                        .any(|o| o.schema == f.ref_schema && o.name == f.ref_table)
-            });
-            if ready {
-                out.push(t);
+    // An edge from each table to the tables it references; Tarjan's algorithm returns the
+    // strongly connected components referenced-first (reverse topological order).
+    let mut g: DiGraph<usize, ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..schema.tables.len()).map(|i| g.add_node(i)).collect();
+    for (i, t) in schema.tables.iter().enumerate() {
+        for f in &t.foreign_keys {
+            let target = schema
+                .tables
+                .iter()
+                .position(|o| o.schema == f.ref_schema && o.name == f.ref_table);
+            if let Some(j) = target.filter(|&j| j != i) {
+                g.update_edge(nodes[i], nodes[j], ());
             }
-            !ready
-        });
-        if left.len() == before {
-            out.append(&mut left); // a cycle: insert anyway, nullable FKs stay NULL
         }
     }
-    out
+    tarjan_scc(&g)
+        .into_iter()
+        .flat_map(|mut scc| {
+            scc.sort_by_key(|n| g[*n]);
+            scc
+        })
+        .map(|n| &schema.tables[g[n]])
+        .collect()
 }
 
 fn value(schema: &Schema, base: &BaseType) -> String {
@@ -129,4 +135,33 @@ pub fn seed_sql(schema: &Schema, rows: usize) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(src: &str) -> Vec<String> {
+        let (schema, diags) = wesley_planner::sdl::parse("t.graphql", src);
+        let schema = schema.unwrap_or_else(|| panic!("{diags:#?}"));
+        fk_order(&schema).iter().map(|t| t.name.clone()).collect()
+    }
+
+    #[test]
+    fn referenced_tables_first_and_cycles_together() {
+        let order = names(
+            r#"
+            type C @wes_table { id: ID! @wes_pk  bId: ID @wes_fk(ref: "B.id") }
+            type X @wes_table { id: ID! @wes_pk  yId: ID @wes_fk(ref: "Y.id") }
+            type B @wes_table { id: ID! @wes_pk  aId: ID @wes_fk(ref: "A.id")  parentId: ID @wes_fk(ref: "B.id") }
+            type Y @wes_table { id: ID! @wes_pk  xId: ID @wes_fk(ref: "X.id") }
+            type A @wes_table { id: ID! @wes_pk }
+            "#,
+        );
+        let at = |n: &str| order.iter().position(|o| o == n).unwrap();
+        assert_eq!(order.len(), 5, "{order:?}");
+        assert!(at("a") < at("b") && at("b") < at("c"), "{order:?}");
+        assert_eq!(at("x").abs_diff(at("y")), 1, "{order:?}");
+        assert!(at("x") < at("y"), "a cycle keeps schema order: {order:?}");
+    }
 }

@@ -145,6 +145,8 @@ pub fn order(mut specs: Vec<StepSpec>) -> Ordered {
 
     // Kahn's algorithm with a deterministic priority: phase, then planning order. Edges
     // that would close a cycle are dropped (the cycle is broken at the lowest priority).
+    // petgraph's `toposort` takes no priority and stops at the first cycle, and the plan
+    // order is part of the golden outputs, so this one stays hand-written.
     let mut indeg: Vec<usize> = vec![0; n];
     for &(_, b) in &edges {
         indeg[b] += 1;

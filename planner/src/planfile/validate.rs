@@ -4,6 +4,8 @@
 use super::dto::*;
 use super::{plan_hash, psql, ValidPlan, FORMAT};
 use crate::plan::{HazardKind, LockMode, Phase, Severity, TimeoutClass};
+use petgraph::algo::astar;
+use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -278,6 +280,8 @@ fn check_steps(cx: &mut Checker<'_>) {
             );
         }
     }
+    // The depends_on graph, built the first time a step depends on a later one.
+    let mut graph: Option<DependsOn> = None;
     for (i, s) in file.steps.iter().enumerate() {
         let id = s.id.as_str();
         cx.printable(Some(id), "id", id);
@@ -382,7 +386,10 @@ fn check_steps(cx: &mut Checker<'_>) {
                     Some(id),
                     "depends on itself (a dependency cycle)".into(),
                 ),
-                Some(&j) if j > i => match cycle(file, &position, j, i) {
+                Some(&j) if j > i => match graph
+                    .get_or_insert_with(|| DependsOn::new(file, &position))
+                    .cycle(file, j, i)
+                {
                     Some(path) => cx.push(
                         ErrorKind::Dependency,
                         Some(id),
@@ -402,44 +409,40 @@ fn check_steps(cx: &mut Checker<'_>) {
     }
 }
 
-/// A dependency path from step `from` back to step `to` (which depends on `from`), if any.
-fn cycle(
-    file: &PlanFile,
-    position: &BTreeMap<&str, usize>,
-    from: usize,
-    to: usize,
-) -> Option<Vec<String>> {
-    // Depth-first search over depends_on, remembering how each step was reached.
-    let mut came_from: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut stack = vec![from];
-    let mut seen = BTreeSet::from([from]);
-    while let Some(i) = stack.pop() {
-        for d in &file.steps[i].depends_on {
-            let Some(&j) = position.get(d.as_str()) else {
-                continue;
-            };
-            if seen.insert(j) {
-                came_from.insert(j, i);
-                stack.push(j);
-            }
-            if j == to {
-                // to -> from -> ... -> to, written in the direction of depends_on.
-                let mut path = vec![file.steps[to].id.clone()];
-                let mut chain = vec![j];
-                let mut k = i;
-                chain.push(k);
-                while k != from {
-                    k = came_from[&k];
-                    chain.push(k);
+/// The plan's `depends_on` edges as a graph: node `i` is step `i`, and an edge `i -> j`
+/// says step `i` depends on step `j` (names that are not steps are left out).
+struct DependsOn(DiGraph<(), ()>);
+
+impl DependsOn {
+    fn new(file: &PlanFile, position: &BTreeMap<&str, usize>) -> DependsOn {
+        let mut g = DiGraph::with_capacity(file.steps.len(), file.steps.len());
+        let nodes: Vec<NodeIndex> = file.steps.iter().map(|_| g.add_node(())).collect();
+        for (i, s) in file.steps.iter().enumerate() {
+            for d in &s.depends_on {
+                if let Some(&j) = position.get(d.as_str()) {
+                    g.add_edge(nodes[i], nodes[j], ());
                 }
-                chain.reverse();
-                path.extend(chain.iter().map(|&k| file.steps[k].id.clone()));
-                path.dedup();
-                return Some(path);
             }
         }
+        DependsOn(g)
     }
-    None
+
+    /// The shortest dependency path from step `from` back to step `to` (which depends on
+    /// `from`), as step ids in the direction of `depends_on` starting and ending at `to`;
+    /// `None` when there is no cycle through the two.
+    fn cycle(&self, file: &PlanFile, from: usize, to: usize) -> Option<Vec<String>> {
+        let goal = NodeIndex::new(to);
+        let (_, path) = astar(
+            &self.0,
+            NodeIndex::new(from),
+            |n| n == goal,
+            |_| 1u32,
+            |_| 0,
+        )?;
+        let mut ids = vec![file.steps[to].id.clone()];
+        ids.extend(path.iter().map(|n| file.steps[n.index()].id.clone()));
+        Some(ids)
+    }
 }
 
 /// The facts the executor reads from a step must agree with the step: its timeout class,
@@ -1095,6 +1098,34 @@ type User @wes_table {
                 "dependency cycle: {0} -> {1} -> {0}",
                 f.steps[0].id, f.steps[1].id
             )
+        );
+    }
+
+    #[test]
+    fn longer_cycles_named_along_their_shortest_path() {
+        let f = sample();
+        assert!(f.steps.len() >= 3);
+        let id = |k: usize| f.steps[k].id.clone();
+        let errors = edited(|f| {
+            f.steps[0].depends_on = vec![id(2)];
+            f.steps[2].depends_on = vec![id(1)];
+            f.steps[1].depends_on = vec![id(0)];
+        });
+        let cycle: Vec<_> = errors
+            .iter()
+            .filter(|e| e.message.contains("dependency cycle"))
+            .map(|e| e.message.clone())
+            .collect();
+        assert_eq!(
+            cycle,
+            [format!(
+                "dependency cycle: {} -> {} -> {} -> {}",
+                id(0),
+                id(2),
+                id(1),
+                id(0)
+            )],
+            "{errors:#?}"
         );
     }
 
