@@ -37,7 +37,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// libpq's `sslmode`, weakest first; the names are libpq's (`verify-ca`, ...).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, strum::IntoStaticStr, strum::EnumString,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum SslMode {
     Disable,
     Allow,
@@ -48,27 +52,17 @@ pub enum SslMode {
 }
 
 impl SslMode {
+    /// Reads a libpq `sslmode` value.
+    ///
+    /// # Errors
+    /// Any other text, with the accepted values listed.
     pub fn parse(s: &str) -> Result<SslMode, String> {
-        Ok(match s {
-            "disable" => SslMode::Disable,
-            "allow" => SslMode::Allow,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            _ => return Err(format!("invalid sslmode value: \"{s}\" (disable, allow, prefer, require, verify-ca or verify-full)")),
-        })
+        s.parse().map_err(|_| format!("invalid sslmode value: \"{s}\" (disable, allow, prefer, require, verify-ca or verify-full)"))
     }
 
+    /// libpq's name for the mode.
     pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Allow => "allow",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
+        self.into()
     }
 }
 

@@ -190,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         .options(conn, false, false)
         .map_err(anyhow::Error::msg)?;
     opts.policy =
-        wesley_planner::policy::HazardPolicy::allowing(&wesley_planner::plan::HazardKind::ALL);
+        wesley_planner::policy::HazardPolicy::allowing(wesley_planner::plan::HazardKind::ALL);
     let reporter = crate::apply::events::Reporter::new(false, file.steps.len() as u64);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

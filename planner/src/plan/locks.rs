@@ -2,46 +2,50 @@
 //! Ground truth: locks measured on PostgreSQL 15 (see docs/locks.md); the mode names are
 //! those of `pg_locks.mode`.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 pub enum LockMode {
+    #[strum(serialize = "AccessShareLock")]
     AccessShare,
+    #[strum(serialize = "RowShareLock")]
     RowShare,
+    #[strum(serialize = "RowExclusiveLock")]
     RowExclusive,
+    #[strum(serialize = "ShareUpdateExclusiveLock")]
     ShareUpdateExclusive,
+    #[strum(serialize = "ShareLock")]
     Share,
+    #[strum(serialize = "ShareRowExclusiveLock")]
     ShareRowExclusive,
+    #[strum(serialize = "ExclusiveLock")]
     Exclusive,
+    #[strum(serialize = "AccessExclusiveLock")]
     AccessExclusive,
 }
 
 impl LockMode {
-    pub const ALL: [LockMode; 8] = [
-        LockMode::AccessShare,
-        LockMode::RowShare,
-        LockMode::RowExclusive,
-        LockMode::ShareUpdateExclusive,
-        LockMode::Share,
-        LockMode::ShareRowExclusive,
-        LockMode::Exclusive,
-        LockMode::AccessExclusive,
-    ];
+    /// Every variant, in declaration order (strum's `VariantArray`).
+    pub const ALL: &'static [LockMode] = <LockMode as strum::VariantArray>::VARIANTS;
 
     /// The name `pg_locks.mode` uses.
     pub fn as_str(self) -> &'static str {
-        match self {
-            LockMode::AccessShare => "AccessShareLock",
-            LockMode::RowShare => "RowShareLock",
-            LockMode::RowExclusive => "RowExclusiveLock",
-            LockMode::ShareUpdateExclusive => "ShareUpdateExclusiveLock",
-            LockMode::Share => "ShareLock",
-            LockMode::ShareRowExclusive => "ShareRowExclusiveLock",
-            LockMode::Exclusive => "ExclusiveLock",
-            LockMode::AccessExclusive => "AccessExclusiveLock",
-        }
+        self.into()
     }
 
+    /// Reads [`LockMode::as_str`]'s names; `None` for any other text.
     pub fn parse(s: &str) -> Option<LockMode> {
-        LockMode::ALL.into_iter().find(|m| m.as_str() == s)
+        s.parse().ok()
     }
 
     /// Blocks plain SELECT.
@@ -92,7 +96,20 @@ impl Lock {
 
 /// How long reads (or writes) of a table can be blocked by a plan, for the per-table
 /// summary reviewers decide on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Blocking {
     /// Never blocked.
     None,
@@ -104,19 +121,17 @@ pub enum Blocking {
 }
 
 impl Blocking {
-    pub const ALL: [Blocking; 3] = [Blocking::None, Blocking::LockWait, Blocking::TableSize];
+    /// Every variant, in declaration order (strum's `VariantArray`).
+    pub const ALL: &'static [Blocking] = <Blocking as strum::VariantArray>::VARIANTS;
 
     /// The name used in plan files: `none`, `lock_wait`, `table_size`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Blocking::None => "none",
-            Blocking::LockWait => "lock_wait",
-            Blocking::TableSize => "table_size",
-        }
+        self.into()
     }
 
+    /// Reads [`Blocking::as_str`]'s names; `None` for any other text.
     pub fn parse(s: &str) -> Option<Blocking> {
-        Blocking::ALL.into_iter().find(|b| b.as_str() == s)
+        s.parse().ok()
     }
 
     /// For people: `no`, `for a lock wait`, `while the table is read`.
@@ -130,7 +145,20 @@ impl Blocking {
 }
 
 /// How long the work a plan does on a table runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Work {
     /// Catalog changes only.
     Instant,
@@ -139,18 +167,17 @@ pub enum Work {
 }
 
 impl Work {
-    pub const ALL: [Work; 2] = [Work::Instant, Work::TableSize];
+    /// Every variant, in declaration order (strum's `VariantArray`).
+    pub const ALL: &'static [Work] = <Work as strum::VariantArray>::VARIANTS;
 
     /// The name used in plan files: `instant` or `table_size`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Work::Instant => "instant",
-            Work::TableSize => "table_size",
-        }
+        self.into()
     }
 
+    /// Reads [`Work::as_str`]'s names; `None` for any other text.
     pub fn parse(s: &str) -> Option<Work> {
-        Work::ALL.into_iter().find(|w| w.as_str() == s)
+        s.parse().ok()
     }
 
     /// For people: `instant` or `proportional to table size`.

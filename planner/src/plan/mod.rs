@@ -28,7 +28,20 @@ macro_rules! display_as_str {
 display_as_str!(Phase, StepKind, HazardKind, Severity, TimeoutClass);
 
 /// The five phases of an expand/contract migration, in execution order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Phase {
     /// Additive changes old code tolerates: new tables, columns, indexes, NOT VALID constraints.
     Expand,
@@ -43,31 +56,35 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 5] = [
-        Phase::Expand,
-        Phase::Backfill,
-        Phase::Validate,
-        Phase::Switch,
-        Phase::Contract,
-    ];
+    /// Every variant, in declaration order (strum's `VariantArray`).
+    pub const ALL: &'static [Phase] = <Phase as strum::VariantArray>::VARIANTS;
 
+    /// The stable name used in plan files and on the command line.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Expand => "expand",
-            Phase::Backfill => "backfill",
-            Phase::Validate => "validate",
-            Phase::Switch => "switch",
-            Phase::Contract => "contract",
-        }
+        self.into()
     }
 
+    /// Reads [`Phase::as_str`]'s names; `None` for any other text.
     pub fn parse(s: &str) -> Option<Phase> {
-        Phase::ALL.into_iter().find(|p| p.as_str() == s)
+        s.parse().ok()
     }
 }
 
 /// What a step does. Stable snake_case names appear in plan files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum StepKind {
     CreateSchema,
     CreateExtension,
@@ -112,106 +129,36 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// The stable name used in plan files and step ids, e.g. `add_column`.
     pub fn as_str(self) -> &'static str {
-        use StepKind::*;
-        match self {
-            CreateSchema => "create_schema",
-            CreateExtension => "create_extension",
-            CreateEnum => "create_enum",
-            AddEnumValue => "add_enum_value",
-            DropEnum => "drop_enum",
-            CreateTable => "create_table",
-            DropTable => "drop_table",
-            RenameTable => "rename_table",
-            AddColumn => "add_column",
-            DropColumn => "drop_column",
-            RenameColumn => "rename_column",
-            SetDefault => "set_default",
-            DropDefault => "drop_default",
-            DropNotNull => "drop_not_null",
-            AddNotNullCheck => "add_not_null_check",
-            SetNotNull => "set_not_null",
-            AlterColumnType => "alter_column_type",
-            AddShadowColumn => "add_shadow_column",
-            CreateSyncTrigger => "create_sync_trigger",
-            Backfill => "backfill",
-            CheckBackfill => "check_backfill",
-            SwapColumns => "swap_columns",
-            CreateIndex => "create_index",
-            DropIndex => "drop_index",
-            RenameIndex => "rename_index",
-            RenameConstraint => "rename_constraint",
-            AddUnique => "add_unique",
-            DropUnique => "drop_unique",
-            AddPrimaryKey => "add_primary_key",
-            DropPrimaryKey => "drop_primary_key",
-            AddForeignKey => "add_foreign_key",
-            DropForeignKey => "drop_foreign_key",
-            AddCheck => "add_check",
-            DropCheck => "drop_check",
-            ValidateConstraint => "validate_constraint",
-            CreatePolicy => "create_policy",
-            AlterPolicy => "alter_policy",
-            DropPolicy => "drop_policy",
-            EnableRls => "enable_rls",
-            DisableRls => "disable_rls",
-        }
+        self.into()
     }
 
-    pub const ALL: [StepKind; 40] = {
-        use StepKind::*;
-        [
-            CreateSchema,
-            CreateExtension,
-            CreateEnum,
-            AddEnumValue,
-            DropEnum,
-            CreateTable,
-            DropTable,
-            RenameTable,
-            AddColumn,
-            DropColumn,
-            RenameColumn,
-            SetDefault,
-            DropDefault,
-            DropNotNull,
-            AddNotNullCheck,
-            SetNotNull,
-            AlterColumnType,
-            AddShadowColumn,
-            CreateSyncTrigger,
-            Backfill,
-            CheckBackfill,
-            SwapColumns,
-            CreateIndex,
-            DropIndex,
-            RenameIndex,
-            RenameConstraint,
-            AddUnique,
-            DropUnique,
-            AddPrimaryKey,
-            DropPrimaryKey,
-            AddForeignKey,
-            DropForeignKey,
-            AddCheck,
-            DropCheck,
-            ValidateConstraint,
-            CreatePolicy,
-            AlterPolicy,
-            DropPolicy,
-            EnableRls,
-            DisableRls,
-        ]
-    };
+    /// Every variant, in declaration order (strum's `VariantArray`).
+    pub const ALL: &'static [StepKind] = <StepKind as strum::VariantArray>::VARIANTS;
 
+    /// Reads [`StepKind::as_str`]'s names; `None` for any other text.
     pub fn parse(s: &str) -> Option<StepKind> {
-        StepKind::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 
 /// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
 /// `wesley apply --allow` take them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum HazardKind {
     /// Data is removed for good (dropped table or column).
     DeletesData,
@@ -232,32 +179,17 @@ pub enum HazardKind {
 }
 
 impl HazardKind {
-    pub const ALL: [HazardKind; 8] = [
-        HazardKind::DeletesData,
-        HazardKind::BreaksClients,
-        HazardKind::BlocksReads,
-        HazardKind::BlocksWrites,
-        HazardKind::TableRewrite,
-        HazardKind::LongRunning,
-        HazardKind::AuthzChange,
-        HazardKind::NeedsBackfill,
-    ];
+    /// Every variant, in declaration order (strum's `VariantArray`).
+    pub const ALL: &'static [HazardKind] = <HazardKind as strum::VariantArray>::VARIANTS;
 
+    /// The stable name used in plan files and on the command line.
     pub fn as_str(self) -> &'static str {
-        match self {
-            HazardKind::DeletesData => "deletes_data",
-            HazardKind::BreaksClients => "breaks_clients",
-            HazardKind::BlocksReads => "blocks_reads",
-            HazardKind::BlocksWrites => "blocks_writes",
-            HazardKind::TableRewrite => "table_rewrite",
-            HazardKind::LongRunning => "long_running",
-            HazardKind::AuthzChange => "authz_change",
-            HazardKind::NeedsBackfill => "needs_backfill",
-        }
+        self.into()
     }
 
+    /// Reads [`HazardKind::as_str`]'s names; `None` for any other text.
     pub fn parse(s: &str) -> Option<HazardKind> {
-        HazardKind::ALL.into_iter().find(|h| h.as_str() == s)
+        s.parse().ok()
     }
 
     /// One line for documentation and help output.
@@ -277,7 +209,20 @@ impl HazardKind {
 
 /// What a hazard does to the verdict of `wesley plan` and `wesley apply` (the rules are in
 /// docs/hazards.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Severity {
     /// Shown prominently, but the exit code stays 0: long-running or backfilling steps,
     /// instant strong locks bounded by `lock_timeout`, tightenings the schema's author asked
@@ -290,21 +235,17 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Both severities, the milder first.
+    pub const ALL: &'static [Severity] = <Severity as strum::VariantArray>::VARIANTS;
+
     /// The name used in plan files: `review` or `refuse`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Review => "review",
-            Severity::Refuse => "refuse",
-        }
+        self.into()
     }
 
     /// Reads [`Severity::as_str`]'s names.
     pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "review" => Some(Severity::Review),
-            "refuse" => Some(Severity::Refuse),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 
@@ -353,7 +294,20 @@ pub struct Backfill {
 /// How long a step may run, which decides the statement timeout it runs under. Decided
 /// once, by the planner, and carried in the plan file: the executor and the SQL rendering
 /// both read it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum TimeoutClass {
     /// A catalog change: runs under the short statement timeout (`--statement-timeout`,
     /// 1 minute by default).
@@ -368,11 +322,8 @@ pub enum TimeoutClass {
 }
 
 impl TimeoutClass {
-    pub const ALL: [TimeoutClass; 3] = [
-        TimeoutClass::Instant,
-        TimeoutClass::Long,
-        TimeoutClass::Unbounded,
-    ];
+    /// Every variant, in declaration order (strum's `VariantArray`).
+    pub const ALL: &'static [TimeoutClass] = <TimeoutClass as strum::VariantArray>::VARIANTS;
 
     /// The class of a step with these facts: backfills are unbounded; steps that scan or
     /// rewrite a table, or run outside a transaction (CONCURRENTLY, which also waits for
@@ -389,15 +340,12 @@ impl TimeoutClass {
 
     /// The name used in plan files: `instant`, `long` or `unbounded`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TimeoutClass::Instant => "instant",
-            TimeoutClass::Long => "long",
-            TimeoutClass::Unbounded => "unbounded",
-        }
+        self.into()
     }
 
+    /// Reads [`TimeoutClass::as_str`]'s names; `None` for any other text.
     pub fn parse(s: &str) -> Option<TimeoutClass> {
-        TimeoutClass::ALL.into_iter().find(|c| c.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -525,5 +473,45 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
         critical_path: ordered.critical_path,
         new_tables: new_tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
         diagnostics,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locks::{Blocking, Work};
+    use super::*;
+
+    /// Every name reads back as its variant, no two variants share a name, and the plan
+    /// file names keep their snake_case spelling (the wire format depends on them).
+    fn round_trip<T: Copy + PartialEq + std::fmt::Debug>(
+        all: &[T],
+        name: fn(T) -> &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) {
+        let mut seen = std::collections::BTreeSet::new();
+        for &v in all {
+            assert_eq!(parse(name(v)), Some(v));
+            assert!(seen.insert(name(v)), "{} twice", name(v));
+        }
+        assert_eq!(parse("no such name"), None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        round_trip(Phase::ALL, Phase::as_str, Phase::parse);
+        round_trip(StepKind::ALL, StepKind::as_str, StepKind::parse);
+        round_trip(HazardKind::ALL, HazardKind::as_str, HazardKind::parse);
+        round_trip(Severity::ALL, Severity::as_str, Severity::parse);
+        round_trip(TimeoutClass::ALL, TimeoutClass::as_str, TimeoutClass::parse);
+        round_trip(LockMode::ALL, LockMode::as_str, LockMode::parse);
+        round_trip(Blocking::ALL, Blocking::as_str, Blocking::parse);
+        round_trip(Work::ALL, Work::as_str, Work::parse);
+        assert_eq!(StepKind::AddNotNullCheck.as_str(), "add_not_null_check");
+        assert_eq!(
+            LockMode::ShareUpdateExclusive.as_str(),
+            "ShareUpdateExclusiveLock"
+        );
+        assert_eq!(Phase::ALL.len(), 5);
+        assert_eq!(StepKind::ALL.len(), 40);
     }
 }

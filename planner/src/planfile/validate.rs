@@ -363,11 +363,7 @@ fn check_steps(cx: &mut Checker<'_>) {
                     format!(
                         "unknown hazard severity \"{}\" (expected one of: {})",
                         h.severity,
-                        names(
-                            [Severity::Review, Severity::Refuse]
-                                .iter()
-                                .map(|s| s.as_str())
-                        )
+                        names(Severity::ALL.iter().map(|s| s.as_str()))
                     ),
                 );
             }

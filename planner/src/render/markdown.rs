@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn safe_and_empty() {
         let opts = MarkdownOptions {
-            policy: HazardPolicy::allowing(&HazardKind::ALL),
+            policy: HazardPolicy::allowing(HazardKind::ALL),
         };
         let got = render(&fixture::sample(), &opts);
         assert!(

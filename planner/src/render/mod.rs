@@ -303,7 +303,7 @@ mod tests {
             v.summary(),
             "Safe to apply: 4 steps, 1 hazard to review (long_running)"
         );
-        let v = verdict(&f, &HazardPolicy::allowing(&HazardKind::ALL));
+        let v = verdict(&f, &HazardPolicy::allowing(HazardKind::ALL));
         assert!(!v.blocks());
         let denied = HazardPolicy::new(
             vec![HazardKind::DeletesData, HazardKind::BreaksClients],
