@@ -1,17 +1,9 @@
-//! Command-line definition and dispatch. Exit codes (documented in the README):
-//! 0 success, 1 failure, 2 invalid input, 3 refused (hazards not allowed, drift, lock held).
+//! Command-line definition and dispatch; the exit codes are in [`crate::exit`].
 
 use crate::cmd;
+use crate::exit;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-
-/// Exit codes shared by every command.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const INVALID: u8 = 2;
-    pub const REFUSED: u8 = 3;
-}
 
 #[derive(Parser, Debug)]
 #[command(

@@ -4,8 +4,8 @@
 //! run holds the lock, another plan half-applied).
 
 use crate::apply::{self, connect::ConnInfo, events::Reporter, Options, Outcome};
-use crate::cli::exit;
 use crate::duration;
+use crate::exit;
 use std::path::PathBuf;
 use std::time::Duration;
 use wesley_planner::planfile;

@@ -3,7 +3,7 @@
 
 use super::source::{parse_and_report, SourceFile};
 use crate::apply::{connect::ConnInfo, drift};
-use crate::cli::exit;
+use crate::exit;
 use std::path::PathBuf;
 use wesley_planner::canon;
 

@@ -1,7 +1,7 @@
 //! `wesley generate SCHEMA.graphql [-o FILE] [--format sql|json]`.
 
 use super::source::{parse_and_report, SourceFile};
-use crate::cli::exit;
+use crate::exit;
 use anyhow::Context;
 use std::path::PathBuf;
 use wesley_planner::{canon, ddl};

@@ -4,7 +4,7 @@
 //! warning, not a failure (exit 0).
 
 use crate::apply::connect::ConnInfo;
-use crate::cli::exit;
+use crate::exit;
 use anyhow::Context;
 use std::path::PathBuf;
 

@@ -12,7 +12,7 @@
 
 use super::source::{parse_and_report, SourceFile};
 use crate::apply::connect::ConnInfo;
-use crate::cli::exit;
+use crate::exit;
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;

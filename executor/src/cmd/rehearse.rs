@@ -3,8 +3,8 @@
 //! checks the result hashes like the new schema, prints a report, and removes the cluster.
 
 use super::source::{parse_and_report, SourceFile};
-use crate::cli::exit;
 use crate::cluster::{Cluster, ClusterOptions};
+use crate::exit;
 use crate::introspect::{parse_canonical, CANONICAL_QUERY};
 use anyhow::Context;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! otherwise the local checkpoint file.
 
 use crate::apply::{connect::ConnInfo, ledger};
-use crate::cli::exit;
+use crate::exit;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]

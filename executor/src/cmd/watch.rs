@@ -18,8 +18,8 @@
 use super::source::{parse_and_report, SourceFile};
 use crate::apply::conninfo::{self, Env, ProcessEnv};
 use crate::apply::{self, connect::ConnInfo, events::Reporter, Outcome};
-use crate::cli::exit;
 use crate::duration;
+use crate::exit;
 use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -18,17 +18,6 @@ pub struct Ordered {
     pub critical_path: Vec<String>,
 }
 
-/// Estimated relative cost of a step, for the critical path.
-pub fn cost(s: &Step) -> u64 {
-    if s.backfill.is_some() || s.rewrite {
-        100
-    } else if s.scan {
-        10
-    } else {
-        1
-    }
-}
-
 /// Builds the dependency graph and orders the steps. Cycles (which the strategies should
 /// never produce) are broken by plan order and reported in `cycles`.
 pub fn order(mut specs: Vec<StepSpec>) -> Ordered {

@@ -349,6 +349,20 @@ impl TimeoutClass {
     }
 }
 
+/// The relative cost weight a plan file records for a step (`cost`), from which the
+/// critical path and the executor's scheduling priority are computed: 100 for a backfill
+/// or a table rewrite, 10 for a scan, 1 for a catalog change. A unitless estimate, not a
+/// time.
+pub fn cost_weight(backfill: bool, rewrite: bool, scan: bool) -> u64 {
+    if backfill || rewrite {
+        100
+    } else if scan {
+        10
+    } else {
+        1
+    }
+}
+
 /// An index a non-transactional (`CONCURRENTLY`) step builds or drops. The executor uses it
 /// to make the step idempotent: a valid index left by an interrupted build is kept, an
 /// invalid one dropped and rebuilt.

@@ -6,7 +6,6 @@
 
 use super::*;
 use crate::model::{BaseTypeExt as _, Column, Volatility};
-use crate::sql::ident;
 
 pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
     let volatile = c
@@ -87,7 +86,8 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         .lock(t, LockMode::AccessExclusive)
         .after(&add_id);
     let set_id = cx.push(set);
-    let Some(fill_id) = backfill_expr(cx, t, &c.name, &default, Some(&set_id)) else {
+    let Some(fill_id) = super::not_null::backfill_expr(cx, t, &c.name, &default, Some(&set_id))
+    else {
         return;
     };
     if !c.nullable {
@@ -95,42 +95,6 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         // the backfill: earlier, updates of rows not yet backfilled would fail.
         super::not_null::via_check(cx, t, &c.name, Some(&fill_id), None);
     }
-}
-
-/// A batched `UPDATE t SET c = expr WHERE c IS NULL` step. Needs a primary key to walk the
-/// table; reports an error and returns `None` without one.
-pub fn backfill_expr(
-    cx: &mut Ctx<'_>,
-    t: &Table,
-    column: &str,
-    expr: &str,
-    after: Option<&str>,
-) -> Option<String> {
-    let Some(pk) = &t.primary_key else {
-        cx.error(
-            codes::NO_KEY_FOR_BACKFILL,
-            format!(
-                "{}.{column} must be backfilled, but {} has no primary key to walk it in batches",
-                t.display_name(),
-                t.display_name()
-            ),
-            "give the table a primary key (`@wes_pk`) first".to_string(),
-        );
-        return None;
-    };
-    let set = format!("{} = {expr}", ident(column));
-    let predicate = format!("{} IS NULL", ident(column));
-    let mut spec = cx
-        .on(t, StepKind::Backfill, Some(column), Phase::Backfill, format!("Backfill {}.{column} = {expr} in batches of {DEFAULT_BATCH_SIZE}", t.display_name()), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", t.qualified())]))
-        .lock(t, LockMode::RowExclusive)
-        .scan()
-        .hazard(HazardKind::NeedsBackfill, format!("Existing rows of {} get {column} = {expr}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size.", t.display_name()))
-        .backfill(Backfill { schema: t.schema.clone(), table: t.name.clone(), key: pk.columns.clone(), set, predicate, batch_size: DEFAULT_BATCH_SIZE })
-        .requires(c_key(t, column));
-    if let Some(a) = after {
-        spec = spec.after(a);
-    }
-    Some(cx.push(spec))
 }
 
 /// `DROP COLUMN`, in the contract phase only.

@@ -228,7 +228,7 @@ impl<'a> Ctx<'a> {
             let s = &mut spec.step;
             s.timeout =
                 super::TimeoutClass::of(s.scan, s.rewrite, s.transactional, s.backfill.is_some());
-            s.cost = super::graph::cost(s);
+            s.cost = super::cost_weight(s.backfill.is_some(), s.rewrite, s.scan);
             debug_assert!(
                 s.transactional || s.index.is_some(),
                 "non-transactional step {} names no index",

@@ -2,22 +2,60 @@
 //! `CHECK (col IS NOT NULL) NOT VALID` (instant), `VALIDATE` it (a scan under SHARE UPDATE
 //! EXCLUSIVE, which lets reads and writes continue), then `SET NOT NULL` (PostgreSQL skips
 //! the scan because the validated check proves it) and drop the helper check. Existing
-//! NULLs are backfilled first when the column has a default. Dropping NOT NULL is instant.
+//! NULLs are backfilled first when the column has a default (`backfill_expr`, which new
+//! columns with a volatile default use too). Dropping NOT NULL is instant.
 
 use super::*;
 use crate::model::Column;
 use crate::naming;
+use crate::sql::ident;
 
 pub fn set(cx: &mut Ctx<'_>, t: &Table, _old: &Column, c: &Column) {
     let mut fill = None;
     if let Some(d) = &c.default {
-        fill = super::column::backfill_expr(cx, t, &c.name, d.sql(), None);
+        fill = backfill_expr(cx, t, &c.name, d.sql(), None);
         if fill.is_none() {
             return;
         }
     }
     // After the backfill: a NOT VALID check is still enforced on every UPDATE of a row.
     via_check(cx, t, &c.name, fill.as_deref(), None);
+}
+
+/// A batched `UPDATE t SET c = expr WHERE c IS NULL` step. Needs a primary key to walk the
+/// table; reports an error and returns `None` without one.
+pub fn backfill_expr(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    column: &str,
+    expr: &str,
+    after: Option<&str>,
+) -> Option<String> {
+    let Some(pk) = &t.primary_key else {
+        cx.error(
+            codes::NO_KEY_FOR_BACKFILL,
+            format!(
+                "{}.{column} must be backfilled, but {} has no primary key to walk it in batches",
+                t.display_name(),
+                t.display_name()
+            ),
+            "give the table a primary key (`@wes_pk`) first".to_string(),
+        );
+        return None;
+    };
+    let set = format!("{} = {expr}", ident(column));
+    let predicate = format!("{} IS NULL", ident(column));
+    let mut spec = cx
+        .on(t, StepKind::Backfill, Some(column), Phase::Backfill, format!("Backfill {}.{column} = {expr} in batches of {DEFAULT_BATCH_SIZE}", t.display_name()), stmts(&[format!("UPDATE {} SET {set} WHERE {predicate}", t.qualified())]))
+        .lock(t, LockMode::RowExclusive)
+        .scan()
+        .hazard(HazardKind::NeedsBackfill, format!("Existing rows of {} get {column} = {expr}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size.", t.display_name()))
+        .backfill(Backfill { schema: t.schema.clone(), table: t.name.clone(), key: pk.columns.clone(), set, predicate, batch_size: DEFAULT_BATCH_SIZE })
+        .requires(c_key(t, column));
+    if let Some(a) = after {
+        spec = spec.after(a);
+    }
+    Some(cx.push(spec))
 }
 
 /// The helper check's name: `<table>_<column>_not_null_check`. Not PostgreSQL 18's name

@@ -4,7 +4,7 @@
 //! have compatible types (E0034) and the target must be unique (E0035).
 
 use super::arguments::{explicit_name, resolve_column, str_arg};
-use super::table::Draft;
+use super::Draft;
 use super::{p, Ctx};
 use crate::diag::Code;
 use crate::model::*;

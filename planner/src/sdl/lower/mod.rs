@@ -31,6 +31,7 @@ mod names;
 mod rls;
 mod table;
 
+use super::directives::Dir;
 use super::locate;
 use crate::diag::{Code, Diagnostic, Pos, Severity};
 use crate::model::{EnumType, Schema, Table};
@@ -43,6 +44,18 @@ type Fld<'a> = Field<'a, String>;
 /// The position graphql-parser recorded, as a diagnostic position.
 fn p(pos: graphql_parser::Pos) -> Pos {
     Pos::new(pos.line, pos.column)
+}
+
+/// A table in the making: its GraphQL object and what lowering learned about it.
+struct Draft<'d, 'a> {
+    /// The table's type in the document.
+    pub obj: &'d Obj<'a>,
+    /// The table so far: everything but its foreign keys.
+    pub table: Table,
+    /// field name → column name, for resolving `columns:` arguments.
+    pub field_cols: BTreeMap<String, String>,
+    /// Foreign keys waiting for every table to exist: (column, directive).
+    pub fks: Vec<(String, &'d Dir<'a>)>,
 }
 
 /// What every pass shares: the file's name and text (to locate arguments) and the
@@ -85,7 +98,7 @@ pub fn lower(file: &str, src: &str, doc: &Document<'_, String>) -> (Schema, Vec<
 
     // Pass 2: columns, keys, constraints, indexes, policies of each table.
     let mut used_enums: BTreeMap<String, EnumType> = BTreeMap::new();
-    let mut drafts: Vec<table::Draft<'_, '_>> = Vec::new();
+    let mut drafts: Vec<Draft<'_, '_>> = Vec::new();
     for &o in &defs.table_objs {
         drafts.push(table::lower_table(&mut cx, o, &defs, &mut used_enums));
     }

@@ -3,7 +3,7 @@
 //! (E0062, with a "did you mean").
 
 use super::arguments::{bool_arg, resolve_column, str_arg, string_list_arg};
-use super::table::Draft;
+use super::Draft;
 use super::{p, Ctx, Obj};
 use crate::diag::Code;
 use crate::expr;

@@ -8,25 +8,13 @@ use super::arguments::{
     Site,
 };
 use super::definitions::Definitions;
-use super::{field, p, rls, Ctx, Obj};
+use super::{field, p, rls, Ctx, Draft, Obj};
 use crate::diag::{Code, Pos};
 use crate::model::*;
 use crate::naming::{self, derived_name};
 use crate::sdl::directives::{arg, canonical_directive, Dir, DirectiveKind as K};
 use crate::sdl::locate;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A table in the making: its GraphQL object and what lowering learned about it.
-pub(super) struct Draft<'d, 'a> {
-    /// The table's type in the document.
-    pub obj: &'d Obj<'a>,
-    /// The table so far: everything but its foreign keys.
-    pub table: Table,
-    /// field name → column name, for resolving `columns:` arguments.
-    pub field_cols: BTreeMap<String, String>,
-    /// Foreign keys waiting for every table to exist: (column, directive).
-    pub fks: Vec<(String, &'d Dir<'a>)>,
-}
 
 /// Lowers table type `o` (one of `defs.table_objs`); enums its columns use are added to
 /// `used_enums`.
