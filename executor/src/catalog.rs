@@ -13,6 +13,7 @@
 //! Objects that belong to an extension (`pg_depend.deptype = 'e'`, e.g. citext's
 //! functions) are left out: the extension brings them.
 
+use crate::error::DbError;
 use serde::Deserialize;
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
@@ -333,12 +334,12 @@ pub struct Other {
 }
 
 /// Reads the catalog of `schemas` (empty: every non-system schema).
-pub async fn read(c: &Client, schemas: &[String]) -> Result<Catalog, String> {
+pub async fn read(c: &Client, schemas: &[String]) -> Result<Catalog, DbError> {
     let param: Option<Vec<String>> = (!schemas.is_empty()).then(|| schemas.to_vec());
     let row = c
         .query_typed_one(CATALOG_QUERY, &[(&param, Type::TEXT_ARRAY)])
-        .await
-        .map_err(|e| crate::apply::connect::describe(&e))?;
+        .await?;
     let json: String = row.get(0);
-    serde_json::from_str(&json).map_err(|e| format!("cannot read the catalog: {e}"))
+    serde_json::from_str(&json)
+        .map_err(|e| DbError::Unexpected(format!("cannot read the catalog: {e}")))
 }

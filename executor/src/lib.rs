@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cluster;
 pub mod cmd;
 pub mod duration;
+pub mod error;
 pub mod exit;
 pub mod introspect;
 pub mod live;

@@ -3,11 +3,24 @@
 //! it) or the database introspected ([`crate::catalog`] + [`crate::sdl_writer`]). Used by
 //! `wesley introspect`, `wesley plan --database-url` and `wesley watch`.
 
-use crate::apply::{connect, drift, exprs, ledger};
+use crate::apply::{drift, exprs, ledger};
+use crate::error::DbError;
 use crate::{catalog, sdl_writer};
 use tokio_postgres::Client;
 use wesley_planner::canon::{self, CanonSchema};
 use wesley_planner::{sdl, Schema};
+
+/// Why a database could not be described in SDL.
+#[derive(Debug, thiserror::Error)]
+pub enum IntrospectError {
+    /// Reading the catalog or the ledger failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The SDL written for the database does not parse with the planner: a bug of
+    /// [`crate::sdl_writer`], reported with the planner's diagnostics and the text.
+    #[error("the SDL written for this database does not parse; please report this:\n{diagnostics}\n{sdl}")]
+    WrittenSdlInvalid { diagnostics: String, sdl: String },
+}
 
 /// A database described in SDL by introspection.
 #[derive(Debug, Clone)]
@@ -41,7 +54,7 @@ fn only(mut c: CanonSchema, schemas: &[String]) -> CanonSchema {
 /// reads the file back with the planner and compares it with the database, so that
 /// whatever the file still misses is said too. An SDL that the planner rejects is an
 /// error (a bug of the writer), with the diagnostics.
-pub async fn introspect(c: &Client, schemas: &[String]) -> Result<Introspected, String> {
+pub async fn introspect(c: &Client, schemas: &[String]) -> Result<Introspected, IntrospectError> {
     let cat = catalog::read(c, schemas).await?;
     let written = sdl_writer::write(&cat);
     let (model, diags) = sdl::parse("introspected.graphql", &written.body);
@@ -51,11 +64,10 @@ pub async fn introspect(c: &Client, schemas: &[String]) -> Result<Introspected, 
             .filter(|d| d.is_error())
             .map(|d| d.render(Some(&written.body)))
             .collect();
-        return Err(format!(
-            "the SDL written for this database does not parse; please report this:\n{}\n{}",
-            errors.join("\n"),
-            written.body
-        ));
+        return Err(IntrospectError::WrittenSdlInvalid {
+            diagnostics: errors.join("\n"),
+            sdl: written.body,
+        });
     };
     let live = only(drift::live(c).await?, schemas);
     let want = canon::canonical(&model);
@@ -71,11 +83,7 @@ pub async fn introspect(c: &Client, schemas: &[String]) -> Result<Introspected, 
             want.hash()
         ));
     }
-    differences.extend(
-        exprs::differences(c, &canon::expressions(&model))
-            .await
-            .map_err(|e| connect::describe(&e))?,
-    );
+    differences.extend(exprs::differences(c, &canon::expressions(&model)).await?);
     let text = sdl_writer::render(&cat.database, &cat.schemas, &written, &differences);
     Ok(Introspected {
         text,
@@ -132,7 +140,7 @@ impl Current {
 
 /// The schema `c` has now: the SDL of the last applied plan when the database still
 /// matches it exactly (hash and expressions), else the database introspected.
-pub async fn current(c: &Client) -> Result<Current, String> {
+pub async fn current(c: &Client) -> Result<Current, IntrospectError> {
     let why = match ledger::last_done(c).await? {
         None => "it has no Wesley history".to_string(),
         Some(run) => match &run.to_sdl {
@@ -153,9 +161,7 @@ pub async fn current(c: &Client) -> Result<Current, String> {
                         run.plan_hash
                     ),
                     Some(model) => {
-                        let diffs = exprs::differences(c, &canon::expressions(&model))
-                            .await
-                            .map_err(|e| connect::describe(&e))?;
+                        let diffs = exprs::differences(c, &canon::expressions(&model)).await?;
                         if diffs.is_empty() {
                             return Ok(Current {
                                 sdl: text.clone(),

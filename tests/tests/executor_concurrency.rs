@@ -86,6 +86,8 @@ fn second_run_gives_up_after_lock_wait() {
         .iter()
         .find(|e| kind(e) == "outcome")
         .unwrap_or_else(|| panic!("no outcome event:\n{}", loser.stdout));
+    assert_eq!(outcome["reason"], "lock_held", "{outcome}");
+    assert_eq!(outcome["exit_code"], 3, "{outcome}");
     let msg = outcome["message"].as_str().unwrap_or("");
     assert!(
         msg.contains("another `wesley apply` is running") && msg.contains("2 s"),

@@ -194,12 +194,28 @@ fn drift_is_refused_with_the_difference_in_words_unless_allowed() {
         !column_exists(&s.db, "note"),
         "a step ran despite the drift"
     );
+    // Scripts match on the outcome's reason, not its words.
+    let json = s.work.apply(&s.plan_path, &s.db, &["--json"]);
+    json.expect_code(3, "apply --json on a drifted database");
+    let outcome = json.events().pop().expect("an outcome event");
+    assert_eq!(
+        (outcome["event"].as_str(), outcome["reason"].as_str()),
+        (Some("outcome"), Some("drift")),
+        "{}",
+        json.stdout
+    );
 
     let forced = s
         .work
         .apply(&s.plan_path, &s.db, &["--allow-drift", "--json"]);
     forced.expect_code(0, "apply with --allow-drift");
     let events = forced.events();
+    assert_eq!(
+        events.last().map(|e| e["reason"].clone()),
+        Some("done".into()),
+        "{}",
+        forced.stdout
+    );
     let drift: Vec<_> = events.iter().filter(|e| kind(e) == "drift").collect();
     // Reported before the steps and, still there, after them.
     assert_eq!(drift.len(), 2, "{}", forced.stdout);

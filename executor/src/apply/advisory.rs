@@ -3,7 +3,7 @@
 //! `CREATE INDEX CONCURRENTLY` in another session waits for: a deadlock). The key is the
 //! first 8 bytes of SHA-256("wesley:apply:" + database name), as a signed 64-bit integer.
 
-use super::connect::describe;
+use crate::error::DbError;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
@@ -33,14 +33,13 @@ pub async fn acquire(
     key: i64,
     wait: Duration,
     mut on_wait: impl FnMut(Option<(i32, String)>),
-) -> Result<Acquired, String> {
+) -> Result<Acquired, DbError> {
     let started = Instant::now();
     let mut told = false;
     loop {
         let got: bool = c
             .query_typed_one("SELECT pg_try_advisory_lock($1)", &[(&key, Type::INT8)])
-            .await
-            .map_err(|e| describe(&e))?
+            .await?
             .get(0);
         if got {
             return Ok(Acquired::Yes);

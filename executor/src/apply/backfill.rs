@@ -3,8 +3,8 @@
 //! at the next batch. The walk is bounded by the largest key present when the backfill
 //! first started, so a busy table still finishes.
 
-use super::connect::describe;
 use super::events::{Event, Reporter};
+use crate::error::DbError;
 use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
@@ -18,19 +18,6 @@ pub struct Limits {
     pub statement_timeout: Duration,
 }
 
-/// Outcome of one batch that failed.
-pub struct BatchError {
-    pub code: Option<String>,
-    pub message: String,
-}
-
-fn err(e: tokio_postgres::Error) -> BatchError {
-    BatchError {
-        code: e.as_db_error().map(|d| d.code().code().to_string()),
-        message: describe(&e),
-    }
-}
-
 /// Runs (or resumes) the backfill until every batch is done.
 pub async fn run(
     c: &mut Client,
@@ -39,7 +26,7 @@ pub async fn run(
     b: &Backfill,
     limits: &Limits,
     rep: &Reporter,
-) -> Result<i64, BatchError> {
+) -> Result<i64, DbError> {
     let table = qualified(&b.schema, &b.table);
     let key_types: Vec<String> = {
         let mut v = Vec::new();
@@ -50,7 +37,7 @@ pub async fn run(
                     &[(&table, Type::TEXT), (k, Type::TEXT)],
                 )
                 .await
-                .map_err(err)?;
+                ?;
             v.push(row.get::<_, String>(0));
         }
         v
@@ -86,7 +73,7 @@ pub async fn run(
     let existing = c
         .query_typed_opt("SELECT upper_key, last_key, rows_done, batches FROM wesley.backfill_progress WHERE plan_hash = $1 AND step_id = $2", &[(&plan_hash, Type::TEXT), (&step_id, Type::TEXT)])
         .await
-        .map_err(err)?;
+        ?;
     let (upper, mut last, mut rows_done, mut batches): (
         Option<Vec<String>>,
         Option<Vec<String>>,
@@ -100,15 +87,14 @@ pub async fn run(
                     &format!("SELECT ARRAY[{as_text}] FROM {table} ORDER BY {keys_desc} LIMIT 1"),
                     &[],
                 )
-                .await
-                .map_err(err)?
+                .await?
                 .map(|r| r.get(0));
             c.execute_typed(
                 "INSERT INTO wesley.backfill_progress (plan_hash, step_id, upper_key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 &[(&plan_hash, Type::TEXT), (&step_id, Type::TEXT), (&upper, Type::TEXT_ARRAY)],
             )
             .await
-            .map_err(err)?;
+            ?;
             (upper, None, 0, 0)
         }
     };
@@ -137,25 +123,24 @@ pub async fn run(
             set = b.set,
             pred = b.predicate,
         );
-        let tx = c.transaction().await.map_err(err)?;
+        let tx = c.transaction().await?;
         tx.batch_execute(&format!(
             "SET LOCAL lock_timeout = '{}'; SET LOCAL statement_timeout = '{}'",
             crate::duration::to_pg(limits.lock_timeout),
             crate::duration::to_pg(limits.statement_timeout)
         ))
-        .await
-        .map_err(err)?;
+        .await?;
         let mut params: Vec<String> = last.clone().unwrap_or_default();
         params.extend(upper.iter().cloned());
         let refs: Vec<(&(dyn tokio_postgres::types::ToSql + Sync), Type)> = params
             .iter()
             .map(|p| (p as &(dyn tokio_postgres::types::ToSql + Sync), Type::TEXT))
             .collect();
-        let row = tx.query_typed_one(&batch, &refs).await.map_err(err)?;
+        let row = tx.query_typed_one(&batch, &refs).await?;
         let updated: i64 = row.get(0);
         let batch_last: Option<Vec<String>> = row.get(1);
         let Some(batch_last) = batch_last else {
-            tx.commit().await.map_err(err)?;
+            tx.commit().await?;
             break; // no rows left in range
         };
         tx.execute_typed(
@@ -168,8 +153,8 @@ pub async fn run(
             ],
         )
         .await
-        .map_err(err)?;
-        tx.commit().await.map_err(err)?;
+        ?;
+        tx.commit().await?;
         rows_done += updated;
         batches += 1;
         last = Some(batch_last);

@@ -18,6 +18,7 @@
 
 use super::conninfo::{self, Env, Params, ProcessEnv};
 use super::tls::{self, SslMode};
+use crate::error::{DbError, SettingsError};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,7 +122,7 @@ fn default_host() -> String {
 
 /// Keywords Wesley accepts but cannot honour for its own connection: refused with the
 /// reason rather than silently ignored.
-fn unsupported(p: &Params) -> Result<(), String> {
+fn unsupported(p: &Params) -> Result<(), SettingsError> {
     let set = |k: &str| p.get(k).is_some_and(|v| !v.is_empty());
     if set("sslpassword") {
         return Err("sslpassword (an encrypted client key) is not supported: psql could only receive it on its command line; use an unencrypted key file readable only by the deploy user".into());
@@ -153,7 +154,7 @@ fn split_list(v: Option<&String>) -> Vec<String> {
 impl ConnInfo {
     /// From an explicit URL or `key=value` string, else `DATABASE_URL`; the `PG*`
     /// variables fill in whatever the string leaves out, as for libpq.
-    pub fn resolve(url: Option<&str>) -> Result<ConnInfo, String> {
+    pub fn resolve(url: Option<&str>) -> Result<ConnInfo, SettingsError> {
         let url = url
             .map(str::to_string)
             .or_else(|| ProcessEnv.var("DATABASE_URL"));
@@ -165,11 +166,11 @@ impl ConnInfo {
     }
 
     /// A URL or `key=value` string, completed from the environment.
-    pub fn parse(url: &str) -> Result<ConnInfo, String> {
+    pub fn parse(url: &str) -> Result<ConnInfo, SettingsError> {
         ConnInfo::from_params(conninfo::parse(url)?, &ProcessEnv)
     }
 
-    pub fn from_params(given: Params, env: &dyn Env) -> Result<ConnInfo, String> {
+    pub fn from_params(given: Params, env: &dyn Env) -> Result<ConnInfo, SettingsError> {
         let mut params = conninfo::with_env(given, env)?;
         unsupported(&params)?;
         let password = params.remove("password");
@@ -188,17 +189,17 @@ impl ConnInfo {
         let ports = split_list(params.get("port"));
         let n = hosts.len().max(addrs.len()).max(1);
         if !hosts.is_empty() && !addrs.is_empty() && hosts.len() != addrs.len() {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "could not match {} host names to {} hostaddr values",
                 hosts.len(),
                 addrs.len()
-            ));
+            )));
         }
         if ports.len() > 1 && ports.len() != n {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "could not match {} port numbers to {n} hosts",
                 ports.len()
-            ));
+            )));
         }
         let mut targets = Vec::new();
         for i in 0..n {
@@ -345,7 +346,7 @@ impl ConnInfo {
     }
 
     /// Connects (see [`ConnInfo::connect_pinned`]) and forgets which host answered.
-    pub async fn connect(&self) -> Result<tokio_postgres::Client, String> {
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, DbError> {
         self.connect_pinned(None).await.map(|(c, _)| c)
     }
 
@@ -356,9 +357,11 @@ impl ConnInfo {
     pub async fn connect_pinned(
         &self,
         app: Option<&str>,
-    ) -> Result<(tokio_postgres::Client, ConnInfo), String> {
-        let attrs = session_attrs(&self.params)?;
-        let timeout = connect_timeout(&self.params)?;
+    ) -> Result<(tokio_postgres::Client, ConnInfo), DbError> {
+        // Both were checked when these settings were made (`from_params`).
+        let settled = |e: SettingsError| DbError::Connection(e.0);
+        let attrs = session_attrs(&self.params).map_err(settled)?;
+        let timeout = connect_timeout(&self.params).map_err(settled)?;
         let passes: &[SessionAttrs] = match attrs {
             SessionAttrs::PreferStandby => &[SessionAttrs::Standby, SessionAttrs::Any],
             _ => std::slice::from_ref(&attrs),
@@ -399,7 +402,10 @@ impl ConnInfo {
                 }
             }
         }
-        Err(self.redact(&format!("cannot connect to {self}: {}", errors.join("; "))))
+        Err(DbError::Connection(self.redact(&format!(
+            "cannot connect to {self}: {}",
+            errors.join("; ")
+        ))))
     }
 
     fn config(&self, t: &Target, app: Option<&str>) -> Config {
@@ -558,7 +564,10 @@ impl ConnInfo {
                     client
                 })
         } else {
-            let tls = self.tls.connector(attempted).map_err(|e| (e, false))?;
+            let tls = self
+                .tls
+                .connector(attempted)
+                .map_err(|e| (e.to_string(), false))?;
             cfg.connect(tls).await.map(|(client, conn)| {
                 tokio::spawn(conn);
                 client
@@ -568,7 +577,7 @@ impl ConnInfo {
             Ok(client) => Ok(client),
             Err(e) => {
                 let by_server = e.as_db_error().is_some();
-                let mut text = describe(&e);
+                let mut text = DbError::from(&e).to_string();
                 if text.contains("certificate verify failed") {
                     let reason = text.rsplit(": ").next().unwrap_or_default().to_string();
                     text = format!(
@@ -595,7 +604,7 @@ impl ConnInfo {
     }
 }
 
-fn session_attrs(p: &Params) -> Result<SessionAttrs, String> {
+fn session_attrs(p: &Params) -> Result<SessionAttrs, SettingsError> {
     Ok(
         match p
             .get("target_session_attrs")
@@ -608,7 +617,11 @@ fn session_attrs(p: &Params) -> Result<SessionAttrs, String> {
             "primary" => SessionAttrs::Primary,
             "standby" => SessionAttrs::Standby,
             "prefer-standby" => SessionAttrs::PreferStandby,
-            other => return Err(format!("invalid target_session_attrs value: \"{other}\"")),
+            other => {
+                return Err(SettingsError(format!(
+                    "invalid target_session_attrs value: \"{other}\""
+                )))
+            }
         },
     )
 }
@@ -624,7 +637,7 @@ fn attrs_name(a: SessionAttrs) -> &'static str {
 }
 
 /// libpq's `connect_timeout`: whole seconds, at least 2; zero or less waits forever.
-fn connect_timeout(p: &Params) -> Result<Option<Duration>, String> {
+fn connect_timeout(p: &Params) -> Result<Option<Duration>, SettingsError> {
     let Some(v) = p
         .get("connect_timeout")
         .map(|v| v.trim())
@@ -639,14 +652,13 @@ fn connect_timeout(p: &Params) -> Result<Option<Duration>, String> {
 }
 
 /// Whether a fresh connection has the asked-for `target_session_attrs`.
-async fn check_attrs(c: &tokio_postgres::Client, a: SessionAttrs) -> Result<bool, String> {
+async fn check_attrs(c: &tokio_postgres::Client, a: SessionAttrs) -> Result<bool, DbError> {
     if a == SessionAttrs::Any {
         return Ok(true);
     }
     let rows = c
         .simple_query("SELECT pg_is_in_recovery()::text, current_setting('transaction_read_only')")
-        .await
-        .map_err(|e| describe(&e))?;
+        .await?;
     let (recovery, read_only) = rows
         .iter()
         .find_map(|m| match m {
@@ -677,25 +689,6 @@ fn shuffle(v: &mut [usize]) {
         x ^= x >> 7;
         x ^= x << 17;
         v.swap(i, (x % (i as u64 + 1)) as usize);
-    }
-}
-
-/// A readable description of a tokio-postgres error, with the server's message and code.
-pub fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => {
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(e);
-            while let Some(inner) = src {
-                let t = inner.to_string();
-                if !s.contains(&t) {
-                    s.push_str(&format!(": {t}"));
-                }
-                src = inner.source();
-            }
-            s
-        }
     }
 }
 
@@ -797,7 +790,11 @@ mod tests {
         assert!(p("host=a hostaddr=not-an-ip").is_err());
         assert!(p("service=no-such-service")
             .unwrap_err()
+            .to_string()
             .contains("service"));
-        assert!(p("sslpassword=x").unwrap_err().contains("sslpassword"));
+        assert!(p("sslpassword=x")
+            .unwrap_err()
+            .to_string()
+            .contains("sslpassword"));
     }
 }

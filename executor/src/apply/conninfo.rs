@@ -9,6 +9,7 @@
 //! `percent-encoding` for the URI escapes. Error messages name the offending
 //! keyword or position, never a value (a value may be a password).
 
+use crate::error::SettingsError;
 use percent_encoding::percent_decode_str;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,18 +78,18 @@ pub fn keyword(name: &str) -> Option<&'static Keyword> {
 /// Keyword → value, as given (before defaults).
 pub type Params = BTreeMap<&'static str, String>;
 
-fn store(p: &mut Params, name: &str, value: String, what: &str) -> Result<(), String> {
+fn store(p: &mut Params, name: &str, value: String, what: &str) -> Result<(), SettingsError> {
     let Some(k) = keyword(name) else {
-        return Err(format!(
+        return Err(SettingsError(format!(
             "invalid connection option \"{name}\" in the {what}"
-        ));
+        )));
     };
     p.insert(k.name, value);
     Ok(())
 }
 
 /// Parses a `postgresql://` (or `postgres://`) URI or a `key=value` connection string.
-pub fn parse(s: &str) -> Result<Params, String> {
+pub fn parse(s: &str) -> Result<Params, SettingsError> {
     let t = s.trim_start();
     if let Some(rest) = t
         .strip_prefix("postgresql://")
@@ -104,7 +105,7 @@ pub fn parse(s: &str) -> Result<Params, String> {
 
 /// `key=value` pairs separated by whitespace; values may be single-quoted, and a
 /// backslash escapes the next character, quoted or not.
-fn parse_kv(s: &str) -> Result<Params, String> {
+fn parse_kv(s: &str) -> Result<Params, SettingsError> {
     let mut p = Params::new();
     let cs: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -124,9 +125,9 @@ fn parse_kv(s: &str) -> Result<Params, String> {
             i += 1;
         }
         if cs.get(i) != Some(&'=') {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "missing \"=\" after \"{name}\" in the connection string"
-            ));
+            )));
         }
         i += 1;
         while i < cs.len() && cs[i].is_whitespace() {
@@ -138,9 +139,9 @@ fn parse_kv(s: &str) -> Result<Params, String> {
             loop {
                 match cs.get(i) {
                     None => {
-                        return Err(format!(
+                        return Err(SettingsError(format!(
                             "unterminated quoted value of \"{name}\" in the connection string"
-                        ))
+                        )))
                     }
                     Some('\\') => {
                         if let Some(&c) = cs.get(i + 1) {
@@ -175,30 +176,30 @@ fn parse_kv(s: &str) -> Result<Params, String> {
     }
 }
 
-fn decode(s: &str, what: &str) -> Result<String, String> {
+fn decode(s: &str, what: &str) -> Result<String, SettingsError> {
     // libpq refuses malformed escapes and %00 instead of passing them through.
     let b = s.as_bytes();
     for (i, _) in s.match_indices('%') {
         let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
         if !ok {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "invalid percent-encoded token in the {what} of the database URL"
-            ));
+            )));
         }
         if &s[i + 1..i + 3] == "00" {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "forbidden value %00 in the {what} of the database URL"
-            ));
+            )));
         }
     }
     percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
-        .map_err(|_| format!("the {what} of the database URL is not valid UTF-8"))
+        .map_err(|_| SettingsError(format!("the {what} of the database URL is not valid UTF-8")))
 }
 
 /// `[user[:password]@][host][:port][,...][/dbname][?param=value&...]`, after the scheme.
-fn parse_uri(s: &str) -> Result<Params, String> {
+fn parse_uri(s: &str) -> Result<Params, SettingsError> {
     let mut p = Params::new();
     let mut rest = s;
     // User info: libpq looks for '@' before the first '/'.
@@ -312,7 +313,7 @@ impl Env for BTreeMap<String, String> {
 /// Fills what the string did not set from the `PG*` variables (libpq's order: the
 /// connection string, then the environment, then built-in defaults, which the caller
 /// applies).
-pub fn with_env(mut p: Params, env: &dyn Env) -> Result<Params, String> {
+pub fn with_env(mut p: Params, env: &dyn Env) -> Result<Params, SettingsError> {
     // A service (pg_service.conf) comes before the environment, as in libpq.
     let service = p
         .get("service")
@@ -350,7 +351,7 @@ const SYSCONFDIR: &str = "/etc/postgresql-common";
 
 /// The parameters of service `name`: from the user's service file (`PGSERVICEFILE`, else
 /// `~/.pg_service.conf`), else from `pg_service.conf` in `PGSYSCONFDIR`.
-fn service_params(name: &str, env: &dyn Env) -> Result<Vec<(&'static str, String)>, String> {
+fn service_params(name: &str, env: &dyn Env) -> Result<Vec<(&'static str, String)>, SettingsError> {
     let user_file = env
         .var("PGSERVICEFILE")
         .map(PathBuf::from)
@@ -365,7 +366,9 @@ fn service_params(name: &str, env: &dyn Env) -> Result<Vec<(&'static str, String
             return Ok(found);
         }
     }
-    Err(format!("definition of service \"{name}\" not found"))
+    Err(SettingsError(format!(
+        "definition of service \"{name}\" not found"
+    )))
 }
 
 /// libpq's service file: `[name]` sections of `keyword=value` lines, `#` comments.
@@ -373,7 +376,7 @@ fn parse_service_file(
     text: &str,
     name: &str,
     file: &Path,
-) -> Result<Option<Vec<(&'static str, String)>>, String> {
+) -> Result<Option<Vec<(&'static str, String)>>, SettingsError> {
     let mut out = None::<Vec<(&'static str, String)>>;
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -391,26 +394,26 @@ fn parse_service_file(
         }
         let Some(found) = out.as_mut() else { continue };
         let Some((k, v)) = line.split_once('=') else {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "syntax error in service file \"{}\", line {}",
                 file.display(),
                 n + 1
-            ));
+            )));
         };
         let k = k.trim();
         if k == "service" {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "nested service specifications not supported in service file \"{}\", line {}",
                 file.display(),
                 n + 1
-            ));
+            )));
         }
         let Some(kw) = keyword(k) else {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "invalid connection option \"{k}\" in service file \"{}\", line {}",
                 file.display(),
                 n + 1
-            ));
+            )));
         };
         found.push((kw.name, v.trim().to_string()));
     }
@@ -539,11 +542,11 @@ mod tests {
     #[test]
     fn unknown_keywords_and_bad_syntax_are_refused_without_values() {
         let e = parse("host=x sslmod=require").unwrap_err();
-        assert!(e.contains("\"sslmod\""), "{e}");
+        assert!(e.to_string().contains("\"sslmod\""), "{e}");
         let e = parse("postgresql://h/db?bogus=1").unwrap_err();
-        assert!(e.contains("\"bogus\""), "{e}");
+        assert!(e.to_string().contains("\"bogus\""), "{e}");
         let e = parse("host=x password='s3cret").unwrap_err();
-        assert!(!e.contains("s3cret"), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
         assert!(parse("postgresql://u:%zz@h/d").is_err());
         assert!(parse("postgresql://u@h/d%00").is_err());
         assert!(parse("just-a-name").is_err());
@@ -600,7 +603,7 @@ mod tests {
         e2.insert("PGSERVICE".into(), "prod".into());
         assert_eq!(with_env(Params::new(), &e2).unwrap()["port"], "6543");
         let err = with_env(parse("service=missing").unwrap(), &e).unwrap_err();
-        assert!(err.contains("\"missing\" not found"), "{err}");
+        assert!(err.to_string().contains("\"missing\" not found"), "{err}");
         std::fs::write(&f, "[bad]\nbogus=1\n").unwrap();
         assert!(with_env(parse("service=bad").unwrap(), &e).is_err());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -6,13 +6,11 @@ use std::collections::BTreeSet;
 use tokio_postgres::Client;
 use wesley_planner::canon::{CanonSchema, CanonTable};
 
-pub async fn live(c: &Client) -> Result<CanonSchema, String> {
-    let row = c
-        .query_typed_one(CANONICAL_QUERY, &[])
-        .await
-        .map_err(|e| super::connect::describe(&e))?;
+pub async fn live(c: &Client) -> Result<CanonSchema, crate::error::DbError> {
+    let row = c.query_typed_one(CANONICAL_QUERY, &[]).await?;
     let json: String = row.get(0);
-    parse_canonical(&json).map_err(|e| format!("cannot read the catalog: {e}"))
+    parse_canonical(&json)
+        .map_err(|e| crate::error::DbError::Unexpected(format!("cannot read the catalog: {e}")))
 }
 
 /// Differences between an expected and a live schema, one sentence each.

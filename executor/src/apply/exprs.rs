@@ -135,10 +135,7 @@ async fn normalise(
             c.batch_execute("SAVEPOINT wesley_expr").await?;
             if let Err(err) = c.batch_execute(&sql).await {
                 c.batch_execute("ROLLBACK TO SAVEPOINT wesley_expr").await?;
-                let why = err
-                    .as_db_error()
-                    .map(|d| format!("{} (SQLSTATE {})", d.message(), d.code().code()))
-                    .unwrap_or_else(|| err.to_string());
+                let why = crate::error::DbError::from(err);
                 problems.push(format!(
                     "{kind} {object} on {}: the schema's expression does not compile on this database: {why}",
                     e.table
@@ -158,7 +155,7 @@ async fn normalise(
 pub async fn differences(
     c: &Client,
     expected: &[TableExpressions],
-) -> Result<Vec<String>, tokio_postgres::Error> {
+) -> Result<Vec<String>, crate::error::DbError> {
     let mut out = Vec::new();
     for e in expected {
         let (schema, name) = e.table.split_once('.').unwrap_or(("public", &e.table));

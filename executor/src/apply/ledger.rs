@@ -3,7 +3,7 @@
 //! record a step that did not commit or commit a step without recording it), and the
 //! progress of batched backfills (written in each batch's transaction).
 
-use super::connect::describe;
+use crate::error::DbError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use tokio_postgres::types::Type;
@@ -68,28 +68,20 @@ pub fn record_sql(
     )
 }
 
-fn err(e: tokio_postgres::Error) -> String {
-    describe(&e)
-}
-
-pub async fn setup(c: &Client) -> Result<(), String> {
-    c.batch_execute(SETUP).await.map_err(|e| {
-        format!(
-            "cannot create Wesley's ledger (schema `wesley`): {}",
-            err(e)
-        )
-    })
+pub async fn setup(c: &Client) -> Result<(), DbError> {
+    c.batch_execute(SETUP)
+        .await
+        .map_err(|e| DbError::from(e).context("cannot create Wesley's ledger (schema `wesley`)"))
 }
 
 /// Whether the ledger exists at all (for read-only commands).
-pub async fn exists(c: &Client) -> Result<bool, String> {
+pub async fn exists(c: &Client) -> Result<bool, DbError> {
     let row = c
         .query_typed_one(
             "SELECT to_regclass('wesley.applied_steps') IS NOT NULL",
             &[],
         )
-        .await
-        .map_err(err)?;
+        .await?;
     Ok(row.get(0))
 }
 
@@ -104,14 +96,14 @@ pub struct Run {
     pub last_error: Option<String>,
 }
 
-pub async fn runs(c: &Client) -> Result<Vec<Run>, String> {
+pub async fn runs(c: &Client) -> Result<Vec<Run>, DbError> {
     let rows = c
         .query_typed(
             "SELECT r.plan_hash, r.status, r.steps, (SELECT count(*) FROM wesley.applied_steps s WHERE s.plan_hash = r.plan_hash), r.stopped_hash, r.last_error FROM wesley.runs r ORDER BY r.started_at",
             &[],
         )
         .await
-        .map_err(err)?;
+        ?;
     Ok(rows
         .iter()
         .map(|r| Run {
@@ -129,8 +121,8 @@ pub async fn runs(c: &Client) -> Result<Vec<Run>, String> {
 pub async fn applied(
     c: &Client,
     plan_hash: &str,
-) -> Result<BTreeMap<String, (String, String)>, String> {
-    let rows = c.query_typed("SELECT step_id, sql_checksum, finished_at::text FROM wesley.applied_steps WHERE plan_hash = $1", &[(&plan_hash, Type::TEXT)]).await.map_err(err)?;
+) -> Result<BTreeMap<String, (String, String)>, DbError> {
+    let rows = c.query_typed("SELECT step_id, sql_checksum, finished_at::text FROM wesley.applied_steps WHERE plan_hash = $1", &[(&plan_hash, Type::TEXT)]).await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -149,7 +141,7 @@ pub async fn start_run(
     to: &str,
     steps: usize,
     to_sdl: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), DbError> {
     c.execute_typed(
         "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps, to_sdl) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plan_hash) DO UPDATE SET status = 'running', updated_at = now(), last_error = NULL, to_sdl = EXCLUDED.to_sdl",
         &[
@@ -161,7 +153,7 @@ pub async fn start_run(
         ],
     )
     .await
-    .map_err(err)?;
+    ?;
     Ok(())
 }
 
@@ -171,7 +163,7 @@ pub async fn finish_run(
     status: &str,
     stopped_hash: Option<&str>,
     error: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), DbError> {
     c.execute_typed(
         "UPDATE wesley.runs SET status = $2, updated_at = now(), stopped_hash = $3, last_error = $4 WHERE plan_hash = $1",
         &[
@@ -182,7 +174,7 @@ pub async fn finish_run(
         ],
     )
     .await
-    .map_err(err)?;
+    ?;
     Ok(())
 }
 
@@ -194,7 +186,7 @@ pub async fn record(
     sql: &str,
     attempt: u32,
     started: &str,
-) -> Result<(), String> {
+) -> Result<(), DbError> {
     c.execute_typed(
         "INSERT INTO wesley.applied_steps (plan_hash, step_id, sql_checksum, attempt, started_at) VALUES ($1, $2, $3, $4, $5::text::timestamptz) ON CONFLICT DO NOTHING",
         &[
@@ -206,7 +198,7 @@ pub async fn record(
         ],
     )
     .await
-    .map_err(err)?;
+    ?;
     Ok(())
 }
 
@@ -219,7 +211,7 @@ pub fn baseline_hash(hash: &str) -> String {
 /// no steps, done, from and to the schema it has (`sdl`, when the plan file carries the
 /// SDL it was planned from, e.g. the database introspected). Nothing is recorded for an
 /// empty database: its history starts with the first plan.
-pub async fn record_baseline(c: &Client, hash: &str, sdl: Option<&str>) -> Result<bool, String> {
+pub async fn record_baseline(c: &Client, hash: &str, sdl: Option<&str>) -> Result<bool, DbError> {
     let empty = wesley_planner::canon::canonical(&wesley_planner::Schema::default()).hash();
     if hash == empty {
         return Ok(false);
@@ -233,7 +225,7 @@ pub async fn record_baseline(c: &Client, hash: &str, sdl: Option<&str>) -> Resul
         ],
     )
     .await
-    .map_err(err)?;
+    ?;
     Ok(true)
 }
 
@@ -246,7 +238,7 @@ pub struct DoneRun {
 }
 
 /// The run that finished last (a baseline counts), if the database has a ledger.
-pub async fn last_done(c: &Client) -> Result<Option<DoneRun>, String> {
+pub async fn last_done(c: &Client) -> Result<Option<DoneRun>, DbError> {
     if !exists(c).await? {
         return Ok(None);
     }
@@ -257,7 +249,7 @@ pub async fn last_done(c: &Client) -> Result<Option<DoneRun>, String> {
             &[],
         )
         .await
-        .map_err(err)?;
+        ?;
     Ok(row.map(|r| DoneRun {
         plan_hash: r.get(0),
         to_hash: r.get(1),

@@ -24,7 +24,8 @@
 //! lock connection itself be served by the probe's backend, which only a transaction
 //! pooler can do, terminating it fails that statement: refused as well.)
 
-use super::connect::{describe, ConnInfo};
+use super::connect::ConnInfo;
+use crate::error::DbError;
 use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
@@ -33,12 +34,11 @@ use tokio_postgres::Client;
 pub const PROBE_APP: &str = "wesley-probe";
 
 /// Ok(None) when sessions are kept; Ok(Some(why)) when they are not.
-pub async fn sessions_are_kept(conn: &ConnInfo, lock: &Client) -> Result<Option<String>, String> {
+pub async fn sessions_are_kept(conn: &ConnInfo, lock: &Client) -> Result<Option<String>, DbError> {
     let (probe, _) = conn.connect_pinned(Some(PROBE_APP)).await?;
     let pid: i32 = probe
         .query_typed_one("SELECT pg_backend_pid()", &[])
-        .await
-        .map_err(|e| describe(&e))?
+        .await?
         .get(0);
     let not_kept = |detail: &str| {
         Some(format!(
@@ -63,16 +63,15 @@ pub async fn sessions_are_kept(conn: &ConnInfo, lock: &Client) -> Result<Option<
                 "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
                 &[(&pid, Type::INT4)],
             )
-            .await
-            .map_err(|e| describe(&e))?
+            .await?
             .get(0);
         if left == 0 {
             break;
         }
         if started.elapsed() > Duration::from_secs(10) {
-            return Err(format!(
+            return Err(DbError::Unexpected(format!(
                 "checking for a connection pooler: server process {pid} did not end"
-            ));
+            )));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -24,6 +24,7 @@
 //! `\q`); plan SQL has been checked to contain none before it gets here.
 
 use super::connect::ConnInfo;
+use crate::error::DbError;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,30 +32,6 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 use wesley_planner::planfile::psql::split_statements;
-
-/// An error reported by psql or PostgreSQL.
-#[derive(Debug, Clone)]
-pub struct SqlError {
-    /// SQLSTATE, when PostgreSQL reported one.
-    pub code: Option<String>,
-    pub message: String,
-}
-
-impl SqlError {
-    /// Lock timeout (55P03) or deadlock (40P01): worth retrying.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self.code.as_deref(), Some("55P03" | "40P01"))
-    }
-}
-
-impl std::fmt::Display for SqlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.code {
-            Some(c) => write!(f, "{} (SQLSTATE {c})", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
 
 pub struct PsqlSession {
     child: Child,
@@ -70,7 +47,7 @@ const STDERR_KEEP: usize = 64 * 1024;
 
 impl PsqlSession {
     /// Starts psql and checks that it connected.
-    pub async fn start(program: &str, conn: &ConnInfo, app: &str) -> Result<PsqlSession, SqlError> {
+    pub async fn start(program: &str, conn: &ConnInfo, app: &str) -> Result<PsqlSession, DbError> {
         let mut cmd = tokio::process::Command::from(conn.psql(program));
         cmd.env("PGAPPNAME", app)
             .args(["-X", "-q", "--no-psqlrc"])
@@ -78,7 +55,7 @@ impl PsqlSession {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| SqlError { code: None, message: format!("cannot start `{program}`: {e} (install the PostgreSQL client, or pass --psql PATH)") })?;
+        let mut child = cmd.spawn().map_err(|e| DbError::Psql(format!("cannot start `{program}`: {e} (install the PostgreSQL client, or pass --psql PATH)")))?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -119,10 +96,12 @@ impl PsqlSession {
     /// Runs `sql` (whole statements, each ended by `;`) and waits until psql has run it.
     /// The first statement that fails ends the session with its error: start a new one
     /// to continue.
-    pub async fn run(&mut self, sql: &str) -> Result<(), SqlError> {
-        let statements = split_statements(sql).map_err(|e| SqlError {
-            code: None,
-            message: format!("cannot split the SQL into statements: {}", e.message),
+    pub async fn run(&mut self, sql: &str) -> Result<(), DbError> {
+        let statements = split_statements(sql).map_err(|e| {
+            DbError::Psql(format!(
+                "cannot split the SQL into statements: {}",
+                e.message
+            ))
         })?;
         let err_mark = self.err_mark(self.marker + 1);
         let check = format!(
@@ -144,7 +123,7 @@ impl PsqlSession {
 
     /// Streams `script` to psql followed by a marker, and waits for the marker, or for
     /// the error marker of [`PsqlSession::run`].
-    async fn exchange(&mut self, script: &str) -> Result<(), SqlError> {
+    async fn exchange(&mut self, script: &str) -> Result<(), DbError> {
         self.marker += 1;
         let mark = format!("WESLEY-MARK-{}-{}", std::process::id(), self.marker);
         let err_mark = format!("{} ", self.err_mark(self.marker));
@@ -181,7 +160,7 @@ impl PsqlSession {
 
     /// psql has reported a failed statement and is quitting: its message is the rest of
     /// stdout; DETAIL and HINT come from stderr.
-    async fn statement_failure(&mut self, code: String) -> SqlError {
+    async fn statement_failure(&mut self, code: String) -> DbError {
         let mut rest = String::new();
         let _ = tokio::time::timeout(
             Duration::from_secs(5),
@@ -194,10 +173,7 @@ impl PsqlSession {
             message.push_str(" — ");
             message.push_str(&extra);
         }
-        SqlError {
-            code: (code.len() == 5).then_some(code),
-            message: self.conn.redact(&message),
-        }
+        DbError::from_psql(Some(code), self.conn.redact(&message))
     }
 
     /// Waits for psql to exit and its stderr to close; returns what it wrote there.
@@ -210,18 +186,17 @@ impl PsqlSession {
     }
 
     /// psql ended without a marker: the error is whatever it wrote on stderr.
-    async fn failure(&mut self, fallback: Option<String>) -> SqlError {
+    async fn failure(&mut self, fallback: Option<String>) -> DbError {
         let text = self.finish().await;
         let text = self.conn.redact(&text);
-        parse_error(&text).unwrap_or_else(|| SqlError {
-            code: None,
-            message: fallback.unwrap_or_else(|| {
+        parse_error(&text).unwrap_or_else(|| {
+            DbError::Psql(fallback.unwrap_or_else(|| {
                 if text.trim().is_empty() {
                     "psql exited unexpectedly".into()
                 } else {
                     one_line(&text)
                 }
-            }),
+            }))
         })
     }
 
@@ -274,7 +249,7 @@ fn details(stderr: &str, code: &str) -> Vec<String> {
 /// The last error in psql's verbose stderr, found by its shape, not its words:
 /// `<severity>:  <SQLSTATE>: <message>` (the severity is in the server's language), with
 /// the DETAIL and HINT after it.
-pub fn parse_error(stderr: &str) -> Option<SqlError> {
+pub fn parse_error(stderr: &str) -> Option<DbError> {
     let lines: Vec<&str> = stderr.lines().collect();
     let (start, code, msg) = lines.iter().enumerate().rev().find_map(|(i, l)| {
         let (_, rest) = l.split_once(":  ")?;
@@ -290,8 +265,8 @@ pub fn parse_error(stderr: &str) -> Option<SqlError> {
         message.push_str(" — ");
         message.push_str(&extra);
     }
-    Some(SqlError {
-        code: Some(code),
+    Some(DbError::Server {
+        sqlstate: code,
         message,
     })
 }
@@ -303,16 +278,16 @@ mod tests {
     #[test]
     fn parses_verbose_errors_in_any_language() {
         let e = parse_error("psql:<stdin>:3: ERROR:  55P03: canceling statement due to lock timeout\nLOCATION:  ProcessInterrupts, postgres.c:3320\n").unwrap();
-        assert_eq!(e.code.as_deref(), Some("55P03"));
+        assert_eq!(e.sqlstate(), Some("55P03"));
         assert!(e.is_retryable());
         let e = parse_error("psql:<stdin>:3: FEHLER:  55P03: Abbruch des Befehls wegen Zeitüberschreitung einer Sperre\nORT:  ProcessInterrupts, postgres.c:3320\n").unwrap();
-        assert_eq!(e.code.as_deref(), Some("55P03"));
+        assert_eq!(e.sqlstate(), Some("55P03"));
         assert!(e.is_retryable());
         let e = parse_error("psql:<stdin>:9: ERREUR:  23505: n'a pas pu créer l'index unique « x »\nDETAIL:  La clé (a)=(1) est dupliquée.\nLOCATION:  x.c:1\n").unwrap();
-        assert_eq!(e.code.as_deref(), Some("23505"));
+        assert_eq!(e.sqlstate(), Some("23505"));
         assert_eq!(
-            e.message,
-            "n'a pas pu créer l'index unique « x » — La clé (a)=(1) est dupliquée."
+            e.to_string(),
+            "n'a pas pu créer l'index unique « x » — La clé (a)=(1) est dupliquée. (SQLSTATE 23505)"
         );
         assert!(!e.is_retryable());
         assert!(parse_error("psql: error: connection to server failed: no such file").is_none());

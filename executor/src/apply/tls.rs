@@ -29,6 +29,7 @@
 //! the library itself is already on every machine that has psql.
 
 use super::conninfo::Params;
+use crate::error::{DbError, SettingsError};
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
 use openssl::x509::store::{X509Lookup, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
@@ -56,8 +57,8 @@ impl SslMode {
     ///
     /// # Errors
     /// Any other text, with the accepted values listed.
-    pub fn parse(s: &str) -> Result<SslMode, String> {
-        s.parse().map_err(|_| format!("invalid sslmode value: \"{s}\" (disable, allow, prefer, require, verify-ca or verify-full)"))
+    pub fn parse(s: &str) -> Result<SslMode, SettingsError> {
+        s.parse().map_err(|_| SettingsError(format!("invalid sslmode value: \"{s}\" (disable, allow, prefer, require, verify-ca or verify-full)")))
     }
 
     /// libpq's name for the mode.
@@ -85,14 +86,14 @@ pub struct Settings {
     pub direct: bool,
 }
 
-fn version(v: &str, what: &str) -> Result<Option<SslVersion>, String> {
+fn version(v: &str, what: &str) -> Result<Option<SslVersion>, SettingsError> {
     Ok(Some(match v {
         "" => return Ok(None),
         "TLSv1" => SslVersion::TLS1,
         "TLSv1.1" => SslVersion::TLS1_1,
         "TLSv1.2" => SslVersion::TLS1_2,
         "TLSv1.3" => SslVersion::TLS1_3,
-        _ => return Err(format!("invalid {what} value: \"{v}\"")),
+        _ => return Err(SettingsError(format!("invalid {what} value: \"{v}\""))),
     }))
 }
 
@@ -101,7 +102,7 @@ fn exists(p: &Path) -> bool {
 }
 
 /// libpq's checks of a private key file.
-fn check_key_file(key: &Path) -> Result<(), String> {
+fn check_key_file(key: &Path) -> Result<(), SettingsError> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(key).map_err(|e| {
         format!(
@@ -110,24 +111,24 @@ fn check_key_file(key: &Path) -> Result<(), String> {
         )
     })?;
     if !meta.is_file() {
-        return Err(format!(
+        return Err(SettingsError(format!(
             "private key file \"{}\" is not a regular file",
             key.display()
-        ));
+        )));
     }
     let mode = meta.mode();
     let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
     let bad =
         (Some(meta.uid()) == me && mode & 0o077 != 0) || (meta.uid() == 0 && mode & 0o037 != 0);
     if bad {
-        return Err(format!("private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root", key.display()));
+        return Err(SettingsError(format!("private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root", key.display())));
     }
     Ok(())
 }
 
 impl Settings {
     /// From the connection parameters (after the environment was applied).
-    pub fn from_params(p: &Params, home: Option<&Path>) -> Result<Settings, String> {
+    pub fn from_params(p: &Params, home: Option<&Path>) -> Result<Settings, SettingsError> {
         let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
         let dot = |f: &str| home.map(|h| h.join(".postgresql").join(f));
         let root_given = get("sslrootcert");
@@ -138,10 +139,10 @@ impl Settings {
             None => SslMode::Prefer,
         };
         if system_roots && mode != SslMode::VerifyFull && mode != SslMode::Disable {
-            return Err(format!(
+            return Err(SettingsError(format!(
                 "weak sslmode \"{}\" may not be used with sslrootcert=system (use \"verify-full\")",
                 mode.as_str()
-            ));
+            )));
         }
         let root_file = root_given.map(PathBuf::from).or_else(|| dot("root.crt"));
         let rootcert = match (&root_file, system_roots) {
@@ -184,7 +185,7 @@ impl Settings {
                 }
             }
             "require" => return Err("sslcertmode=require is not supported by Wesley; use sslcertmode=allow (the default) with sslcert and sslkey".into()),
-            other => return Err(format!("invalid sslcertmode value: \"{other}\"")),
+            other => return Err(SettingsError(format!("invalid sslcertmode value: \"{other}\""))),
         };
         let sni = get("sslsni").is_none_or(|v| v != "0");
         let min = version(
@@ -199,11 +200,15 @@ impl Settings {
             "postgres" => false,
             "direct" => {
                 if mode < SslMode::Require {
-                    return Err(format!("weak sslmode \"{}\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")", mode.as_str()));
+                    return Err(SettingsError(format!("weak sslmode \"{}\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")", mode.as_str())));
                 }
                 true
             }
-            other => return Err(format!("invalid sslnegotiation value: \"{other}\"")),
+            other => {
+                return Err(SettingsError(format!(
+                    "invalid sslnegotiation value: \"{other}\""
+                )))
+            }
         };
         Ok(Settings {
             mode,
@@ -227,7 +232,15 @@ impl Settings {
 
     /// The OpenSSL connector for these settings. `attempted` is set once the server
     /// agreed to TLS and the handshake started (for `prefer`'s fallback).
-    pub fn connector(&self, attempted: Arc<AtomicBool>) -> Result<Connector, String> {
+    ///
+    /// # Errors
+    /// [`DbError::Connection`]: no root certificate where verification needs one, or
+    /// OpenSSL refusing a setting or a file.
+    pub fn connector(&self, attempted: Arc<AtomicBool>) -> Result<Connector, DbError> {
+        self.build_connector(attempted).map_err(DbError::Connection)
+    }
+
+    fn build_connector(&self, attempted: Arc<AtomicBool>) -> Result<Connector, String> {
         if let Some(e) = &self.missing_root {
             return Err(e.clone());
         }
@@ -388,7 +401,7 @@ mod tests {
         let s = Settings::from_params(&parse("host=h sslmode=verify-ca").unwrap(), Some(&home))
             .unwrap();
         let e = s.connector(Arc::default()).err().unwrap();
-        assert!(e.contains("root.crt"), "{e}");
+        assert!(e.to_string().contains("root.crt"), "{e}");
         // A root certificate file that exists turns on chain verification in any mode.
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, "x").unwrap();
@@ -436,7 +449,7 @@ mod tests {
         ))
         .unwrap();
         let e = Settings::from_params(&p, None).unwrap_err();
-        assert!(e.contains("group or world access"), "{e}");
+        assert!(e.to_string().contains("group or world access"), "{e}");
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(Settings::from_params(&p, None).unwrap().cert.is_some());
         std::fs::remove_dir_all(&dir).unwrap();

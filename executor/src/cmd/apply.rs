@@ -233,24 +233,30 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     Ok(report(outcome, json))
 }
 
-/// Prints how the run ended and returns its exit code.
+/// Prints how the run ended and returns its exit code. With `--json`, the last line is
+/// always `{"event":"outcome","exit_code":N,"reason":R}` (and `"message"` for a dry run,
+/// failure or refusal): `reason` is [`Outcome::reason`]'s stable name, for scripts to
+/// match on instead of the message.
 pub fn report(outcome: Outcome, json: bool) -> u8 {
-    let (code, text) = match outcome {
-        Outcome::Done => (exit::OK, None),
-        Outcome::AlreadyApplied => (exit::OK, None),
-        Outcome::DryRun => (exit::OK, Some("Dry run: nothing was changed.".to_string())),
-        Outcome::Failed(m) => (exit::FAILED, Some(format!("error: {m}"))),
-        Outcome::Refused(m) => (exit::REFUSED, Some(format!("refused: {m}"))),
+    let code = outcome.exit_code();
+    let text = match &outcome {
+        Outcome::Done | Outcome::AlreadyApplied => None,
+        Outcome::DryRun => Some("Dry run: nothing was changed.".to_string()),
+        Outcome::Failed { message, .. } => Some(format!("error: {message}")),
+        Outcome::Refused { message, .. } => Some(format!("refused: {message}")),
     };
-    if let Some(t) = text {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({ "event": "outcome", "exit_code": code, "message": t })
-            );
-        } else {
-            eprintln!("{t}");
+    if json {
+        let mut event = serde_json::json!({
+            "event": "outcome",
+            "exit_code": code,
+            "reason": outcome.reason(),
+        });
+        if let Some(t) = &text {
+            event["message"] = serde_json::Value::from(t.as_str());
         }
+        println!("{event}");
+    } else if let Some(t) = text {
+        eprintln!("{t}");
     }
     code
 }

@@ -42,11 +42,10 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 return Ok(exit::FAILED);
             }
         };
-        let live = drift::live(&c).await.map_err(anyhow::Error::msg)?;
+        let live = drift::live(&c).await?;
         let mut diffs = drift::describe(&want, &live);
         let expr_diffs = crate::apply::exprs::differences(&c, &canon::expressions(&schema))
-            .await
-            .map_err(|e| anyhow::Error::msg(crate::apply::connect::describe(&e)))?;
+            .await?;
         let matches = live.hash() == want.hash() && expr_diffs.is_empty();
         diffs.extend(expr_diffs);
         if args.json {

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let got = match got {
         Ok(g) => g,
         Err(e) => {
-            eprintln!("error: {}", conn.redact(&e));
+            eprintln!("error: {}", conn.redact(&e.to_string()));
             return Ok(exit::FAILED);
         }
     };

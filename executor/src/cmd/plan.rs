@@ -114,7 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 live_model = Some(cur.model);
             }
             Err(e) => {
-                eprintln!("error: {}", conn.redact(&e));
+                eprintln!("error: {}", conn.redact(&format!("{e:#}")));
                 return Ok(exit::FAILED);
             }
         }
@@ -215,14 +215,16 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
 }
 
 /// The schema a database has now ([`crate::live::current`]), on a runtime of its own.
-pub fn current_schema(conn: &ConnInfo) -> Result<crate::live::Current, String> {
+///
+/// # Errors
+/// The database cannot be read ([`crate::live::IntrospectError`]), or no runtime starts.
+pub fn current_schema(conn: &ConnInfo) -> anyhow::Result<crate::live::Current> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     rt.block_on(async {
         let c = conn.connect().await?;
-        crate::live::current(&c).await
+        Ok(crate::live::current(&c).await?)
     })
 }
 

@@ -19,6 +19,7 @@ use super::source::{parse_and_report, SourceFile};
 use crate::apply::conninfo::{self, Env, ProcessEnv};
 use crate::apply::{self, connect::ConnInfo, events::Reporter, Outcome};
 use crate::duration;
+use crate::error::SettingsError;
 use crate::exit;
 use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode, DebounceEventResult};
 use std::io::IsTerminal;
@@ -77,7 +78,10 @@ impl Env for ExplicitOnly {
 
 /// The connection of `--database-url`, completed from the environment only where that
 /// cannot change which database it is.
-pub fn explicit_conn(url: &str) -> Result<ConnInfo, String> {
+///
+/// # Errors
+/// A URL that does not parse, names no database, or names a service.
+pub fn explicit_conn(url: &str) -> Result<ConnInfo, SettingsError> {
     let given = conninfo::parse(url)?;
     if given.get("dbname").is_none_or(|d| d.is_empty()) {
         return Err("--database-url must name the database (e.g. postgresql://host/dbname)".into());
@@ -213,7 +217,7 @@ impl Watch {
         });
         let current = match current {
             Ok(c) => c,
-            Err(e) => return format!("failed: {}", self.conn.redact(&e)),
+            Err(e) => return format!("failed: {}", self.conn.redact(&e.to_string())),
         };
         let p = plan::plan(&current.model, &new);
         let file = planfile::with_sdl(
@@ -275,8 +279,10 @@ impl Watch {
         match self.rt.block_on(apply::apply(valid, opts, reporter)) {
             Outcome::Done | Outcome::AlreadyApplied => format!("applied: {hash}"),
             Outcome::DryRun => "planned".into(),
-            Outcome::Failed(m) => format!("failed: {}", m.replace('\n', " ")),
-            Outcome::Refused(m) => format!("refused: {}", m.replace('\n', " ")),
+            Outcome::Failed { message, .. } => format!("failed: {}", message.replace('\n', " ")),
+            Outcome::Refused { message, .. } => {
+                format!("refused: {}", message.replace('\n', " "))
+            }
         }
     }
 }

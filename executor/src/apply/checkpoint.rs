@@ -1,0 +1,74 @@
+//! The local checkpoint file: a mirror of a run's progress (`<dir>/<plan hash>.json`,
+//! format `wesley.checkpoint/v1`) that `wesley status` reads without a connection. The
+//! ledger in the database is the truth; this file only says where a run stopped.
+
+use super::Ctx;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// The local mirror of progress, for `wesley status` without a connection.
+pub(super) struct Checkpoint {
+    /// Ids of the steps applied so far (from the ledger, then as steps finish).
+    pub applied: BTreeSet<String>,
+    /// The step that failed, if one did.
+    pub failed: Option<String>,
+    /// `running`, `failed` or `done`.
+    pub status: String,
+    last_write: Instant,
+}
+
+impl Checkpoint {
+    /// A running run's checkpoint, starting from the ledger's applied steps.
+    pub fn new(applied: &BTreeMap<String, (String, String)>) -> Checkpoint {
+        Checkpoint {
+            applied: applied.keys().cloned().collect(),
+            failed: None,
+            status: "running".into(),
+            last_write: Instant::now() - Duration::from_secs(10),
+        }
+    }
+
+    /// Writes `<dir>/<plan hash>.json` atomically; at most twice a second unless forced.
+    pub fn write(&mut self, ctx: &Ctx, force: bool) {
+        let Some(dir) = &ctx.opts.checkpoint_dir else {
+            return;
+        };
+        if !force && self.last_write.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.last_write = Instant::now();
+        let steps: Vec<serde_json::Value> = ctx
+            .plan
+            .steps
+            .iter()
+            .map(|s| {
+                let status = if self.applied.contains(&s.id) {
+                    "applied"
+                } else if self.failed.as_deref() == Some(s.id.as_str()) {
+                    "failed"
+                } else {
+                    "pending"
+                };
+                serde_json::json!({ "id": s.id, "phase": s.phase.as_str(), "status": status })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "format": "wesley.checkpoint/v1",
+            "plan_hash": ctx.plan.plan_hash(),
+            "database": ctx.opts.conn.to_string(),
+            "status": self.status,
+            "applied": self.applied.len(),
+            "total": ctx.plan.steps.len(),
+            "steps": steps,
+        });
+        let _ = std::fs::create_dir_all(dir);
+        let path = dir.join(format!(
+            "{}.json",
+            ctx.plan.plan_hash().trim_start_matches("sha256:")
+        ));
+        let _ = crate::output::write_atomic(
+            &path,
+            (serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n").as_bytes(),
+        );
+    }
+}

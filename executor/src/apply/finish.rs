@@ -1,0 +1,102 @@
+//! How a run that ran its steps ends: a failed step leaves the run failed at a recorded
+//! step; otherwise the plan's claims are checked on the server (the database hashes like
+//! the plan's target, and its expressions, as the server prints them, are the target's)
+//! before the run is recorded as done.
+
+use super::checkpoint::Checkpoint;
+use super::events::Event;
+use super::step::StepError;
+use super::{drift, exprs, ledger, Ctx, FailReason, Outcome};
+use crate::error::DbError;
+use tokio_postgres::Client;
+
+/// Records how the run ended in the ledger and the checkpoint file, and says so.
+/// `failure` is the step that failed, with its error.
+pub(super) async fn finish(
+    ctx: &Ctx,
+    client: &Client,
+    state: &mut Checkpoint,
+    failure: Option<(String, StepError)>,
+) -> Result<Outcome, DbError> {
+    let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
+    let live_after = drift::live(client).await.ok();
+    let live_hash = live_after.as_ref().map(|l| l.hash());
+    let done = state.applied.len();
+    if let Some((step, error)) = failure {
+        let _ = ledger::finish_run(
+            client,
+            plan.plan_hash(),
+            "failed",
+            live_hash.as_deref(),
+            Some(&error.to_string()),
+        )
+        .await;
+        state.status = "failed".into();
+        state.write(ctx, true);
+        rep.emit(Event::RunFinished {
+            status: "failed".into(),
+            applied: done,
+            pending: plan.steps.len() - done,
+            ms: rep.elapsed_ms(),
+        });
+        let reason = match error {
+            StepError::LockRetriesExhausted { .. } => FailReason::LockRetriesExhausted,
+            StepError::Db(_) => FailReason::Step,
+        };
+        return Ok(Outcome::failed(
+            reason,
+            format!(
+                "step {step} failed: {error}\nThe database is at a recorded step: {done} of {} steps applied (see `wesley status`). Fix the cause, then run the same `wesley apply` again to resume.",
+                plan.steps.len()
+            ),
+        ));
+    }
+    let at_target = live_hash.as_deref() == Some(plan.to().schema_hash.as_str());
+    let expr_diffs = if at_target {
+        exprs::differences(client, plan.to().expressions.as_deref().unwrap_or_default()).await?
+    } else {
+        Vec::new()
+    };
+    let failed = |reason: FailReason, msg: String| async move {
+        let _ = ledger::finish_run(client, plan.plan_hash(), "failed", None, Some(&msg)).await;
+        Ok(Outcome::failed(reason, msg))
+    };
+    match &live_after {
+        _ if at_target && expr_diffs.is_empty() => {}
+        _ if at_target && opts.allow_drift => rep.emit(Event::Drift {
+            differences: expr_diffs,
+            allowed: true,
+        }),
+        _ if at_target => {
+            let msg = format!(
+                "all steps ran, but expressions differ from the plan's target: {}",
+                expr_diffs.join("; ")
+            );
+            return failed(FailReason::ExpressionsDiffer, msg).await;
+        }
+        // Drift was allowed, so the target cannot be reached exactly: say where it differs
+        // and finish (failing would leave a run that can never complete).
+        Some(live) if opts.allow_drift => rep.emit(Event::Drift {
+            differences: drift::against(plan.to(), live),
+            allowed: true,
+        }),
+        _ => {
+            let msg = format!(
+                "all steps ran, but the database does not hash like the plan's target ({} instead of {})",
+                live_hash.unwrap_or_default(),
+                plan.to().schema_hash
+            );
+            return failed(FailReason::TargetMismatch, msg).await;
+        }
+    }
+    ledger::finish_run(client, plan.plan_hash(), "done", live_hash.as_deref(), None).await?;
+    state.status = "done".into();
+    state.write(ctx, true);
+    rep.emit(Event::RunFinished {
+        status: "done".into(),
+        applied: done,
+        pending: 0,
+        ms: rep.elapsed_ms(),
+    });
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,217 @@
+//! What a run checks once it holds the advisory lock and before any step runs: the
+//! ledger is set up; step sessions a crashed run left are ended; the ledger must not hold
+//! another half-applied plan, nor steps of this one applied with other SQL; a plan already
+//! applied stops here; and the live database must be where the plan starts (a first run)
+//! or somewhere between its two schemas on the tables it changes (a resumed run).
+
+use super::events::Event;
+use super::{drift, exprs, ledger, Ctx, Outcome, RefuseReason, STEP_APP};
+use crate::error::DbError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
+use std::time::Duration;
+use tokio_postgres::types::Type;
+use tokio_postgres::Client;
+
+/// What the ledger and the database say when the checks pass.
+pub(super) struct Start {
+    /// Runs recorded in the ledger (empty on a database Wesley never migrated).
+    pub runs: Vec<ledger::Run>,
+    /// Steps of this plan already applied: id → (SQL checksum, when it finished).
+    pub applied: BTreeMap<String, (String, String)>,
+    /// The live schema's canonical hash before any step runs.
+    pub live_hash: String,
+}
+
+/// Runs the checks. `Break` carries how the run ends without running a step (refused,
+/// or already applied); `Continue` what it starts from.
+pub(super) async fn check(
+    ctx: &Ctx,
+    client: &Client,
+) -> Result<ControlFlow<Outcome, Start>, DbError> {
+    let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
+    let ledger_exists = ledger::exists(client).await?;
+    if !opts.dry_run {
+        ledger::setup(client).await?;
+        // Ended, and gone, before the ledger is read: such a session may still commit a
+        // step.
+        end_orphaned_sessions(ctx, client).await?;
+    }
+    let runs = if ledger_exists || !opts.dry_run {
+        ledger::runs(client).await?
+    } else {
+        vec![]
+    };
+    if let Some(other) = runs
+        .iter()
+        .find(|r| r.status != "done" && r.plan_hash != plan.plan_hash())
+    {
+        return Ok(ControlFlow::Break(Outcome::refused(
+            RefuseReason::OtherPlan,
+            format!(
+                "another plan ({}) is half-applied on {} ({} of {} steps); finish it first with `wesley apply` on that plan file, or resolve it by hand",
+                other.plan_hash, opts.conn, other.done, other.steps
+            ),
+        )));
+    }
+    let mine = runs
+        .iter()
+        .find(|r| r.plan_hash == plan.plan_hash())
+        .cloned();
+    let applied = if ledger_exists || !opts.dry_run {
+        ledger::applied(client, plan.plan_hash()).await?
+    } else {
+        BTreeMap::new()
+    };
+    for s in &plan.steps {
+        if let Some((sum, _)) = applied.get(&s.id) {
+            if *sum != ledger::checksum(&s.sql) {
+                return Ok(ControlFlow::Break(Outcome::refused(
+                    RefuseReason::ModifiedPlan,
+                    format!("step {} was applied with different SQL than this plan file holds; the plan file was modified after it was applied", s.id),
+                )));
+            }
+        }
+    }
+    if mine.as_ref().is_some_and(|r| r.status == "done")
+        && plan.steps.iter().all(|s| applied.contains_key(&s.id))
+    {
+        rep.emit(Event::Message {
+            text: format!(
+                "Plan {} is already applied to {}; nothing to do.",
+                plan.plan_hash(),
+                opts.conn
+            ),
+        });
+        return Ok(ControlFlow::Break(Outcome::AlreadyApplied));
+    }
+
+    let live = drift::live(client).await?;
+    let live_hash = live.hash();
+    // A run of this plan was started before (even if it recorded no step: an interrupted
+    // first index build leaves its index behind): check it as a partial application.
+    let differences = if mine.is_none() {
+        first_run_drift(ctx, client, &live).await?
+    } else {
+        resumed_run_drift(ctx, client, &live).await?
+    };
+    if !differences.is_empty() {
+        rep.emit(Event::Drift {
+            differences: differences.clone(),
+            allowed: opts.allow_drift,
+        });
+        if !opts.allow_drift {
+            let message = if mine.is_none() {
+                format!("drift: {} does not match the schema this plan starts from ({} difference(s)); re-plan from the live schema, or pass --allow-drift", opts.conn, differences.len())
+            } else {
+                format!("drift: {} changed since the plan was partly applied ({} difference(s)); pass --allow-drift to continue anyway", opts.conn, differences.len())
+            };
+            return Ok(ControlFlow::Break(Outcome::refused(
+                RefuseReason::Drift,
+                message,
+            )));
+        }
+    }
+    Ok(ControlFlow::Continue(Start {
+        runs,
+        applied,
+        live_hash,
+    }))
+}
+
+/// Ends the step sessions of a crashed run (this run holds the advisory lock, so none
+/// belongs to a live run), and waits until they are gone.
+async fn end_orphaned_sessions(ctx: &Ctx, client: &Client) -> Result<(), DbError> {
+    let ended: Vec<i32> = client
+        .query_typed("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[(&STEP_APP, Type::TEXT)])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if ended.is_empty() {
+        return Ok(());
+    }
+    ctx.rep.emit(Event::Message {
+        text: format!(
+            "Ended {} session(s) left over from an interrupted run.",
+            ended.len()
+        ),
+    });
+    for _ in 0..100 {
+        let left: i64 = client
+            .query_typed_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[(&ended, Type::INT4_ARRAY)],
+            )
+            .await?
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// A first run: the database must be the plan's starting schema, expressions included
+/// (they are outside the hash; the server compares them).
+async fn first_run_drift(
+    ctx: &Ctx,
+    client: &Client,
+    live: &wesley_planner::canon::CanonSchema,
+) -> Result<Vec<String>, DbError> {
+    let plan = &ctx.plan;
+    let live_hash = live.hash();
+    let expr_diffs = exprs::differences(
+        client,
+        plan.from().expressions.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    if live_hash == plan.from().schema_hash && expr_diffs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut differences = if live_hash != plan.from().schema_hash {
+        drift::against(plan.from(), live)
+    } else {
+        Vec::new()
+    };
+    differences.extend(expr_diffs);
+    if live_hash == plan.to().schema_hash {
+        differences.insert(
+            0,
+            "the database already matches the plan's target schema (applied by other means?)"
+                .into(),
+        );
+    }
+    Ok(differences)
+}
+
+/// A resumed run: tables the plan does not change must be exactly as expected, and no
+/// table may exist that is in neither schema. The tables it changes may be anywhere in
+/// between (renamed in part, an index built for a constraint not yet added, an index
+/// dropped before its replacement is renamed); the steps and the final hash check cover
+/// those.
+async fn resumed_run_drift(
+    ctx: &Ctx,
+    client: &Client,
+    live: &wesley_planner::canon::CanonSchema,
+) -> Result<Vec<String>, DbError> {
+    let plan = &ctx.plan;
+    let changed: BTreeSet<String> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.touches.iter().cloned())
+        .collect();
+    let mut differences = drift::partial(plan.from(), plan.to(), live, &changed);
+    // The expressions of tables the plan does not change must be as expected too.
+    let untouched: Vec<wesley_planner::canon::TableExpressions> = plan
+        .from()
+        .expressions
+        .iter()
+        .flatten()
+        .filter(|e| !changed.contains(&e.table))
+        .cloned()
+        .collect();
+    differences.extend(exprs::differences(client, &untouched).await?);
+    Ok(differences)
+}
