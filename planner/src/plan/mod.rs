@@ -229,10 +229,13 @@ pub enum HazardKind {
     AuthzChange,
     /// Existing rows are updated in batches.
     NeedsBackfill,
+    /// Statements the database recorded recently still name a dropped table or column.
+    /// Never planned: the executor raises it at apply time from pg_stat_statements.
+    StillInUse,
 }
 
 impl HazardKind {
-    pub const ALL: [HazardKind; 8] = [
+    pub const ALL: [HazardKind; 9] = [
         HazardKind::DeletesData,
         HazardKind::BreaksClients,
         HazardKind::BlocksReads,
@@ -241,6 +244,7 @@ impl HazardKind {
         HazardKind::LongRunning,
         HazardKind::AuthzChange,
         HazardKind::NeedsBackfill,
+        HazardKind::StillInUse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -253,6 +257,7 @@ impl HazardKind {
             HazardKind::LongRunning => "long_running",
             HazardKind::AuthzChange => "authz_change",
             HazardKind::NeedsBackfill => "needs_backfill",
+            HazardKind::StillInUse => "still_in_use",
         }
     }
 
@@ -271,6 +276,9 @@ impl HazardKind {
             HazardKind::LongRunning => "takes time proportional to the table's size",
             HazardKind::AuthzChange => "changes which rows roles can see or change",
             HazardKind::NeedsBackfill => "existing rows are updated in batches",
+            HazardKind::StillInUse => {
+                "statements the database recorded recently still use a dropped object"
+            }
         }
     }
 }
@@ -318,7 +326,8 @@ impl HazardKind {
             HazardKind::DeletesData
             | HazardKind::TableRewrite
             | HazardKind::AuthzChange
-            | HazardKind::BreaksClients => Severity::Refuse,
+            | HazardKind::BreaksClients
+            | HazardKind::StillInUse => Severity::Refuse,
             HazardKind::BlocksReads
             | HazardKind::BlocksWrites
             | HazardKind::LongRunning
