@@ -38,6 +38,8 @@ pub enum Command {
     Drift(cmd::drift::Args),
     /// Rehearse a migration on a throwaway local PostgreSQL cluster, with sample data.
     Rehearse(cmd::rehearse::Args),
+    /// Which tables, columns and indexes the database's workload uses (pg_stat_statements).
+    Usage(cmd::usage::Args),
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes.
@@ -60,5 +62,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Apply(args) => cmd::apply::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Drift(args) => cmd::drift::run(args),
+        Command::Usage(args) => cmd::usage::run(args),
     }
 }

@@ -9,3 +9,4 @@ pub mod duration;
 pub mod introspect;
 pub mod output;
 pub mod seed;
+pub mod usage;

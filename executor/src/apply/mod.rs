@@ -347,6 +347,12 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     let pending: Vec<usize> = (0..plan.steps.len())
         .filter(|&i| !applied.contains_key(&plan.steps[i].id))
         .collect();
+    // Drops of objects recent statements still use (pg_stat_statements), before anything runs.
+    if let Some(why) =
+        crate::usage::check::gate(client, plan, &pending, &live, &opts.policy, rep).await?
+    {
+        return Ok(Outcome::Refused(why));
+    }
     rep.emit(Event::RunStarted {
         plan_hash: plan.plan_hash().to_string(),
         database: opts.conn.to_string(),

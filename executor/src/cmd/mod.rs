@@ -7,3 +7,4 @@ pub mod plan;
 pub mod rehearse;
 pub mod source;
 pub mod status;
+pub mod usage;
