@@ -502,7 +502,13 @@ impl Report {
                             c.column,
                             u.confidence.as_str()
                         );
-                        for r in u.reasons.iter().filter(|r| !self.reasons.contains(r)) {
+                        // The table's own reasons are printed once, above.
+                        let shown = t.unused.as_ref().map_or(&[][..], |u| &u.reasons[..]);
+                        for r in u
+                            .reasons
+                            .iter()
+                            .filter(|r| !self.reasons.contains(r) && !shown.contains(r))
+                        {
                             let _ = writeln!(
                                 o,
                                 "  {:<width$}          {}: {}",

@@ -37,7 +37,9 @@ pub fn human(seconds: f64) -> String {
     let s = seconds.max(0.0) as u64;
     let (d, h, m) = (s / 86_400, (s % 86_400) / 3_600, (s % 3_600) / 60);
     let plural = |n: u64, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    if d > 0 {
+    if d > 0 && h == 0 {
+        plural(d, "day")
+    } else if d > 0 {
         format!("{} {}", plural(d, "day"), plural(h, "hour"))
     } else if h > 0 {
         format!("{} {m} min", plural(h, "hour"))
