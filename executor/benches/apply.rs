@@ -29,7 +29,7 @@ use wesley_planner::model::Schema;
 use wesley_planner::synth::{self, SynthOptions};
 use wesley_planner::{plan, sdl};
 
-const ALL_HAZARDS: &str = "deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill";
+const ALL_HAZARDS: &str = "deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill,still_in_use";
 
 fn env_list(name: &str) -> Option<Vec<usize>> {
     let v = std::env::var(name).ok().filter(|v| !v.trim().is_empty())?;

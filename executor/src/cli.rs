@@ -34,6 +34,8 @@ pub enum Command {
     Watch(cmd::watch::Args),
     /// Rehearse a migration on a throwaway local PostgreSQL cluster, with sample data.
     Rehearse(cmd::rehearse::Args),
+    /// Which tables, columns and indexes the database's workload uses (pg_stat_statements).
+    Usage(cmd::usage::Args),
 }
 
 /// Parses the command line, runs the command, and maps errors to exit codes.
@@ -58,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Drift(args) => cmd::drift::run(args),
         Command::Introspect(args) => cmd::introspect::run(args),
         Command::Watch(args) => cmd::watch::run(args),
+        Command::Usage(args) => cmd::usage::run(args),
     }
 }

@@ -14,3 +14,4 @@ pub mod live;
 pub mod output;
 pub mod sdl_writer;
 pub mod seed;
+pub mod usage;

@@ -15,7 +15,7 @@ use wesley_planner::sdl;
 use wesley_planner::sql::{ident, qualified};
 
 /// Every hazard kind, for `--allow`.
-pub const ALL_HAZARDS: &str = "deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill";
+pub const ALL_HAZARDS: &str = "deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill,still_in_use";
 
 /// The directory of the golden plan cases.
 pub fn plan_cases_dir() -> PathBuf {

@@ -23,7 +23,7 @@ import { startCluster } from './pg.mjs';
 const WESLEY = process.env.WESLEY_BIN ?? join(resolve(ROOT, process.env.CARGO_TARGET_DIR ?? 'target'), 'debug', 'wesley');
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
 const PKG = join(ROOT, 'pkg');
-const ALL_HAZARDS = 'deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill';
+const ALL_HAZARDS = 'deletes_data,breaks_clients,blocks_reads,blocks_writes,table_rewrite,long_running,authz_change,needs_backfill,still_in_use';
 
 let server;
 let chrome;

@@ -84,7 +84,10 @@ pub async fn run(
         None => {
             let upper: Option<Vec<String>> = c
                 .query_typed_opt(
-                    &format!("SELECT ARRAY[{as_text}] FROM {table} ORDER BY {keys_desc} LIMIT 1"),
+                    &format!(
+                        "{} SELECT ARRAY[{as_text}] FROM {table} ORDER BY {keys_desc} LIMIT 1",
+                        crate::usage::OWN_MARKER
+                    ),
                     &[],
                 )
                 .await?
@@ -115,9 +118,10 @@ pub async fn run(
         };
         let upper_at = if last.is_some() { n + 1 } else { 1 };
         let batch = format!(
-            "WITH batch AS (SELECT {keys} FROM {table} WHERE {lower}ROW({keys}) <= {upper_row} ORDER BY {keys} LIMIT {size}), \
+            "{own} WITH batch AS (SELECT {keys} FROM {table} WHERE {lower}ROW({keys}) <= {upper_row} ORDER BY {keys} LIMIT {size}), \
              upd AS (UPDATE {table} SET {set} WHERE ROW({keys}) IN (SELECT {keys} FROM batch) AND ({pred}) RETURNING 1) \
              SELECT (SELECT count(*) FROM upd), (SELECT ARRAY[{as_text}] FROM batch ORDER BY {keys_desc} LIMIT 1)",
+            own = crate::usage::OWN_MARKER,
             upper_row = row_of(upper_at),
             size = limits.batch_size,
             set = b.set,

@@ -7,7 +7,8 @@
 //!    advisory lock;
 //! 2. `preflight`: set up the ledger, end orphaned step sessions of a crashed run, refuse
 //!    a different half-applied plan or a modified one, detect drift;
-//! 3. here: record a baseline and the run in the ledger;
+//! 3. here: refuse drops of objects the workload still uses (`crate::usage::check`),
+//!    then record a baseline and the run in the ledger;
 //! 4. `schedule`: run the pending steps, in plan order with one job or as a rolling
 //!    frontier with several, each one by `step` (attempts, timeouts, retries), progress
 //!    mirrored by `checkpoint`;
@@ -132,6 +133,9 @@ pub enum RefuseReason {
     ModifiedPlan,
     /// The database is not where the plan starts (or resumes) from.
     Drift,
+    /// The plan drops a table or column that statements recorded by pg_stat_statements
+    /// still use, and `--allow still_in_use` was not given.
+    StillInUse,
 }
 
 impl Outcome {
@@ -315,6 +319,12 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     let pending: Vec<usize> = (0..plan.steps.len())
         .filter(|&i| !applied.contains_key(&plan.steps[i].id))
         .collect();
+    // Drops of objects recent statements still use (pg_stat_statements), before anything runs.
+    if let Some(why) =
+        crate::usage::check::gate(client, plan, &pending, &start.live, &opts.policy, rep).await?
+    {
+        return Ok(Outcome::refused(RefuseReason::StillInUse, why));
+    }
     rep.emit(Event::RunStarted {
         plan_hash: plan.plan_hash().to_string(),
         database: opts.conn.to_string(),

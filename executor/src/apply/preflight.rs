@@ -19,7 +19,8 @@ pub(super) struct Start {
     pub runs: Vec<ledger::Run>,
     /// Steps of this plan already applied: id → (SQL checksum, when it finished).
     pub applied: BTreeMap<String, (String, String)>,
-    /// The live schema's canonical hash before any step runs.
+    /// The live schema before any step runs, and its canonical hash.
+    pub live: wesley_planner::canon::CanonSchema,
     pub live_hash: String,
 }
 
@@ -115,6 +116,7 @@ pub(super) async fn check(
     Ok(ControlFlow::Continue(Start {
         runs,
         applied,
+        live,
         live_hash,
     }))
 }

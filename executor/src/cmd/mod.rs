@@ -8,4 +8,5 @@ pub mod plan;
 pub mod rehearse;
 pub mod source;
 pub mod status;
+pub mod usage;
 pub mod watch;

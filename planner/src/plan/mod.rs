@@ -176,6 +176,9 @@ pub enum HazardKind {
     AuthzChange,
     /// Existing rows are updated in batches.
     NeedsBackfill,
+    /// Statements the database recorded recently still name a dropped table or column.
+    /// Never planned: the executor raises it at apply time from pg_stat_statements.
+    StillInUse,
 }
 
 impl HazardKind {
@@ -203,6 +206,9 @@ impl HazardKind {
             HazardKind::LongRunning => "takes time proportional to the table's size",
             HazardKind::AuthzChange => "changes which rows roles can see or change",
             HazardKind::NeedsBackfill => "existing rows are updated in batches",
+            HazardKind::StillInUse => {
+                "statements the database recorded recently still use a dropped object"
+            }
         }
     }
 }
@@ -259,7 +265,8 @@ impl HazardKind {
             HazardKind::DeletesData
             | HazardKind::TableRewrite
             | HazardKind::AuthzChange
-            | HazardKind::BreaksClients => Severity::Refuse,
+            | HazardKind::BreaksClients
+            | HazardKind::StillInUse => Severity::Refuse,
             HazardKind::BlocksReads
             | HazardKind::BlocksWrites
             | HazardKind::LongRunning

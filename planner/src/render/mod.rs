@@ -183,6 +183,7 @@ pub fn advice(kind: HazardKind) -> &'static str {
         HazardKind::LongRunning => "Expect it to take time on large tables; traffic continues, but do not cut the migration short.",
         HazardKind::AuthzChange => "Check which roles gain or lose access to which rows before applying.",
         HazardKind::NeedsBackfill => "Expect extra write load and dead rows on large tables; watch replication lag and VACUUM.",
+        HazardKind::StillInUse => "Find the code that sends the named statements and deploy a version that no longer uses the object; `wesley usage` shows what still uses it.",
     }
 }
 
