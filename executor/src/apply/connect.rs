@@ -372,7 +372,8 @@ impl ConnInfo {
             .get("load_balance_hosts")
             .is_some_and(|v| v == "random")
         {
-            shuffle(&mut order);
+            // `load_balance_hosts=random` (no security purpose).
+            fastrand::shuffle(&mut order);
         }
         let mut errors: Vec<String> = Vec::new();
         for &pass in passes {
@@ -675,21 +676,6 @@ async fn check_attrs(c: &tokio_postgres::Client, a: SessionAttrs) -> Result<bool
         SessionAttrs::Primary => !recovery,
         SessionAttrs::Standby | SessionAttrs::PreferStandby => recovery,
     })
-}
-
-/// `load_balance_hosts=random`: a shuffle seeded by the clock (no security purpose).
-fn shuffle(v: &mut [usize]) {
-    let mut x = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        | 1;
-    for i in (1..v.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.swap(i, (x % (i as u64 + 1)) as usize);
-    }
 }
 
 #[cfg(test)]
