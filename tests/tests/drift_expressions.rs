@@ -35,7 +35,7 @@ fn setup(work: &Work, prefix: &str) -> TestDb {
     let schema = work.write("schema.graphql", SCHEMA);
     let db = wesley_e2e::fresh_db(&format!("{prefix}_roles"));
     // Roles belong to the cluster: create the one the schema names, once.
-    db.psql("DO $$ BEGIN CREATE ROLE wesley_drift_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;");
+    db.psql("DO $$ BEGIN CREATE ROLE wesley_drift_reader NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;");
     database_with(prefix, work, &schema, "")
 }
 

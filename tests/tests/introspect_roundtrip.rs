@@ -99,8 +99,8 @@ fn golden_schemas() -> Vec<PathBuf> {
 }
 
 /// Roles the golden schemas' policies name.
-const ROLES: &str = "DO $$ BEGIN CREATE ROLE app_user NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
-DO $$ BEGIN CREATE ROLE app_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n";
+const ROLES: &str = "DO $$ BEGIN CREATE ROLE app_user NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;\n\
+DO $$ BEGIN CREATE ROLE app_reader NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;\n";
 
 #[test]
 fn golden_schemas_round_trip() {

@@ -2,7 +2,7 @@
 //! 3 when they differ (0 when they match).
 
 use super::source::{parse_and_report, SourceFile};
-use crate::apply::{connect::ConnInfo, drift};
+use crate::apply::drift;
 use crate::exit;
 use std::path::PathBuf;
 use wesley_planner::canon;
@@ -24,27 +24,15 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(exit::INVALID);
     };
     let want = canon::canonical(&schema);
-    let conn = match ConnInfo::resolve(args.database_url.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::INVALID);
-        }
+    let reader = match super::Reader::connect(args.database_url.as_deref()) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let c = match conn.connect().await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(exit::FAILED);
-            }
-        };
-        let live = drift::live(&c).await?;
+    let (c, conn) = (&reader.client, &reader.conn);
+    reader.rt.block_on(async move {
+        let live = drift::live(c).await?;
         let mut diffs = drift::describe(&want, &live);
-        let expr_diffs = crate::apply::exprs::differences(&c, &canon::expressions(&schema))
+        let expr_diffs = crate::apply::exprs::differences(c, &canon::expressions(&schema))
             .await?;
         let matches = live.hash() == want.hash() && expr_diffs.is_empty();
         diffs.extend(expr_diffs);

@@ -10,3 +10,36 @@ pub mod source;
 pub mod status;
 pub mod usage;
 pub mod watch;
+
+use crate::apply::connect::ConnInfo;
+
+/// A connection for a command that reads a database: the settings resolved like libpq's
+/// (the URL or `key=value` string, else `DATABASE_URL`, then the `PG*` variables), a
+/// current-thread runtime, and the connected client (driven whenever the runtime runs).
+pub struct Reader {
+    pub rt: tokio::runtime::Runtime,
+    pub conn: ConnInfo,
+    pub client: tokio_postgres::Client,
+}
+
+impl Reader {
+    /// Connects, or prints why not and gives the exit code: [`crate::exit::INVALID`] for
+    /// settings that describe no connection, [`crate::exit::FAILED`] when no server
+    /// answers (the message never holds the password).
+    pub fn connect(database_url: Option<&str>) -> Result<Reader, u8> {
+        let conn = ConnInfo::resolve(database_url).map_err(|e| {
+            eprintln!("error: {e}");
+            crate::exit::INVALID
+        })?;
+        let failed = |e: &dyn std::fmt::Display| {
+            eprintln!("error: {e}");
+            crate::exit::FAILED
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| failed(&e))?;
+        let client = rt.block_on(conn.connect()).map_err(|e| failed(&e))?;
+        Ok(Reader { rt, conn, client })
+    }
+}

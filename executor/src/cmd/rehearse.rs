@@ -257,9 +257,12 @@ fn policy_roles(
     out
 }
 
-/// `CREATE ROLE name NOLOGIN`, skipped when the role exists.
+/// `CREATE ROLE name NOLOGIN`, skipped when the role exists. Roles belong to
+/// the cluster, so two rehearsals racing to create one see either
+/// `duplicate_object` (42710) or `unique_violation` (23505) on
+/// `pg_authid_rolname_index`; both mean "it exists".
 fn create_role(name: &str) -> String {
     let stmt = format!("CREATE ROLE {} NOLOGIN", wesley_planner::sql::ident(name));
     let tag = wesley_planner::planfile::psql::dollar_tag(&[&stmt]);
-    format!("DO {tag} BEGIN {stmt}; EXCEPTION WHEN duplicate_object THEN NULL; END {tag};\n")
+    format!("DO {tag} BEGIN {stmt}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END {tag};\n")
 }

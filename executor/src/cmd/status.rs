@@ -2,7 +2,7 @@
 //! (`--database-url`, `DATABASE_URL` or `--connect`) it reads the ledger in the database;
 //! otherwise the local checkpoint file.
 
-use crate::apply::{connect::ConnInfo, ledger};
+use crate::apply::ledger;
 use crate::exit;
 use std::path::PathBuf;
 
@@ -72,29 +72,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let conn = match ConnInfo::resolve(args.database_url.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::INVALID);
-        }
+    let reader = match super::Reader::connect(args.database_url.as_deref()) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let c = match conn.connect().await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(exit::FAILED);
-            }
-        };
-        if !ledger::exists(&c).await.map_err(anyhow::Error::msg)? {
+    let (c, conn) = (&reader.client, &reader.conn);
+    reader.rt.block_on(async move {
+        if !ledger::exists(c).await.map_err(anyhow::Error::msg)? {
             println!("No Wesley ledger in {conn}: no plan was ever applied there.");
             return Ok(exit::OK);
         }
-        let runs = ledger::runs(&c).await.map_err(anyhow::Error::msg)?;
+        let runs = ledger::runs(c).await.map_err(anyhow::Error::msg)?;
         match plan {
             None => {
                 for r in runs {
@@ -109,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 }
             }
             Some(plan) => {
-                let applied = ledger::applied(&c, plan.plan_hash())
+                let applied = ledger::applied(c, plan.plan_hash())
                     .await
                     .map_err(anyhow::Error::msg)?;
                 let run = runs.iter().find(|r| r.plan_hash == plan.plan_hash());

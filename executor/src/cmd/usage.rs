@@ -5,7 +5,6 @@
 //! 2 invalid input.
 
 use super::source::{parse_and_report, SourceFile};
-use crate::apply::connect::ConnInfo;
 use crate::duration;
 use crate::exit;
 use crate::usage::{self, catalog::Catalog, stats};
@@ -33,25 +32,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         return Ok(exit::INVALID);
     };
     let catalog = Catalog::from_model(&schema);
-    let conn = match ConnInfo::resolve(args.database_url.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::INVALID);
-        }
+    let reader = match super::Reader::connect(args.database_url.as_deref()) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let c = match conn.connect().await {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(exit::FAILED);
-            }
-        };
-        let statements = match stats::statements(&c).await.map_err(anyhow::Error::msg)? {
+    let (c, conn) = (&reader.client, &reader.conn);
+    reader.rt.block_on(async move {
+        let statements = match stats::statements(c).await? {
             Ok(s) => s,
             Err(u) => {
                 if args.json {
@@ -65,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 return Ok(exit::FAILED);
             }
         };
-        let activity = stats::activity(&c).await.map_err(anyhow::Error::msg)?;
+        let activity = stats::activity(c).await?;
         let report = usage::report(&statements, &activity, &catalog, args.min_window);
         if args.json {
             let mut v = serde_json::to_value(&report)?;

@@ -2,6 +2,10 @@
 //! Ground truth: locks measured on PostgreSQL 15 (see docs/locks.md); the mode names are
 //! those of `pg_locks.mode`.
 
+super::named!(LockMode, Blocking, Work);
+
+/// A table lock mode, weakest first; its name (`as_str`) is `pg_locks.mode`'s
+/// (`AccessShareLock`, ...), and `sql_name` the one `LOCK TABLE` takes.
 #[derive(
     Debug,
     Clone,
@@ -35,19 +39,6 @@ pub enum LockMode {
 }
 
 impl LockMode {
-    /// Every variant, in declaration order (strum's `VariantArray`).
-    pub const ALL: &'static [LockMode] = <LockMode as strum::VariantArray>::VARIANTS;
-
-    /// The name `pg_locks.mode` uses.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Reads [`LockMode::as_str`]'s names; `None` for any other text.
-    pub fn parse(s: &str) -> Option<LockMode> {
-        s.parse().ok()
-    }
-
     /// Blocks plain SELECT.
     pub fn blocks_reads(self) -> bool {
         self == LockMode::AccessExclusive
@@ -95,7 +86,7 @@ impl Lock {
 }
 
 /// How long reads (or writes) of a table can be blocked by a plan, for the per-table
-/// summary reviewers decide on.
+/// summary reviewers decide on. Plan file names: `none`, `lock_wait`, `table_size`.
 #[derive(
     Debug,
     Clone,
@@ -121,19 +112,6 @@ pub enum Blocking {
 }
 
 impl Blocking {
-    /// Every variant, in declaration order (strum's `VariantArray`).
-    pub const ALL: &'static [Blocking] = <Blocking as strum::VariantArray>::VARIANTS;
-
-    /// The name used in plan files: `none`, `lock_wait`, `table_size`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Reads [`Blocking::as_str`]'s names; `None` for any other text.
-    pub fn parse(s: &str) -> Option<Blocking> {
-        s.parse().ok()
-    }
-
     /// For people: `no`, `for a lock wait`, `while the table is read`.
     pub fn describe(self) -> &'static str {
         match self {
@@ -144,7 +122,8 @@ impl Blocking {
     }
 }
 
-/// How long the work a plan does on a table runs.
+/// How long the work a plan does on a table runs. Plan file names: `instant`,
+/// `table_size`.
 #[derive(
     Debug,
     Clone,
@@ -167,19 +146,6 @@ pub enum Work {
 }
 
 impl Work {
-    /// Every variant, in declaration order (strum's `VariantArray`).
-    pub const ALL: &'static [Work] = <Work as strum::VariantArray>::VARIANTS;
-
-    /// The name used in plan files: `instant` or `table_size`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Reads [`Work::as_str`]'s names; `None` for any other text.
-    pub fn parse(s: &str) -> Option<Work> {
-        s.parse().ok()
-    }
-
     /// For people: `instant` or `proportional to table size`.
     pub fn describe(self) -> &'static str {
         match self {

@@ -27,6 +27,31 @@ macro_rules! display_as_str {
 }
 display_as_str!(Phase, StepKind, HazardKind, Severity, TimeoutClass);
 
+/// The name table of closed enums whose names strum derives (`IntoStaticStr`,
+/// `EnumString`, `VariantArray`): `ALL`, every variant in declaration order; `as_str`, the
+/// stable name used in plan files and on the command line; `parse`, its inverse.
+macro_rules! named {
+    ($($t:ident),* $(,)?) => {$(
+        impl $t {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$t] = <$t as strum::VariantArray>::VARIANTS;
+
+            /// The stable name used in plan files and on the command line.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+
+            /// Reads [`Self::as_str`]'s names; `None` for any other text.
+            pub fn parse(s: &str) -> Option<$t> {
+                s.parse().ok()
+            }
+        }
+    )*};
+}
+pub(crate) use named;
+
+named!(Phase, StepKind, HazardKind, Severity, TimeoutClass);
+
 /// The five phases of an expand/contract migration, in execution order.
 #[derive(
     Debug,
@@ -53,21 +78,6 @@ pub enum Phase {
     Switch,
     /// Destructive changes: drops. Held back for an explicit decision.
     Contract,
-}
-
-impl Phase {
-    /// Every variant, in declaration order (strum's `VariantArray`).
-    pub const ALL: &'static [Phase] = <Phase as strum::VariantArray>::VARIANTS;
-
-    /// The stable name used in plan files and on the command line.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Reads [`Phase::as_str`]'s names; `None` for any other text.
-    pub fn parse(s: &str) -> Option<Phase> {
-        s.parse().ok()
-    }
 }
 
 /// What a step does. Stable snake_case names appear in plan files.
@@ -128,21 +138,6 @@ pub enum StepKind {
     DisableRls,
 }
 
-impl StepKind {
-    /// The stable name used in plan files and step ids, e.g. `add_column`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Every variant, in declaration order (strum's `VariantArray`).
-    pub const ALL: &'static [StepKind] = <StepKind as strum::VariantArray>::VARIANTS;
-
-    /// Reads [`StepKind::as_str`]'s names; `None` for any other text.
-    pub fn parse(s: &str) -> Option<StepKind> {
-        s.parse().ok()
-    }
-}
-
 /// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
 /// `wesley apply --allow` take them.
 #[derive(
@@ -182,19 +177,6 @@ pub enum HazardKind {
 }
 
 impl HazardKind {
-    /// Every variant, in declaration order (strum's `VariantArray`).
-    pub const ALL: &'static [HazardKind] = <HazardKind as strum::VariantArray>::VARIANTS;
-
-    /// The stable name used in plan files and on the command line.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Reads [`HazardKind::as_str`]'s names; `None` for any other text.
-    pub fn parse(s: &str) -> Option<HazardKind> {
-        s.parse().ok()
-    }
-
     /// One line for documentation and help output.
     pub fn describe(self) -> &'static str {
         match self {
@@ -238,21 +220,6 @@ pub enum Severity {
     /// Irreversible, an outage, or a security change: the plan is refused (exit code 3)
     /// unless the kind is listed in `--allow`.
     Refuse,
-}
-
-impl Severity {
-    /// Both severities, the milder first.
-    pub const ALL: &'static [Severity] = <Severity as strum::VariantArray>::VARIANTS;
-
-    /// The name used in plan files: `review` or `refuse`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Reads [`Severity::as_str`]'s names.
-    pub fn parse(s: &str) -> Option<Severity> {
-        s.parse().ok()
-    }
 }
 
 impl HazardKind {
@@ -329,9 +296,6 @@ pub enum TimeoutClass {
 }
 
 impl TimeoutClass {
-    /// Every variant, in declaration order (strum's `VariantArray`).
-    pub const ALL: &'static [TimeoutClass] = <TimeoutClass as strum::VariantArray>::VARIANTS;
-
     /// The class of a step with these facts: backfills are unbounded; steps that scan or
     /// rewrite a table, or run outside a transaction (CONCURRENTLY, which also waits for
     /// older transactions), are long; the rest are instant.
@@ -343,16 +307,6 @@ impl TimeoutClass {
         } else {
             TimeoutClass::Instant
         }
-    }
-
-    /// The name used in plan files: `instant`, `long` or `unbounded`.
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// Reads [`TimeoutClass::as_str`]'s names; `None` for any other text.
-    pub fn parse(s: &str) -> Option<TimeoutClass> {
-        s.parse().ok()
     }
 }
 
