@@ -184,7 +184,7 @@ fn corpus_references_agree_with_postgresql() {
     let mut normalised = Vec::new();
     rt.block_on(async {
         for s in &stmts {
-            c.batch_execute("SELECT pg_stat_statements_reset()")
+            c.batch_execute(RESET_THIS_DATABASE)
                 .await
                 .unwrap();
             if s.starts_with("COPY") {
@@ -308,12 +308,16 @@ type Tag @wes_table {
 
 const SEED: &str = "INSERT INTO member (id, email, legacy_flags, nickname) VALUES (1, 'a@example.com', 0, 'a'), (2, 'b@example.com', 1, 'b'); INSERT INTO tag (id, name) VALUES (1, 'x');";
 
+/// Resets the statistics of the current database only: the tests share one cluster and
+/// run in parallel, and a reset without arguments would wipe every test's workload.
+const RESET_THIS_DATABASE: &str = "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)";
+
 /// A database of V1 with pg_stat_statements, its statistics reset, then `workload` run.
 fn with_workload(work: &Work, prefix: &str, workload: &str) -> TestDb {
     let v1 = work.write("v1.graphql", V1);
     let db = database_in(pgss_cluster(), prefix, work, &v1, SEED);
     db.psql("CREATE EXTENSION pg_stat_statements");
-    db.psql("SELECT pg_stat_statements_reset()");
+    db.psql(RESET_THIS_DATABASE);
     db.psql(workload);
     db
 }
