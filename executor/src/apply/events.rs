@@ -62,6 +62,13 @@ pub enum Event {
         pending: usize,
         ms: u128,
     },
+    /// The restore point before the contract phase (`earlier`: taken by an earlier
+    /// attempt of this run, found in the ledger).
+    RestorePoint {
+        name: String,
+        lsn: String,
+        earlier: bool,
+    },
     Message {
         text: String,
     },
@@ -209,6 +216,10 @@ impl Reporter {
                     *ms as f64 / 1000.0
                 )
             }
+            Event::RestorePoint { name, lsn, earlier } => format!(
+                "{} restore point {name} at LSN {lsn}, before the contract phase (point-in-time recovery: recovery_target_name = '{name}')",
+                if *earlier { "Using the" } else { "Created" }
+            ),
             Event::Message { text } => text.clone(),
         };
         if let Some(b) = &self.bar {

@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS wesley.runs (
 -- The SDL of the run's target schema (`to.sdl` of the plan file), so that a later
 -- `wesley plan --database-url` plans from it while the database still matches it.
 ALTER TABLE wesley.runs ADD COLUMN IF NOT EXISTS to_sdl text;
+-- The restore point taken before the run's first contract step, and its LSN.
+ALTER TABLE wesley.runs ADD COLUMN IF NOT EXISTS restore_point text;
+ALTER TABLE wesley.runs ADD COLUMN IF NOT EXISTS restore_lsn text;
 CREATE TABLE IF NOT EXISTS wesley.applied_steps (
   plan_hash text NOT NULL,
   step_id text NOT NULL,
@@ -94,12 +97,15 @@ pub struct Run {
     pub done: i64,
     pub stopped_hash: Option<String>,
     pub last_error: Option<String>,
+    /// The restore point taken before the contract phase, and its LSN.
+    pub restore_point: Option<(String, String)>,
 }
 
 pub async fn runs(c: &Client) -> Result<Vec<Run>, DbError> {
     let rows = c
         .query_typed(
-            "SELECT r.plan_hash, r.status, r.steps, (SELECT count(*) FROM wesley.applied_steps s WHERE s.plan_hash = r.plan_hash), r.stopped_hash, r.last_error FROM wesley.runs r ORDER BY r.started_at",
+            // `to_jsonb(r)`: ledgers created before these columns existed do not have them.
+            "SELECT r.plan_hash, r.status, r.steps, (SELECT count(*) FROM wesley.applied_steps s WHERE s.plan_hash = r.plan_hash), r.stopped_hash, r.last_error, to_jsonb(r) ->> 'restore_point', to_jsonb(r) ->> 'restore_lsn' FROM wesley.runs r ORDER BY r.started_at",
             &[],
         )
         .await
@@ -113,6 +119,9 @@ pub async fn runs(c: &Client) -> Result<Vec<Run>, DbError> {
             done: r.get(3),
             stopped_hash: r.get(4),
             last_error: r.get(5),
+            restore_point: r
+                .get::<_, Option<String>>(6)
+                .zip(r.get::<_, Option<String>>(7)),
         })
         .collect())
 }
@@ -175,6 +184,39 @@ pub async fn finish_run(
     )
     .await
     ?;
+    Ok(())
+}
+
+/// The restore point recorded for a plan's run: (name, LSN).
+pub async fn restore_point(
+    c: &Client,
+    plan_hash: &str,
+) -> Result<Option<(String, String)>, DbError> {
+    let row = c
+        .query_typed_opt(
+            "SELECT restore_point, restore_lsn FROM wesley.runs WHERE plan_hash = $1 AND restore_point IS NOT NULL",
+            &[(&plan_hash, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Records the restore point of a plan's run.
+pub async fn record_restore_point(
+    c: &Client,
+    plan_hash: &str,
+    name: &str,
+    lsn: &str,
+) -> Result<(), DbError> {
+    c.execute_typed(
+        "UPDATE wesley.runs SET restore_point = $2, restore_lsn = $3, updated_at = now() WHERE plan_hash = $1",
+        &[
+            (&plan_hash, Type::TEXT),
+            (&name, Type::TEXT),
+            (&lsn, Type::TEXT),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

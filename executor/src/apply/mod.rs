@@ -11,7 +11,8 @@
 //!    then record a baseline and the run in the ledger;
 //! 4. `schedule`: run the pending steps, in plan order with one job or as a rolling
 //!    frontier with several, each one by `step` (attempts, timeouts, retries), progress
-//!    mirrored by `checkpoint`;
+//!    mirrored by `checkpoint`; every other phase before contract, and `restore` takes a
+//!    restore point in between;
 //! 5. `finish`: check that the database hashes like the plan's target, and record how the
 //!    run ended.
 //!
@@ -31,6 +32,7 @@ pub mod ledger;
 pub mod pooler;
 mod preflight;
 pub mod psql;
+pub mod restore;
 mod schedule;
 pub mod step;
 pub mod tls;
@@ -42,6 +44,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use wesley_planner::plan::Phase;
 use wesley_planner::planfile::ValidPlan;
 use wesley_planner::policy::HazardPolicy;
 
@@ -369,6 +372,24 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
 
     let mut state = checkpoint::Checkpoint::new(applied);
     state.write(ctx, true);
-    let failure = schedule::schedule(ctx, &pending, &mut state).await;
+    // Everything before contract first, then a restore point, then contract (and any
+    // step an untrusted plan file makes depend on a contract step).
+    let before: Vec<usize> = pending
+        .iter()
+        .copied()
+        .filter(|&i| plan.steps[i].phase != Phase::Contract)
+        .collect();
+    let mut failure = schedule::schedule(ctx, &before, &mut state).await;
+    let rest: Vec<usize> = pending
+        .iter()
+        .copied()
+        .filter(|&i| !state.applied.contains(&plan.steps[i].id))
+        .collect();
+    if failure.is_none() && !rest.is_empty() {
+        if rest.iter().any(|&i| plan.steps[i].phase == Phase::Contract) {
+            restore::before_contract(ctx, client).await?;
+        }
+        failure = schedule::schedule(ctx, &rest, &mut state).await;
+    }
     finish::finish(ctx, client, &mut state, failure).await
 }

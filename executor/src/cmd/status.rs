@@ -87,11 +87,14 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             None => {
                 for r in runs {
                     println!(
-                        "{} {:<8} {} of {} steps{}",
+                        "{} {:<8} {} of {} steps{}{}",
                         r.plan_hash,
                         r.status,
                         r.done,
                         r.steps,
+                        r.restore_point
+                            .map(|(n, lsn)| format!(", restore point {n} at {lsn}"))
+                            .unwrap_or_default(),
                         r.last_error.map(|e| format!(" — {e}")).unwrap_or_default()
                     );
                 }
@@ -119,6 +122,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                         None => "pending".into(),
                     };
                     println!("  [{}] {} — {st}", s.phase, s.id);
+                }
+                if let Some((name, lsn)) = run.and_then(|r| r.restore_point.clone()) {
+                    println!("Restore point before contract: {name} at LSN {lsn} (recovery_target_name = '{name}')");
                 }
                 if let Some(e) = run.and_then(|r| r.last_error.clone()) {
                     println!("Last error: {e}");

@@ -89,14 +89,16 @@ fn q(name: &str) -> String {
 /// Reads pg_stat_statements for the current database. `Ok(Err(..))` says why it cannot
 /// be read (not installed, not preloaded, no permission); `Err` is a connection failure.
 pub async fn statements(c: &Client) -> Result<Result<Statements, Unavailable>, DbError> {
-    let preloaded: bool = c
-        .query_typed_one(
-            "SELECT 'pg_stat_statements' = ANY(string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))",
+    // pg_settings, not current_setting(): the setting is visible only to superusers and
+    // members of pg_read_all_settings, and to anyone else the row is simply absent
+    // (None: not known; reading the view then says whether the module is loaded).
+    let preloaded: Option<bool> = c
+        .query_typed_opt(
+            "SELECT 'pg_stat_statements' = ANY(string_to_array(replace(setting, ' ', ''), ',')) FROM pg_settings WHERE name = 'shared_preload_libraries'",
             &[],
         )
-        .await
-        ?
-        .get(0);
+        .await?
+        .map(|r| r.get(0));
     let schema: Option<String> = c
         .query_typed_opt(
             "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'",
@@ -108,14 +110,14 @@ pub async fn statements(c: &Client) -> Result<Result<Statements, Unavailable>, D
     let Some(schema) = schema else {
         return Ok(Err(Unavailable {
             reason: "the pg_stat_statements extension is not installed in this database".into(),
-            fix: if preloaded {
+            fix: if preloaded == Some(true) {
                 "run CREATE EXTENSION pg_stat_statements in it".into()
             } else {
-                "add pg_stat_statements to shared_preload_libraries, restart the server, then run CREATE EXTENSION pg_stat_statements".into()
+                "add pg_stat_statements to shared_preload_libraries (if it is not there yet), restart the server, then run CREATE EXTENSION pg_stat_statements".into()
             },
         }));
     };
-    if !preloaded {
+    if preloaded == Some(false) {
         return Ok(Err(Unavailable {
             reason: "pg_stat_statements is installed but not loaded: it is missing from shared_preload_libraries, so no statement is recorded".into(),
             fix: "add it to shared_preload_libraries and restart the server".into(),
