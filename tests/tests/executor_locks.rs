@@ -257,7 +257,7 @@ fn exhausted_retries_fail_cleanly_and_resume() {
     let took = started.elapsed();
     // Killing psql would not end the server's pg_sleep (nor free the lock): end the
     // session itself.
-    db.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test-reader'");
+    db.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'test-reader' AND datname = current_database()");
     let mut holder = holder;
     let _ = holder.wait();
     run.expect_code(1, "wesley apply that runs out of retries");
