@@ -228,6 +228,9 @@ test('a full row of every column type matches the row interface (dates as Date)'
     assert.equal(row.mood_array, '{HAPPY,NULL}');
     assert.ok(row.timestamptz_value instanceof Date);
     assert.equal(row.timestamptz_value.getTime(), VALUES.timestamptz.getTime());
+    // date and timestamp values are read in the local time zone: a date is local midnight.
+    assert.equal(row.date_value.getTime(), VALUES.date.getTime());
+    assert.equal(row.timestamp_value.getTime(), VALUES.timestamp.getTime());
     assert.deepEqual(row.jsonb_value, VALUES.jsonb);
   }
 });
