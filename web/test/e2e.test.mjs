@@ -3,7 +3,7 @@
 // exported plan.json is exactly `wesley plan`'s and `wesley apply` applies it to a
 // throwaway PostgreSQL; the TypeScript tab shows and exports what `wesley generate
 // --format typescript` writes; a shared URL restores both schemas; the page works offline once
-// loaded. Leaves a screenshot in tests/artifacts/playground.png.
+// loaded. Leaves screenshots in tests/artifacts/ (playground.png, playground-typescript.png).
 //
 // Needs pkg/ and web/dist (scripts/build-web), /usr/bin/chromium, target/debug/wesley and
 // PostgreSQL (scripts/install-deps). A missing wesley binary or PostgreSQL fails the run.
@@ -273,6 +273,8 @@ describe('playground in Chromium', () => {
     assert.match(asDate, /export interface \w+Insert \{/);
     await until('the TypeScript of the next schema', shown, (ts) => ts?.next === nextText && ts.dates === 'date');
     assert.equal(await code.textContent(), asDate);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'playground-typescript.png') });
 
     await page.getByTestId('ts-dates').selectOption('string');
     const asString = cli('string');
