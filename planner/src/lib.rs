@@ -22,6 +22,7 @@ pub mod sql;
 pub mod synth;
 pub mod timeout;
 pub mod types;
+pub mod typescript;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 

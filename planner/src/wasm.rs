@@ -14,6 +14,7 @@ use crate::plan::HazardKind;
 use crate::planfile::{self, PlanFile};
 use crate::policy::{self, HazardPolicy};
 use crate::render::{self, markdown, sql, text};
+use crate::typescript::{self, Dates};
 use crate::{ddl, plan, sdl, Schema};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -67,6 +68,29 @@ pub fn generate(file: &str, source: &str) -> Result<JsValue, JsError> {
     let (schema, diagnostics) = sdl::parse(file, source);
     to_js(&Generated {
         ddl: schema.as_ref().map(ddl::generate),
+        diagnostics,
+    })
+}
+
+#[derive(Serialize)]
+struct TypeScript {
+    /// The declarations, or `null` when the schema has errors.
+    typescript: Option<String>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// TypeScript types for node-postgres, exactly what `wesley generate --format typescript`
+/// writes: `{ typescript: string | null, diagnostics: Diagnostic[] }`. `dates` is
+/// `--ts-dates`: `"date"` or `"string"`; anything else throws.
+#[wasm_bindgen(js_name = generateTypescript)]
+pub fn generate_typescript(file: &str, source: &str, dates: &str) -> Result<JsValue, JsError> {
+    let dates = Dates::parse(dates)
+        .ok_or_else(|| JsError::new(&format!("dates must be `date` or `string`, not `{dates}`")))?;
+    let (schema, diagnostics) = sdl::parse(file, source);
+    to_js(&TypeScript {
+        typescript: schema
+            .as_ref()
+            .map(|s| typescript::generate(s, &typescript::Options { dates })),
         diagnostics,
     })
 }

@@ -28,6 +28,9 @@ const state = {
   stale: false,
   scrollTop: false, // show the next plan from its top (after a new example or a reset)
   example: EXAMPLES[0],
+  tab: 'plan', // the output shown: 'plan' or 'typescript'
+  ts: null, // the last TypeScript without schema errors: { next, dates, text }
+  tsSeq: 0, // the latest TypeScript request; older answers are dropped
 };
 
 // ---------------------------------------------------------------------------------------
@@ -215,6 +218,42 @@ function show(result) {
   }
   updateExports();
   document.body.dataset.ready = 'true';
+  if (state.tab === 'typescript') refreshTypeScript();
+}
+
+// ---------------------------------------------------------------------------------------
+// Output tabs: the plan, or the TypeScript types of the next schema.
+
+function showTab(name) {
+  state.tab = name;
+  for (const [tab, panel] of [['tab-plan', 'plan'], ['tab-typescript', 'typescript']]) {
+    const selected = panel === name;
+    $(tab).setAttribute('aria-selected', String(selected));
+    $(panel).hidden = !selected;
+  }
+  if (name === 'typescript') refreshTypeScript();
+}
+
+/** Generates the next schema's types in the worker and shows them (the latest request wins). */
+async function refreshTypeScript() {
+  const seq = ++state.tsSeq;
+  const asked = { next: texts().next, dates: $('ts-dates').value };
+  let result;
+  try {
+    result = await call('typescript', asked);
+  } catch (e) {
+    if (e.panic) replacePlanner();
+    result = { typescript: null };
+  }
+  if (seq !== state.tsSeq) return;
+  if (result.typescript !== null) {
+    state.ts = { ...asked, text: result.typescript };
+    $('typescript-code').textContent = result.typescript;
+  }
+  const stale = result.typescript === null;
+  $('typescript-stale').hidden = !stale || !state.ts;
+  $('typescript').classList.toggle('is-stale', stale);
+  $('export-typescript').disabled = !state.ts || stale;
 }
 
 function showFailure(e) {
@@ -384,6 +423,10 @@ function wire() {
     await copyText(url);
     toast('Link copied: it holds both schemas');
   });
+  $('tab-plan').addEventListener('click', () => showTab('plan'));
+  $('tab-typescript').addEventListener('click', () => showTab('typescript'));
+  $('ts-dates').addEventListener('change', () => refreshTypeScript());
+  $('export-typescript').addEventListener('click', () => download('types.ts', 'text/plain', state.ts.text));
   $('export-json').addEventListener('click', () => exportAs('json'));
   $('export-sql').addEventListener('click', () => exportAs('sql'));
   $('export-markdown').addEventListener('click', () => exportAs('markdown'));
@@ -413,7 +456,7 @@ async function main() {
   }
 }
 
-// For tests and for the curious: the current texts and the last plan.
+// For tests and for the curious: the current texts, the last plan and the last TypeScript.
 window.playground = {
   texts,
   get plan() {
@@ -421,6 +464,9 @@ window.playground = {
   },
   get json() {
     return state.good?.json ?? null;
+  },
+  get typescript() {
+    return state.ts;
   },
 };
 

@@ -1,6 +1,7 @@
 // The planner, off the main thread: typing stays smooth however long a plan takes.
 //
 // Messages in:  { id, op: 'plan', current, next } | { id, op: 'validate' | 'sql' | 'markdown', json }
+//               | { id, op: 'typescript', next, dates }
 // Messages out: { ready, version, format, hazards } once, then { id, result } or
 //               { id, error, panic }. A panic (a planner bug) leaves the module in an
 //               unknown state: the page then replaces this worker with a fresh one.
@@ -19,6 +20,7 @@ const ops = {
   validate: ({ json }) => wesley.validatePlan(json),
   sql: ({ json }) => wesley.renderSql(json),
   markdown: ({ json }) => wesley.renderMarkdown(json, [], []),
+  typescript: ({ next, dates }) => wesley.generateTypescript('next.graphql', next, dates),
 };
 
 const ready = init({ module_or_path: new URL('./wesley_planner_bg.wasm', import.meta.url) }).then(

@@ -1,8 +1,9 @@
 // The playground in real headless Chromium: the example plan renders; typing re-plans;
 // syntax errors show at the right line and the preview goes stale, then recovers; the
 // exported plan.json is exactly `wesley plan`'s and `wesley apply` applies it to a
-// throwaway PostgreSQL; a shared URL restores both schemas; the page works offline once
-// loaded. Leaves a screenshot in tests/artifacts/playground.png.
+// throwaway PostgreSQL; the TypeScript tab shows and exports what `wesley generate
+// --format typescript` writes; a shared URL restores both schemas; the page works offline once
+// loaded. Leaves screenshots in tests/artifacts/ (playground.png, playground-typescript.png).
 //
 // Needs pkg/ and web/dist (scripts/build-web), /usr/bin/chromium, target/debug/wesley and
 // PostgreSQL (scripts/install-deps). A missing wesley binary or PostgreSQL fails the run.
@@ -250,6 +251,46 @@ describe('playground in Chromium', () => {
     await settled(other);
     assert.ok(before.next.includes('name: String! @wes_index'));
     await other.close();
+  });
+
+  it('shows the next schema as TypeScript, dates as Date or string, and exports types.ts as wesley generate writes it', async () => {
+    await settled();
+    const { next: nextText } = await texts();
+    const newFile = join(work, 'types.graphql');
+    writeFileSync(newFile, nextText);
+    const cli = (dates) => {
+      const r = wesley('generate', newFile, '--format', 'typescript', '--ts-dates', dates);
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const code = page.getByTestId('typescript');
+    const shown = () => page.evaluate(() => window.playground.typescript);
+
+    await page.getByTestId('tab-typescript').click();
+    assert.equal(await page.getByTestId('tab-typescript').getAttribute('aria-selected'), 'true');
+    await page.getByTestId('plan').waitFor({ state: 'hidden' });
+    const asDate = cli('date');
+    assert.match(asDate, /export interface \w+Insert \{/);
+    await until('the TypeScript of the next schema', shown, (ts) => ts?.next === nextText && ts.dates === 'date');
+    assert.equal(await code.textContent(), asDate);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'playground-typescript.png') });
+
+    await page.getByTestId('ts-dates').selectOption('string');
+    const asString = cli('string');
+    assert.notEqual(asString, asDate, 'the example has time stamps');
+    await until('the TypeScript with dates as strings', shown, (ts) => ts?.next === nextText && ts.dates === 'string');
+    assert.equal(await code.textContent(), asString);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-typescript').click()]);
+    assert.equal(download.suggestedFilename(), 'types.ts');
+    await download.saveAs(join(work, 'types.ts'));
+    assert.equal(readFileSync(join(work, 'types.ts'), 'utf8'), asString);
+
+    await page.getByTestId('ts-dates').selectOption('date');
+    await until('the TypeScript with dates as Date', shown, (ts) => ts?.dates === 'date');
+    await page.getByTestId('tab-plan').click();
+    await page.getByTestId('plan').waitFor();
+    assert.ok(await page.getByTestId('typescript-panel').isHidden());
   });
 
   it('resets to the example and logged no errors', async () => {

@@ -1,5 +1,6 @@
 // The planner's wasm build (pkg/) agrees with the `wesley` binary byte for byte, on every
-// golden plan case: the plan file, the SQL script, the Markdown and the DDL.
+// golden plan case: the plan file, the SQL script, the Markdown and the DDL; and on every
+// valid SDL case, the TypeScript of `wesley generate --format typescript`.
 //
 // Needs pkg/ (scripts/build-wasm) and target/debug/wesley (cargo build -p wesley), or
 // $WESLEY_BIN.
@@ -141,4 +142,21 @@ test('bad arguments throw errors with the reason', () => {
   assert.throws(() => wesley.renderSql(json, 'soon'), /lock timeout/);
   assert.throws(() => wesley.renderMarkdown(json, ['nonsense'], []), /unknown hazard/);
   assert.throws(() => wesley.verdict(json, ['long_running'], ['long_running']), /both allowed and denied/);
+});
+
+test('generateTypescript equals wesley generate --format typescript on every valid SDL case', () => {
+  const dir = join(ROOT, 'planner', 'tests', 'data', 'sdl', 'ok');
+  const schemas = readdirSync(dir).filter((f) => f.endsWith('.graphql')).sort();
+  assert.ok(schemas.length >= 5, `found ${schemas.length}`);
+  for (const name of schemas) {
+    const path = join(dir, name);
+    for (const dates of ['date', 'string']) {
+      const cliOut = cli('generate', path, '--format', 'typescript', '--ts-dates', dates);
+      assert.equal(cliOut.status, 0, cliOut.stderr);
+      const result = wesley.generateTypescript(name, read(path), dates);
+      assert.deepEqual(result.diagnostics.filter((d) => d.severity === 'error'), []);
+      assert.equal(result.typescript, cliOut.stdout, `${name} with dates as ${dates}`);
+    }
+  }
+  assert.throws(() => wesley.generateTypescript('s.graphql', '', 'epoch'), /date.*string/);
 });

@@ -1,10 +1,10 @@
-//! `wesley generate SCHEMA.graphql [-o FILE] [--format sql|json]`.
+//! `wesley generate SCHEMA.graphql [-o FILE] [--format sql|json|typescript] [--ts-dates date|string]`.
 
 use super::source::{parse_and_report, SourceFile};
 use crate::exit;
 use anyhow::Context;
 use std::path::PathBuf;
-use wesley_planner::{canon, ddl};
+use wesley_planner::{canon, ddl, typescript};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -13,15 +13,29 @@ pub struct Args {
     /// Write to this file instead of standard output.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// `sql`: DDL for an empty database; `json`: the model, its canonical form and hash.
+    /// `sql`: DDL for an empty database; `json`: the model, its canonical form and hash;
+    /// `typescript`: row, insert and update types for node-postgres (docs/typescript.md).
     #[arg(long, value_enum, default_value = "sql")]
     pub format: Format,
+    /// With `--format typescript`: `date` types date and time stamp columns as `Date`
+    /// (node-postgres' default), `string` as text (the file's header shows the parsers
+    /// that make node-postgres return text).
+    #[arg(long, value_enum, default_value = "date")]
+    pub ts_dates: TsDates,
+}
+
+/// `--ts-dates`: how `date`, `timestamp` and `timestamptz` columns are typed.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum TsDates {
+    Date,
+    String,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum Format {
     Sql,
     Json,
+    Typescript,
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
@@ -39,6 +53,13 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                 "canonical": canonical,
             });
             serde_json::to_string_pretty(&doc)? + "\n"
+        }
+        Format::Typescript => {
+            let dates = match args.ts_dates {
+                TsDates::Date => typescript::Dates::Date,
+                TsDates::String => typescript::Dates::String,
+            };
+            typescript::generate(&schema, &typescript::Options { dates })
         }
     };
     crate::output::write(args.output.as_deref(), &text).context("writing output")?;

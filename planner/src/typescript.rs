@@ -1,0 +1,595 @@
+//! TypeScript declarations for a schema, for code that reads and writes it through
+//! node-postgres (npm `pg`): per table a row type (what a query returns with the driver's
+//! default type parsers), an insert type and an update type (what it accepts as
+//! parameters), and every enum as a union of string literals. Pure: a model in, text out,
+//! the same text for the same model.
+//!
+//! The value types follow what node-postgres 8 (pg-types 2) returns, as measured on
+//! PostgreSQL by `web/test/typescript-pg.test.mjs`; docs/typescript.md has the table and
+//! the reasons. Keys are the SQL column names, because node-postgres keys a row by the
+//! names PostgreSQL returns; type names are the GraphQL names in PascalCase.
+
+use crate::model::{Column, Schema, Table};
+use crate::types::{BaseType, SqlType};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+
+/// How `date`, `timestamp` and `timestamptz` values (and arrays of them) are typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dates {
+    /// `Date`, node-postgres' default (`date` at local midnight, `timestamp` read in the
+    /// local time zone).
+    #[default]
+    Date,
+    /// `string`, the text PostgreSQL prints. node-postgres returns that only once the
+    /// application registers the parsers the generated file's header shows
+    /// ([`DATES_AS_STRINGS`]).
+    String,
+}
+
+impl Dates {
+    /// `date` or `string`, as `--ts-dates` takes it.
+    pub fn parse(text: &str) -> Option<Dates> {
+        match text {
+            "date" => Some(Dates::Date),
+            "string" => Some(Dates::String),
+            _ => None,
+        }
+    }
+}
+
+/// What [`generate`] can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// How date and time stamp values are typed.
+    pub dates: Dates,
+}
+
+/// The JavaScript that makes node-postgres return `date`, `timestamp` and `timestamptz`
+/// values (OIDs 1082, 1114, 1184) and arrays of them (1182, 1115, 1185) as the text
+/// PostgreSQL prints: the identity parser for the values, the `text[]` parser (OID 1009)
+/// for the arrays. One statement per line; `pg` is the module (`import pg from 'pg'`).
+/// The header of a [`Dates::String`] file quotes it.
+pub const DATES_AS_STRINGS: &[&str] = &[
+    "const text = (value) => value;",
+    "for (const oid of [1082, 1114, 1184]) pg.types.setTypeParser(oid, text);",
+    "const textArray = pg.types.getTypeParser(1009);",
+    "for (const oid of [1182, 1115, 1185]) pg.types.setTypeParser(oid, textArray);",
+];
+
+/// Names the file declares for itself, or takes from the environment (`Date` from the
+/// language, `Buffer` from Node's types): no table or enum type may take them.
+const RESERVED: &[&str] = &["JsonValue", "JsonInput", "PgInterval", "Date", "Buffer"];
+
+/// The declarations for `schema`: a header, the helper types the columns need, the enums
+/// (in model order), then per table (in model order) its row, insert and update types.
+/// Type names are the GraphQL names in PascalCase (`order_item` → `OrderItem`, then
+/// `OrderItemInsert`, `OrderItemUpdate`); a name already taken gets the first free
+/// number (`Date2`). A schema without tables or enums gives `export {};`, so the file is
+/// still a module.
+pub fn generate(schema: &Schema, options: &Options) -> String {
+    let mut names = Names::default();
+    let enum_names: BTreeMap<(&str, &str), String> = schema
+        .enums
+        .iter()
+        .map(|e| {
+            let name = names.claim(&pascal_case(&e.graphql_name), &[""]);
+            ((e.schema.as_str(), e.name.as_str()), name)
+        })
+        .collect();
+    let mapping = Mapping {
+        enums: enum_names,
+        dates: options.dates,
+    };
+    let mut used = Helpers::default();
+    let mut body = Vec::new();
+    for e in &schema.enums {
+        let name = &mapping.enums[&(e.schema.as_str(), e.name.as_str())];
+        let values: Vec<String> = e.values.iter().map(|v| string_literal(v)).collect();
+        let union = if values.is_empty() {
+            "never".to_string()
+        } else {
+            values.join(" | ")
+        };
+        body.push(format!(
+            "/** The enum `{}`. */\nexport type {name} = {union};\n",
+            comment(&format!("{}.{}", e.schema, e.name)),
+        ));
+    }
+    for table in &schema.tables {
+        let name = names.claim(&pascal_case(&table.graphql_name), &["", "Insert", "Update"]);
+        body.extend(table_types(table, &name, &mapping, &mut used));
+    }
+
+    let mut out = header(options);
+    for helper in used.declarations() {
+        out.push('\n');
+        out.push_str(helper);
+    }
+    for declaration in &body {
+        out.push('\n');
+        out.push_str(declaration);
+    }
+    if schema.enums.is_empty() && schema.tables.is_empty() {
+        out.push_str("\nexport {};\n");
+    }
+    out
+}
+
+fn header(options: &Options) -> String {
+    let mut out = String::from(
+        "// Generated by Wesley: TypeScript types for node-postgres (npm `pg`). Do not edit.\n\
+         // A row type is what a query returns with pg's type parsers; the insert and update\n\
+         // types are what it accepts as parameters. Keys are the SQL column names.\n",
+    );
+    match options.dates {
+        Dates::Date => out.push_str(
+            "// date, timestamp and timestamptz values are `Date` objects (pg's default).\n",
+        ),
+        Dates::String => {
+            out.push_str(
+                "// date, timestamp and timestamptz values are strings. node-postgres returns\n\
+                 // them so only once these parsers are registered, before the first query:\n",
+            );
+            for line in DATES_AS_STRINGS {
+                let _ = writeln!(out, "//   {line}");
+            }
+        }
+    }
+    out
+}
+
+/// The row, insert and update declarations of one table.
+fn table_types(
+    table: &Table,
+    name: &str,
+    mapping: &Mapping<'_>,
+    used: &mut Helpers,
+) -> [String; 3] {
+    let what = comment(&table.display_name());
+    let mut row = format!(
+        "/** A row of `{what}`, as node-postgres returns it for `SELECT *`. */\nexport interface {name} {{\n"
+    );
+    let mut insert = format!(
+        "/** The values of an `INSERT INTO {what}`: columns with a default and nullable columns may be left out. */\n\
+         export interface {name}Insert {{\n"
+    );
+    let mut update = format!(
+        "/** The values of an `UPDATE {what}`: any of the columns. */\nexport interface {name}Update {{\n"
+    );
+    for column in &table.columns {
+        let key = property(&column.name);
+        let null = if column.nullable { " | null" } else { "" };
+        let row_ty = mapping.row_type(&column.ty, used);
+        let doc = match mapping.note(&column.ty) {
+            Some(note) => format!("`{}`: {note}", column.ty.canonical()),
+            None => format!("`{}`", column.ty.canonical()),
+        };
+        let _ = writeln!(row, "  /** {} */\n  {key}: {row_ty}{null};", comment(&doc));
+        let input = mapping.input_type(&column.ty, used);
+        if let Some(presence) = insert_presence(column) {
+            let _ = writeln!(insert, "  {key}{}: {input}{null};", presence.mark());
+            let _ = writeln!(update, "  {key}?: {input}{null};");
+        }
+    }
+    [row, insert, update].map(|mut text| {
+        if text.ends_with("{\n") {
+            text.truncate(text.len() - 1);
+        }
+        text.push_str("}\n");
+        text
+    })
+}
+
+/// Whether a property must be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Required,
+    /// May be left out (`key?:`).
+    Optional,
+}
+
+impl Presence {
+    fn mark(self) -> &'static str {
+        match self {
+            Presence::Required => "",
+            Presence::Optional => "?",
+        }
+    }
+}
+
+/// How a column appears in the insert type: required, optional, or (`None`) not at all.
+/// The update type has every column the insert type has, all optional. An identity
+/// column is one more arm here: `BY DEFAULT` optional, `ALWAYS` absent (`None`, which
+/// also leaves it out of the update type, as PostgreSQL refuses to set it).
+fn insert_presence(column: &Column) -> Option<Presence> {
+    match column {
+        Column {
+            default: Some(_), ..
+        } => Some(Presence::Optional),
+        Column { nullable: true, .. } => Some(Presence::Optional),
+        Column { .. } => Some(Presence::Required),
+    }
+}
+
+/// One value as node-postgres hands it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Value<'a> {
+    String,
+    Number,
+    Boolean,
+    Date,
+    Buffer,
+    /// What `JSON.parse` returns.
+    Json,
+    /// npm `postgres-interval`'s object.
+    Interval,
+    /// An enum's label, typed as the enum's union (its TypeScript name).
+    Enum(&'a str),
+}
+
+/// The helper types a file declares, when a column needs them.
+#[derive(Debug, Default)]
+struct Helpers {
+    json_value: bool,
+    json_input: bool,
+    interval: bool,
+}
+
+impl Helpers {
+    fn declarations(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        // JsonInput is written in terms of JsonValue.
+        if self.json_value || self.json_input {
+            out.push(
+                "/** A JSON value, as `JSON.parse` returns it: node-postgres' value for json and jsonb. */\n\
+                 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };\n",
+            );
+        }
+        if self.json_input {
+            out.push(
+                "/**\n \
+                 * A json or jsonb parameter as node-postgres sends it: an object as\n \
+                 * `JSON.stringify(object)`, a number or boolean as its text, and a string as it is,\n \
+                 * so a string must be JSON text. An array would be sent as a PostgreSQL array\n \
+                 * literal: pass `JSON.stringify(array)` instead.\n \
+                 */\n\
+                 export type JsonInput = string | number | boolean | { [key: string]: JsonValue };\n",
+            );
+        }
+        if self.interval {
+            out.push(
+                "/** An interval as node-postgres returns it (npm `postgres-interval`): only the parts that are not zero are set. */\n\
+                 export interface PgInterval {\n  \
+                 years?: number;\n  months?: number;\n  days?: number;\n  hours?: number;\n  \
+                 minutes?: number;\n  seconds?: number;\n  milliseconds?: number;\n  \
+                 toPostgres(): string;\n  toISO(): string;\n  toISOString(): string;\n}\n",
+            );
+        }
+        out
+    }
+}
+
+/// The mapping from column types to TypeScript types.
+struct Mapping<'s> {
+    /// The TypeScript name of each enum, by (schema, name).
+    enums: BTreeMap<(&'s str, &'s str), String>,
+    dates: Dates,
+}
+
+impl Mapping<'_> {
+    /// A value of `base` as pg-types 2 parses it by default: integers up to 32 bits and
+    /// floats are numbers; `bigint`, `numeric` and `money` strings (they do not fit a
+    /// double); `boolean` booleans; `date` and time stamps `Date`s; `interval` a
+    /// `postgres-interval` object; `bytea` a `Buffer`; json values parsed. Every other type
+    /// (and every type with an OID pg-types does not know: `citext`, enums) is the text
+    /// PostgreSQL prints.
+    fn scalar<'a>(&'a self, base: &'a BaseType) -> Value<'a> {
+        match base {
+            BaseType::SmallInt | BaseType::Integer | BaseType::Real | BaseType::Double => {
+                Value::Number
+            }
+            BaseType::BigInt | BaseType::Numeric { .. } | BaseType::Money => Value::String,
+            BaseType::Text
+            | BaseType::Varchar { .. }
+            | BaseType::Char { .. }
+            | BaseType::Citext
+            | BaseType::Uuid
+            | BaseType::Time { .. }
+            | BaseType::TimeTz { .. }
+            | BaseType::Bit { .. }
+            | BaseType::VarBit { .. }
+            | BaseType::Inet
+            | BaseType::Cidr
+            | BaseType::MacAddr
+            | BaseType::TsVector
+            | BaseType::Xml => Value::String,
+            BaseType::Boolean => Value::Boolean,
+            BaseType::Date | BaseType::Timestamp { .. } | BaseType::TimestampTz { .. } => {
+                match self.dates {
+                    Dates::Date => Value::Date,
+                    Dates::String => Value::String,
+                }
+            }
+            BaseType::Interval { .. } => Value::Interval,
+            BaseType::Json | BaseType::Jsonb => Value::Json,
+            BaseType::Bytea => Value::Buffer,
+            BaseType::Enum { schema, name } => {
+                match self.enums.get(&(schema.as_str(), name.as_str())) {
+                    Some(ts) => Value::Enum(ts),
+                    // Every enum a column uses is in the model; a stray one reads as text.
+                    None => Value::String,
+                }
+            }
+        }
+    }
+
+    /// An element of an array of `base`, or `None` when pg-types has no parser for the
+    /// array type and returns the array literal as text (`{SAD,OK}`): arrays of enums and
+    /// of `citext` (OIDs only known at run time), of `bit`, `bit varying`, `tsvector` and
+    /// `xml`. `numeric[]` elements are parsed with `parseFloat`, unlike `numeric`.
+    fn element<'a>(&'a self, base: &'a BaseType) -> Option<Value<'a>> {
+        match base {
+            BaseType::Enum { .. }
+            | BaseType::Citext
+            | BaseType::Bit { .. }
+            | BaseType::VarBit { .. }
+            | BaseType::TsVector
+            | BaseType::Xml => None,
+            BaseType::Numeric { .. } => Some(Value::Number),
+            other => Some(self.scalar(other)),
+        }
+    }
+
+    /// The type of a value a query returns (without the `| null` of a nullable column).
+    /// Arrays may hold NULLs whatever the GraphQL list says, so their elements do too.
+    fn row_type(&self, ty: &SqlType, used: &mut Helpers) -> String {
+        if !ty.array {
+            return self.name(self.scalar(&ty.base), used);
+        }
+        match self.element(&ty.base) {
+            Some(element) => format!("({} | null)[]", self.name(element, used)),
+            None => "string".into(),
+        }
+    }
+
+    /// The type of a parameter node-postgres sends correctly for the column: the row type,
+    /// except that json values must not be arrays ([`Value::Json`] becomes `JsonInput`),
+    /// and that an array pg-types returns as text may also be given as an array.
+    fn input_type(&self, ty: &SqlType, used: &mut Helpers) -> String {
+        let mut input = |value: Value<'_>| match value {
+            Value::Json => {
+                used.json_input = true;
+                "JsonInput".to_string()
+            }
+            other => self.name(other, used),
+        };
+        if !ty.array {
+            return input(self.scalar(&ty.base));
+        }
+        match self.element(&ty.base) {
+            Some(element) => format!("({} | null)[]", input(element)),
+            None => format!("string | ({} | null)[]", input(self.scalar(&ty.base))),
+        }
+    }
+
+    /// What the row type's doc comment adds to the SQL type, when the type is a surprise.
+    fn note(&self, ty: &SqlType) -> Option<&'static str> {
+        if !ty.array {
+            return None;
+        }
+        match (&ty.base, self.element(&ty.base)) {
+            (_, None) => Some(
+                "node-postgres returns this array as PostgreSQL prints it (`{a,b}`); npm `postgres-array` parses it",
+            ),
+            (BaseType::Numeric { .. }, Some(_)) => Some(
+                "node-postgres parses the elements with `parseFloat`, so digits beyond a double's precision are lost",
+            ),
+            _ => None,
+        }
+    }
+
+    fn name<'a>(&'a self, value: Value<'a>, used: &mut Helpers) -> String {
+        match value {
+            Value::String => "string",
+            Value::Number => "number",
+            Value::Boolean => "boolean",
+            Value::Date => "Date",
+            Value::Buffer => "Buffer",
+            Value::Json => {
+                used.json_value = true;
+                "JsonValue"
+            }
+            Value::Interval => {
+                used.interval = true;
+                "PgInterval"
+            }
+            Value::Enum(name) => name,
+        }
+        .to_string()
+    }
+}
+
+/// Type names handed out so far.
+#[derive(Debug)]
+struct Names {
+    taken: HashSet<String>,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            taken: RESERVED.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+impl Names {
+    /// `base`, or `base2`, `base3`, ...: the first for which every `base + suffix` is free;
+    /// takes them all.
+    fn claim(&mut self, base: &str, suffixes: &[&str]) -> String {
+        let mut n = 1;
+        loop {
+            let candidate = if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}{n}")
+            };
+            let all: Vec<String> = suffixes.iter().map(|s| format!("{candidate}{s}")).collect();
+            if all.iter().all(|name| !self.taken.contains(name)) {
+                self.taken.extend(all);
+                return candidate;
+            }
+            n += 1;
+        }
+    }
+}
+
+/// `order_item` → `OrderItem`, `OrderItem` stays, `HTTPServer` stays, `_x` → `X`. A name
+/// that would be empty or start with a digit gets a `T` in front.
+pub fn pascal_case(name: &str) -> String {
+    let mut out = String::new();
+    for part in name.split('_').filter(|p| !p.is_empty()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.extend(first.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'T');
+    }
+    out
+}
+
+/// A property name: bare when it is an ASCII identifier, else a string literal.
+fn property(name: &str) -> String {
+    let identifier = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if identifier {
+        name.to_string()
+    } else {
+        string_literal(name)
+    }
+}
+
+/// A double-quoted TypeScript string literal.
+fn string_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text that is safe inside a `/** ... */` comment: on one line, and never closing it.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace("*/", "*\\/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(src: &str, dates: Dates) -> String {
+        let (model, diags) = crate::sdl::parse("t.graphql", src);
+        let model = model.unwrap_or_else(|| panic!("{diags:#?}"));
+        generate(&model, &Options { dates })
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(pascal_case("order_item"), "OrderItem");
+        assert_eq!(pascal_case("OrderItem"), "OrderItem");
+        assert_eq!(pascal_case("HTTPServer"), "HTTPServer");
+        assert_eq!(pascal_case("_x__y"), "XY");
+        assert_eq!(pascal_case("_1a"), "T1a");
+        assert_eq!(pascal_case("_"), "T");
+        assert_eq!(property("created_at"), "created_at");
+        assert_eq!(property("$x1"), "$x1");
+        assert_eq!(property("Weird name"), "\"Weird name\"");
+        assert_eq!(property("1st"), "\"1st\"");
+        assert_eq!(string_literal("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
+        assert_eq!(comment("a*/b\nc"), "a*\\/b c");
+    }
+
+    #[test]
+    fn taken_names_get_a_number() {
+        // `Date` is the language's, and `foo_bar`/`FooBar`, `Foo`/`FooInsert` collide.
+        let out = ts(
+            "type Date @wes_table(name: \"d\") { id: Int! @wes_pk }\n\
+             type foo_bar @wes_table { id: Int! @wes_pk }\n\
+             type FooBar @wes_table(name: \"fb\") { id: Int! @wes_pk }\n\
+             type Foo @wes_table { id: Int! @wes_pk }\n\
+             type FooInsert @wes_table { id: Int! @wes_pk }\n",
+            Dates::Date,
+        );
+        let declared: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("export interface "))
+            .map(|l| l.trim_end_matches(" {"))
+            .collect();
+        let mut unique = declared.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), declared.len(), "{declared:?}");
+        assert!(declared.contains(&"Date2"), "{declared:?}");
+        assert!(!declared.contains(&"Date"), "{declared:?}");
+    }
+
+    #[test]
+    fn presence_follows_defaults_and_nulls() {
+        let out = ts(
+            "type T @wes_table { id: Int! @wes_pk\n a: Int! @wes_default(value: 1)\n b: Int\n c: Int! }",
+            Dates::Date,
+        );
+        assert!(out.contains("export interface TInsert {\n  id: number;\n  a?: number;\n  b?: number | null;\n  c: number;\n}"), "{out}");
+        assert!(out.contains("export interface TUpdate {\n  id?: number;\n  a?: number;\n  b?: number | null;\n  c?: number;\n}"), "{out}");
+    }
+
+    #[test]
+    fn dates_option() {
+        let src = "type T @wes_table { id: Int! @wes_pk\n at: DateTime!\n days: [Date] }";
+        let date = ts(src, Dates::Date);
+        assert!(
+            date.contains("  at: Date;\n") && date.contains("  days: (Date | null)[] | null;\n"),
+            "{date}"
+        );
+        let text = ts(src, Dates::String);
+        assert!(
+            text.contains("  at: string;\n")
+                && text.contains("  days: (string | null)[] | null;\n"),
+            "{text}"
+        );
+        for line in DATES_AS_STRINGS {
+            assert!(text.contains(line), "{line}");
+        }
+        assert_eq!(Dates::parse("string"), Some(Dates::String));
+        assert_eq!(Dates::parse("Date"), None);
+    }
+
+    #[test]
+    fn empty_schema_is_a_module() {
+        assert!(ts("", Dates::Date).ends_with("\nexport {};\n"));
+    }
+}
