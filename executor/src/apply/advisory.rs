@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
+/// What the database name is prefixed with before hashing, so that Wesley's key does not
+/// collide with keys other tools derive from the same name.
 pub const NAMESPACE: &str = "wesley:apply:";
 
 /// The advisory lock key for a database.
@@ -19,10 +21,13 @@ pub fn key(dbname: &str) -> i64 {
     i64::from_be_bytes(b)
 }
 
+/// How [`acquire`] ended.
 pub enum Acquired {
+    /// This session holds the lock (until [`release`] or the session ends).
     Yes,
     /// Another session held it for the whole wait; its pid and application name.
     TimedOut {
+        /// `(pid, application_name)` of the holder, when pg_locks shows it.
         holder: Option<(i32, String)>,
     },
 }
@@ -70,6 +75,8 @@ async fn holder(c: &Client, key: i64) -> Option<(i32, String)> {
     Some((row.get(0), row.get(1)))
 }
 
+/// Releases the lock. Errors are ignored: the lock is session-level, so it is freed when
+/// the session ends anyway.
 pub async fn release(c: &Client, key: i64) {
     let _ = c
         .query_typed_one("SELECT pg_advisory_unlock($1)", &[(&key, Type::INT8)])

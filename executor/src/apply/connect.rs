@@ -32,8 +32,11 @@ use tokio_postgres::Config;
 /// and a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// `host`: a name, an address, or a Unix-socket directory (starts with `/`).
     pub host: String,
+    /// `hostaddr`: the numeric address to connect to (no DNS lookup).
     pub hostaddr: Option<String>,
+    /// `port` (default 5432).
     pub port: u16,
 }
 
@@ -75,8 +78,11 @@ pub struct ConnInfo {
     /// Every libpq parameter given (URL or string, then environment), without the password.
     params: Params,
     password: Option<String>,
+    /// The servers to try, in order (shuffled with `load_balance_hosts=random`).
     pub targets: Vec<Target>,
+    /// `user` (default: the operating-system user, as in libpq).
     pub user: String,
+    /// `dbname` (default: the user name).
     pub dbname: String,
     tls: tls::Settings,
     home: Option<PathBuf>,
@@ -170,6 +176,12 @@ impl ConnInfo {
         ConnInfo::from_params(conninfo::parse(url)?, &ProcessEnv)
     }
 
+    /// Settings from parsed parameters completed from `env` (`PG*` variables, the
+    /// passfile, the service file), as libpq does.
+    ///
+    /// # Errors
+    /// A parameter Wesley does not support (`sslpassword`, `requirepeer`,
+    /// `require_auth`, `replication`), or an invalid value.
     pub fn from_params(given: Params, env: &dyn Env) -> Result<ConnInfo, SettingsError> {
         let mut params = conninfo::with_env(given, env)?;
         unsupported(&params)?;
@@ -251,6 +263,7 @@ impl ConnInfo {
         c
     }
 
+    /// The resolved `sslmode`.
     pub fn sslmode(&self) -> SslMode {
         self.tls.mode
     }

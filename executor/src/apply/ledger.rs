@@ -10,6 +10,8 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 use wesley_planner::sql::literal;
 
+/// The ledger's DDL: idempotent (`IF NOT EXISTS`), run by every `wesley apply` before it
+/// reads the ledger, so older ledgers gain new columns.
 pub const SETUP: &str = "
 CREATE SCHEMA IF NOT EXISTS wesley;
 CREATE TABLE IF NOT EXISTS wesley.runs (
@@ -71,6 +73,8 @@ pub fn record_sql(
     )
 }
 
+/// Creates or upgrades the ledger ([`SETUP`]). Fails (with the server's SQLSTATE) when the
+/// role may not create schema `wesley` or its tables.
 pub async fn setup(c: &Client) -> Result<(), DbError> {
     c.batch_execute(SETUP)
         .await
@@ -91,16 +95,23 @@ pub async fn exists(c: &Client) -> Result<bool, DbError> {
 /// A recorded run.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// `sha256:...` of the plan file, or `baseline:<schema hash>` for a baseline.
     pub plan_hash: String,
+    /// `running`, `done` or `failed`.
     pub status: String,
+    /// Steps in the plan.
     pub steps: i32,
+    /// Steps recorded as applied.
     pub done: i64,
+    /// The schema hash the database had when the run stopped, if it stopped early.
     pub stopped_hash: Option<String>,
+    /// The last error of a failed run (no passwords).
     pub last_error: Option<String>,
     /// The restore point taken before the contract phase, and its LSN.
     pub restore_point: Option<(String, String)>,
 }
 
+/// Every run, oldest first.
 pub async fn runs(c: &Client) -> Result<Vec<Run>, DbError> {
     let rows = c
         .query_typed(
@@ -143,6 +154,7 @@ pub async fn applied(
         .collect())
 }
 
+/// Records that a run of the plan starts (or starts again: status back to `running`).
 pub async fn start_run(
     c: &Client,
     plan_hash: &str,
@@ -166,6 +178,7 @@ pub async fn start_run(
     Ok(())
 }
 
+/// Records how a run ended: `status` (`done` or `failed`), where it stopped and why.
 pub async fn finish_run(
     c: &Client,
     plan_hash: &str,
@@ -274,8 +287,11 @@ pub async fn record_baseline(c: &Client, hash: &str, sdl: Option<&str>) -> Resul
 /// The last run that finished, with the SDL of its target when it recorded one.
 #[derive(Debug, Clone)]
 pub struct DoneRun {
+    /// The run's plan hash (or `baseline:<schema hash>`).
     pub plan_hash: String,
+    /// The schema hash the run left the database at.
     pub to_hash: String,
+    /// That schema's SDL, when the plan file carried it.
     pub to_sdl: Option<String>,
 }
 

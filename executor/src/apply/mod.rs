@@ -53,8 +53,13 @@ pub use step::{lock_backoff, step_timeout};
 /// Validated settings of one run.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Where to connect (resolved like libpq: URL or `key=value`, `DATABASE_URL`, `PG*`);
+    /// pinned to the first host that answers once the run has connected.
     pub conn: ConnInfo,
+    /// `--jobs`: steps that may run at once (at least 1; 1 keeps plan order).
     pub jobs: usize,
+    /// `--lock-timeout` (default 200 ms): `lock_timeout` of each attempt of a step, the
+    /// longest any application query can queue behind it.
     pub lock_timeout: Duration,
     /// Lock budget of non-transactional CONCURRENTLY steps. Their SHARE UPDATE EXCLUSIVE
     /// lock never blocks application reads or writes, and CREATE INDEX CONCURRENTLY also
@@ -65,18 +70,29 @@ pub struct Options {
     pub statement_timeout: Duration,
     /// For steps that scan, build indexes or backfill (zero: no limit).
     pub long_statement_timeout: Duration,
+    /// `--retries` (default 1000): attempts of one step after lock timeouts (55P03) or
+    /// deadlocks (40P01) before the run fails.
     pub retries: u32,
     /// How long one step may keep retrying lock timeouts and deadlocks before the run
     /// fails (the overall retry budget).
     pub lock_retry_budget: Duration,
     /// `--allow` and `--deny`: which hazards refuse the run (the same policy as `wesley plan`).
     pub policy: HazardPolicy,
+    /// `--allow-drift`: run even when the database is not where the plan starts.
     pub allow_drift: bool,
+    /// `--dry-run`: check and list the pending steps, change nothing.
     pub dry_run: bool,
+    /// The `psql` program that runs steps (a path or a name looked up in `PATH`).
     pub psql: String,
+    /// `--checkpoint-dir` (default `.wesley/`): where the local progress file goes; `None`
+    /// writes none.
     pub checkpoint_dir: Option<PathBuf>,
+    /// `--batch-size`: rows per backfill batch; `None` uses the plan file's size.
     pub batch_size: Option<u32>,
+    /// `--batch-delay`: pause between backfill batches (lets replicas and vacuum keep up).
     pub batch_delay: Duration,
+    /// `--lock-wait` (default 60 s): how long to wait for another run's advisory lock
+    /// before refusing with `lock_held`.
     pub lock_wait: Duration,
 }
 
@@ -92,10 +108,17 @@ pub enum Outcome {
     DryRun,
     /// The run failed; the database is at a recorded step (for a step failure) or was
     /// not changed. `message` says what to do.
-    Failed { reason: FailReason, message: String },
+    Failed {
+        /// Why, as a stable name.
+        reason: FailReason,
+        /// What happened and what to do, without passwords.
+        message: String,
+    },
     /// The run was refused before it changed anything.
     Refused {
+        /// Why, as a stable name.
         reason: RefuseReason,
+        /// What to decide or fix, without passwords.
         message: String,
     },
 }
@@ -186,6 +209,8 @@ pub const MIN_SERVER_MAJOR: u32 = 14;
 /// `application_name` of the sessions that run steps; a new run ends leftovers of a
 /// crashed one (only after it holds the advisory lock, so no live run is touched).
 pub const STEP_APP: &str = "wesley-step";
+/// `application_name` of the session that holds the advisory lock (shown to a second run
+/// that waits for it).
 pub const LOCK_APP: &str = "wesley";
 
 struct Ctx {

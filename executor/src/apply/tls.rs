@@ -44,11 +44,17 @@ use std::sync::Arc;
 )]
 #[strum(serialize_all = "kebab-case")]
 pub enum SslMode {
+    /// Plain connections only.
     Disable,
+    /// Plain first, TLS if the server insists.
     Allow,
+    /// TLS first, plain if the server has none (libpq's default).
     Prefer,
+    /// TLS, without checking the certificate (unless a root certificate file exists).
     Require,
+    /// TLS with a certificate signed by a trusted root.
     VerifyCa,
+    /// Like `VerifyCa`, and the certificate names the host.
     VerifyFull,
 }
 
@@ -70,19 +76,27 @@ impl SslMode {
 /// The resolved TLS settings of a connection.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// `sslmode`.
     pub mode: SslMode,
     /// Why verification cannot work (raised when TLS is attempted).
     pub missing_root: Option<String>,
     /// The root certificate file that will be used (it exists), or `system`.
     pub rootcert: Option<PathBuf>,
+    /// `sslrootcert=system`: the operating system's trusted roots.
     pub system_roots: bool,
+    /// `sslcrl`: a certificate revocation list file.
     pub crl: Option<PathBuf>,
+    /// `sslcrldir`: a directory of revocation lists (hashed names, as OpenSSL reads them).
     pub crldir: Option<PathBuf>,
     /// Client certificate and key (both exist).
     pub cert: Option<(PathBuf, PathBuf)>,
+    /// `sslsni` (default on): send the host name in the handshake.
     pub sni: bool,
+    /// `ssl_min_protocol_version` (libpq's default TLSv1.2).
     pub min: Option<SslVersion>,
+    /// `ssl_max_protocol_version`.
     pub max: Option<SslVersion>,
+    /// `sslnegotiation=direct` (PostgreSQL 17+): TLS without the SSLRequest round trip.
     pub direct: bool,
 }
 
@@ -341,6 +355,8 @@ pub struct Connector {
     attempted: Arc<AtomicBool>,
 }
 
+/// One connection's TLS handshake (made by [`Connector`]); records that TLS was tried,
+/// so that a failure can say whether the server or the certificate refused.
 pub struct Handshake {
     inner: postgres_openssl::TlsConnector,
     attempted: Arc<AtomicBool>,

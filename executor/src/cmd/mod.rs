@@ -17,8 +17,11 @@ use crate::apply::connect::ConnInfo;
 /// (the URL or `key=value` string, else `DATABASE_URL`, then the `PG*` variables), a
 /// current-thread runtime, and the connected client (driven whenever the runtime runs).
 pub struct Reader {
+    /// The runtime to `block_on` the command's queries with.
     pub rt: tokio::runtime::Runtime,
+    /// The settings (displayed without the password).
     pub conn: ConnInfo,
+    /// The connected client.
     pub client: tokio_postgres::Client,
 }
 

@@ -9,11 +9,14 @@ use wesley_planner::model::Schema;
 /// A table by schema and name, both as PostgreSQL stores them (case-sensitive).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TableName {
+    /// The schema.
     pub schema: String,
+    /// The table.
     pub name: String,
 }
 
 impl TableName {
+    /// A name from its two parts.
     pub fn new(schema: &str, name: &str) -> TableName {
         TableName {
             schema: schema.to_string(),
@@ -38,6 +41,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// A catalog of tables and their columns (names as PostgreSQL stores them).
     pub fn new(tables: impl IntoIterator<Item = (TableName, Vec<String>)>) -> Catalog {
         Catalog {
             tables: tables.into_iter().collect(),
@@ -66,14 +70,17 @@ impl Catalog {
         }))
     }
 
+    /// Every table and its columns.
     pub fn tables(&self) -> impl Iterator<Item = (&TableName, &Vec<String>)> {
         self.tables.iter()
     }
 
+    /// The columns of `t`, if it is in the catalog.
     pub fn columns(&self, t: &TableName) -> Option<&[String]> {
         self.tables.get(t).map(Vec::as_slice)
     }
 
+    /// Whether `t` has a column named exactly `column`.
     pub fn has_column(&self, t: &TableName, column: &str) -> bool {
         self.columns(t)
             .is_some_and(|c| c.iter().any(|n| n == column))

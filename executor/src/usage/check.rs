@@ -20,7 +20,9 @@ use wesley_planner::planfile::{ValidPlan, ValidStep};
 /// What a drop step removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Object {
+    /// A dropped table.
     Table(TableName),
+    /// A dropped column: its table and name.
     Column(TableName, String),
 }
 
@@ -36,7 +38,9 @@ impl std::fmt::Display for Object {
 /// One drop step and what the statistics say about its object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DropUse {
+    /// The drop step's id.
     pub step: String,
+    /// What it drops.
     pub object: Object,
     /// Statements that name it, most called first: the step would make them fail.
     pub statements: Vec<Cited>,
@@ -51,10 +55,14 @@ pub enum DropCheck {
     NothingDropped,
     /// The statistics could not be read: nothing is known about the objects' use.
     NotRun {
+        /// Why, and what would make the check possible.
         reason: String,
     },
+    /// The statistics were read.
     Ran {
+        /// What they cover.
         window: Window,
+        /// Each drop step still to run, and what the statistics say about its object.
         drops: Vec<DropUse>,
     },
 }

@@ -46,12 +46,19 @@ pub const DEFAULT_MIN_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
+    /// A `*` reaches the table, a statement could not be parsed, or the statistics
+    /// cover less than `--min-window`.
     Low,
+    /// Something weakens the claim without voiding it: pg_stat_statements evicted
+    /// entries, or pg_stat_user_tables shows activity on the table that no recorded
+    /// statement explains.
     Medium,
+    /// Never referenced over a long enough window, and no `SELECT *` on the table.
     High,
 }
 
 impl Confidence {
+    /// `low`, `medium` or `high` (the `--json` names).
     pub fn as_str(self) -> &'static str {
         match self {
             Confidence::Low => "low",
@@ -64,14 +71,18 @@ impl Confidence {
 /// Why a claim of "unused" is worth less than high.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
+    /// The most this reason leaves of the claim.
     pub confidence: Confidence,
+    /// The reason in words.
     pub text: String,
 }
 
 /// "Unused", with its confidence (the lowest of its reasons; high without any).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unused {
+    /// The lowest confidence of `reasons`, or high.
     pub confidence: Confidence,
+    /// What lowers the claim.
     pub reasons: Vec<Reason>,
 }
 
@@ -91,7 +102,9 @@ impl Unused {
 /// One recorded statement and what it reaches.
 #[derive(Debug, Clone)]
 pub struct Analysed {
+    /// The normalised statement and its calls.
     pub stat: StatementStat,
+    /// What the parser found it to reach.
     pub parsed: Parsed,
 }
 
@@ -121,7 +134,9 @@ pub fn mentions(text: &str, name: &str) -> bool {
 /// A statement as reports cite it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cited {
+    /// The normalised text (constants as `$n`), as pg_stat_statements stores it.
     pub query: String,
+    /// Calls since the statistics' reset.
     pub calls: i64,
 }
 
@@ -235,9 +250,11 @@ fn object_reasons(
 /// One column in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ColumnUsage {
+    /// The column's name.
     pub column: String,
     /// Statements that name it, most called first.
     pub statements: Vec<Cited>,
+    /// Sum of their calls.
     pub calls: i64,
     /// Set when no statement names it.
     pub unused: Option<Unused>,
@@ -246,13 +263,17 @@ pub struct ColumnUsage {
 /// One table in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableUsage {
+    /// `schema.table`.
     pub table: String,
     /// Statements that reach it, most called first.
     pub statements: Vec<Cited>,
+    /// Sum of their calls.
     pub calls: i64,
     /// Statements that reach every column (`*`).
     pub star_statements: usize,
+    /// Scans and row changes from pg_stat_user_tables, when the table exists.
     pub activity: Option<TableStat>,
+    /// Its columns, in the model's order.
     pub columns: Vec<ColumnUsage>,
     /// Set when no statement reaches it.
     pub unused: Option<Unused>,
@@ -261,14 +282,18 @@ pub struct TableUsage {
 /// A statement the parser rejected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unparsed {
+    /// The normalised text.
     pub query: String,
+    /// Calls since the statistics' reset.
     pub calls: i64,
+    /// The parser's message.
     pub error: String,
 }
 
 /// Counts of the recorded statements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Statements pg_stat_statements holds for this database.
     pub recorded: usize,
     /// Wesley's own, left out.
     pub own: usize,
@@ -276,21 +301,30 @@ pub struct Counts {
     pub reads_and_writes: usize,
     /// DDL, session and maintenance commands.
     pub other: usize,
+    /// Statements the parser rejected.
     pub unparsed: usize,
+    /// Statements of other roles whose text this role may not read.
     pub hidden: i64,
 }
 
 /// The whole `wesley usage` report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// What pg_stat_statements covers: since its reset, or the server's start.
     pub statements_window: Window,
+    /// What pg_stat_user_tables / pg_stat_user_indexes cover.
     pub activity_window: Window,
+    /// `--min-window`, in seconds.
     pub min_window_seconds: f64,
+    /// `pg_stat_statements.track` (`top`, `all` or `none`).
     pub track: String,
+    /// Entries evicted since the reset (`pg_stat_statements_info.dealloc`).
     pub evicted: i64,
+    /// Counts of the recorded statements.
     pub counts: Counts,
     /// Reasons that lower every claim.
     pub reasons: Vec<Reason>,
+    /// Every table of the model.
     pub tables: Vec<TableUsage>,
     /// Indexes never scanned since the table statistics' reset.
     pub unused_indexes: Vec<IndexStat>,

@@ -45,8 +45,11 @@ pub struct Refs {
 /// The outcome of parsing one statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
+    /// A statement libpg_query parsed.
     Statement {
+        /// Reads and writes of tables, or other commands.
         kind: Kind,
+        /// The tables and columns it reaches.
         refs: Refs,
     },
     /// libpg_query rejected the text (the message); nothing is known about it.

@@ -9,7 +9,9 @@ use tokio_postgres::Client;
 /// One normalised statement of the current database, its calls summed over users.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatementStat {
+    /// The normalised text (constants as `$n`).
     pub query: String,
+    /// Calls since the reset, summed over users.
     pub calls: i64,
 }
 
@@ -53,7 +55,9 @@ pub fn human(seconds: f64) -> String {
 /// pg_stat_statements as this connection sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Statements {
+    /// The readable statements, sorted by text.
     pub statements: Vec<StatementStat>,
+    /// Since the reset (`pg_stat_statements_info.stats_reset`) or the server's start.
     pub window: Window,
     /// Entries evicted since the reset to make room (`pg_stat_statements_info.dealloc`):
     /// statements that ran may be missing.
@@ -71,6 +75,7 @@ pub struct Statements {
 /// Why pg_stat_statements cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unavailable {
+    /// What is missing (not installed, not preloaded, no permission).
     pub reason: String,
     /// What would make it available.
     pub fix: String,
@@ -193,18 +198,24 @@ pub async fn statements(c: &Client) -> Result<Result<Statements, Unavailable>, D
 /// Activity of one table since the database's statistics were reset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TableStat {
+    /// Sequential scans started.
     pub seq_scan: i64,
+    /// Index scans started.
     pub idx_scan: i64,
     /// Rows inserted, updated and deleted.
     pub writes: i64,
+    /// Estimated live rows (`n_live_tup`).
     pub live_rows: i64,
 }
 
 /// One index and how often it was scanned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IndexStat {
+    /// `schema.table`.
     pub table: String,
+    /// The index's name.
     pub index: String,
+    /// Scans since the reset (`idx_scan`).
     pub scans: i64,
     /// The index enforces a primary key, unique or exclusion constraint (or is a unique
     /// index): dropping it changes what the database accepts, whether or not it is read.
@@ -214,12 +225,17 @@ pub struct IndexStat {
 /// pg_stat_user_tables and pg_stat_user_indexes, and the window they cover.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Activity {
+    /// Every user table of the database.
     pub tables: Vec<(TableName, TableStat)>,
+    /// Every user index.
     pub indexes: Vec<IndexStat>,
+    /// Since the database's statistics reset (`pg_stat_database.stats_reset`) or the
+    /// server's start.
     pub window: Window,
 }
 
 impl Activity {
+    /// The activity of table `t`, if it exists.
     pub fn table(&self, t: &TableName) -> Option<&TableStat> {
         self.tables.iter().find(|(n, _)| n == t).map(|(_, s)| s)
     }
