@@ -20,20 +20,31 @@ super::named!(LockMode, Blocking, Work);
     strum::VariantArray,
 )]
 pub enum LockMode {
+    /// Taken by `SELECT`; conflicts only with ACCESS EXCLUSIVE.
     #[strum(serialize = "AccessShareLock")]
     AccessShare,
+    /// Taken by `SELECT ... FOR UPDATE/SHARE`; conflicts with EXCLUSIVE and ACCESS
+    /// EXCLUSIVE.
     #[strum(serialize = "RowShareLock")]
     RowShare,
+    /// Taken by `INSERT`/`UPDATE`/`DELETE`; conflicts with SHARE and stronger.
     #[strum(serialize = "RowExclusiveLock")]
     RowExclusive,
+    /// `CREATE INDEX CONCURRENTLY`, `VALIDATE CONSTRAINT`, `ANALYZE`: blocks neither reads
+    /// nor writes, only other schema changes and vacuum.
     #[strum(serialize = "ShareUpdateExclusiveLock")]
     ShareUpdateExclusive,
+    /// `CREATE INDEX` (plain): blocks writes, not reads.
     #[strum(serialize = "ShareLock")]
     Share,
+    /// `ADD FOREIGN KEY` (on both tables), `CREATE TRIGGER`: blocks writes (measured on
+    /// PostgreSQL 15; see reference/pg15-ddl-locks.md, cases 54, 55 and 82).
     #[strum(serialize = "ShareRowExclusiveLock")]
     ShareRowExclusive,
+    /// `REFRESH MATERIALIZED VIEW CONCURRENTLY`: blocks writes and row locks.
     #[strum(serialize = "ExclusiveLock")]
     Exclusive,
+    /// Most `ALTER TABLE` forms, `DROP`: blocks everything, reads included.
     #[strum(serialize = "AccessExclusiveLock")]
     AccessExclusive,
 }
@@ -69,12 +80,16 @@ impl LockMode {
 pub struct Lock {
     /// `schema.table`.
     pub relation: String,
+    /// The mode, as `pg_locks.mode` names it.
     pub mode: LockMode,
+    /// The mode blocks plain `SELECT` (only ACCESS EXCLUSIVE).
     pub blocks_reads: bool,
+    /// The mode blocks `INSERT`/`UPDATE`/`DELETE` (SHARE and stronger).
     pub blocks_writes: bool,
 }
 
 impl Lock {
+    /// A lock on `schema.table`, with `blocks_*` derived from the mode.
     pub fn new(schema: &str, table: &str, mode: LockMode) -> Lock {
         Lock {
             relation: format!("{schema}.{table}"),

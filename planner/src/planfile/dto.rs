@@ -18,15 +18,24 @@ pub struct PlanFile {
     /// PostgreSQL major versions the planner's lock annotations and strategies are verified
     /// on ([`super::VERIFIED_ON`]); `wesley apply` warns on a server outside them.
     pub verified_on: Vec<u32>,
+    /// The schema the plan starts from (the empty schema for a first plan).
     pub from: SchemaRef,
+    /// The schema the database has after the plan.
     pub to: SchemaRef,
     /// See the module documentation.
     pub plan_hash: String,
     /// In execution order.
     pub steps: Vec<PlanStep>,
+    /// Step ids grouped by depth in the dependency graph: every step of wave *n* depends
+    /// only on steps of earlier waves; every step is in exactly one wave.
     pub waves: Vec<Vec<String>>,
+    /// The longest chain of dependent steps weighted by `cost`; each depends on the one
+    /// before.
     pub critical_path: Vec<String>,
+    /// One summary per table a step changes or locks, sorted by name
+    /// ([`super::summarize`] computes it; readers check it).
     pub tables: Vec<PlanTable>,
+    /// Problems found while planning; any `error` means the plan must not be applied.
     pub diagnostics: Vec<PlanDiagnostic>,
 }
 
@@ -34,6 +43,7 @@ pub struct PlanFile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaRef {
+    /// `sha256:` + 64 lowercase hex digits: the canonical hash of the schema.
     pub schema_hash: String,
     /// The hash of every table's canonical form, by `schema.table`, so that an executor can
     /// tell which tables differ from what the plan expects.
@@ -61,7 +71,10 @@ pub struct SchemaRef {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// One step: its SQL and what running it means for the application (locks, scans,
+/// rewrites, hazards). See docs/plan-format.md, "Steps".
 pub struct PlanStep {
+    /// Unique, stable `kind:schema.table[.object]` (a `#2` suffix keeps ids unique).
     pub id: String,
     /// [`Phase::as_str`].
     pub phase: String,
@@ -69,6 +82,7 @@ pub struct PlanStep {
     pub kind: String,
     /// `schema.table`, when the step changes one table.
     pub table: Option<String>,
+    /// One line for people.
     pub summary: String,
     /// The statements, each ending with `;` and a newline; no BEGIN/COMMIT/SET.
     pub sql: String,
@@ -86,24 +100,34 @@ pub struct PlanStep {
     pub touches: Vec<String>,
     /// Ids of earlier steps that must have finished first.
     pub depends_on: Vec<String>,
+    /// The strongest lock the step takes on each table it touches (measured on
+    /// PostgreSQL; see reference/pg15-ddl-locks.md and the golden plan tests).
     pub locks: Vec<PlanLock>,
+    /// The step rewrites its table.
     pub rewrite: bool,
+    /// The step reads its whole table (index builds, validations, backfills).
     pub scan: bool,
+    /// What can go wrong, for people to review.
     pub hazards: Vec<PlanHazard>,
+    /// For backfill steps: how to run `sql` in batches.
     pub backfill: Option<PlanBackfill>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A lock a step takes on one table.
 pub struct PlanLock {
     /// `schema.table`.
     pub relation: String,
     /// [`LockMode::as_str`], e.g. `AccessExclusiveLock`.
     pub mode: String,
+    /// The mode blocks plain `SELECT` (only `AccessExclusiveLock`); agrees with `mode`.
     pub blocks_reads: bool,
+    /// The mode blocks `INSERT`/`UPDATE`/`DELETE` (`ShareLock` and stronger).
     pub blocks_writes: bool,
 }
 
+/// Something that can go wrong when a step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanHazard {
@@ -112,6 +136,7 @@ pub struct PlanHazard {
     /// [`Severity::as_str`]: `refuse` stops `wesley plan`/`apply` unless the kind is
     /// allowed; `review` is shown but does not change the exit code.
     pub severity: String,
+    /// What happens, to which table, and what to do.
     pub message: String,
 }
 
@@ -119,7 +144,9 @@ pub struct PlanHazard {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanIndex {
+    /// The index's schema.
     pub schema: String,
+    /// The index's name.
     pub name: String,
 }
 
@@ -128,7 +155,9 @@ pub struct PlanIndex {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanBackfill {
+    /// Schema of the table.
     pub schema: String,
+    /// Name of the table.
     pub table: String,
     /// Primary-key columns, walked in order.
     pub key: Vec<String>,
@@ -136,18 +165,23 @@ pub struct PlanBackfill {
     pub set: String,
     /// Rows that still need the update.
     pub predicate: String,
+    /// Rows per batch, at least 1.
     pub batch_size: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// What the plan means for one table, computed from its steps.
 pub struct PlanTable {
     /// `schema.table`.
     pub table: String,
     /// [`LockMode::as_str`] of the strongest lock any step takes on it.
     pub strongest_lock: Option<String>,
+    /// How many steps change or lock it.
     pub steps: usize,
+    /// Some step rewrites it.
     pub rewrite: bool,
+    /// Some step scans it (a backfill counts).
     pub scan: bool,
     /// [`Blocking::as_str`]: how long reads of the table can be blocked.
     pub reads_blocked: String,
@@ -155,19 +189,27 @@ pub struct PlanTable {
     pub writes_blocked: String,
     /// [`Work::as_str`]: how long the work on the table runs.
     pub work: String,
+    /// The plan creates the table, so no running code uses it yet.
     pub new_table: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A problem found while planning, located in the SDL.
 pub struct PlanDiagnostic {
+    /// The stable code, e.g. `E0021` (docs/diagnostics.md).
     pub code: String,
     /// `error` or `warning`.
     pub severity: String,
+    /// The SDL file's name (empty for a diagnostic about the plan as a whole).
     pub file: String,
+    /// 1-based line (1 for the plan as a whole).
     pub line: usize,
+    /// 1-based column, counted in characters (1 for the plan as a whole).
     pub column: usize,
+    /// What is wrong.
     pub message: String,
+    /// How to fix it.
     pub help: Option<String>,
 }
 
@@ -186,36 +228,43 @@ impl PlanFile {
 }
 
 impl PlanStep {
+    /// The phase, or `None` for an unknown name (the validator refuses it).
     pub fn phase(&self) -> Option<Phase> {
         Phase::parse(&self.phase)
     }
 
+    /// The step kind, or `None` for an unknown name.
     pub fn kind(&self) -> Option<StepKind> {
         StepKind::parse(&self.kind)
     }
 
+    /// The timeout class, or `None` for an unknown name.
     pub fn timeout(&self) -> Option<TimeoutClass> {
         TimeoutClass::parse(&self.timeout)
     }
 }
 
 impl PlanLock {
+    /// The lock mode, or `None` for an unknown name.
     pub fn mode(&self) -> Option<LockMode> {
         LockMode::parse(&self.mode)
     }
 }
 
 impl PlanHazard {
+    /// The hazard kind, or `None` for an unknown name.
     pub fn kind(&self) -> Option<HazardKind> {
         HazardKind::parse(&self.kind)
     }
 
+    /// The severity, or `None` for an unknown name.
     pub fn severity(&self) -> Option<Severity> {
         Severity::parse(&self.severity)
     }
 }
 
 impl PlanDiagnostic {
+    /// An `error` (the plan must not be applied), not a `warning`.
     pub fn is_error(&self) -> bool {
         self.severity == "error"
     }

@@ -11,24 +11,39 @@ use crate::plan::{
 /// One step of a validated plan. Field meanings are those of [`super::PlanStep`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidStep {
+    /// Unique, stable id.
     pub id: String,
+    /// When in the expand/contract sequence it runs.
     pub phase: Phase,
+    /// What it does.
     pub kind: StepKind,
     /// `schema.table`.
     pub table: Option<String>,
+    /// One line for people.
     pub summary: String,
+    /// The statements (checked: no psql meta-command, no transaction control).
     pub sql: String,
+    /// False for a single `CONCURRENTLY` statement.
     pub transactional: bool,
+    /// Which statement timeout it runs under (agrees with scan, rewrite, backfill).
     pub timeout: TimeoutClass,
+    /// Relative cost (1, 10 or 100).
     pub cost: u64,
+    /// The index a non-transactional step builds or drops.
     pub index: Option<IndexRef>,
     /// `schema.table`, sorted.
     pub touches: Vec<String>,
+    /// Ids of earlier steps (they exist and come before it).
     pub depends_on: Vec<String>,
+    /// The strongest lock on each table (blocks_* agree with the mode).
     pub locks: Vec<Lock>,
+    /// It rewrites its table.
     pub rewrite: bool,
+    /// It reads its whole table.
     pub scan: bool,
+    /// What can go wrong.
     pub hazards: Vec<Hazard>,
+    /// How to run a backfill in batches.
     pub backfill: Option<Backfill>,
 }
 

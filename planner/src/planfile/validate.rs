@@ -12,12 +12,15 @@ use std::fmt;
 /// Why a plan file was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanFileError {
+    /// What kind of problem.
     pub kind: ErrorKind,
     /// The step the problem is in, if it is in one.
     pub step: Option<String>,
+    /// The problem in words, naming the field.
     pub message: String,
 }
 
+/// The kinds of [`PlanFileError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// Not JSON, or not shaped like a plan file.
