@@ -9,63 +9,101 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BaseType {
+    /// `smallint` (int2).
     SmallInt,
+    /// `integer` (int4).
     Integer,
+    /// `bigint` (int8).
     BigInt,
+    /// `real` (float4).
     Real,
+    /// `double precision` (float8).
     Double,
     /// `numeric`, `numeric(p)`, `numeric(p,s)`.
     Numeric {
+        /// Total significant digits (1–1000), if declared.
         precision: Option<u32>,
+        /// Digits after the decimal point, if declared.
         scale: Option<u32>,
     },
+    /// `money`.
     Money,
+    /// `text`.
     Text,
+    /// `character varying` / `character varying(n)`.
     Varchar {
+        /// The declared length, if any.
         length: Option<u32>,
     },
+    /// `character(n)` (`char` alone is `character(1)`).
     Char {
+        /// The declared length, if any.
         length: Option<u32>,
     },
+    /// `citext` (extension `citext`).
     Citext,
+    /// `boolean`.
     Boolean,
+    /// `uuid`.
     Uuid,
+    /// `date`.
     Date,
+    /// `time without time zone`, optionally with fractional-second precision 0–6.
     Time {
+        /// Fractional-second digits (0–6), if declared.
         precision: Option<u32>,
     },
+    /// `time with time zone`, optionally with precision 0–6.
     TimeTz {
+        /// Fractional-second digits (0–6), if declared.
         precision: Option<u32>,
     },
+    /// `timestamp without time zone`, optionally with precision 0–6.
     Timestamp {
+        /// Fractional-second digits (0–6), if declared.
         precision: Option<u32>,
     },
+    /// `timestamp with time zone`, optionally with precision 0–6.
     TimestampTz {
+        /// Fractional-second digits (0–6), if declared.
         precision: Option<u32>,
     },
     /// `interval` or `interval(p)` (fractional-second precision 0–6).
     Interval {
+        /// Fractional-second digits (0–6), if declared.
         precision: Option<u32>,
     },
     /// `bit(n)`: exactly n bits (`bit` alone is `bit(1)`).
     Bit {
+        /// The declared length, if any.
         length: Option<u32>,
     },
     /// `bit varying(n)`: at most n bits; unbounded without a length.
     VarBit {
+        /// The declared length, if any.
         length: Option<u32>,
     },
+    /// `json` (text kept as written).
     Json,
+    /// `jsonb`.
     Jsonb,
+    /// `bytea`.
     Bytea,
+    /// `inet`.
     Inet,
+    /// `cidr`.
     Cidr,
+    /// `macaddr`.
     MacAddr,
+    /// `tsvector`.
     TsVector,
+    /// `xml`.
     Xml,
     /// A user enum created by Wesley.
     Enum {
+        /// The enum type's schema.
         schema: String,
+        /// The enum type's name.
         name: String,
     },
 }
@@ -73,11 +111,14 @@ pub enum BaseType {
 /// A column type: a base type, possibly an array of it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct SqlType {
+    /// The element type.
     pub base: BaseType,
+    /// A one-dimensional array of `base` (PostgreSQL does not enforce dimensions).
     pub array: bool,
 }
 
 impl SqlType {
+    /// `base`, not an array.
     pub fn scalar(base: BaseType) -> Self {
         SqlType { base, array: false }
     }
@@ -133,6 +174,8 @@ fn with_prec(name: &str, suffix: &str, p: Option<u32>) -> String {
 }
 
 impl BaseType {
+    /// The spelling `format_type()` prints, e.g. `character varying(40)`, `numeric(12,2)`,
+    /// `timestamp(3) with time zone`; enums as quoted `schema.name`.
     pub fn canonical(&self) -> String {
         match self {
             BaseType::SmallInt => "smallint".into(),
@@ -205,6 +248,7 @@ impl BaseType {
         }
     }
 
+    /// Integer, floating-point or numeric (not `money`).
     pub fn is_numeric(&self) -> bool {
         matches!(
             self,
@@ -217,6 +261,7 @@ impl BaseType {
         )
     }
 
+    /// `smallint`, `integer` or `bigint`.
     pub fn is_integer(&self) -> bool {
         matches!(
             self,
@@ -224,6 +269,7 @@ impl BaseType {
         )
     }
 
+    /// `text`, `varchar`, `char` or `citext`.
     pub fn is_textual(&self) -> bool {
         matches!(
             self,
