@@ -41,12 +41,39 @@ pub enum Event {
         step: String,
         action: String,
     },
+    /// A backfill's progress: every ten batches, every batch in its last second, and at
+    /// its end (`eta_s` 0).
     BackfillProgress {
         step: String,
+        /// Rows updated so far, over every run of this plan.
         rows_done: i64,
+        /// The table's estimated rows (`pg_class.reltuples`), when known.
         rows_total: Option<i64>,
+        /// Batches committed so far, over every run of this plan.
         batches: i64,
         eta_s: Option<f64>,
+        /// Rows per batch at this point: the keys the last batch's range was sized for
+        /// (the final batch may walk fewer).
+        batch_rows: i64,
+        /// The longest batch transaction of this run so far, in milliseconds: from its
+        /// `BEGIN` being sent to its `COMMIT` being acknowledged.
+        longest_batch_ms: f64,
+    },
+    /// One committed backfill batch (JSON only: a terminal shows `backfill_progress`).
+    BackfillBatch {
+        step: String,
+        /// The batch's number, counted over every run of this plan (1 is the first).
+        batch: i64,
+        /// The keys the batch's range was sized for (the last batch may hold fewer).
+        batch_rows: i64,
+        /// Rows the batch's `UPDATE` changed (rows already converted are not counted).
+        rows: i64,
+        /// The batch transaction, in milliseconds: from its `BEGIN` being sent to its
+        /// `COMMIT` being acknowledged.
+        ms: f64,
+        /// The keys the next batch is sized for (`null` after the last batch): the same
+        /// as `batch_rows` with `--batch-size`, else adapted to the batch's duration.
+        next_batch_rows: Option<i64>,
     },
     StepDone {
         step: String,
@@ -184,6 +211,7 @@ impl Reporter {
                 rows_total,
                 batches,
                 eta_s,
+                ..
             } => {
                 let total = rows_total.map(|t| format!("/{t}")).unwrap_or_default();
                 let eta = eta_s.map(|s| format!(", ETA {s:.0} s")).unwrap_or_default();
@@ -193,6 +221,7 @@ impl Reporter {
                 }
                 format!("    backfill {step}: {rows_done}{total} rows in {batches} batches{eta}")
             }
+            Event::BackfillBatch { .. } => return,
             Event::StepDone { step, ms } => {
                 if let Some(b) = &self.bar {
                     b.inc(1);

@@ -185,6 +185,7 @@ impl Attempt<'_> {
         };
         let limits = backfill::Limits {
             batch_size: opts.batch_size.unwrap_or(b.batch_size).max(1),
+            adaptive: opts.batch_size.is_none(),
             batch_delay: opts.batch_delay,
             lock_timeout: opts.lock_timeout,
             statement_timeout: opts.statement_timeout,
