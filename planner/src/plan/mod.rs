@@ -126,6 +126,7 @@ pub enum StepKind {
     DropPolicy,
     EnableRls,
     DisableRls,
+    SetComment,
 }
 
 impl StepKind {
@@ -533,6 +534,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 40);
+        assert_eq!(StepKind::ALL.len(), 41);
     }
 }
