@@ -2,7 +2,8 @@
 //! ([`wesley_planner::canon::CanonSchema`]), so that a database and an SDL file hash alike
 //! when they describe the same schema.
 //!
-//! One query builds the whole canonical JSON inside PostgreSQL. It covers every schema
+//! One query builds the whole canonical JSON inside PostgreSQL. Comments on tables and
+//! columns come from `pg_description` through `obj_description`/`col_description`. It covers every schema
 //! except the system ones and Wesley's own bookkeeping schema `wesley`. Its per-table
 //! subqueries look columns up in `pg_attribute` itself (by its index on attrelid and
 //! attnum), never in a CTE: a CTE has no index, and scanning one per key column made the
@@ -61,7 +62,8 @@ SELECT json_build_object(
     SELECT json_agg(json_build_object(
       'name', r.nspname || '.' || r.relname,
       'columns', COALESCE((SELECT json_agg(json_build_object('name', c.attname, 'type', c.type,
-          'not_null', c.attnotnull, 'has_default', c.atthasdef) ORDER BY c.attname)
+          'not_null', c.attnotnull, 'has_default', c.atthasdef,
+          'comment', col_description(c.attrelid, c.attnum)) ORDER BY c.attname)
         FROM cols c WHERE c.attrelid = r.oid), '[]'::json),
       'primary_key', (SELECT json_build_object('name', k.conname,
           'columns', (SELECT json_agg(cn.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
@@ -97,7 +99,8 @@ SELECT json_build_object(
           'permissive', p.polpermissive,
           'roles', COALESCE((SELECT json_agg(ro.rolname ORDER BY ro.rolname) FROM pg_roles ro WHERE ro.oid = ANY(p.polroles)), '[]'::json))
           ORDER BY p.polname)
-        FROM pg_policy p WHERE p.polrelid = r.oid), '[]'::json)
+        FROM pg_policy p WHERE p.polrelid = r.oid), '[]'::json),
+      'comment', obj_description(r.oid, 'pg_class')
     ) ORDER BY r.nspname, r.relname)
     FROM rels r
   ), '[]'::json)

@@ -7,7 +7,7 @@
 //! `@wes_table(name:)` or `@wes_column(name:)` says it; constraint, index and policy names
 //! are written whenever they differ from the names the dialect derives. Column lists name
 //! fields. Order is stable: enums, then tables, by schema and name; fields in column order;
-//! directives in a fixed order.
+//! directives in a fixed order. Comments on tables and columns become their descriptions.
 //!
 //! Nothing is dropped silently: every object the dialect cannot express becomes a
 //! [`Note`], which `wesley introspect` lists at the top of the file and on stderr; a column
@@ -478,9 +478,6 @@ fn write_table(
     if let Some(acl) = &t.acl {
         note(format!("grants on {q}: {}", acl.join(", ")));
     }
-    if let Some(c) = &t.comment {
-        note(format!("comment on table {q}: {c:?}"));
-    }
 
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
     let mut written: BTreeSet<String> = BTreeSet::new();
@@ -490,6 +487,9 @@ fn write_table(
         match column_type(c, names) {
             Err(why) => {
                 note(format!("column {q}.{}: {why}; left out", c.name));
+                if let Some(cm) = &c.comment {
+                    note(format!("comment on column {q}.{}: {cm:?}", c.name));
+                }
                 comments.insert(
                     c.name.clone(),
                     format!("  # not in the dialect: column {} {}", c.name, c.ty),
@@ -504,15 +504,19 @@ fn write_table(
                 if let Some(sql) = sql {
                     dirs.push(format!("@wes_type(sql: {})", gql_str(&sql)));
                 }
-                lines.push((format!("  {field}: {ty}"), dirs));
+                // The comment becomes the field's description, written as a quoted
+                // string (a block string's indentation rules could change it).
+                let desc = c
+                    .comment
+                    .as_deref()
+                    .map(|cm| format!("  {}\n", gql_str(cm)))
+                    .unwrap_or_default();
+                lines.push((format!("{desc}  {field}: {ty}"), dirs));
                 written.insert(c.name.clone());
             }
         }
         if let Some(coll) = &c.collation {
             note(format!("collation of {q}.{}: COLLATE {coll:?}", c.name));
-        }
-        if let Some(cm) = &c.comment {
-            note(format!("comment on column {q}.{}: {cm:?}", c.name));
         }
         if let Some(acl) = &c.acl {
             note(format!(
@@ -829,6 +833,9 @@ fn write_table(
     head.extend(check_dirs);
     head.extend(index_dirs);
     head.extend(rls_dirs);
+    if let Some(c) = &t.comment {
+        let _ = writeln!(body, "{}", gql_str(c));
+    }
     let _ = write!(body, "type {gql} {}", head[0]);
     for d in &head[1..] {
         let _ = write!(body, "\n  {d}");

@@ -3,7 +3,7 @@
 //! The canonical form is a JSON document whose content is exactly what can also be read
 //! back from a live PostgreSQL catalog, so the executor can hash a database and compare it
 //! with a plan (drift detection). It is independent of the order types, fields,
-//! directives and constraints are written in, and of comments and whitespace:
+//! directives and constraints are written in, and of `#` comments and whitespace:
 //!
 //! * enums sorted by qualified name, values in declaration order (order matters in SQL);
 //! * tables sorted by qualified name; columns sorted by name, each with its type as
@@ -11,7 +11,9 @@
 //! * primary key (name, ordered columns), uniques, foreign keys (name, columns, referenced
 //!   table and columns, actions), checks (name only), indexes (name, columns, method,
 //!   unique, partial), all sorted by name; `rls` on/off; policies (name, command,
-//!   permissive, roles sorted) sorted by name.
+//!   permissive, roles sorted) sorted by name;
+//! * comments on tables and columns (from GraphQL descriptions), compared exactly as
+//!   PostgreSQL stores them, and left out of the JSON where there is none.
 //!
 //! SQL expression texts (defaults, check bodies, index predicates, policy bodies) are not
 //! part of the hash: PostgreSQL stores them re-printed (`'x'` becomes `'x'::text`), so only
@@ -45,6 +47,10 @@ pub struct CanonTable {
     pub indexes: Vec<CanonIndex>,
     pub rls: bool,
     pub policies: Vec<CanonPolicy>,
+    /// `COMMENT ON TABLE` (`obj_description`); absent from the JSON when there is none, so
+    /// schemas without descriptions hash as they did before comments were compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +60,9 @@ pub struct CanonColumn {
     pub ty: String,
     pub not_null: bool,
     pub has_default: bool,
+    /// `COMMENT ON COLUMN` (`col_description`); absent from the JSON when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +163,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
                 ty: col.ty.canonical(),
                 not_null: !col.nullable,
                 has_default: col.default.is_some(),
+                comment: col.comment.clone(),
             })
             .collect(),
         primary_key: t.primary_key.as_ref().map(|k| CanonKey {
@@ -203,6 +213,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
                 roles: p.roles.clone(),
             })
             .collect(),
+        comment: t.comment.clone(),
     }
 }
 

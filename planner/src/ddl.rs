@@ -6,7 +6,7 @@ use crate::model::*;
 use crate::sql::{ident, ident_list, literal, qualified};
 
 /// The complete DDL for an empty database: schemas, extensions, enums, tables (columns,
-/// defaults, NOT NULL, primary keys, uniques, checks), then foreign keys (after every
+/// defaults, NOT NULL, primary keys, uniques, checks), their comments, then foreign keys (after every
 /// table, so cycles work), indexes, policies and row-level security.
 pub fn generate(schema: &Schema) -> String {
     let mut out = String::new();
@@ -29,6 +29,10 @@ pub fn generate(schema: &Schema) -> String {
     };
     section("Enums", schema.enums.iter().map(create_enum).collect());
     section("Tables", schema.tables.iter().map(create_table).collect());
+    section(
+        "Comments",
+        schema.tables.iter().flat_map(comments).collect(),
+    );
     section(
         "Foreign keys",
         schema
@@ -111,6 +115,46 @@ pub fn create_table(t: &Table) -> String {
         t.qualified(),
         lines.join(",\n  ")
     )
+}
+
+/// What a `COMMENT ON` statement is about: a table, or one of its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentTarget<'a> {
+    /// `COMMENT ON TABLE "schema"."table"`.
+    Table,
+    /// `COMMENT ON COLUMN "schema"."table"."column"`.
+    Column(&'a str),
+}
+
+/// `COMMENT ON TABLE/COLUMN ... IS '...'`, or `IS NULL` to remove the comment. The text
+/// goes through [`literal`] (quotes doubled, never an `E''` string), every name through
+/// `ident`.
+pub fn comment_on(t: &Table, target: CommentTarget<'_>, text: Option<&str>) -> String {
+    let value = text.map_or_else(|| "NULL".to_string(), literal);
+    match target {
+        CommentTarget::Table => format!("COMMENT ON TABLE {} IS {value}", t.qualified()),
+        CommentTarget::Column(c) => {
+            format!(
+                "COMMENT ON COLUMN {}.{} IS {value}",
+                t.qualified(),
+                ident(c)
+            )
+        }
+    }
+}
+
+/// The `COMMENT ON` statements of a new table: its own comment, then its columns' in
+/// declaration order.
+pub fn comments(t: &Table) -> Vec<String> {
+    let table = t
+        .comment
+        .as_deref()
+        .map(|c| comment_on(t, CommentTarget::Table, Some(c)));
+    let columns = t.columns.iter().filter_map(|col| {
+        let c = col.comment.as_deref()?;
+        Some(comment_on(t, CommentTarget::Column(&col.name), Some(c)))
+    });
+    table.into_iter().chain(columns).collect()
 }
 
 /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ...`, optionally `NOT VALID`.

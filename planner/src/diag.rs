@@ -84,6 +84,7 @@ codes! {
     E0013 Error "name collision (reserved, not currently reported)",
     E0014 Error "name longer than 63 bytes",
     E0015 Error "empty name",
+    E0016 Error "description PostgreSQL cannot store as a comment",
     E0020 Error "unknown field type",
     E0021 Error "invalid `@wes_type`",
     E0022 Error "object-typed field that is not a relation, or relation on a scalar",

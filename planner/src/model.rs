@@ -91,6 +91,9 @@ pub struct Table {
     pub indexes: Vec<Index>,
     pub rls_enabled: bool,
     pub policies: Vec<Policy>,
+    /// The GraphQL description of the type: `COMMENT ON TABLE`. Never empty (an empty
+    /// description is no description, as an empty comment is none in PostgreSQL).
+    pub comment: Option<String>,
 }
 
 impl Table {
@@ -121,6 +124,8 @@ pub struct Column {
     /// needs a conversion the author chose (`@wes_convert`). Not part of the schema's
     /// shape: it only guides the planner, and never reaches the canonical form or DDL.
     pub convert: Option<Convert>,
+    /// The GraphQL description of the field: `COMMENT ON COLUMN`. Never empty.
+    pub comment: Option<String>,
 }
 
 /// `@wes_convert(from: "varchar(40)", using: "left(code, 32)")`: the conversion to use

@@ -672,7 +672,8 @@ fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
     for def in defs {
         out.push('\n');
         if let Some(rng) = noise.as_deref_mut() {
-            if rng.chance(1, 4) {
+            // A description on a table type is its comment: only an enum's changes nothing.
+            if rng.chance(1, 4) && matches!(def, Def::Enum { .. }) {
                 out.push_str("\"\"\"A description that changes nothing.\"\"\"\n");
             } else if rng.chance(1, 4) {
                 out.push_str("# a comment\n");
@@ -706,7 +707,7 @@ fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
                     out.push_str("  ");
                     if let Some(rng) = noise.as_deref_mut() {
                         if rng.chance(1, 8) {
-                            out.push_str("\"field doc\" ");
+                            out.push_str("# field note\n  ");
                         }
                     }
                     out.push_str(&f.name);

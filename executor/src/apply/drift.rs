@@ -71,6 +71,13 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                             if x.has_default { "has" } else { "lacks" }
                         ));
                     }
+                    if let Some(d) = comment(
+                        &format!("column {t}.{}", c.name),
+                        c.comment.as_deref(),
+                        x.comment.as_deref(),
+                    ) {
+                        out.push(d);
+                    }
                 }
             }
         }
@@ -191,6 +198,13 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
             h.policies.iter().map(policy).collect(),
             &mut out,
         );
+        if let Some(d) = comment(
+            &format!("table {t}"),
+            w.comment.as_deref(),
+            h.comment.as_deref(),
+        ) {
+            out.push(d);
+        }
         if w.rls != h.rls {
             out.push(format!(
                 "row-level security on {t} is {}",
@@ -203,6 +217,20 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
         }
     }
     out
+}
+
+/// A difference between the comment `what` should have (`want`, from the schema's
+/// description) and the one it has (`have`, from `obj_description`/`col_description`).
+fn comment(what: &str, want: Option<&str>, have: Option<&str>) -> Option<String> {
+    match (want, have) {
+        (w, h) if w == h => None,
+        (Some(w), None) => Some(format!("{what} has no comment; expected {w:?}")),
+        (None, Some(h)) => Some(format!(
+            "{what} has the comment {h:?}, which is not expected"
+        )),
+        (Some(w), Some(h)) => Some(format!("{what} has the comment {h:?} instead of {w:?}")),
+        (None, None) => None,
+    }
 }
 
 /// Differences between the schema a plan expects (`SchemaRef`: all enums, every table's

@@ -167,6 +167,15 @@ pub enum Change {
         old_name: String,
         new_name: String,
     },
+    /// The table's comment added, changed or removed: `table.comment` is the new one
+    /// (`None` removes it).
+    SetTableComment(Table),
+    /// A column's comment added, changed or removed: `column.comment` is the new one
+    /// (`None` removes it). Also for an added column that has a comment.
+    SetColumnComment {
+        table: Table,
+        column: Column,
+    },
 }
 
 /// How to express each outcome of pairing one kind of object as a change.
@@ -525,12 +534,23 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
             new: n.clone(),
         });
     }
+    if o.comment != n.comment {
+        out.push(Change::SetTableComment(n.clone()));
+    }
     for (oc, nc) in match_columns(o, n) {
         match (oc, nc) {
-            (None, Some(c)) => out.push(Change::AddColumn {
-                table: n.clone(),
-                column: c.clone(),
-            }),
+            (None, Some(c)) => {
+                out.push(Change::AddColumn {
+                    table: n.clone(),
+                    column: c.clone(),
+                });
+                if c.comment.is_some() {
+                    out.push(Change::SetColumnComment {
+                        table: n.clone(),
+                        column: c.clone(),
+                    });
+                }
+            }
             // Named as the table is called when the drop runs (after any rename).
             (Some(c), None) => out.push(Change::DropColumn {
                 table: n.clone(),
@@ -542,6 +562,13 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                         table: n.clone(),
                         old: a.clone(),
                         new: b.clone(),
+                    });
+                }
+                // A change of type carries the comment (`type_change`).
+                if a.comment != b.comment && a.ty == b.ty {
+                    out.push(Change::SetColumnComment {
+                        table: n.clone(),
+                        column: b.clone(),
                     });
                 }
                 if a.ty != b.ty {

@@ -136,6 +136,7 @@ pub enum StepKind {
     DropPolicy,
     EnableRls,
     DisableRls,
+    SetComment,
 }
 
 /// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
@@ -487,6 +488,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 40);
+        assert_eq!(StepKind::ALL.len(), 41);
     }
 }

@@ -5,6 +5,7 @@
 
 mod check;
 mod column;
+mod comment;
 mod defaults;
 mod enums;
 mod foreign_key;
@@ -404,5 +405,7 @@ pub fn plan_change(cx: &mut Ctx<'_>, change: &Change) {
             old_name,
             new_name,
         } => rename::policy(cx, table, old_name, new_name),
+        Change::SetTableComment(t) => comment::table(cx, t),
+        Change::SetColumnComment { table, column } => comment::column(cx, table, column),
     }
 }

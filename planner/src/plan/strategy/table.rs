@@ -39,11 +39,12 @@ pub fn create_extension(cx: &mut Ctx<'_>, ext: &str) {
     cx.push(spec);
 }
 
-/// `CREATE TABLE` with its columns, defaults, keys and checks, plus its indexes built
+/// `CREATE TABLE` with its columns, defaults, keys and checks, its comments, plus its indexes built
 /// plainly in the same transaction: the table is new and empty, so CONCURRENTLY buys
 /// nothing. Foreign keys and policies are separate steps.
 pub fn create(cx: &mut Ctx<'_>, t: &Table) {
     let mut sql = vec![ddl::create_table(t)];
+    sql.extend(ddl::comments(t));
     sql.extend(t.indexes.iter().map(|i| ddl::create_index(t, i, false)));
     let mut spec = cx
         .on(

@@ -175,8 +175,12 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
     shadow.plan(cx);
 }
 
-/// Defaults and nullability that change together with an in-place type change.
+/// Defaults, nullability and the comment that change together with an in-place type
+/// change. (A shadow column gets its comment in the switch.)
 fn follow_up(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
+    if old.comment != new.comment {
+        super::comment::column(cx, t, new);
+    }
     if old.default != new.default {
         match &new.default {
             Some(_) => super::defaults::set(cx, t, old, new),
@@ -507,7 +511,7 @@ impl<'a> ShadowColumn<'a> {
     /// The start of the switch transaction: NOT NULL is set on the shadow while it still
     /// has its own name, right after the check that proves it (so PostgreSQL, and linters
     /// such as squawk, see that no scan is needed); then the names are swapped and the
-    /// trigger and functions dropped.
+    /// trigger and functions dropped, and the column's default and comment set on it.
     fn switch_head(&self) -> Vec<String> {
         let tq = self.t.qualified();
         let mut sql = Vec::new();
@@ -541,6 +545,14 @@ impl<'a> ShadowColumn<'a> {
         }
         if let Some(d) = &self.new.default {
             sql.push(alter(self.t, Alter::SetDefault(&self.new.name, d.sql())));
+        }
+        // A comment belongs to the column it was set on: the shadow has none of its own.
+        if let Some(c) = &self.new.comment {
+            sql.push(crate::ddl::comment_on(
+                self.t,
+                crate::ddl::CommentTarget::Column(&self.new.name),
+                Some(c),
+            ));
         }
         sql
     }

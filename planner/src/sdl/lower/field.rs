@@ -199,6 +199,12 @@ pub(super) fn lower_field(
     }
 
     let convert = convert_dir.and_then(|d| convert_from(cx, d, &col_name));
+    let comment = super::description(
+        cx,
+        &f.description,
+        p(f.position),
+        &format!("field `{}`", f.name),
+    );
     Some(Column {
         name: col_name,
         graphql_name: f.name.clone(),
@@ -207,6 +213,7 @@ pub(super) fn lower_field(
         default,
         meta,
         convert,
+        comment,
     })
 }
 

@@ -12,6 +12,8 @@
 //! - `field`: one column per field: its type, nullability and column directives. A new
 //!   column directive goes here (its default, if it has one, in `defaults`).
 //! - `defaults`: `@wes_default` against the column's type.
+//!   A type's description becomes the table's comment, a field's the column's
+//!   (`description`, in this module).
 //! - `rls`: `@wes_rls`, `@wes_tenant`, `@wes_owner` and the tables policies read.
 //! - `foreign_keys`: `@wes_fk`, once every table's columns are known.
 //! - `names`: identifier limits, and names that share a PostgreSQL namespace.
@@ -80,6 +82,24 @@ impl Ctx<'_> {
         self.diags
             .push(Diagnostic::at(code, self.file, pos, msg).with_help(help));
     }
+}
+
+/// A type's or field's GraphQL description as the comment PostgreSQL stores: `None` when
+/// there is none or it is empty (an empty comment is no comment in PostgreSQL). A NUL
+/// character, which PostgreSQL's text cannot hold, is error E0016 at `pos` (the type or
+/// field the description belongs to; `what` names it).
+fn description(cx: &mut Ctx<'_>, text: &Option<String>, pos: Pos, what: &str) -> Option<String> {
+    let text = text.as_deref().filter(|t| !t.is_empty())?;
+    if text.contains('\0') {
+        cx.err(
+            Code::E0016,
+            pos,
+            format!("the description of {what} contains a NUL character (`\\u0000`), which a PostgreSQL comment cannot hold"),
+            "remove the `\\u0000` escape from the description",
+        );
+        return None;
+    }
+    Some(text.to_string())
 }
 
 /// Lowers a parsed document (`src` is its text, `file` the name diagnostics carry) into

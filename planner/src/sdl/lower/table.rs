@@ -38,6 +38,12 @@ pub(super) fn lower_table<'d, 'a>(
         indexes: Vec::new(),
         rls_enabled: false,
         policies: Vec::new(),
+        comment: super::description(
+            cx,
+            &o.description,
+            p(o.position),
+            &format!("type `{}`", o.name),
+        ),
     };
     let mut field_cols: BTreeMap<String, String> = BTreeMap::new();
     let mut col_pos: BTreeMap<String, (Pos, String)> = BTreeMap::new();
