@@ -147,8 +147,14 @@ fn table_types(
     used: &mut Helpers,
 ) -> [String; 3] {
     let what = comment(&table.display_name());
+    // The table's description (its SQL comment), flattened onto the doc line.
+    let about = table
+        .comment
+        .as_deref()
+        .map(|c| format!(" {}", comment(c)))
+        .unwrap_or_default();
     let mut row = format!(
-        "/** A row of `{what}`, as node-postgres returns it for `SELECT *`. */\nexport interface {name} {{\n"
+        "/** A row of `{what}`, as node-postgres returns it for `SELECT *`.{about} */\nexport interface {name} {{\n"
     );
     let mut insert = format!(
         "/** The values of an `INSERT INTO {what}`: columns with a default and nullable columns may be left out. */\n\
@@ -161,10 +167,13 @@ fn table_types(
         let key = property(&column.name);
         let null = if column.nullable { " | null" } else { "" };
         let row_ty = mapping.row_type(&column.ty, used);
-        let doc = match mapping.note(&column.ty) {
+        let mut doc = match mapping.note(&column.ty) {
             Some(note) => format!("`{}`: {note}", column.ty.canonical()),
             None => format!("`{}`", column.ty.canonical()),
         };
+        if let Some(described) = &column.comment {
+            doc = format!("{described} ({doc})");
+        }
         let _ = writeln!(row, "  /** {} */\n  {key}: {row_ty}{null};", comment(&doc));
         let input = mapping.input_type(&column.ty, used);
         if let Some(presence) = insert_presence(column) {
