@@ -11,19 +11,24 @@ use serde::Serialize;
 /// type) belongs to the SQL fragment lexer in [`crate::expr`].
 pub use crate::expr::Volatility;
 
+/// A whole data model, lowered from SDL (`crate::sdl`) or read from a live catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Schema {
+    /// Enum types, in SDL order.
     pub enums: Vec<EnumType>,
+    /// Tables, in SDL order (order does not change the canonical hash).
     pub tables: Vec<Table>,
 }
 
 impl Schema {
+    /// The table `schema.name`, names as PostgreSQL stores them.
     pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
         self.tables
             .iter()
             .find(|t| t.schema == schema && t.name == name)
     }
 
+    /// The enum type `schema.name`.
     pub fn enum_type(&self, schema: &str, name: &str) -> Option<&EnumType> {
         self.enums
             .iter()
@@ -58,38 +63,61 @@ impl Schema {
     }
 }
 
+/// An enum type (`CREATE TYPE ... AS ENUM`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnumType {
+    /// Its schema.
     pub schema: String,
+    /// Its SQL name.
     pub name: String,
     /// The GraphQL enum it came from.
     pub graphql_name: String,
+    /// Labels, in sort order.
     pub values: Vec<String>,
 }
 
+/// Metadata directives of a table or column (`@wes_uid`, `@wes_sensitive`, `@wes_pii`,
+/// `@wes_critical`, `@wes_weight`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Meta {
+    /// Stable identity across renames (`@wes_uid`): the diff pairs by it first.
     pub uid: Option<String>,
+    /// Marked sensitive.
     pub sensitive: bool,
+    /// Holds personal data.
     pub pii: bool,
+    /// Marked critical.
     pub critical: bool,
+    /// A relative weight the author gave it.
     pub weight: Option<i64>,
 }
 
+/// A table (`@wes_table` type).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Table {
+    /// Its schema (`public` unless the type says otherwise).
     pub schema: String,
+    /// Its SQL name.
     pub name: String,
     /// The GraphQL type it came from.
     pub graphql_name: String,
+    /// Metadata directives.
     pub meta: Meta,
+    /// Columns, in field order.
     pub columns: Vec<Column>,
+    /// The primary key, if any.
     pub primary_key: Option<PrimaryKey>,
+    /// Unique constraints.
     pub uniques: Vec<Unique>,
+    /// Foreign keys from this table.
     pub foreign_keys: Vec<ForeignKey>,
+    /// CHECK constraints.
     pub checks: Vec<Check>,
+    /// Indexes that are not constraints.
     pub indexes: Vec<Index>,
+    /// Row-level security is enabled.
     pub rls_enabled: bool,
+    /// Row-level security policies.
     pub policies: Vec<Policy>,
     /// The GraphQL description of the type: `COMMENT ON TABLE`. Never empty (an empty
     /// description is no description, as an empty comment is none in PostgreSQL).
@@ -97,10 +125,12 @@ pub struct Table {
 }
 
 impl Table {
+    /// The column named `name` (its SQL name).
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
 
+    /// `"schema"."name"`, quoted for SQL.
     pub fn qualified(&self) -> String {
         crate::sql::qualified(&self.schema, &self.name)
     }
@@ -111,14 +141,20 @@ impl Table {
     }
 }
 
+/// A column (a field of a table type).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Column {
+    /// Its SQL name.
     pub name: String,
     /// The GraphQL field it came from.
     pub graphql_name: String,
+    /// Its type.
     pub ty: SqlType,
+    /// NULL allowed (the GraphQL type has no `!`).
     pub nullable: bool,
+    /// `@wes_default`, if any.
     pub default: Option<Default>,
+    /// Metadata directives.
     pub meta: Meta,
     /// How existing values become values of this column's type, when a change of type
     /// needs a conversion the author chose (`@wes_convert`). Not part of the schema's
@@ -150,6 +186,7 @@ pub enum Default {
 }
 
 impl Default {
+    /// The default as SQL text.
     pub fn sql(&self) -> &str {
         match self {
             Default::Literal(s) | Default::Expr(s) => s,
@@ -166,29 +203,42 @@ impl Default {
     }
 }
 
+/// A primary key constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PrimaryKey {
+    /// The constraint's name (default `<table>_pkey`, as PostgreSQL names it).
     pub name: String,
+    /// Its columns, in key order.
     pub columns: Vec<String>,
 }
 
+/// A unique constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unique {
+    /// The constraint's name.
     pub name: String,
+    /// Its columns, in order.
     pub columns: Vec<String>,
 }
 
+/// What a foreign key does when the referenced row is deleted or its key updated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FkAction {
+    /// Fail at the end of the statement (PostgreSQL's default).
     NoAction,
+    /// Fail at once.
     Restrict,
+    /// Delete or update the referencing rows too.
     Cascade,
+    /// Set the referencing columns to NULL.
     SetNull,
+    /// Set the referencing columns to their defaults.
     SetDefault,
 }
 
 impl FkAction {
+    /// The SQL spelling, e.g. `SET NULL`.
     pub fn sql(self) -> &'static str {
         match self {
             FkAction::NoAction => "NO ACTION",
@@ -199,6 +249,8 @@ impl FkAction {
         }
     }
 
+    /// Reads `NO_ACTION`, `no action`, `set-null`, ... (case, spaces and dashes are
+    /// ignored); `None` for anything else.
     pub fn parse(s: &str) -> Option<FkAction> {
         Some(
             match s.to_ascii_uppercase().replace([' ', '-'], "_").as_str() {
@@ -213,34 +265,52 @@ impl FkAction {
     }
 }
 
+/// A foreign key constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForeignKey {
+    /// The constraint's name.
     pub name: String,
+    /// The referencing columns of this table.
     pub columns: Vec<String>,
+    /// The referenced table's schema.
     pub ref_schema: String,
+    /// The referenced table.
     pub ref_table: String,
+    /// The referenced columns (a primary key or unique constraint), in order.
     pub ref_columns: Vec<String>,
+    /// `ON DELETE`.
     pub on_delete: FkAction,
+    /// `ON UPDATE`.
     pub on_update: FkAction,
 }
 
+/// A CHECK constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
+    /// The constraint's name.
     pub name: String,
+    /// The boolean expression as written (a checked SQL fragment).
     pub expr: String,
 }
 
+/// An index access method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IndexMethod {
+    /// B-tree (the default).
     Btree,
+    /// Hash.
     Hash,
+    /// GIN (arrays, jsonb, full text).
     Gin,
+    /// GiST.
     Gist,
+    /// BRIN (block ranges).
     Brin,
 }
 
 impl IndexMethod {
+    /// The name `USING` takes, e.g. `gin`.
     pub fn sql(self) -> &'static str {
         match self {
             IndexMethod::Btree => "btree",
@@ -251,6 +321,7 @@ impl IndexMethod {
         }
     }
 
+    /// Reads a method name (any case); `None` for an unknown one.
     pub fn parse(s: &str) -> Option<IndexMethod> {
         Some(match s.to_ascii_lowercase().as_str() {
             "btree" => IndexMethod::Btree,
@@ -263,27 +334,39 @@ impl IndexMethod {
     }
 }
 
+/// An index that is not a constraint (`@wes_index`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Index {
+    /// Its name (deterministic when not given).
     pub name: String,
+    /// Its columns, in order.
     pub columns: Vec<String>,
+    /// Access method.
     pub method: IndexMethod,
+    /// A unique index.
     pub unique: bool,
     /// Partial-index predicate (`WHERE ...`).
     pub predicate: Option<String>,
 }
 
+/// The command a row-level security policy applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PolicyCommand {
+    /// Every command.
     All,
+    /// `SELECT` (a USING expression).
     Select,
+    /// `INSERT` (a WITH CHECK expression).
     Insert,
+    /// `UPDATE` (both).
     Update,
+    /// `DELETE` (a USING expression).
     Delete,
 }
 
 impl PolicyCommand {
+    /// The SQL keyword, e.g. `SELECT`.
     pub fn sql(self) -> &'static str {
         match self {
             PolicyCommand::All => "ALL",
@@ -295,15 +378,20 @@ impl PolicyCommand {
     }
 }
 
+/// A row-level security policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
+    /// Its name.
     pub name: String,
+    /// The command it applies to.
     pub command: PolicyCommand,
     /// Restrictive policies are AND-ed with the permissive ones.
     pub restrictive: bool,
     /// Roles the policy applies to; empty means `PUBLIC`.
     pub roles: Vec<String>,
+    /// `USING (...)`: which existing rows are visible or affected.
     pub using: Option<String>,
+    /// `WITH CHECK (...)`: which new rows are accepted.
     pub check: Option<String>,
 }
 
