@@ -24,28 +24,44 @@ use crate::model::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// A schema's canonical form (see the module documentation for the rules).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanonSchema {
+    /// Enums, sorted by qualified name.
     pub enums: Vec<CanonEnum>,
+    /// Tables, sorted by qualified name.
     pub tables: Vec<CanonTable>,
 }
 
+/// An enum type's canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanonEnum {
+    /// `schema.name`, unquoted.
     pub name: String,
+    /// Labels in declaration (sort) order.
     pub values: Vec<String>,
 }
 
+/// A table's canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanonTable {
+    /// `schema.name`, unquoted.
     pub name: String,
+    /// Columns, sorted by name.
     pub columns: Vec<CanonColumn>,
+    /// The primary key, if any.
     pub primary_key: Option<CanonKey>,
+    /// Unique constraints, sorted by name.
     pub uniques: Vec<CanonKey>,
+    /// Foreign keys, sorted by name.
     pub foreign_keys: Vec<CanonFk>,
+    /// Names of CHECK constraints, sorted (bodies are compared apart, by the server).
     pub checks: Vec<String>,
+    /// Non-constraint indexes, sorted by name.
     pub indexes: Vec<CanonIndex>,
+    /// Row-level security enabled.
     pub rls: bool,
+    /// Policies, sorted by name.
     pub policies: Vec<CanonPolicy>,
     /// `COMMENT ON TABLE` (`obj_description`); absent from the JSON when there is none, so
     /// schemas without descriptions hash as they did before comments were compared.
@@ -54,11 +70,16 @@ pub struct CanonTable {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A column's canonical form.
 pub struct CanonColumn {
+    /// Its name.
     pub name: String,
+    /// The type as `format_type()` prints it (`SqlType::canonical`).
     #[serde(rename = "type")]
     pub ty: String,
+    /// NOT NULL.
     pub not_null: bool,
+    /// It has a default (the expression is compared apart).
     pub has_default: bool,
     /// `COMMENT ON COLUMN` (`col_description`); absent from the JSON when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,35 +87,56 @@ pub struct CanonColumn {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A primary key or unique constraint: name and ordered columns.
 pub struct CanonKey {
+    /// The constraint's name.
     pub name: String,
+    /// Its columns, in key order.
     pub columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A foreign key's canonical form.
 pub struct CanonFk {
+    /// The constraint's name.
     pub name: String,
+    /// Referencing columns, in order.
     pub columns: Vec<String>,
+    /// The referenced table, `schema.name`.
     pub references: String,
+    /// Referenced columns, in order.
     pub ref_columns: Vec<String>,
+    /// The `ON DELETE` action.
     pub on_delete: String,
+    /// The `ON UPDATE` action.
     pub on_update: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An index's canonical form.
 pub struct CanonIndex {
+    /// Its name.
     pub name: String,
+    /// Its columns, in order.
     pub columns: Vec<String>,
+    /// Access method, e.g. `btree`.
     pub method: String,
+    /// A unique index.
     pub unique: bool,
+    /// It has a predicate (compared apart).
     pub partial: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A policy's canonical form.
 pub struct CanonPolicy {
+    /// Its name.
     pub name: String,
+    /// `ALL`, `SELECT`, `INSERT`, `UPDATE` or `DELETE`.
     pub command: String,
+    /// Permissive (OR-ed), not restrictive (AND-ed).
     pub permissive: bool,
+    /// Roles the policy applies to, sorted.
     pub roles: Vec<String>,
 }
 
@@ -152,6 +194,7 @@ pub fn canonical(schema: &Schema) -> CanonSchema {
     c
 }
 
+/// One table's canonical form (lists sorted as in a whole schema's).
 pub fn canonical_table(t: &Table) -> CanonTable {
     CanonTable {
         name: t.display_name(),
@@ -267,6 +310,7 @@ pub struct TableExpressions {
 }
 
 impl TableExpressions {
+    /// The table has no expressions at all.
     pub fn is_empty(&self) -> bool {
         self.defaults.is_empty()
             && self.checks.is_empty()
