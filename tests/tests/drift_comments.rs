@@ -131,3 +131,27 @@ fn every_hand_made_change_of_a_comment_is_drift() {
         );
     }
 }
+
+/// `wesley apply` writes string literals the standard way whatever the database's
+/// `standard_conforming_strings` says: a description with backslashes and a `\'` comes
+/// out exactly as written (with the setting off, `\'` would end the literal early).
+#[test]
+fn apply_writes_backslashes_exactly_with_standard_conforming_strings_off() {
+    let work = Work::new();
+    let old = "type Note @wes_table {\n  id: Int! @wes_pk\n  body: String!\n}\n";
+    let new = "type Note @wes_table {\n  id: Int! @wes_pk\n  \"Matches \\\\d+ and \\\\'quoted\\\\' text.\"\n  body: String!\n}\n";
+    let old_path = work.write("old.graphql", old);
+    let db = database_with("dc_scs", &work, &old_path, "");
+    db.psql(&format!(
+        "ALTER DATABASE {} SET standard_conforming_strings = off;",
+        db.name
+    ));
+    let (plan, _) = work.plan_sdl(old, new, "scs");
+    work.apply(&plan, &db, &[])
+        .expect_code(0, "apply with standard_conforming_strings off");
+    assert_eq!(
+        db.psql("SELECT col_description('public.note'::regclass, 2)")
+            .trim_end(),
+        r"Matches \d+ and \'quoted\' text."
+    );
+}

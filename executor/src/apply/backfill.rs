@@ -205,6 +205,11 @@ pub async fn run(
     };
     let mut longest_batch_ms = 0f64;
     loop {
+        // One transaction per batch, under the step's timeouts: finding the batch's end
+        // reads the key index too, and must not wait for a lock without limit.
+        let batch_started = Instant::now();
+        let tx = c.transaction().await?;
+        tx.batch_execute(&timeouts).await?;
         // The batch's end: the `size`-th key after the last one, or the bound.
         let from_last = last.is_some();
         let offset = i64::from(size) - 1;
@@ -216,7 +221,7 @@ pub async fn run(
                 .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
                 .collect();
             refs.push((&offset, Type::INT8));
-            c.query_typed_opt(&end_sql(from_last), &refs)
+            tx.query_typed_opt(&end_sql(from_last), &refs)
                 .await?
                 .map(|r| r.get(0))
         };
@@ -231,10 +236,6 @@ pub async fn run(
             .iter()
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
             .collect();
-
-        let batch_started = Instant::now();
-        let tx = c.transaction().await?;
-        tx.batch_execute(&timeouts).await?;
         let updated = tx.execute_typed(&update_sql(from_last), &refs).await? as i64;
         tx.execute_typed(
             "UPDATE wesley.backfill_progress SET last_key = $3, rows_done = rows_done + $4, batches = batches + 1 WHERE plan_hash = $1 AND step_id = $2",

@@ -411,10 +411,20 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
         .filter(|&i| !state.applied.contains(&plan.steps[i].id))
         .collect();
     if failure.is_none() && !rest.is_empty() {
-        if rest.iter().any(|&i| plan.steps[i].phase == Phase::Contract) {
-            restore::before_contract(ctx, client).await?;
-        }
-        failure = schedule::schedule(ctx, &rest, &mut state).await;
+        let contract = |i: &usize| plan.steps[*i].phase == Phase::Contract;
+        let started = (0..plan.steps.len())
+            .filter(contract)
+            .any(|i| state.applied.contains(&plan.steps[i].id));
+        let taken = if rest.iter().any(contract) {
+            restore::before_contract(ctx, client, started).await
+        } else {
+            Ok(None)
+        };
+        failure = match taken {
+            // A ledger error: recorded by `finish` like a step's.
+            Err(e) => Some(("(restore point)".into(), step::StepError::Db(e))),
+            Ok(_) => schedule::schedule(ctx, &rest, &mut state).await,
+        };
     }
     finish::finish(ctx, client, &mut state, failure).await
 }

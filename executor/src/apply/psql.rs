@@ -88,7 +88,12 @@ impl PsqlSession {
             marker: 0,
         };
         session
-            .exchange("\\set VERBOSITY verbose\n\\pset pager off\n")
+            // String literals in plan files (comments, defaults, ledger rows) are
+            // standard: a backslash is an ordinary character. A database or role set to
+            // `standard_conforming_strings = off` would read them otherwise.
+            .exchange(
+                "\\set VERBOSITY verbose\n\\pset pager off\nSET standard_conforming_strings = on;\n",
+            )
             .await?;
         Ok(session)
     }

@@ -1,6 +1,7 @@
-//! The restore point taken before the first contract step: until contract runs, every
-//! change of a plan keeps the old shape, so this is the last point in the WAL from which
-//! point-in-time recovery gets the database back with nothing dropped.
+//! The restore point taken before the first contract step: until contract runs, no
+//! table, column or data of the old shape has been dropped (indexes, checks and foreign
+//! keys may have been replaced by equivalent ones), so this is the last point in the WAL
+//! from which point-in-time recovery gets every row and column of the old shape back.
 //!
 //! `pg_create_restore_point(name)` needs superuser or an `EXECUTE` grant, `wal_level`
 //! `replica` or higher, and a primary (not a standby). When the server refuses (SQLSTATE
@@ -31,9 +32,14 @@ pub fn name(plan_hash: &str) -> String {
 /// Takes (or finds, for a resumed run) the plan's restore point and reports it. Server
 /// errors of `pg_create_restore_point` become a warning; only failures to reach the
 /// server or to read and write the ledger are errors.
+///
+/// `contract_started`: contract steps of this plan were applied by an earlier attempt
+/// (that could not take a restore point). None is taken then: it would not be before
+/// the contract phase, and recovering to it would not bring back what was dropped.
 pub(super) async fn before_contract(
     ctx: &Ctx,
     client: &Client,
+    contract_started: bool,
 ) -> Result<Option<(String, String)>, DbError> {
     let plan_hash = ctx.plan.plan_hash();
     if let Some((name, lsn)) = ledger::restore_point(client, plan_hash).await? {
@@ -43,6 +49,12 @@ pub(super) async fn before_contract(
             earlier: true,
         });
         return Ok(Some((name, lsn)));
+    }
+    if contract_started {
+        ctx.rep.emit(Event::Message {
+            text: "warning: no restore point: contract steps of this plan already ran (an earlier attempt could not take one), so a restore point now would not be before the contract phase.".into(),
+        });
+        return Ok(None);
     }
     let name = name(plan_hash);
     let created = client
