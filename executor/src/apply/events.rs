@@ -7,43 +7,72 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// One thing a run reports. With `--json` each is a line `{"event": "<snake_case
+/// name>", ...fields}`; the names and fields are stable for scripts.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The run starts changing the database (after every check passed).
     RunStarted {
+        /// `sha256:...` of the plan file.
         plan_hash: String,
+        /// The connection, without its password.
         database: String,
+        /// Steps in the plan.
         steps: usize,
+        /// Steps the ledger already records (a resumed run).
         already_applied: usize,
+        /// `--jobs`.
         jobs: usize,
     },
+    /// Another run holds the advisory lock; this one waits (`--lock-wait`).
     WaitingForLock {
+        /// The holder's backend pid, when pg_locks shows it.
         holder_pid: Option<i32>,
+        /// The holder's `application_name`.
         holder: Option<String>,
     },
+    /// The database is not where the plan starts.
     Drift {
+        /// The differences in words.
         differences: Vec<String>,
+        /// `--allow-drift` was given: the run goes on.
         allowed: bool,
     },
+    /// An attempt of a step begins.
     StepStarted {
+        /// The step's id.
         step: String,
+        /// Its phase.
         phase: String,
+        /// Its one-line summary.
         summary: String,
+        /// 1 for the first attempt.
         attempt: u32,
     },
+    /// An attempt failed on a lock timeout (55P03) or deadlock (40P01); another follows.
     StepRetry {
+        /// The step's id.
         step: String,
+        /// The attempt that failed.
         attempt: u32,
+        /// The backoff before the next attempt, in milliseconds (jittered).
         delay_ms: u64,
+        /// The server's error, with its SQLSTATE.
         error: String,
     },
+    /// A step a crashed run left behind was found done or cleaned up (e.g. a valid
+    /// index kept, an invalid one dropped before the rebuild).
     StepRecovered {
+        /// The step's id.
         step: String,
+        /// What was done, in words.
         action: String,
     },
     /// A backfill's progress: every ten batches, every batch in its last second, and at
     /// its end (`eta_s` 0).
     BackfillProgress {
+        /// The step's id.
         step: String,
         /// Rows updated so far, over every run of this plan.
         rows_done: i64,
@@ -51,6 +80,7 @@ pub enum Event {
         rows_total: Option<i64>,
         /// Batches committed so far, over every run of this plan.
         batches: i64,
+        /// Estimated seconds left, from this run's rate and `rows_total`, when known.
         eta_s: Option<f64>,
         /// Rows per batch at this point: the keys the last batch's range was sized for
         /// (the final batch may walk fewer).
@@ -61,6 +91,7 @@ pub enum Event {
     },
     /// One committed backfill batch (JSON only: a terminal shows `backfill_progress`).
     BackfillBatch {
+        /// The step's id.
         step: String,
         /// The batch's number, counted over every run of this plan (1 is the first).
         batch: i64,
@@ -75,32 +106,50 @@ pub enum Event {
         /// as `batch_rows` with `--batch-size`, else adapted to the batch's duration.
         next_batch_rows: Option<i64>,
     },
+    /// A step committed and is recorded in the ledger.
     StepDone {
+        /// The step's id.
         step: String,
+        /// Its duration over every attempt, in milliseconds.
         ms: u128,
     },
+    /// A step failed for good; the run stops after the running steps end.
     StepFailed {
+        /// The step's id.
         step: String,
+        /// The error: the server's message and SQLSTATE, or why retries ended.
         error: String,
     },
+    /// The run ended (an `outcome` line with the exit code and reason follows it).
     RunFinished {
+        /// `done` or `failed`, as the ledger records it.
         status: String,
+        /// Steps applied, over every run of this plan.
         applied: usize,
+        /// Steps still to run.
         pending: usize,
+        /// This run's duration, in milliseconds.
         ms: u128,
     },
     /// The restore point before the contract phase (`earlier`: taken by an earlier
     /// attempt of this run, found in the ledger).
     RestorePoint {
+        /// `wesley_<first 12 hex digits of the plan hash>`.
         name: String,
+        /// Its WAL position, e.g. `0/3000F28`.
         lsn: String,
+        /// Found in the ledger rather than created now.
         earlier: bool,
     },
+    /// Anything else worth saying (warnings start with `warning:`).
     Message {
+        /// The text, possibly several lines.
         text: String,
     },
 }
 
+/// Renders events as JSON lines (stdout), a progress bar (a terminal's stderr) or plain
+/// lines (stderr), one writer at a time.
 pub struct Reporter {
     json: bool,
     bar: Option<ProgressBar>,
@@ -109,6 +158,7 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// A reporter for a run of `total` steps; `json` chooses `--json` output.
     pub fn new(json: bool, total: u64) -> Reporter {
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(total);
@@ -127,12 +177,14 @@ impl Reporter {
         }
     }
 
+    /// Moves the progress bar to `done` steps (no output otherwise).
     pub fn set_position(&self, done: u64) {
         if let Some(b) = &self.bar {
             b.set_position(done);
         }
     }
 
+    /// Reports one event. Write errors are ignored: reporting never fails a run.
     pub fn emit(&self, e: Event) {
         let _guard = self.out.lock();
         if self.json {
@@ -259,6 +311,7 @@ impl Reporter {
         }
     }
 
+    /// Milliseconds since the reporter was made (the run's start).
     pub fn elapsed_ms(&self) -> u128 {
         self.started.elapsed().as_millis()
     }
