@@ -96,46 +96,93 @@ pub enum Phase {
 )]
 #[strum(serialize_all = "snake_case")]
 pub enum StepKind {
+    /// `CREATE SCHEMA IF NOT EXISTS`.
     CreateSchema,
+    /// `CREATE EXTENSION IF NOT EXISTS` (a type needs it, e.g. `citext`).
     CreateExtension,
+    /// `CREATE TYPE ... AS ENUM`.
     CreateEnum,
+    /// `ALTER TYPE ... ADD VALUE` (with `BEFORE`/`AFTER` to keep the order).
     AddEnumValue,
+    /// `DROP TYPE` (contract).
     DropEnum,
+    /// `CREATE TABLE` with its keys, checks, inline indexes and comments.
     CreateTable,
+    /// `DROP TABLE` (contract; `deletes_data`).
     DropTable,
+    /// `ALTER TABLE ... RENAME TO` (`breaks_clients`).
     RenameTable,
+    /// `ALTER TABLE ... ADD COLUMN` (instant unless the default is volatile).
     AddColumn,
+    /// `ALTER TABLE ... DROP COLUMN` (contract; `deletes_data`).
     DropColumn,
+    /// `ALTER TABLE ... RENAME COLUMN` (`breaks_clients`).
     RenameColumn,
+    /// `ALTER COLUMN ... SET DEFAULT` (applies to new rows only).
     SetDefault,
+    /// `ALTER COLUMN ... DROP DEFAULT`.
     DropDefault,
+    /// `ALTER COLUMN ... DROP NOT NULL`.
     DropNotNull,
+    /// `ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID`: the helper that lets
+    /// `SET NOT NULL` skip its scan once validated.
     AddNotNullCheck,
+    /// `ALTER COLUMN ... SET NOT NULL` after a validated helper check (no scan), then the
+    /// helper is dropped.
     SetNotNull,
+    /// `ALTER COLUMN ... TYPE` for the conversions measured not to rewrite or scan.
     AlterColumnType,
+    /// The new-typed shadow column of a type change.
     AddShadowColumn,
+    /// The trigger that keeps the shadow column in sync with application writes.
     CreateSyncTrigger,
+    /// The batched `UPDATE` that fills a shadow or new column for existing rows.
     Backfill,
+    /// The completeness check: every row converted exactly, else the count and a
+    /// query that finds the rows, and the switch never runs.
     CheckBackfill,
+    /// One short transaction that renames the shadow column into place (switch).
     SwapColumns,
+    /// `CREATE INDEX`, `CONCURRENTLY` on an existing table.
     CreateIndex,
+    /// `DROP INDEX CONCURRENTLY`.
     DropIndex,
+    /// `ALTER INDEX ... RENAME TO`.
     RenameIndex,
+    /// `ALTER TABLE ... RENAME CONSTRAINT`.
     RenameConstraint,
+    /// `ADD CONSTRAINT ... UNIQUE`; on an existing table `USING INDEX` over a concurrently
+    /// built index.
     AddUnique,
+    /// `DROP CONSTRAINT` of a unique constraint.
     DropUnique,
+    /// `ADD CONSTRAINT ... PRIMARY KEY`; on an existing table `USING INDEX` over a
+    /// concurrently built index.
     AddPrimaryKey,
+    /// `DROP CONSTRAINT` of a primary key.
     DropPrimaryKey,
+    /// `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` (validated by a later step).
     AddForeignKey,
+    /// `DROP CONSTRAINT` of a foreign key.
     DropForeignKey,
+    /// `ADD CONSTRAINT ... CHECK ... NOT VALID` (validated by a later step).
     AddCheck,
+    /// `DROP CONSTRAINT` of a check.
     DropCheck,
+    /// `VALIDATE CONSTRAINT`: scans under SHARE UPDATE EXCLUSIVE, blocking no reads
+    /// or writes.
     ValidateConstraint,
+    /// `CREATE POLICY`.
     CreatePolicy,
+    /// `ALTER POLICY` (roles or expressions).
     AlterPolicy,
+    /// `DROP POLICY`.
     DropPolicy,
+    /// `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` (after its policies exist).
     EnableRls,
+    /// `ALTER TABLE ... DISABLE ROW LEVEL SECURITY` (before its policies go).
     DisableRls,
+    /// `COMMENT ON TABLE/COLUMN ... IS '...'` (or `IS NULL`).
     SetComment,
 }
 
@@ -246,8 +293,11 @@ impl HazardKind {
 /// A hazard with a message written for a person: what happens, to which table, what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hazard {
+    /// What kind of hazard.
     pub kind: HazardKind,
+    /// Whether it stops `plan`/`apply` unless allowed (see `crate::policy`).
     pub severity: Severity,
+    /// What happens, to which table, what to do.
     pub message: String,
 }
 
@@ -255,7 +305,9 @@ pub struct Hazard {
 /// run alone; this tells the executor how to split it into short transactions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backfill {
+    /// Schema of the table.
     pub schema: String,
+    /// Name of the table.
     pub table: String,
     /// Primary-key columns, used to walk the table in key order.
     pub key: Vec<String>,
@@ -263,6 +315,7 @@ pub struct Backfill {
     pub set: String,
     /// Rows that still need the update, e.g. `"price_new" IS NULL AND "price" IS NOT NULL`.
     pub predicate: String,
+    /// Rows of the first batch (the executor then sizes batches by their duration).
     pub batch_size: u32,
 }
 
@@ -330,7 +383,9 @@ pub fn cost_weight(backfill: bool, rewrite: bool, scan: bool) -> u64 {
 /// invalid one dropped and rebuilt.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct IndexRef {
+    /// The index's schema.
     pub schema: String,
+    /// The index's name.
     pub name: String,
 }
 
@@ -339,7 +394,9 @@ pub struct IndexRef {
 pub struct Step {
     /// Stable, unique id, e.g. `add_column:public.user.nick`.
     pub id: String,
+    /// When it runs in the expand/contract sequence.
     pub phase: Phase,
+    /// What it does.
     pub kind: StepKind,
     /// The table the step changes (schema, name), if any.
     pub table: Option<(String, String)>,
@@ -349,11 +406,18 @@ pub struct Step {
     pub sql: String,
     /// False for statements that cannot run in a transaction block (CONCURRENTLY).
     pub transactional: bool,
+    /// Ids of steps that must have finished first (earlier in the plan).
     pub depends_on: Vec<String>,
+    /// The strongest lock on each table it touches, as measured on PostgreSQL (the golden
+    /// plan tests compare them with `pg_locks`).
     pub locks: Vec<Lock>,
+    /// It rewrites its table.
     pub rewrite: bool,
+    /// It reads its whole table.
     pub scan: bool,
+    /// What can go wrong.
     pub hazards: Vec<Hazard>,
+    /// How to run a backfill step in batches.
     pub backfill: Option<Backfill>,
     /// See [`TimeoutClass::of`]; set by the planner once the step is complete.
     pub timeout: TimeoutClass,
@@ -381,14 +445,19 @@ impl Step {
 /// A complete migration plan in execution order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The canonical hash of the schema the plan starts from.
     pub from_hash: String,
+    /// The canonical hash of the schema it ends at.
     pub to_hash: String,
     /// Canonical forms of the two schemas (their hashes are `from_hash` and `to_hash`).
     pub from: crate::canon::CanonSchema,
+    /// The target's canonical form.
     pub to: crate::canon::CanonSchema,
     /// The two schemas' SQL expressions ([`crate::canon::expressions`]), for drift checks.
     pub from_exprs: Vec<crate::canon::TableExpressions>,
+    /// The target's expressions.
     pub to_exprs: Vec<crate::canon::TableExpressions>,
+    /// Every step, in execution order.
     pub steps: Vec<Step>,
     /// Steps grouped by depth in the dependency graph: every step of wave N depends only on
     /// steps of earlier waves.
@@ -397,10 +466,12 @@ pub struct Plan {
     pub critical_path: Vec<String>,
     /// Tables that exist only in the new schema (`schema.table`): nothing uses them yet.
     pub new_tables: Vec<String>,
+    /// Problems found while planning (errors mean the plan must not be applied).
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Plan {
+    /// No steps: the two schemas are the same.
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
