@@ -11,160 +11,277 @@ use crate::model::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)]
 pub enum Change {
+    /// A schema other than `public` that the new model uses (its name).
     CreateSchema(String),
+    /// An extension a column type needs (its name, e.g. `citext`).
     CreateExtension(&'static str),
+    /// A new enum type.
     CreateEnum(EnumType),
     /// Values appended or inserted; each with its neighbour in the new order.
     AddEnumValues {
+        /// As it was.
         old: EnumType,
+        /// As it becomes.
         new: EnumType,
     },
     /// Values removed or reordered: PostgreSQL cannot do this in place.
     RewriteEnum {
+        /// As it was.
         old: EnumType,
+        /// As it becomes.
         new: EnumType,
     },
+    /// An enum type no longer in the model.
     DropEnum(EnumType),
+    /// A new table.
     CreateTable(Table),
+    /// A table no longer in the model.
     DropTable(Table),
+    /// A table paired by `@wes_uid` under another name.
     RenameTable {
+        /// As it was.
         old: Table,
+        /// As it becomes.
         new: Table,
     },
+    /// A new column on an existing table.
     AddColumn {
+        /// The table it is on.
         table: Table,
+        /// The column.
         column: Column,
     },
+    /// A column no longer in its table.
     DropColumn {
+        /// The table it is on.
         table: Table,
+        /// The column.
         column: Column,
     },
+    /// A column paired by `@wes_uid` under another name.
     RenameColumn {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Column,
+        /// As it becomes.
         new: Column,
     },
+    /// A column whose type changed (the type strategy also handles its nullability
+    /// and default).
     ChangeColumnType {
+        /// The table as it was (names before renames).
         old_table: Table,
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Column,
+        /// As it becomes.
         new: Column,
     },
+    /// A column that becomes NOT NULL.
     SetNotNull {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Column,
+        /// The column as it becomes.
         column: Column,
     },
+    /// A column that becomes nullable.
     DropNotNull {
+        /// The table it is on.
         table: Table,
+        /// The column.
         column: Column,
     },
     /// A default added or changed (`old` is the column as it was).
     SetDefault {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Column,
+        /// The column as it becomes.
         column: Column,
     },
     /// A default removed (`old` is the column as it was, with its default).
     DropDefault {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Column,
+        /// The column as it becomes.
         column: Column,
     },
+    /// A primary key on a table that had none.
     AddPrimaryKey {
+        /// The table it is on.
         table: Table,
+        /// The primary key.
         key: PrimaryKey,
     },
+    /// A primary key removed.
     DropPrimaryKey {
+        /// The table it is on.
         table: Table,
+        /// The primary key.
         key: PrimaryKey,
     },
+    /// A primary key whose name or columns changed.
     ReplacePrimaryKey {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: PrimaryKey,
+        /// As it becomes.
         new: PrimaryKey,
     },
+    /// A new unique constraint.
     AddUnique {
+        /// The table it is on.
         table: Table,
+        /// The unique constraint.
         unique: Unique,
     },
+    /// A unique constraint removed.
     DropUnique {
+        /// The table it is on.
         table: Table,
+        /// The unique constraint.
         unique: Unique,
     },
+    /// A new foreign key.
     AddForeignKey {
+        /// The table it is on.
         table: Table,
+        /// The foreign key.
         fk: ForeignKey,
+        /// The referencing table is created by this plan (nothing writes to it yet).
         new_table: bool,
     },
+    /// A foreign key removed.
     DropForeignKey {
+        /// The table it is on.
         table: Table,
+        /// The foreign key.
         fk: ForeignKey,
     },
+    /// A new CHECK constraint.
     AddCheck {
+        /// The table it is on.
         table: Table,
+        /// The check.
         check: Check,
     },
+    /// A CHECK constraint removed.
     DropCheck {
+        /// The table it is on.
         table: Table,
+        /// The check.
         check: Check,
     },
+    /// A new index.
     AddIndex {
+        /// The table it is on.
         table: Table,
+        /// The index.
         index: Index,
     },
+    /// An index removed.
     DropIndex {
+        /// The table it is on.
         table: Table,
+        /// The index.
         index: Index,
     },
+    /// An index with the same name and another definition.
     ReplaceIndex {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Index,
+        /// As it becomes.
         new: Index,
     },
+    /// Row-level security turned on.
     EnableRls(Table),
+    /// Row-level security turned off.
     DisableRls(Table),
+    /// A new policy.
     AddPolicy {
+        /// The table it is on.
         table: Table,
+        /// The policy.
         policy: Policy,
     },
+    /// A policy removed.
     DropPolicy {
+        /// The table it is on.
         table: Table,
+        /// The policy.
         policy: Policy,
     },
+    /// A policy whose roles or expressions changed (PostgreSQL alters it in place).
     AlterPolicy {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Policy,
+        /// As it becomes.
         new: Policy,
     },
+    /// A unique constraint with the same name and other columns.
     ReplaceUnique {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Unique,
+        /// As it becomes.
         new: Unique,
     },
+    /// A CHECK constraint with the same name and another expression.
     ReplaceCheck {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: Check,
+        /// As it becomes.
         new: Check,
     },
+    /// A foreign key with the same name and another definition.
     ReplaceForeignKey {
+        /// The table it is on.
         table: Table,
+        /// As it was.
         old: ForeignKey,
+        /// As it becomes.
         new: ForeignKey,
     },
+    /// A constraint with the same definition under a new name.
     RenameConstraint {
+        /// The table it is on.
         table: Table,
+        /// The name it had.
         old_name: String,
+        /// The name it gets.
         new_name: String,
     },
+    /// An index with the same definition under a new name.
     RenameIndex {
+        /// The table it is on.
         table: Table,
+        /// The name it had.
         old_name: String,
+        /// The name it gets.
         new_name: String,
     },
+    /// A policy with the same definition under a new name.
     RenamePolicy {
+        /// The table it is on.
         table: Table,
+        /// The name it had.
         old_name: String,
+        /// The name it gets.
         new_name: String,
     },
     /// The table's comment added, changed or removed: `table.comment` is the new one
@@ -173,7 +290,9 @@ pub enum Change {
     /// A column's comment added, changed or removed: `column.comment` is the new one
     /// (`None` removes it). Also for an added column that has a comment.
     SetColumnComment {
+        /// The table it is on.
         table: Table,
+        /// The column.
         column: Column,
     },
 }
@@ -450,6 +569,8 @@ fn same_fk(a: &ForeignKey, b: &ForeignKey) -> bool {
         && a.on_update == b.on_update
 }
 
+/// Every difference between `old` and `new`, in a deterministic order (see the module
+/// documentation for how objects are paired). Equal models give an empty list.
 pub fn diff(old: &Schema, new: &Schema) -> Vec<Change> {
     let mut out = Vec::new();
     let old_schemas = old.extra_schemas();
