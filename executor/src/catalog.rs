@@ -190,52 +190,84 @@ SELECT json_build_object(
 )::text
 "#;
 
+/// A database's catalog as `wesley introspect` reads it (one query; PostgreSQL 14 to
+/// 18; objects extensions own are left out).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Catalog {
+    /// `current_database()`.
     pub database: String,
+    /// The schemas read.
     pub schemas: Vec<String>,
+    /// Installed extensions, by name.
     pub extensions: Vec<String>,
+    /// Enum types.
     pub enums: Vec<Enum>,
+    /// Tables.
     pub tables: Vec<Table>,
+    /// Everything else found.
     pub others: Vec<Other>,
 }
 
+/// An enum type.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Enum {
+    /// Its schema.
     pub schema: String,
+    /// Its name.
     pub name: String,
+    /// Labels in sort order.
     pub values: Vec<String>,
+    /// `COMMENT ON TYPE`.
     pub comment: Option<String>,
 }
 
+/// A table (or partitioned table) with everything attached to it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Table {
+    /// Its schema.
     pub schema: String,
+    /// Its name.
     pub name: String,
     /// `r` (table) or `p` (partitioned table).
     pub kind: String,
+    /// Row-level security enabled.
     pub rls: bool,
+    /// `FORCE ROW LEVEL SECURITY`.
     pub force_rls: bool,
     /// `p` permanent, `u` unlogged.
     pub persistence: String,
+    /// Storage parameters (`reloptions`).
     pub options: Option<Vec<String>>,
+    /// `COMMENT ON TABLE`.
     pub comment: Option<String>,
+    /// Grants (`relacl`), as the server prints them.
     pub acl: Option<Vec<String>>,
+    /// `PARTITION BY ...` of a partitioned table.
     pub partition_key: Option<String>,
     /// `schema.parent FOR VALUES ...` of a partition.
     pub partition_of: Option<String>,
+    /// Parents by inheritance, `schema.name`.
     pub inherits: Vec<String>,
+    /// Columns in attribute order (dropped ones left out).
     pub columns: Vec<Column>,
+    /// Constraints.
     pub constraints: Vec<Constraint>,
+    /// Indexes that are not constraints'.
     pub indexes: Vec<Index>,
+    /// Policies.
     pub policies: Vec<Policy>,
+    /// Triggers, except the internal ones of foreign keys.
     pub triggers: Vec<Named>,
+    /// Rewrite rules.
     pub rules: Vec<Named>,
+    /// Extended statistics objects, by name.
     pub statistics: Vec<String>,
 }
 
+/// A column (`pg_attribute`), with its type as the server prints it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Column {
+    /// Its name.
     pub name: String,
     /// `format_type()`.
     #[serde(rename = "type")]
@@ -243,93 +275,144 @@ pub struct Column {
     /// `pg_type.typtype` of the column's type: `b` base, `e` enum, `d` domain, `c`
     /// composite, `r` range, `m` multirange.
     pub typtype: String,
+    /// An array type.
     pub array: bool,
+    /// `typtype` of the element type of an array.
     pub elem_typtype: Option<String>,
+    /// The enum type's schema, for an enum or enum array.
     pub enum_schema: Option<String>,
+    /// The enum type's name.
     pub enum_name: Option<String>,
+    /// NOT NULL.
     pub not_null: bool,
+    /// The default expression as the server prints it.
     pub default: Option<String>,
     /// `a` (ALWAYS) or `d` (BY DEFAULT) for identity columns, else empty.
     pub identity: String,
     /// `s` for stored generated columns, else empty.
     pub generated: String,
+    /// A collation other than the type's default.
     pub collation: Option<String>,
+    /// `COMMENT ON COLUMN`.
     pub comment: Option<String>,
+    /// Column grants.
     pub acl: Option<Vec<String>>,
+    /// Inherited from a parent table.
     pub inherited: bool,
     /// The sequence the column owns (serial, identity).
     pub sequence: Option<String>,
 }
 
+/// A constraint (`pg_constraint`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Constraint {
+    /// Its name.
     pub name: String,
     /// `p`, `u`, `f`, `c`, `x` (exclusion), `t` (constraint trigger).
     #[serde(rename = "type")]
     pub kind: String,
+    /// Its columns, in order.
     pub columns: Vec<String>,
+    /// A foreign key's referenced schema.
     pub ref_schema: Option<String>,
+    /// A foreign key's referenced table.
     pub ref_table: Option<String>,
+    /// A foreign key's referenced columns.
     pub ref_columns: Vec<String>,
+    /// A foreign key's `confdeltype` (`a`, `r`, `c`, `n`, `d`).
     pub on_delete: String,
+    /// A foreign key's `confupdtype`.
     pub on_update: String,
     /// `s` simple, `f` full, `p` partial.
     #[serde(rename = "match")]
     pub match_type: String,
+    /// DEFERRABLE.
     pub deferrable: bool,
+    /// Validated (not `NOT VALID`).
     pub validated: bool,
+    /// NO INHERIT.
     pub no_inherit: bool,
+    /// Defined on this table (not only inherited).
     pub local: bool,
+    /// Enforced (PostgreSQL 18 can have NOT ENFORCED constraints).
     pub enforced: bool,
+    /// A check's expression as the server prints it.
     pub expr: Option<String>,
+    /// `pg_get_constraintdef()`.
     pub definition: String,
+    /// `COMMENT ON CONSTRAINT`.
     pub comment: Option<String>,
     /// INCLUDE columns, NULLS NOT DISTINCT or storage options on the index of a primary
     /// key or unique constraint.
     pub index_extras: Option<bool>,
 }
 
+/// An index that is not a constraint's (`pg_index`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Index {
+    /// Its name.
     pub name: String,
+    /// Access method, e.g. `btree`.
     pub method: String,
+    /// A unique index.
     pub unique: bool,
     /// Key columns; `None` for an expression.
     pub columns: Vec<Option<String>>,
+    /// Some key is an expression.
     pub expressions: bool,
+    /// It has INCLUDE columns.
     pub include: bool,
+    /// A partial index's predicate as the server prints it.
     pub predicate: Option<String>,
+    /// Storage parameters.
     pub options: Option<Vec<String>>,
     /// Every key column in ascending order with its default operator class and collation.
     pub plain: bool,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15+).
     pub nulls_not_distinct: bool,
+    /// `indisvalid` (false after a failed concurrent build).
     pub valid: bool,
+    /// `pg_get_indexdef()`.
     pub definition: String,
+    /// `COMMENT ON INDEX`.
     pub comment: Option<String>,
 }
 
+/// A row-level security policy (`pg_policy`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Policy {
+    /// Its name.
     pub name: String,
     /// `r` SELECT, `a` INSERT, `w` UPDATE, `d` DELETE, `*` ALL.
     pub command: String,
+    /// Permissive (not restrictive).
     pub permissive: bool,
     /// Role names; empty for PUBLIC.
     pub roles: Vec<String>,
+    /// `USING` as the server prints it.
     pub using: Option<String>,
+    /// `WITH CHECK` as the server prints it.
     pub check: Option<String>,
 }
 
+/// A trigger or rule: its name and definition as the server prints it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Named {
+    /// Its name.
     pub name: String,
+    /// Its definition.
     pub definition: String,
 }
 
+/// An object around the tables that the dialect has no words for (a view, function,
+/// sequence, domain, grant, publication...), to be listed, never dropped silently.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Other {
+    /// What it is (`view`, `function`, `sequence`, ...).
     pub kind: String,
+    /// Its name, `schema.name` where it has a schema.
     pub name: String,
+    /// More about it, when there is more to say.
     pub detail: Option<String>,
 }
 
