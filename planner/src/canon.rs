@@ -282,7 +282,9 @@ pub fn schema_hash(schema: &Schema) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedExpr {
+    /// The column, check or index it belongs to.
     pub name: String,
+    /// The expression as written.
     pub text: String,
 }
 
@@ -290,8 +292,11 @@ pub struct NamedExpr {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyExpr {
+    /// The policy's name.
     pub name: String,
+    /// `USING`, as written.
     pub using: Option<String>,
+    /// `WITH CHECK`, as written.
     pub check: Option<String>,
 }
 
@@ -303,9 +308,13 @@ pub struct PolicyExpr {
 pub struct TableExpressions {
     /// `schema.table`.
     pub table: String,
+    /// Column defaults, named by column.
     pub defaults: Vec<NamedExpr>,
+    /// Check bodies, named by constraint.
     pub checks: Vec<NamedExpr>,
+    /// Partial-index predicates, named by index.
     pub index_predicates: Vec<NamedExpr>,
+    /// Policy expressions.
     pub policies: Vec<PolicyExpr>,
 }
 

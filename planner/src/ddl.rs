@@ -71,6 +71,7 @@ pub fn generate(schema: &Schema) -> String {
     out
 }
 
+/// `CREATE TYPE "schema"."name" AS ENUM ('a', 'b', ...);`.
 pub fn create_enum(e: &EnumType) -> String {
     let values: Vec<String> = e.values.iter().map(|v| literal(v)).collect();
     format!(
@@ -205,10 +206,12 @@ pub fn create_index(t: &Table, i: &Index, concurrently: bool) -> String {
     s
 }
 
+/// `ALTER TABLE ... ENABLE ROW LEVEL SECURITY;`.
 pub fn enable_rls(t: &Table) -> String {
     format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t.qualified())
 }
 
+/// `ALTER TABLE ... DISABLE ROW LEVEL SECURITY;`.
 pub fn disable_rls(t: &Table) -> String {
     format!("ALTER TABLE {} DISABLE ROW LEVEL SECURITY", t.qualified())
 }
@@ -244,6 +247,7 @@ pub fn create_policy(t: &Table, p: &Policy) -> String {
     s
 }
 
+/// `DROP POLICY "name" ON ...;`.
 pub fn drop_policy(t: &Table, p: &Policy) -> String {
     format!("DROP POLICY {} ON {}", ident(&p.name), t.qualified())
 }
@@ -257,51 +261,78 @@ pub enum Alter<'a> {
     AddColumn(&'a Column),
     /// `ADD COLUMN "name" <type>`: a bare column, nullable, without a default.
     AddBareColumn(&'a str, &'a crate::types::SqlType),
+    /// `DROP COLUMN "name"`.
     DropColumn(&'a str),
+    /// `RENAME COLUMN "from" TO "to"`.
     RenameColumn {
+        /// The current name.
         from: &'a str,
+        /// The new name.
         to: &'a str,
     },
+    /// `ALTER COLUMN "name" TYPE <type>` (no `USING`: only for in-place conversions).
     ColumnType(&'a str, &'a crate::types::SqlType),
+    /// `ALTER COLUMN "name" SET DEFAULT <expr>` (the expression as the schema writes it).
     SetDefault(&'a str, &'a str),
+    /// `ALTER COLUMN "name" DROP DEFAULT`.
     DropDefault(&'a str),
+    /// `ALTER COLUMN "name" SET NOT NULL`.
     SetNotNull(&'a str),
+    /// `ALTER COLUMN "name" DROP NOT NULL`.
     DropNotNull(&'a str),
     /// `ADD CONSTRAINT name CHECK (expr) NOT VALID`.
     AddCheckNotValid {
+        /// The constraint's name.
         name: &'a str,
+        /// The boolean expression (a checked fragment).
         expr: &'a str,
     },
     /// `ADD CONSTRAINT name CHECK ("column" IS NOT NULL) NOT VALID`.
     AddNotNullCheck {
+        /// The constraint's name.
         name: &'a str,
+        /// The column.
         column: &'a str,
     },
     /// `ADD CONSTRAINT name UNIQUE USING INDEX index`.
     AddUniqueUsingIndex {
+        /// The constraint's name.
         name: &'a str,
+        /// The valid unique index it takes over.
         index: &'a str,
     },
     /// `ADD CONSTRAINT name PRIMARY KEY USING INDEX index`.
     AddPrimaryKeyUsingIndex {
+        /// The constraint's name.
         name: &'a str,
+        /// The valid unique index it takes over.
         index: &'a str,
     },
+    /// `DROP CONSTRAINT "name"`.
     DropConstraint(&'a str),
+    /// `RENAME CONSTRAINT "from" TO "to"`.
     RenameConstraint {
+        /// The current name.
         from: &'a str,
+        /// The new name.
         to: &'a str,
     },
+    /// `VALIDATE CONSTRAINT "name"`.
     ValidateConstraint(&'a str),
+    /// `RENAME TO "name"`.
     RenameTo(&'a str),
+    /// `SET SCHEMA "name"`.
     SetSchema(&'a str),
 }
 
 /// `ALTER TABLE "schema"."table" <action>`, printed by `Display`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlterTable<'a> {
+    /// The table's schema.
     pub schema: &'a str,
+    /// The table.
     pub table: &'a str,
+    /// What to alter.
     pub action: Alter<'a>,
 }
 

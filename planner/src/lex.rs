@@ -62,6 +62,7 @@ pub enum TokenKind {
 /// One token: its kind and where it is, as byte offsets into the text (`start..end`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
+    /// What it is.
     pub kind: TokenKind,
     /// Byte offset of the first character.
     pub start: usize,
@@ -116,6 +117,7 @@ pub enum Fault {
 pub struct Error {
     /// Byte offset into the text.
     pub offset: usize,
+    /// What is wrong there.
     pub fault: Fault,
 }
 

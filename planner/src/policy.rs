@@ -35,10 +35,12 @@ impl HazardPolicy {
         }
     }
 
+    /// The kinds `--allow` names.
     pub fn allowed_kinds(&self) -> &[HazardKind] {
         &self.allow
     }
 
+    /// The kinds `--deny` names.
     pub fn denied_kinds(&self) -> &[HazardKind] {
         &self.deny
     }

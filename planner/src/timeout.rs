@@ -13,18 +13,22 @@ impl Timeout {
     /// No limit.
     pub const NONE: Timeout = Timeout(0);
 
+    /// `ms` milliseconds (0: no limit).
     pub const fn from_millis(ms: u64) -> Timeout {
         Timeout(ms)
     }
 
+    /// `s` seconds (0: no limit).
     pub const fn from_secs(s: u64) -> Timeout {
         Timeout(s * 1000)
     }
 
+    /// In milliseconds (0: no limit).
     pub fn millis(self) -> u64 {
         self.0
     }
 
+    /// No limit.
     pub fn is_none(self) -> bool {
         self.0 == 0
     }

@@ -10,11 +10,15 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
+/// The steps in execution order, with the graph's facts.
 pub struct Ordered {
+    /// Every step, dependencies first, deterministic.
     pub steps: Vec<Step>,
     /// Steps that were part of a dependency cycle (empty when the graph is acyclic).
     pub cycle: Vec<String>,
+    /// Step ids by depth in the graph.
     pub waves: Vec<Vec<String>>,
+    /// The longest chain of dependent steps, weighted by cost.
     pub critical_path: Vec<String>,
 }
 

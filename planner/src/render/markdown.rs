@@ -13,12 +13,15 @@ use crate::planfile::{PlanFile, PlanStep};
 use crate::policy::HazardPolicy;
 use std::fmt::Write as _;
 
+/// Options of the Markdown rendering.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MarkdownOptions {
     /// `--allow` and `--deny`.
     pub policy: HazardPolicy,
 }
 
+/// The plan as GitHub-flavoured Markdown for a pull-request comment: the verdict, the
+/// per-table impact, and every step with its locks, hazards and SQL.
 pub fn render(file: &PlanFile, opts: &MarkdownOptions) -> String {
     let mut o = String::new();
     let v = verdict(file, &opts.policy);

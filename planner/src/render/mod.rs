@@ -20,18 +20,29 @@ pub enum Verdict {
     Errors(Vec<String>),
     /// Hazards of refusal severity that are not allowed: how many, and of which kinds. The
     /// plan is refused (exit code 3) until they are accepted with `--allow`.
-    Refused { hazards: usize, kinds: Vec<String> },
+    Refused {
+        /// How many hazards refuse.
+        hazards: usize,
+        /// Their kinds, sorted.
+        kinds: Vec<String>,
+    },
     /// No refusal left, but hazards a reviewer should look at: how many, of which kinds,
     /// and how many refusals were allowed.
     Review {
+        /// Steps in the plan.
         steps: usize,
+        /// Hazards to review.
         hazards: usize,
+        /// Their kinds, sorted.
         kinds: Vec<String>,
     },
     /// Nothing to review: how many steps, how many allowed hazards and their kinds.
     Safe {
+        /// Steps in the plan.
         steps: usize,
+        /// Hazards allowed with `--allow`.
         allowed: usize,
+        /// Their kinds, sorted.
         kinds: Vec<String>,
     },
     /// The plan has no steps.
@@ -233,6 +244,7 @@ pub fn clean(text: &str) -> String {
         .collect()
 }
 
+/// `1 step`, `2 steps`: `word` with an `s` unless `n` is 1.
 pub fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")

@@ -72,14 +72,17 @@ impl SqlOptions {
         })
     }
 
+    /// `lock_timeout` of every step.
     pub fn lock_timeout(&self) -> Timeout {
         self.lock_timeout
     }
 
+    /// `statement_timeout` of instant steps and of each backfill batch.
     pub fn statement_timeout(&self) -> Timeout {
         self.statement_timeout
     }
 
+    /// `statement_timeout` of steps that scan or rewrite a table.
     pub fn long_statement_timeout(&self) -> Timeout {
         self.long_statement_timeout
     }

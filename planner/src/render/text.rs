@@ -12,6 +12,7 @@ use crate::planfile::{PlanFile, PlanLock, PlanStep};
 use crate::policy::HazardPolicy;
 use std::fmt::Write as _;
 
+/// Options of the terminal rendering.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextOptions {
     /// Use ANSI colors.
@@ -43,6 +44,8 @@ impl Painter {
     }
 }
 
+/// The plan for a terminal: the verdict, diagnostics, and the steps by phase with
+/// their locks and hazards (coloured when `opts.color`).
 pub fn render(file: &PlanFile, opts: &TextOptions) -> String {
     let p = Painter { color: opts.color };
     let mut o = String::new();
