@@ -8,26 +8,47 @@ use graphql_parser::schema::{Directive, Value};
 /// The directives Wesley understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DirectiveKind {
+    /// `@wes_table`: the type is a table.
     Table,
+    /// `@wes_column`: the field's column name.
     Column,
+    /// `@wes_type`: the column's SQL type.
     Type,
+    /// `@wes_pk`: primary key.
     Pk,
+    /// `@wes_unique`: unique constraint.
     Unique,
+    /// `@wes_fk`: foreign key.
     Fk,
+    /// `@wes_index`: index.
     Index,
+    /// `@wes_check`: CHECK constraint.
     Check,
+    /// `@wes_default`: column default.
     Default,
+    /// `@wes_convert`: the conversion of a type change.
     Convert,
+    /// `@wes_rls`: row-level security and its policies.
     Rls,
+    /// `@wes_tenant`: a tenant-isolation policy.
     Tenant,
+    /// `@wes_owner`: an owner-only policy.
     Owner,
+    /// `@wes_uid`: stable identity across renames.
     Uid,
+    /// `@wes_sensitive`: metadata.
     Sensitive,
+    /// `@wes_pii`: metadata.
     Pii,
+    /// `@wes_weight`: metadata.
     Weight,
+    /// `@wes_critical`: metadata.
     Critical,
+    /// `@wes_hasMany`: a relation field (no column).
     HasMany,
+    /// `@wes_hasOne`: a relation field (no column).
     HasOne,
+    /// `@wes_belongsTo`: a relation field (no column).
     BelongsTo,
 }
 

@@ -28,11 +28,17 @@ use std::collections::BTreeSet;
 /// Plan diagnostic codes by what they mean (documented in docs/diagnostics.md).
 pub mod codes {
     use crate::diag::Code;
+    /// A NOT NULL column without a default added to an existing table.
     pub const NOT_NULL_WITHOUT_DEFAULT: Code = Code::E0101;
+    /// Enum values removed or reordered.
     pub const ENUM_REWRITE: Code = Code::E0102;
+    /// A type change Wesley has no safe strategy for.
     pub const UNSUPPORTED_TYPE_CHANGE: Code = Code::E0103;
+    /// The steps' dependencies form a cycle.
     pub const CYCLE: Code = Code::E0104;
+    /// A backfill on a table without a primary key to batch by.
     pub const NO_KEY_FOR_BACKFILL: Code = Code::E0105;
+    /// A `@wes_convert` that does not apply (the type did not change from its `from`).
     pub const CONVERSION_IGNORED: Code = Code::W0110;
 }
 
@@ -42,6 +48,7 @@ pub const DEFAULT_BATCH_SIZE: u32 = 1000;
 /// A step under construction, plus the object keys used to derive dependencies.
 #[derive(Debug, Clone)]
 pub struct StepSpec {
+    /// The step itself.
     pub step: Step,
     /// Objects this step creates or makes available (`table:s.t`, `column:s.t.c`, `enum:s.e`).
     pub provides: Vec<String>,
@@ -53,31 +60,40 @@ pub struct StepSpec {
     pub after: Vec<String>,
 }
 
+/// The object key of a table: `table:schema.name`.
 pub fn table_key(schema: &str, table: &str) -> String {
     format!("table:{schema}.{table}")
 }
 
+/// The object key of a column: `column:schema.table.name`.
 pub fn column_key(schema: &str, table: &str, column: &str) -> String {
     format!("column:{schema}.{table}.{column}")
 }
 
+/// The object key of an enum type: `enum:schema.name`.
 pub fn enum_key(schema: &str, name: &str) -> String {
     format!("enum:{schema}.{name}")
 }
 
+/// [`table_key`] of `t`.
 pub fn t_key(t: &Table) -> String {
     table_key(&t.schema, &t.name)
 }
 
+/// [`column_key`] of a column of `t`.
 pub fn c_key(t: &Table, column: &str) -> String {
     column_key(&t.schema, &t.name, column)
 }
 
 /// Planning state: the two models, the steps so far, and diagnostics.
 pub struct Ctx<'a> {
+    /// The model the plan starts from.
     pub old: &'a Schema,
+    /// The model it ends at.
     pub new: &'a Schema,
+    /// The steps so far, in the order the strategies pushed them.
     pub specs: Vec<StepSpec>,
+    /// Diagnostics so far.
     pub diags: Vec<Diagnostic>,
     /// (schema, name) of tables that exist only in the new model.
     pub new_tables: BTreeSet<(String, String)>,
@@ -89,6 +105,7 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// Planning state for `old` → `new`, with tables paired as the diff pairs them.
     pub fn new(old: &'a Schema, new: &'a Schema) -> Self {
         let pairs = super::diff::match_tables(old, new);
         let new_tables = pairs
@@ -117,6 +134,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `t` exists only in the new model.
     pub fn is_new_table(&self, t: &Table) -> bool {
         self.new_tables
             .contains(&(t.schema.clone(), t.name.clone()))
@@ -263,10 +281,12 @@ impl<'a> Ctx<'a> {
 }
 
 impl StepSpec {
+    /// The step locks `t` in `mode` (as measured on PostgreSQL).
     pub fn lock(mut self, t: &Table, mode: LockMode) -> Self {
         self.step.locks.push(Lock::new(&t.schema, &t.name, mode));
         self
     }
+    /// The step locks `schema.table` in `mode`.
     pub fn lock_rel(mut self, schema: &str, table: &str, mode: LockMode) -> Self {
         self.step.locks.push(Lock::new(schema, table, mode));
         self
@@ -281,6 +301,7 @@ impl StepSpec {
         });
         self
     }
+    /// The step reads its whole table.
     pub fn scan(mut self) -> Self {
         self.step.scan = true;
         self
@@ -306,22 +327,27 @@ impl StepSpec {
         });
         self
     }
+    /// The step is a batched backfill.
     pub fn backfill(mut self, b: Backfill) -> Self {
         self.step.backfill = Some(b);
         self
     }
+    /// The step makes object `key` available.
     pub fn provides(mut self, key: String) -> Self {
         self.provides.push(key);
         self
     }
+    /// The step needs object `key` first.
     pub fn requires(mut self, key: String) -> Self {
         self.requires.push(key);
         self
     }
+    /// The step removes object `key` (steps that require it run first).
     pub fn removes(mut self, key: String) -> Self {
         self.removes.push(key);
         self
     }
+    /// The step runs after step `id`.
     pub fn after(mut self, id: &str) -> Self {
         self.after.push(id.to_string());
         self
