@@ -32,7 +32,7 @@ pub mod codes {
     pub const NOT_NULL_WITHOUT_DEFAULT: Code = Code::E0101;
     /// Enum values removed or reordered.
     pub const ENUM_REWRITE: Code = Code::E0102;
-    /// A type change Wesley has no safe strategy for.
+    /// A type change that cannot be done online (docs/diagnostics.md lists the cases).
     pub const UNSUPPORTED_TYPE_CHANGE: Code = Code::E0103;
     /// The steps' dependencies form a cycle.
     pub const CYCLE: Code = Code::E0104;
