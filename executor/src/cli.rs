@@ -50,6 +50,7 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Runs the parsed command; the `u8` is the exit code ([`crate::exit`]).
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Generate(args) => cmd::generate::run(args),

@@ -89,18 +89,25 @@ pub enum ClusterError {
     Io {
         /// What was being done.
         context: String,
+        /// The error.
         source: io::Error,
     },
     /// A program ran but exited unsuccessfully.
     Command {
         /// Which program or step, e.g. `initdb` or `psql`.
         what: String,
+        /// How it exited.
         status: ExitStatus,
         /// Its standard error (plus, for server start-up failures, the server log).
         stderr: String,
     },
     /// A database name PostgreSQL cannot accept.
-    InvalidName { name: String, reason: &'static str },
+    InvalidName {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ClusterError {

@@ -34,7 +34,12 @@ pub enum DbError {
     /// The server reported an error: its five-character SQLSTATE and its message, with
     /// DETAIL and HINT appended when there are any.
     #[error("{message} (SQLSTATE {sqlstate})")]
-    Server { sqlstate: String, message: String },
+    Server {
+        /// Five characters, e.g. `55P03` (lock_not_available).
+        sqlstate: String,
+        /// The server's message (in its `lc_messages` language).
+        message: String,
+    },
     /// No server could be reached or kept: refused, timed out, TLS, or the connection
     /// was lost. For several hosts, every host's reason.
     #[error("{0}")]

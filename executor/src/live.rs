@@ -19,7 +19,12 @@ pub enum IntrospectError {
     /// The SDL written for the database does not parse with the planner: a bug of
     /// [`crate::sdl_writer`], reported with the planner's diagnostics and the text.
     #[error("the SDL written for this database does not parse; please report this:\n{diagnostics}\n{sdl}")]
-    WrittenSdlInvalid { diagnostics: String, sdl: String },
+    WrittenSdlInvalid {
+        /// The planner's diagnostics.
+        diagnostics: String,
+        /// The text written.
+        sdl: String,
+    },
 }
 
 /// A database described in SDL by introspection.
@@ -27,6 +32,7 @@ pub enum IntrospectError {
 pub struct Introspected {
     /// The whole file: header, then the SDL.
     pub text: String,
+    /// The file read back by the planner.
     pub model: Schema,
     /// What the file leaves out.
     pub notes: Vec<String>,
@@ -97,11 +103,17 @@ pub async fn introspect(c: &Client, schemas: &[String]) -> Result<Introspected, 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// The target schema of the last plan applied, recorded in the ledger.
-    Ledger { plan_hash: String },
+    Ledger {
+        /// That plan's hash.
+        plan_hash: String,
+    },
     /// The database introspected, with what the SDL leaves out and how it differs.
     Introspected {
+        /// Why not the ledger's (no history, changed since, nothing recorded).
         why: String,
+        /// What the SDL leaves out.
         notes: Vec<String>,
+        /// How the SDL, read back, still differs from the database.
         differences: Vec<String>,
     },
 }
@@ -109,8 +121,11 @@ pub enum Origin {
 /// The schema a live database has now, as SDL text and model.
 #[derive(Debug, Clone)]
 pub struct Current {
+    /// The SDL text.
     pub sdl: String,
+    /// Its model.
     pub model: Schema,
+    /// Where it came from.
     pub origin: Origin,
 }
 

@@ -27,7 +27,9 @@ pub struct Note(pub String);
 /// The SDL body (without the header) and what it leaves out.
 #[derive(Debug, Clone)]
 pub struct Written {
+    /// The SDL.
     pub body: String,
+    /// Objects the dialect cannot express, for the header and stderr.
     pub notes: Vec<Note>,
 }
 
@@ -169,6 +171,8 @@ struct Names {
     fields: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+/// The SDL describing `cat`: PascalCase types, camelCase fields, explicit names wherever
+/// the derived ones would differ, and a note for everything it leaves out.
 pub fn write(cat: &Catalog) -> Written {
     let mut notes: Vec<Note> = Vec::new();
     let mut taken: BTreeSet<String> = BUILTIN.iter().map(|s| s.to_string()).collect();

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 
 /// A libpq keyword: its name and the environment variable that gives its default.
 pub struct Keyword {
+    /// The keyword, e.g. `sslmode`.
     pub name: &'static str,
+    /// Its environment variable, e.g. `PGSSLMODE`.
     pub env: Option<&'static str>,
 }
 
@@ -71,6 +73,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("requiressl", Some("PGREQUIRESSL")),
 ];
 
+/// The libpq keyword `name`, if libpq has it.
 pub fn keyword(name: &str) -> Option<&'static Keyword> {
     KEYWORDS.iter().find(|k| k.name == name)
 }
@@ -292,6 +295,7 @@ fn parse_uri(s: &str) -> Result<Params, SettingsError> {
 
 /// The environment, readable in tests without touching the process's own.
 pub trait Env {
+    /// The variable's value, if set.
     fn var(&self, name: &str) -> Option<String>;
 }
 

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use tokio_postgres::Client;
 use wesley_planner::canon::{CanonSchema, CanonTable};
 
+/// The canonical form of the connected database (one catalog query, PostgreSQL 14 to
+/// 18), comparable with a plan's `from`/`to` and hashed the same way.
 pub async fn live(c: &Client) -> Result<CanonSchema, crate::error::DbError> {
     let row = c.query_typed_one(CANONICAL_QUERY, &[]).await?;
     let json: String = row.get(0);

@@ -33,6 +33,8 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 use wesley_planner::planfile::psql::split_statements;
 
+/// A long-lived `psql` process fed over stdin: statements are sent one at a time and
+/// each is checked for an error by SQLSTATE before the next.
 pub struct PsqlSession {
     child: Child,
     stdin: ChildStdin,

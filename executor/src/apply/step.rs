@@ -33,6 +33,7 @@ pub enum StepError {
     LockRetriesExhausted {
         /// The last attempt's error (SQLSTATE 55P03 or 40P01).
         error: DbError,
+        /// Attempts made.
         attempts: u32,
         /// How long the step kept retrying, in seconds.
         seconds: f64,
