@@ -193,6 +193,8 @@ pub fn hazard_policy(allow: &[String], deny: &[String]) -> Result<HazardPolicy, 
     )
 }
 
+/// Runs `wesley apply`; the result is the exit code ([`crate::exit`]), and an `Err` is
+/// reported by `main` with exit code 1.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     // The flags are checked before the plan file is read or a connection is made.
     if let Err(e) = args.run.check() {

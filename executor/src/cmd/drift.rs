@@ -18,6 +18,8 @@ pub struct Args {
     pub json: bool,
 }
 
+/// Runs `wesley drift`; the result is the exit code ([`crate::exit`]), and an `Err` is
+/// reported by `main` with exit code 1.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let src = SourceFile::read(&args.schema)?;
     let Some(schema) = parse_and_report(&src) else {

@@ -22,6 +22,8 @@ pub struct Args {
     pub output: Option<PathBuf>,
 }
 
+/// Runs `wesley introspect`; the result is the exit code ([`crate::exit`]), and an `Err` is
+/// reported by `main` with exit code 1.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let conn = match ConnInfo::resolve(args.database_url.as_deref()) {
         Ok(c) => c,

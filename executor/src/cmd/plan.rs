@@ -81,6 +81,8 @@ fn config(args: &Args) -> Result<Config, String> {
     Ok(Config { policy, sql })
 }
 
+/// Runs `wesley plan`; the result is the exit code ([`crate::exit`]), and an `Err` is
+/// reported by `main` with exit code 1.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let cfg = match config(&args) {
         Ok(c) => c,

@@ -51,6 +51,8 @@ fn load(path: &std::path::Path) -> anyhow::Result<Option<Schema>> {
     Ok(parse_and_report(&src))
 }
 
+/// Runs `wesley rehearse`; the result is the exit code ([`crate::exit`]), and an `Err` is
+/// reported by `main` with exit code 1.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let old = match &args.from {
         Some(p) => match load(p)? {

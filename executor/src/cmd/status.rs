@@ -22,6 +22,8 @@ pub struct Args {
     pub json: bool,
 }
 
+/// Runs `wesley status`; the result is the exit code ([`crate::exit`]), and an `Err` is
+/// reported by `main` with exit code 1.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let plan = match &args.plan {
         Some(p) => match super::apply::load_plan(p) {

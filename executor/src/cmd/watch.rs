@@ -102,6 +102,8 @@ struct Watch {
     last: std::cell::RefCell<Option<String>>,
 }
 
+/// Runs `wesley watch`; the result is the exit code ([`crate::exit`]), and an `Err` is
+/// reported by `main` with exit code 1.
 pub fn run(args: Args) -> anyhow::Result<u8> {
     let policy = match args.run.check().and_then(|()| args.run.policy()) {
         Ok(p) => p,
