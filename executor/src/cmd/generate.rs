@@ -27,14 +27,20 @@ pub struct Args {
 /// `--ts-dates`: how `date`, `timestamp` and `timestamptz` columns are typed.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum TsDates {
+    /// `Date` objects (node-postgres's default)
     Date,
+    /// The server's text (register the type parsers the file's header names)
     String,
 }
 
+/// `--format`: what `wesley generate` prints.
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum Format {
+    /// The DDL of the whole schema, for psql
     Sql,
+    /// The validated model, with its canonical hash
     Json,
+    /// TypeScript types for node-postgres (docs/typescript.md)
     Typescript,
 }
 

@@ -57,11 +57,16 @@ pub struct Args {
     pub statement_timeout: String,
 }
 
+/// `--format`: how `wesley plan` prints the plan.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// For a terminal
     Text,
+    /// The plan file (docs/plan-format.md), for `wesley apply`
     Json,
+    /// One psql script with the phases, timeouts and batches
     Sql,
+    /// For a pull-request comment
     Markdown,
 }
 
