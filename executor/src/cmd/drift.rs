@@ -12,8 +12,10 @@ pub struct Args {
     /// The schema the database should have.
     #[arg(long)]
     pub schema: PathBuf,
+    /// Connection URL or `key=value` string (default: $DATABASE_URL, then the PG* variables).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Print one JSON object: both hashes and the differences in words.
     #[arg(long)]
     pub json: bool,
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub struct Args {
     /// The plan file; without it, list the runs recorded in the database.
     pub plan: Option<PathBuf>,
+    /// Connection URL or `key=value` string (default: $DATABASE_URL, then the PG* variables).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Read the ledger using the PG* variables even without a URL.
@@ -18,6 +19,7 @@ pub struct Args {
     /// Where `wesley apply` keeps checkpoint files.
     #[arg(long, default_value = ".wesley")]
     pub checkpoint_dir: PathBuf,
+    /// Without a connection: print the plan's checkpoint file (JSON) as it is.
     #[arg(long)]
     pub json: bool,
 }
