@@ -364,21 +364,28 @@ impl Mapping<'_> {
 
     /// The type of a parameter node-postgres sends correctly for the column: the row type,
     /// except that json values must not be arrays ([`Value::Json`] becomes `JsonInput`),
-    /// and that an array pg-types returns as text may also be given as an array.
+    /// that `bigint` also takes a `number` or a `bigint` and `numeric` a `number` (pg
+    /// sends their text, which PostgreSQL parses exactly), and that an array pg-types
+    /// returns as text may also be given as an array.
     fn input_type(&self, ty: &SqlType, used: &mut Helpers) -> String {
-        let mut input = |value: Value<'_>| match value {
-            Value::Json => {
+        let mut input = |base: &BaseType, value: Value<'_>| match (base, value) {
+            (BaseType::BigInt, _) => "string | number | bigint".to_string(),
+            (BaseType::Numeric { .. }, _) => "string | number".to_string(),
+            (_, Value::Json) => {
                 used.json_input = true;
                 "JsonInput".to_string()
             }
-            other => self.name(other, used),
+            (_, other) => self.name(other, used),
         };
         if !ty.array {
-            return input(self.scalar(&ty.base));
+            return input(&ty.base, self.scalar(&ty.base));
         }
         match self.element(&ty.base) {
-            Some(element) => format!("({} | null)[]", input(element)),
-            None => format!("string | ({} | null)[]", input(self.scalar(&ty.base))),
+            Some(element) => format!("({} | null)[]", input(&ty.base, element)),
+            None => format!(
+                "string | ({} | null)[]",
+                input(&ty.base, self.scalar(&ty.base))
+            ),
         }
     }
 

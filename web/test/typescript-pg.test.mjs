@@ -235,6 +235,20 @@ test('a full row of every column type matches the row interface (dates as Date)'
   }
 });
 
+test('bigint and numeric parameters may be numbers or BigInts, as the insert type says', async () => {
+  const ts = read('all_types.ts');
+  const insert = new Map(interfaces(ts).get('SampleInsert').map((p) => [p.key, p]));
+  assert.equal(insert.get('int8_value').type, 'string | number | bigint | null');
+  assert.equal(insert.get('numeric_value').type, 'string | number | null');
+  const props = ['id', 'int8_value', 'numeric_value'].map((k) => insert.get(k));
+  let row = await roundTrip('public.sample', props, [1, 9007199254740993n, 2.5]);
+  assert.equal(row.int8_value, '9007199254740993');
+  assert.equal(row.numeric_value, '2.5');
+  row = await roundTrip('public.sample', props, [1, 42, 7]);
+  assert.equal(row.int8_value, '42');
+  checkRow(ts, 'Sample', row);
+});
+
 test('a row of NULLs matches the nullable row interface', async () => {
   const ts = read('all_types.ts');
   const props = interfaces(ts).get('SampleInsert');

@@ -29,3 +29,7 @@ export function read(row: InsertRules, sample: Sample, text: InsertRulesText): s
 }
 
 export const sample: SampleInsert = { id: 1, int8_value: '1', numeric_value: '1.5', json_value: { a: [1, null] }, mood_array: ['SAD'] };
+// bigint and numeric parameters may also be numbers (pg sends their text).
+export const numbers: SampleInsert = { id: 2, int8_value: 2, numeric_value: 2.5 };
+// @ts-expect-error an int4 parameter is a number, not text.
+export const textInt: SampleInsert = { id: 3, int4_value: '3' };

@@ -26,14 +26,14 @@ export interface AuditEntry {
 
 /** The values of an `INSERT INTO audit.audit_log`: columns with a default and nullable columns may be left out. */
 export interface AuditEntryInsert {
-  id: string;
+  id: string | number | bigint;
   at?: Date;
   note?: string | null;
 }
 
 /** The values of an `UPDATE audit.audit_log`: any of the columns. */
 export interface AuditEntryUpdate {
-  id?: string;
+  id?: string | number | bigint;
   at?: Date;
   note?: string | null;
 }
@@ -82,9 +82,9 @@ export interface OrderItemInsert {
   uuid_col?: string | null;
   label: string;
   qty?: number;
-  big_count?: string | null;
+  big_count?: string | number | bigint | null;
   ratio?: number | null;
-  price?: string | null;
+  price?: string | number | null;
   active?: boolean;
   created_at?: Date;
   ship_date?: Date | null;
@@ -94,7 +94,7 @@ export interface OrderItemInsert {
   scores?: (number | null)[] | null;
   old_name?: string | null;
   code?: string | null;
-  amount?: string | null;
+  amount?: string | number | null;
 }
 
 /** The values of an `UPDATE public.order_item`: any of the columns. */
@@ -103,9 +103,9 @@ export interface OrderItemUpdate {
   uuid_col?: string | null;
   label?: string;
   qty?: number;
-  big_count?: string | null;
+  big_count?: string | number | bigint | null;
   ratio?: number | null;
-  price?: string | null;
+  price?: string | number | null;
   active?: boolean;
   created_at?: Date;
   ship_date?: Date | null;
@@ -115,5 +115,5 @@ export interface OrderItemUpdate {
   scores?: (number | null)[] | null;
   old_name?: string | null;
   code?: string | null;
-  amount?: string | null;
+  amount?: string | number | null;
 }

@@ -45,7 +45,7 @@ export interface DocInsert {
   quote?: string | null;
   level?: number;
   score?: number | null;
-  big?: string | null;
+  big?: string | number | bigint | null;
   flag?: boolean;
   status?: Status;
   previous?: Status | null;
@@ -63,7 +63,7 @@ export interface DocUpdate {
   quote?: string | null;
   level?: number;
   score?: number | null;
-  big?: string | null;
+  big?: string | number | bigint | null;
   flag?: boolean;
   status?: Status;
   previous?: Status | null;

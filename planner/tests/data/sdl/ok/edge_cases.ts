@@ -14,12 +14,12 @@ export interface Author {
 
 /** The values of an `INSERT INTO public.author`: columns with a default and nullable columns may be left out. */
 export interface AuthorInsert {
-  id: string;
+  id: string | number | bigint;
 }
 
 /** The values of an `UPDATE public.author`: any of the columns. */
 export interface AuthorUpdate {
-  id?: string;
+  id?: string | number | bigint;
 }
 
 /** A row of `public.entry`, as node-postgres returns it for `SELECT *`. */
@@ -36,16 +36,16 @@ export interface Entry {
 
 /** The values of an `INSERT INTO public.entry`: columns with a default and nullable columns may be left out. */
 export interface EntryInsert {
-  id: string;
+  id: string | number | bigint;
   moods?: string | (Mood | null)[] | null;
-  amount?: string | null;
+  amount?: string | number | null;
   created_at?: Date;
 }
 
 /** The values of an `UPDATE public.entry`: any of the columns. */
 export interface EntryUpdate {
-  id?: string;
+  id?: string | number | bigint;
   moods?: string | (Mood | null)[] | null;
-  amount?: string | null;
+  amount?: string | number | null;
   created_at?: Date;
 }

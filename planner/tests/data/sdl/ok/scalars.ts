@@ -32,7 +32,7 @@ export interface Account {
 export interface AccountInsert {
   id: string;
   email: string;
-  balance?: string;
+  balance?: string | number;
   mood?: Mood | null;
   moods?: string | (Mood | null)[] | null;
   code?: string | null;
@@ -45,7 +45,7 @@ export interface AccountInsert {
 export interface AccountUpdate {
   id?: string;
   email?: string;
-  balance?: string;
+  balance?: string | number;
   mood?: Mood | null;
   moods?: string | (Mood | null)[] | null;
   code?: string | null;
