@@ -82,11 +82,10 @@ pub fn lock_backoff() -> backon::ExponentialBackoff {
 /// (`render::sql::SqlOptions::statement_timeout_for`). Backfill batches each run under
 /// `statement_timeout`.
 pub fn step_timeout(class: TimeoutClass, opts: &Options) -> Duration {
-    match class {
-        TimeoutClass::Instant => opts.statement_timeout,
-        TimeoutClass::Long => opts.long_statement_timeout,
-        TimeoutClass::Unbounded => Duration::ZERO,
-    }
+    use wesley_planner::timeout::Timeout;
+    let ms = |d: Duration| Timeout::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let t = class.statement_timeout(ms(opts.statement_timeout), ms(opts.long_statement_timeout));
+    Duration::from_millis(t.millis())
 }
 
 /// Runs step `i` of the plan: attempts until it is applied (and recorded in the ledger),

@@ -362,6 +362,21 @@ impl TimeoutClass {
             TimeoutClass::Instant
         }
     }
+
+    /// The statement timeout that bounds a whole step of this class: `short` for instant
+    /// steps, `long` for long ones, none for a backfill (its batches each run under
+    /// `short`). The one mapping both `wesley apply` and the SQL rendering use.
+    pub fn statement_timeout(
+        self,
+        short: crate::timeout::Timeout,
+        long: crate::timeout::Timeout,
+    ) -> crate::timeout::Timeout {
+        match self {
+            TimeoutClass::Instant => short,
+            TimeoutClass::Long => long,
+            TimeoutClass::Unbounded => crate::timeout::Timeout::NONE,
+        }
+    }
 }
 
 /// The relative cost weight a plan file records for a step (`cost`), from which the

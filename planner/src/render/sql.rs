@@ -92,11 +92,9 @@ impl SqlOptions {
     /// long ones the long statement timeout; a backfill, one `DO` loop here, none. An
     /// unknown class (a file that was not validated) gets the long timeout.
     pub fn statement_timeout_for(&self, step: &PlanStep) -> Timeout {
-        match step.timeout() {
-            Some(TimeoutClass::Instant) => self.statement_timeout,
-            Some(TimeoutClass::Unbounded) => Timeout::NONE,
-            Some(TimeoutClass::Long) | None => self.long_statement_timeout,
-        }
+        step.timeout()
+            .unwrap_or(TimeoutClass::Long)
+            .statement_timeout(self.statement_timeout, self.long_statement_timeout)
     }
 }
 
