@@ -216,6 +216,19 @@ impl Work {
         args
     }
 
+    /// `wesley drift --schema SCHEMA --database-url <db>`: its exit code, and stdout and
+    /// stderr together.
+    pub fn drift(&self, schema: &Path, db: &TestDb) -> (Option<i32>, String) {
+        let run = self.wesley(&[
+            "drift",
+            "--schema",
+            &schema.display().to_string(),
+            "--database-url",
+            &db.url,
+        ]);
+        (run.code, format!("{}{}", run.stdout, run.stderr))
+    }
+
     /// `wesley apply` to completion.
     pub fn apply(&self, plan: &Path, db: &TestDb, extra: &[&str]) -> Run {
         let args = self.apply_args(plan, db, extra);

@@ -41,14 +41,7 @@ fn setup(work: &Work, prefix: &str) -> TestDb {
 }
 
 fn drift(work: &Work, db: &TestDb) -> (Option<i32>, String) {
-    let run = work.wesley(&[
-        "drift",
-        "--schema",
-        &work.path("schema.graphql").display().to_string(),
-        "--database-url",
-        &db.url,
-    ]);
-    (run.code, format!("{}{}", run.stdout, run.stderr))
+    work.drift(&work.path("schema.graphql"), db)
 }
 
 #[test]
