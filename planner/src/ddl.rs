@@ -185,6 +185,16 @@ pub fn add_foreign_key(t: &Table, fk: &ForeignKey, not_valid: bool) -> String {
 
 /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] name ON table USING method (cols) [WHERE ...]`.
 pub fn create_index(t: &Table, i: &Index, concurrently: bool) -> String {
+    index_statement(t, i, concurrently, false)
+}
+
+/// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS ...`: the inverse of dropping an
+/// index, which runs even when the drop may not have started.
+pub fn create_index_if_not_exists(t: &Table, i: &Index) -> String {
+    index_statement(t, i, true, true)
+}
+
+fn index_statement(t: &Table, i: &Index, concurrently: bool, if_not_exists: bool) -> String {
     let mut s = String::from("CREATE ");
     if i.unique {
         s.push_str("UNIQUE ");
@@ -192,6 +202,9 @@ pub fn create_index(t: &Table, i: &Index, concurrently: bool) -> String {
     s.push_str("INDEX ");
     if concurrently {
         s.push_str("CONCURRENTLY ");
+    }
+    if if_not_exists {
+        s.push_str("IF NOT EXISTS ");
     }
     s.push_str(&format!(
         "{} ON {} USING {} ({})",
@@ -263,6 +276,8 @@ pub enum Alter<'a> {
     AddBareColumn(&'a str, &'a crate::types::SqlType),
     /// `DROP COLUMN "name"`.
     DropColumn(&'a str),
+    /// `DROP COLUMN IF EXISTS "name"` (inverse steps, which a resumed rollback may repeat).
+    DropColumnIfExists(&'a str),
     /// `RENAME COLUMN "from" TO "to"`.
     RenameColumn {
         /// The current name.
@@ -310,6 +325,8 @@ pub enum Alter<'a> {
     },
     /// `DROP CONSTRAINT "name"`.
     DropConstraint(&'a str),
+    /// `DROP CONSTRAINT IF EXISTS "name"` (inverse steps).
+    DropConstraintIfExists(&'a str),
     /// `RENAME CONSTRAINT "from" TO "to"`.
     RenameConstraint {
         /// The current name.
@@ -355,6 +372,7 @@ impl std::fmt::Display for AlterTable<'_> {
                 write!(f, "ADD COLUMN {} {}", ident(name), ty.to_sql())
             }
             Alter::DropColumn(c) => write!(f, "DROP COLUMN {}", ident(c)),
+            Alter::DropColumnIfExists(c) => write!(f, "DROP COLUMN IF EXISTS {}", ident(c)),
             Alter::RenameColumn { from, to } => {
                 write!(f, "RENAME COLUMN {} TO {}", ident(from), ident(to))
             }
@@ -389,6 +407,9 @@ impl std::fmt::Display for AlterTable<'_> {
                 ident(index)
             ),
             Alter::DropConstraint(name) => write!(f, "DROP CONSTRAINT {}", ident(name)),
+            Alter::DropConstraintIfExists(name) => {
+                write!(f, "DROP CONSTRAINT IF EXISTS {}", ident(name))
+            }
             Alter::RenameConstraint { from, to } => {
                 write!(f, "RENAME CONSTRAINT {} TO {}", ident(from), ident(to))
             }
@@ -411,6 +432,15 @@ pub fn rename_index(schema: &str, from: &str, to: &str) -> String {
 /// `DROP INDEX CONCURRENTLY "schema"."name"`.
 pub fn drop_index_concurrently(schema: &str, name: &str) -> String {
     format!("DROP INDEX CONCURRENTLY {}", qualified(schema, name))
+}
+
+/// `DROP INDEX CONCURRENTLY IF EXISTS "schema"."name"`: the inverse of an index build,
+/// which runs even when the build may only have started.
+pub fn drop_index_concurrently_if_exists(schema: &str, name: &str) -> String {
+    format!(
+        "DROP INDEX CONCURRENTLY IF EXISTS {}",
+        qualified(schema, name)
+    )
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use wesley_planner::model::Schema;
-use wesley_planner::plan::{self, HazardKind, LockMode, Plan, Severity, TimeoutClass};
+use wesley_planner::plan::{self, HazardKind, LockMode, Plan, Severity, Step, TimeoutClass, Undo};
 use wesley_planner::{canon, sdl};
 
 fn dirs(kind: &str) -> Vec<PathBuf> {
@@ -46,77 +46,12 @@ pub fn compact(p: &Plan) -> String {
         );
     }
     for s in &p.steps {
-        let _ = writeln!(
-            o,
-            "\n[{}] {} ({}){}",
-            s.phase.as_str(),
-            s.id,
-            s.kind.as_str(),
-            if s.transactional {
-                ""
-            } else {
-                " non-transactional"
-            }
-        );
-        let _ = writeln!(o, "  {}", s.summary);
-        let _ = writeln!(
-            o,
-            "  timeout {} cost {}{}",
-            s.timeout.as_str(),
-            s.cost,
-            s.index
-                .as_ref()
-                .map(|i| format!(" index {}.{}", i.schema, i.name))
-                .unwrap_or_default()
-        );
-        for l in &s.locks {
-            let _ = writeln!(
-                o,
-                "  lock {} {}{}{}",
-                l.relation,
-                l.mode.as_str(),
-                if l.blocks_reads { " blocks-reads" } else { "" },
-                if l.blocks_writes {
-                    " blocks-writes"
-                } else {
-                    ""
-                }
-            );
-        }
-        if s.rewrite || s.scan {
-            let _ = writeln!(
-                o,
-                "  {}{}",
-                if s.rewrite { "rewrite " } else { "" },
-                if s.scan { "scan" } else { "" }
-            );
-        }
-        for h in &s.hazards {
-            let _ = writeln!(
-                o,
-                "  hazard {} ({}): {}",
-                h.kind.as_str(),
-                h.severity.as_str(),
-                h.message
-            );
-        }
-        if !s.depends_on.is_empty() {
-            let _ = writeln!(o, "  after {}", s.depends_on.join(", "));
-        }
-        if let Some(b) = &s.backfill {
-            let _ = writeln!(
-                o,
-                "  backfill {}.{} key ({}) set {} where {} batch {}",
-                b.schema,
-                b.table,
-                b.key.join(", "),
-                b.set,
-                b.predicate,
-                b.batch_size
-            );
-        }
-        for line in s.sql.lines() {
-            let _ = writeln!(o, "  | {line}");
+        compact_step(&mut o, s);
+    }
+    if !p.rollback.is_empty() {
+        let _ = writeln!(o, "\nrollback:");
+        for s in &p.rollback {
+            compact_step(&mut o, s);
         }
     }
     let _ = writeln!(o, "\nwaves: {}", p.waves.len());
@@ -135,6 +70,99 @@ pub fn compact(p: &Plan) -> String {
         );
     }
     o
+}
+
+/// One step of [`compact`].
+fn compact_step(o: &mut String, s: &Step) {
+    let _ = writeln!(
+        o,
+        "\n[{}] {} ({}){}",
+        s.phase.as_str(),
+        s.id,
+        s.kind.as_str(),
+        if s.transactional {
+            ""
+        } else {
+            " non-transactional"
+        }
+    );
+    let _ = writeln!(o, "  {}", s.summary);
+    let _ = writeln!(
+        o,
+        "  timeout {} cost {}{}",
+        s.timeout.as_str(),
+        s.cost,
+        s.index
+            .as_ref()
+            .map(|i| format!(" index {}.{}", i.schema, i.name))
+            .unwrap_or_default()
+    );
+    for l in &s.locks {
+        let _ = writeln!(
+            o,
+            "  lock {} {}{}{}",
+            l.relation,
+            l.mode.as_str(),
+            if l.blocks_reads { " blocks-reads" } else { "" },
+            if l.blocks_writes {
+                " blocks-writes"
+            } else {
+                ""
+            }
+        );
+    }
+    if s.rewrite || s.scan {
+        let _ = writeln!(
+            o,
+            "  {}{}",
+            if s.rewrite { "rewrite " } else { "" },
+            if s.scan { "scan" } else { "" }
+        );
+    }
+    for h in &s.hazards {
+        let _ = writeln!(
+            o,
+            "  hazard {} ({}): {}",
+            h.kind.as_str(),
+            h.severity.as_str(),
+            h.message
+        );
+    }
+    if !s.depends_on.is_empty() {
+        let _ = writeln!(o, "  after {}", s.depends_on.join(", "));
+    }
+    if let Some(b) = &s.backfill {
+        let _ = writeln!(
+            o,
+            "  backfill {}.{} key ({}) set {} where {} batch {}",
+            b.schema,
+            b.table,
+            b.key.join(", "),
+            b.set,
+            b.predicate,
+            b.batch_size
+        );
+    }
+    for line in s.sql.lines() {
+        let _ = writeln!(o, "  | {line}");
+    }
+    match (&s.undo, &s.undoes) {
+        (_, Some(u)) => {
+            let _ = writeln!(o, "  undoes {u}");
+        }
+        (Undo::Steps(_), None) => {
+            let _ = writeln!(o, "  undo: steps");
+        }
+        (Undo::Nothing, None) => {
+            let _ = writeln!(o, "  undo: nothing");
+        }
+        (Undo::Stays(n), None) => {
+            let _ = writeln!(o, "  undo: stays: {n}");
+        }
+        (Undo::Refuses(n), None) => {
+            let _ = writeln!(o, "  undo: refuses: {n}");
+        }
+    }
 }
 
 /// Invariants every plan must satisfy.
@@ -195,6 +223,41 @@ fn check_invariants(name: &str, old: &Schema, p: &Plan) {
                 );
             }
         }
+    }
+    // Every step says how it is undone; inverse steps are well-formed and name their step.
+    for s in &p.steps {
+        assert!(
+            !matches!(&s.undo, Undo::Refuses(n) if n.starts_with("no inverse is known")),
+            "{name}: step {} ({}) has no inverse and does not say why",
+            s.id,
+            s.kind.as_str()
+        );
+        assert!(
+            s.phase != plan::Phase::Contract || matches!(s.undo, Undo::Refuses(_)),
+            "{name}: contract step {} claims it can be undone",
+            s.id
+        );
+    }
+    for r in &p.rollback {
+        let undone = r.undoes.as_deref().unwrap_or_default();
+        let f = p.steps.iter().find(|s| s.id == undone);
+        assert!(
+            f.is_some_and(|f| matches!(f.undo, Undo::Steps(_))),
+            "{name}: rollback step {} undoes `{undone}`, which is not a step with inverses",
+            r.id
+        );
+        assert!(r.sql.trim_end().ends_with(';'), "{name}: {} SQL", r.id);
+        assert!(
+            r.transactional || r.sql.matches(";\n").count() == 1,
+            "{name}: non-transactional rollback step {} has several statements",
+            r.id
+        );
+        assert_eq!(
+            r.timeout,
+            TimeoutClass::of(r.scan, r.rewrite, r.transactional, r.backfill.is_some()),
+            "{name}: {} has the wrong timeout class",
+            r.id
+        );
     }
     let ids: usize = p.waves.iter().map(Vec::len).sum();
     assert_eq!(ids, p.steps.len(), "{name}: waves do not cover every step");

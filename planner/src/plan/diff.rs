@@ -286,7 +286,12 @@ pub enum Change {
     },
     /// The table's comment added, changed or removed: `table.comment` is the new one
     /// (`None` removes it).
-    SetTableComment(Table),
+    SetTableComment {
+        /// The table, with its new comment.
+        table: Table,
+        /// The comment it had (rollback sets it back).
+        old: Option<String>,
+    },
     /// A column's comment added, changed or removed: `column.comment` is the new one
     /// (`None` removes it). Also for an added column that has a comment.
     SetColumnComment {
@@ -294,6 +299,8 @@ pub enum Change {
         table: Table,
         /// The column.
         column: Column,
+        /// The comment it had (rollback sets it back).
+        old: Option<String>,
     },
 }
 
@@ -656,7 +663,10 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
         });
     }
     if o.comment != n.comment {
-        out.push(Change::SetTableComment(n.clone()));
+        out.push(Change::SetTableComment {
+            table: n.clone(),
+            old: o.comment.clone(),
+        });
     }
     for (oc, nc) in match_columns(o, n) {
         match (oc, nc) {
@@ -669,6 +679,7 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                     out.push(Change::SetColumnComment {
                         table: n.clone(),
                         column: c.clone(),
+                        old: None,
                     });
                 }
             }
@@ -690,6 +701,7 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                     out.push(Change::SetColumnComment {
                         table: n.clone(),
                         column: b.clone(),
+                        old: a.comment.clone(),
                     });
                 }
                 if a.ty != b.ty {

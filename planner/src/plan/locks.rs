@@ -2,51 +2,38 @@
 //! Ground truth: locks measured on PostgreSQL 15 (see docs/locks.md); the mode names are
 //! those of `pg_locks.mode`.
 
-super::named!(LockMode, Blocking, Work);
-
-/// A table lock mode, weakest first; its name (`as_str`) is `pg_locks.mode`'s
-/// (`AccessShareLock`, ...), and `sql_name` the one `LOCK TABLE` takes.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-pub enum LockMode {
-    /// Taken by `SELECT`; conflicts only with ACCESS EXCLUSIVE.
-    #[strum(serialize = "AccessShareLock")]
-    AccessShare,
-    /// Taken by `SELECT ... FOR UPDATE/SHARE`; conflicts with EXCLUSIVE and ACCESS
-    /// EXCLUSIVE.
-    #[strum(serialize = "RowShareLock")]
-    RowShare,
-    /// Taken by `INSERT`/`UPDATE`/`DELETE`; conflicts with SHARE and stronger.
-    #[strum(serialize = "RowExclusiveLock")]
-    RowExclusive,
-    /// `CREATE INDEX CONCURRENTLY`, `VALIDATE CONSTRAINT`, `ANALYZE`: blocks neither reads
-    /// nor writes, only other schema changes and vacuum.
-    #[strum(serialize = "ShareUpdateExclusiveLock")]
-    ShareUpdateExclusive,
-    /// `CREATE INDEX` (plain): blocks writes, not reads.
-    #[strum(serialize = "ShareLock")]
-    Share,
-    /// `ADD FOREIGN KEY` (on both tables), `CREATE TRIGGER`: blocks writes (measured on
-    /// PostgreSQL 15; see reference/pg15-ddl-locks.md, cases 54, 55 and 82).
-    #[strum(serialize = "ShareRowExclusiveLock")]
-    ShareRowExclusive,
-    /// `REFRESH MATERIALIZED VIEW CONCURRENTLY`: blocks writes and row locks.
-    #[strum(serialize = "ExclusiveLock")]
-    Exclusive,
-    /// Most `ALTER TABLE` forms, `DROP`: blocks everything, reads included.
-    #[strum(serialize = "AccessExclusiveLock")]
-    AccessExclusive,
+super::closed_enum! {
+    /// A table lock mode, weakest first; its name (`as_str`) is `pg_locks.mode`'s
+    /// (`AccessShareLock`, ...), and `sql_name` the one `LOCK TABLE` takes.
+    pub enum LockMode {
+        /// Taken by `SELECT`; conflicts only with ACCESS EXCLUSIVE.
+        #[strum(serialize = "AccessShareLock")]
+        AccessShare,
+        /// Taken by `SELECT ... FOR UPDATE/SHARE`; conflicts with EXCLUSIVE and ACCESS
+        /// EXCLUSIVE.
+        #[strum(serialize = "RowShareLock")]
+        RowShare,
+        /// Taken by `INSERT`/`UPDATE`/`DELETE`; conflicts with SHARE and stronger.
+        #[strum(serialize = "RowExclusiveLock")]
+        RowExclusive,
+        /// `CREATE INDEX CONCURRENTLY`, `VALIDATE CONSTRAINT`, `ANALYZE`: blocks neither reads
+        /// nor writes, only other schema changes and vacuum.
+        #[strum(serialize = "ShareUpdateExclusiveLock")]
+        ShareUpdateExclusive,
+        /// `CREATE INDEX` (plain): blocks writes, not reads.
+        #[strum(serialize = "ShareLock")]
+        Share,
+        /// `ADD FOREIGN KEY` (on both tables), `CREATE TRIGGER`: blocks writes (measured on
+        /// PostgreSQL 15; see reference/pg15-ddl-locks.md, cases 54, 55 and 82).
+        #[strum(serialize = "ShareRowExclusiveLock")]
+        ShareRowExclusive,
+        /// `REFRESH MATERIALIZED VIEW CONCURRENTLY`: blocks writes and row locks.
+        #[strum(serialize = "ExclusiveLock")]
+        Exclusive,
+        /// Most `ALTER TABLE` forms, `DROP`: blocks everything, reads included.
+        #[strum(serialize = "AccessExclusiveLock")]
+        AccessExclusive,
+    }
 }
 
 impl LockMode {
@@ -100,30 +87,19 @@ impl Lock {
     }
 }
 
-/// How long reads (or writes) of a table can be blocked by a plan, for the per-table
-/// summary reviewers decide on. Plan file names: `none`, `lock_wait`, `table_size`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Blocking {
-    /// Never blocked.
-    None,
-    /// Only while a step waits for and holds a lock for an instant: bounded by
-    /// `lock_timeout` per attempt (times the retries).
-    LockWait,
-    /// For as long as a step takes to scan or rewrite the table.
-    TableSize,
+super::closed_enum! {
+    /// How long reads (or writes) of a table can be blocked by a plan, for the per-table
+    /// summary reviewers decide on. Plan file names: `none`, `lock_wait`, `table_size`.
+    #[strum(serialize_all = "snake_case")]
+    pub enum Blocking {
+        /// Never blocked.
+        None,
+        /// Only while a step waits for and holds a lock for an instant: bounded by
+        /// `lock_timeout` per attempt (times the retries).
+        LockWait,
+        /// For as long as a step takes to scan or rewrite the table.
+        TableSize,
+    }
 }
 
 impl Blocking {
@@ -137,27 +113,16 @@ impl Blocking {
     }
 }
 
-/// How long the work a plan does on a table runs. Plan file names: `instant`,
-/// `table_size`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Work {
-    /// Catalog changes only.
-    Instant,
-    /// Proportional to the table's size (scans, index builds, backfills, rewrites).
-    TableSize,
+super::closed_enum! {
+    /// How long the work a plan does on a table runs. Plan file names: `instant`,
+    /// `table_size`.
+    #[strum(serialize_all = "snake_case")]
+    pub enum Work {
+        /// Catalog changes only.
+        Instant,
+        /// Proportional to the table's size (scans, index builds, backfills, rewrites).
+        TableSize,
+    }
 }
 
 impl Work {

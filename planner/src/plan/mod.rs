@@ -25,7 +25,14 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(Phase, StepKind, HazardKind, Severity, TimeoutClass);
+display_as_str!(
+    Phase,
+    StepKind,
+    HazardKind,
+    Severity,
+    TimeoutClass,
+    UndoKind
+);
 
 /// The name table of closed enums whose names strum derives (`IntoStaticStr`,
 /// `EnumString`, `VariantArray`): `ALL`, every variant in declaration order; `as_str`, the
@@ -50,178 +57,173 @@ macro_rules! named {
 }
 pub(crate) use named;
 
-named!(Phase, StepKind, HazardKind, Severity, TimeoutClass);
+/// A closed enum whose names strum derives (`IntoStaticStr`, `EnumString`,
+/// `VariantArray`, with the `#[strum]` attributes given), with the usual value traits and
+/// [`named`]'s name table.
+macro_rules! closed_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($body:tt)* }) => {
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            PartialOrd,
+            Ord,
+            Hash,
+            strum::IntoStaticStr,
+            strum::EnumString,
+            strum::VariantArray,
+        )]
+        $(#[$meta])*
+        pub enum $name { $($body)* }
+        $crate::plan::named!($name);
+    };
+}
+pub(crate) use closed_enum;
 
-/// The five phases of an expand/contract migration, in execution order.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Phase {
-    /// Additive changes old code tolerates: new tables, columns, indexes, NOT VALID constraints.
-    Expand,
-    /// Batched data copies and fills.
-    Backfill,
-    /// Scans that prove data satisfies constraints (VALIDATE CONSTRAINT, cast checks).
-    Validate,
-    /// Short transactions that make the new shape authoritative (renames, SET NOT NULL).
-    Switch,
-    /// Destructive changes: drops. Held back for an explicit decision.
-    Contract,
+closed_enum! {
+    /// The five phases of an expand/contract migration, in execution order.
+    #[strum(serialize_all = "snake_case")]
+    pub enum Phase {
+        /// Additive changes old code tolerates: new tables, columns, indexes, NOT VALID constraints.
+        Expand,
+        /// Batched data copies and fills.
+        Backfill,
+        /// Scans that prove data satisfies constraints (VALIDATE CONSTRAINT, cast checks).
+        Validate,
+        /// Short transactions that make the new shape authoritative (renames, SET NOT NULL).
+        Switch,
+        /// Destructive changes: drops. Held back for an explicit decision.
+        Contract,
+    }
 }
 
-/// What a step does. Stable snake_case names appear in plan files.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum StepKind {
-    /// `CREATE SCHEMA IF NOT EXISTS`.
-    CreateSchema,
-    /// `CREATE EXTENSION IF NOT EXISTS` (a type needs it, e.g. `citext`).
-    CreateExtension,
-    /// `CREATE TYPE ... AS ENUM`.
-    CreateEnum,
-    /// `ALTER TYPE ... ADD VALUE` (with `BEFORE`/`AFTER` to keep the order).
-    AddEnumValue,
-    /// `DROP TYPE` (contract).
-    DropEnum,
-    /// `CREATE TABLE` with its keys, checks, inline indexes and comments.
-    CreateTable,
-    /// `DROP TABLE` (contract; `deletes_data`).
-    DropTable,
-    /// `ALTER TABLE ... RENAME TO` (`breaks_clients`).
-    RenameTable,
-    /// `ALTER TABLE ... ADD COLUMN` (instant unless the default is volatile).
-    AddColumn,
-    /// `ALTER TABLE ... DROP COLUMN` (contract; `deletes_data`).
-    DropColumn,
-    /// `ALTER TABLE ... RENAME COLUMN` (`breaks_clients`).
-    RenameColumn,
-    /// `ALTER COLUMN ... SET DEFAULT` (applies to new rows only).
-    SetDefault,
-    /// `ALTER COLUMN ... DROP DEFAULT`.
-    DropDefault,
-    /// `ALTER COLUMN ... DROP NOT NULL`.
-    DropNotNull,
-    /// `ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID`: the helper that lets
-    /// `SET NOT NULL` skip its scan once validated.
-    AddNotNullCheck,
-    /// `ALTER COLUMN ... SET NOT NULL` after a validated helper check (no scan), then the
-    /// helper is dropped.
-    SetNotNull,
-    /// `ALTER COLUMN ... TYPE` for the conversions measured not to rewrite or scan.
-    AlterColumnType,
-    /// The new-typed shadow column of a type change.
-    AddShadowColumn,
-    /// The trigger that keeps the shadow column in sync with application writes.
-    CreateSyncTrigger,
-    /// The batched `UPDATE` that fills a shadow or new column for existing rows.
-    Backfill,
-    /// The completeness check: every row converted exactly, else the count and a
-    /// query that finds the rows, and the switch never runs.
-    CheckBackfill,
-    /// One short transaction that renames the shadow column into place (switch).
-    SwapColumns,
-    /// `CREATE INDEX`, `CONCURRENTLY` on an existing table.
-    CreateIndex,
-    /// `DROP INDEX CONCURRENTLY`.
-    DropIndex,
-    /// `ALTER INDEX ... RENAME TO`.
-    RenameIndex,
-    /// `ALTER TABLE ... RENAME CONSTRAINT`.
-    RenameConstraint,
-    /// `ADD CONSTRAINT ... UNIQUE`; on an existing table `USING INDEX` over a concurrently
-    /// built index.
-    AddUnique,
-    /// `DROP CONSTRAINT` of a unique constraint.
-    DropUnique,
-    /// `ADD CONSTRAINT ... PRIMARY KEY`; on an existing table `USING INDEX` over a
-    /// concurrently built index.
-    AddPrimaryKey,
-    /// `DROP CONSTRAINT` of a primary key.
-    DropPrimaryKey,
-    /// `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` (validated by a later step).
-    AddForeignKey,
-    /// `DROP CONSTRAINT` of a foreign key.
-    DropForeignKey,
-    /// `ADD CONSTRAINT ... CHECK ... NOT VALID` (validated by a later step).
-    AddCheck,
-    /// `DROP CONSTRAINT` of a check.
-    DropCheck,
-    /// `VALIDATE CONSTRAINT`: scans under SHARE UPDATE EXCLUSIVE, blocking no reads
-    /// or writes.
-    ValidateConstraint,
-    /// `CREATE POLICY`.
-    CreatePolicy,
-    /// `ALTER POLICY` (roles or expressions).
-    AlterPolicy,
-    /// `DROP POLICY`.
-    DropPolicy,
-    /// `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` (after its policies exist).
-    EnableRls,
-    /// `ALTER TABLE ... DISABLE ROW LEVEL SECURITY` (before its policies go).
-    DisableRls,
-    /// `COMMENT ON TABLE/COLUMN ... IS '...'` (or `IS NULL`).
-    SetComment,
+closed_enum! {
+    /// What a step does. Stable snake_case names appear in plan files.
+    #[strum(serialize_all = "snake_case")]
+    pub enum StepKind {
+        /// `CREATE SCHEMA IF NOT EXISTS`.
+        CreateSchema,
+        /// `DROP SCHEMA` (rollback of a schema the plan created; refuses while it holds
+        /// anything).
+        DropSchema,
+        /// `CREATE EXTENSION IF NOT EXISTS` (a type needs it, e.g. `citext`).
+        CreateExtension,
+        /// `CREATE TYPE ... AS ENUM`.
+        CreateEnum,
+        /// `ALTER TYPE ... ADD VALUE` (with `BEFORE`/`AFTER` to keep the order).
+        AddEnumValue,
+        /// `DROP TYPE` (contract).
+        DropEnum,
+        /// `CREATE TABLE` with its keys, checks, inline indexes and comments.
+        CreateTable,
+        /// `DROP TABLE` (contract; `deletes_data`).
+        DropTable,
+        /// `ALTER TABLE ... RENAME TO` (`breaks_clients`).
+        RenameTable,
+        /// `ALTER TABLE ... ADD COLUMN` (instant unless the default is volatile).
+        AddColumn,
+        /// `ALTER TABLE ... DROP COLUMN` (contract; `deletes_data`).
+        DropColumn,
+        /// `ALTER TABLE ... RENAME COLUMN` (`breaks_clients`).
+        RenameColumn,
+        /// `ALTER COLUMN ... SET DEFAULT` (applies to new rows only).
+        SetDefault,
+        /// `ALTER COLUMN ... DROP DEFAULT`.
+        DropDefault,
+        /// `ALTER COLUMN ... DROP NOT NULL`.
+        DropNotNull,
+        /// `ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID`: the helper that lets
+        /// `SET NOT NULL` skip its scan once validated.
+        AddNotNullCheck,
+        /// `ALTER COLUMN ... SET NOT NULL` after a validated helper check (no scan), then the
+        /// helper is dropped.
+        SetNotNull,
+        /// `ALTER COLUMN ... TYPE` for the conversions measured not to rewrite or scan.
+        AlterColumnType,
+        /// The new-typed shadow column of a type change.
+        AddShadowColumn,
+        /// The trigger that keeps the shadow column in sync with application writes.
+        CreateSyncTrigger,
+        /// Drops a sync trigger and its functions (rollback of a type change).
+        DropSyncTrigger,
+        /// The batched `UPDATE` that fills a shadow or new column for existing rows.
+        Backfill,
+        /// The completeness check: every row converted exactly, else the count and a
+        /// query that finds the rows, and the switch never runs.
+        CheckBackfill,
+        /// One short transaction that renames the shadow column into place (switch).
+        SwapColumns,
+        /// `CREATE INDEX`, `CONCURRENTLY` on an existing table.
+        CreateIndex,
+        /// `DROP INDEX CONCURRENTLY`.
+        DropIndex,
+        /// `ALTER INDEX ... RENAME TO`.
+        RenameIndex,
+        /// `ALTER TABLE ... RENAME CONSTRAINT`.
+        RenameConstraint,
+        /// `ADD CONSTRAINT ... UNIQUE`; on an existing table `USING INDEX` over a concurrently
+        /// built index.
+        AddUnique,
+        /// `DROP CONSTRAINT` of a unique constraint.
+        DropUnique,
+        /// `ADD CONSTRAINT ... PRIMARY KEY`; on an existing table `USING INDEX` over a
+        /// concurrently built index.
+        AddPrimaryKey,
+        /// `DROP CONSTRAINT` of a primary key.
+        DropPrimaryKey,
+        /// `ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID` (validated by a later step).
+        AddForeignKey,
+        /// `DROP CONSTRAINT` of a foreign key.
+        DropForeignKey,
+        /// `ADD CONSTRAINT ... CHECK ... NOT VALID` (validated by a later step).
+        AddCheck,
+        /// `DROP CONSTRAINT` of a check.
+        DropCheck,
+        /// `VALIDATE CONSTRAINT`: scans under SHARE UPDATE EXCLUSIVE, blocking no reads
+        /// or writes.
+        ValidateConstraint,
+        /// `CREATE POLICY`.
+        CreatePolicy,
+        /// `ALTER POLICY` (roles or expressions).
+        AlterPolicy,
+        /// `DROP POLICY`.
+        DropPolicy,
+        /// `ALTER TABLE ... ENABLE ROW LEVEL SECURITY` (after its policies exist).
+        EnableRls,
+        /// `ALTER TABLE ... DISABLE ROW LEVEL SECURITY` (before its policies go).
+        DisableRls,
+        /// `COMMENT ON TABLE/COLUMN ... IS '...'` (or `IS NULL`).
+        SetComment,
+    }
 }
 
-/// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
-/// `wesley apply --allow` take them.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum HazardKind {
-    /// Data is removed for good (dropped table or column).
-    DeletesData,
-    /// Running application code may fail (renames, type changes, removed objects).
-    BreaksClients,
-    /// The step holds a lock that blocks reads of a table in use for longer than an instant.
-    BlocksReads,
-    /// The step holds a lock that blocks writes of a table in use for longer than an instant.
-    BlocksWrites,
-    /// The table is rewritten.
-    TableRewrite,
-    /// Takes time proportional to the table's size (index builds, validations, backfills).
-    LongRunning,
-    /// Changes who can see or change which rows (RLS, policies).
-    AuthzChange,
-    /// Existing rows are updated in batches.
-    NeedsBackfill,
-    /// Statements the database recorded recently still name a dropped table or column.
-    /// Never planned: the executor raises it at apply time from pg_stat_statements.
-    StillInUse,
+closed_enum! {
+    /// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
+    /// `wesley apply --allow` take them.
+    #[strum(serialize_all = "snake_case")]
+    pub enum HazardKind {
+        /// Data is removed for good (dropped table or column).
+        DeletesData,
+        /// Running application code may fail (renames, type changes, removed objects).
+        BreaksClients,
+        /// The step holds a lock that blocks reads of a table in use for longer than an instant.
+        BlocksReads,
+        /// The step holds a lock that blocks writes of a table in use for longer than an instant.
+        BlocksWrites,
+        /// The table is rewritten.
+        TableRewrite,
+        /// Takes time proportional to the table's size (index builds, validations, backfills).
+        LongRunning,
+        /// Changes who can see or change which rows (RLS, policies).
+        AuthzChange,
+        /// Existing rows are updated in batches.
+        NeedsBackfill,
+        /// Statements the database recorded recently still name a dropped table or column.
+        /// Never planned: the executor raises it at apply time from pg_stat_statements.
+        StillInUse,
+    }
 }
 
 impl HazardKind {
@@ -243,31 +245,20 @@ impl HazardKind {
     }
 }
 
-/// What a hazard does to the verdict of `wesley plan` and `wesley apply` (the rules are in
-/// docs/hazards.md).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum Severity {
-    /// Shown prominently, but the exit code stays 0: long-running or backfilling steps,
-    /// instant strong locks bounded by `lock_timeout`, tightenings the schema's author asked
-    /// for (old code fails only on data that breaks the new rule), and widenings no driver
-    /// can tell apart. `--deny KIND` promotes a kind to [`Severity::Refuse`].
-    Review,
-    /// Irreversible, an outage, or a security change: the plan is refused (exit code 3)
-    /// unless the kind is listed in `--allow`.
-    Refuse,
+closed_enum! {
+    /// What a hazard does to the verdict of `wesley plan` and `wesley apply` (the rules are in
+    /// docs/hazards.md).
+    #[strum(serialize_all = "snake_case")]
+    pub enum Severity {
+        /// Shown prominently, but the exit code stays 0: long-running or backfilling steps,
+        /// instant strong locks bounded by `lock_timeout`, tightenings the schema's author asked
+        /// for (old code fails only on data that breaks the new rule), and widenings no driver
+        /// can tell apart. `--deny KIND` promotes a kind to [`Severity::Refuse`].
+        Review,
+        /// Irreversible, an outage, or a security change: the plan is refused (exit code 3)
+        /// unless the kind is listed in `--allow`.
+        Refuse,
+    }
 }
 
 impl HazardKind {
@@ -319,34 +310,23 @@ pub struct Backfill {
     pub batch_size: u32,
 }
 
-/// How long a step may run, which decides the statement timeout it runs under. Decided
-/// once, by the planner, and carried in the plan file: the executor and the SQL rendering
-/// both read it.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::VariantArray,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum TimeoutClass {
-    /// A catalog change: runs under the short statement timeout (`--statement-timeout`,
-    /// 1 minute by default).
-    Instant,
-    /// One statement that reads or rewrites a whole table (a validation, a concurrent
-    /// index build or drop, a completeness check): runs under the long statement timeout
-    /// (`--long-statement-timeout`, no limit by default).
-    Long,
-    /// A backfill: many short transactions, each under the short statement timeout; the
-    /// step as a whole has no limit.
-    Unbounded,
+closed_enum! {
+    /// How long a step may run, which decides the statement timeout it runs under. Decided
+    /// once, by the planner, and carried in the plan file: the executor and the SQL rendering
+    /// both read it.
+    #[strum(serialize_all = "snake_case")]
+    pub enum TimeoutClass {
+        /// A catalog change: runs under the short statement timeout (`--statement-timeout`,
+        /// 1 minute by default).
+        Instant,
+        /// One statement that reads or rewrites a whole table (a validation, a concurrent
+        /// index build or drop, a completeness check): runs under the long statement timeout
+        /// (`--long-statement-timeout`, no limit by default).
+        Long,
+        /// A backfill: many short transactions, each under the short statement timeout; the
+        /// step as a whole has no limit.
+        Unbounded,
+    }
 }
 
 impl TimeoutClass {
@@ -375,6 +355,58 @@ impl TimeoutClass {
             TimeoutClass::Instant => short,
             TimeoutClass::Long => long,
             TimeoutClass::Unbounded => crate::timeout::Timeout::NONE,
+        }
+    }
+}
+
+closed_enum! {
+    /// What `wesley rollback` does about a step that has run: the kind of its [`Undo`].
+    /// Stable snake_case names (plan files, docs/plan-format.md, "Rollback").
+    #[strum(serialize_all = "snake_case")]
+    pub enum UndoKind {
+        /// Inverse steps undo it (the plan's rollback section lists them).
+        Steps,
+        /// Nothing to undo: it changed no object the old schema lacks (a backfill or check of a
+        /// column whose inverse drops it, a validation of a constraint whose inverse drops it).
+        Nothing,
+        /// It cannot be undone, and what it made stays (PostgreSQL cannot remove an enum value);
+        /// rollback continues and reports it.
+        Stays,
+        /// Once it has run, `wesley rollback` refuses (a contract step dropped the old shape).
+        Refuses,
+    }
+}
+
+/// What `wesley rollback` does about a step once it has run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undo {
+    /// The inverse steps, in the order they run (ids and `undoes` are set when the plan is
+    /// assembled).
+    Steps(Vec<Step>),
+    /// See [`UndoKind::Nothing`].
+    Nothing,
+    /// See [`UndoKind::Stays`]: what stays, for people.
+    Stays(String),
+    /// See [`UndoKind::Refuses`]: why, for people.
+    Refuses(String),
+}
+
+impl Undo {
+    /// The kind, as the plan file names it.
+    pub fn kind(&self) -> UndoKind {
+        match self {
+            Undo::Steps(_) => UndoKind::Steps,
+            Undo::Nothing => UndoKind::Nothing,
+            Undo::Stays(_) => UndoKind::Stays,
+            Undo::Refuses(_) => UndoKind::Refuses,
+        }
+    }
+
+    /// The note of `Stays` and `Refuses`.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Undo::Stays(n) | Undo::Refuses(n) => Some(n),
+            _ => None,
         }
     }
 }
@@ -441,6 +473,11 @@ pub struct Step {
     pub cost: u64,
     /// The index a `CONCURRENTLY` step builds or drops.
     pub index: Option<IndexRef>,
+    /// What `wesley rollback` does about the step once it has run (forward steps only;
+    /// `Nothing` on rollback steps).
+    pub undo: Undo,
+    /// On a rollback step: the id of the forward step it undoes.
+    pub undoes: Option<String>,
 }
 
 impl Step {
@@ -474,6 +511,10 @@ pub struct Plan {
     pub to_exprs: Vec<crate::canon::TableExpressions>,
     /// Every step, in execution order.
     pub steps: Vec<Step>,
+    /// The inverse steps of every step with [`Undo::Steps`], in the order `wesley rollback`
+    /// runs them: the reverse of `steps`, each step's inverses in their own order. Ids are
+    /// `undo:<forward id>` (`#2`, ... for a second inverse); `undoes` names the forward step.
+    pub rollback: Vec<Step>,
     /// Steps grouped by depth in the dependency graph: every step of wave N depends only on
     /// steps of earlier waves.
     pub waves: Vec<Vec<String>>,
@@ -523,6 +564,8 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
     }
     let from = crate::canon::canonical(old);
     let to = crate::canon::canonical(new);
+    let mut steps = ordered.steps;
+    let rollback = rollback_steps(&mut steps);
     Plan {
         from_hash: from.hash(),
         to_hash: to.hash(),
@@ -530,12 +573,42 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
         to,
         from_exprs: crate::canon::expressions(old),
         to_exprs: crate::canon::expressions(new),
-        steps: ordered.steps,
+        steps,
+        rollback,
         waves: ordered.waves,
         critical_path: ordered.critical_path,
         new_tables: new_tables.iter().map(|(s, t)| format!("{s}.{t}")).collect(),
         diagnostics,
     }
+}
+
+/// Moves the inverse steps out of `steps` into the rollback list (see [`Plan::rollback`]).
+/// Contract steps refuse rollback whatever their strategy said: once one has run, the old
+/// shape is gone.
+fn rollback_steps(steps: &mut [Step]) -> Vec<Step> {
+    let mut out = Vec::new();
+    for s in steps.iter_mut().rev() {
+        if s.phase == Phase::Contract {
+            s.undo = Undo::Refuses(format!(
+                "{} is a contract step: once it has run, the old shape is gone (restore from the restore point taken before it, or plan forward)",
+                s.id
+            ));
+            continue;
+        }
+        if let Undo::Steps(inverse) = &mut s.undo {
+            for (n, mut u) in std::mem::take(inverse).into_iter().enumerate() {
+                u.id = match n {
+                    0 => format!("undo:{}", s.id),
+                    n => format!("undo:{}#{}", s.id, n + 1),
+                };
+                u.undoes = Some(s.id.clone());
+                u.undo = Undo::Nothing;
+                u.depends_on = Vec::new();
+                out.push(u);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -565,6 +638,7 @@ mod tests {
         round_trip(HazardKind::ALL, HazardKind::as_str, HazardKind::parse);
         round_trip(Severity::ALL, Severity::as_str, Severity::parse);
         round_trip(TimeoutClass::ALL, TimeoutClass::as_str, TimeoutClass::parse);
+        round_trip(UndoKind::ALL, UndoKind::as_str, UndoKind::parse);
         round_trip(LockMode::ALL, LockMode::as_str, LockMode::parse);
         round_trip(Blocking::ALL, Blocking::as_str, Blocking::parse);
         round_trip(Work::ALL, Work::as_str, Work::parse);
@@ -574,6 +648,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 41);
+        assert_eq!(StepKind::ALL.len(), 43);
     }
 }

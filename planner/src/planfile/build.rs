@@ -22,6 +22,7 @@ pub fn to_plan_file(plan: &Plan) -> PlanFile {
         plan_hash: String::new(),
         tables: tables::summarize(&steps, &new_tables),
         steps,
+        rollback: plan.rollback.iter().map(step).collect(),
         waves: plan.waves.clone(),
         critical_path: plan.critical_path.clone(),
         diagnostics: plan.diagnostics.iter().map(diagnostic).collect(),
@@ -121,6 +122,11 @@ fn step(s: &Step) -> PlanStep {
             predicate: b.predicate.clone(),
             batch_size: b.batch_size,
         }),
+        undo: s.undoes.is_none().then(|| PlanUndo {
+            kind: s.undo.kind().as_str().to_string(),
+            note: s.undo.note().map(str::to_string),
+        }),
+        undoes: s.undoes.clone(),
     }
 }
 

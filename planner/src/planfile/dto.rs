@@ -4,7 +4,7 @@
 
 #[allow(unused_imports)] // named in doc links
 use crate::plan::locks::{Blocking, Work};
-use crate::plan::{HazardKind, LockMode, Phase, Severity, StepKind, TimeoutClass};
+use crate::plan::{HazardKind, LockMode, Phase, Severity, StepKind, TimeoutClass, UndoKind};
 use serde::{Deserialize, Serialize};
 
 /// A plan file.
@@ -26,6 +26,12 @@ pub struct PlanFile {
     pub plan_hash: String,
     /// In execution order.
     pub steps: Vec<PlanStep>,
+    /// The inverse steps `wesley rollback` runs, in the order it runs them (the reverse of
+    /// `steps`); each names the step it undoes (`undoes`). A rollback runs the inverses of
+    /// the steps the ledger records as applied (and of `CONCURRENTLY` steps that may have
+    /// started), and refuses once a step whose `undo` is `refuses` has run.
+    /// docs/plan-format.md, "Rollback".
+    pub rollback: Vec<PlanStep>,
     /// Step ids grouped by depth in the dependency graph: every step of wave *n* depends
     /// only on steps of earlier waves; every step is in exactly one wave.
     pub waves: Vec<Vec<String>>,
@@ -111,6 +117,32 @@ pub struct PlanStep {
     pub hazards: Vec<PlanHazard>,
     /// For backfill steps: how to run `sql` in batches.
     pub backfill: Option<PlanBackfill>,
+    /// On a step of `steps`: what `wesley rollback` does about it once it has run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<PlanUndo>,
+    /// On a step of `rollback`: the id of the step of `steps` it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undoes: Option<String>,
+}
+
+/// What `wesley rollback` does about a step once it has run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanUndo {
+    /// [`UndoKind::as_str`]: `steps` (inverse steps in `rollback` undo it), `nothing`,
+    /// `stays` (cannot be undone; what it made stays) or `refuses` (rollback refuses once
+    /// it has run).
+    pub kind: String,
+    /// For `stays` and `refuses`: what stays, or why, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl PlanUndo {
+    /// The kind, or `None` for an unknown name.
+    pub fn kind(&self) -> Option<UndoKind> {
+        UndoKind::parse(&self.kind)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ struct Hashed<'a> {
     from: &'a SchemaRef,
     to: &'a SchemaRef,
     steps: &'a [PlanStep],
+    rollback: &'a [PlanStep],
     diagnostics: &'a [PlanDiagnostic],
 }
 
@@ -20,6 +21,7 @@ pub fn plan_hash(file: &PlanFile) -> String {
         from: &file.from,
         to: &file.to,
         steps: &file.steps,
+        rollback: &file.rollback,
         diagnostics: &file.diagnostics,
     };
     let json = serde_json::to_string(&hashed).unwrap_or_default();

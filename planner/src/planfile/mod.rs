@@ -1,4 +1,4 @@
-//! The plan file, format `wesley.plan/v2`: what `wesley plan` writes and `wesley apply`
+//! The plan file, format `wesley.plan/v3`: what `wesley plan` writes and `wesley apply`
 //! reads. It is its own versioned format, kept apart from the internal [`Plan`]: the types
 //! in [`dto`] are plain serde structs converted by hand ([`to_plan_file`]), and the names
 //! of phases, step kinds, lock modes, hazard kinds, severities and timeout classes are
@@ -53,11 +53,11 @@ pub use build::{to_json, to_plan_file, with_sdl};
 pub use dto::*;
 pub use hash::plan_hash;
 pub use tables::summarize;
-pub use valid::{ValidPlan, ValidStep};
+pub use valid::{RollbackPlan, ValidPlan, ValidStep, ROLLBACK_PREFIX};
 pub use validate::{parse, parse_file, validate, ErrorKind, PlanFileError};
 
 /// The value of `format` this planner writes and reads.
-pub const FORMAT: &str = "wesley.plan/v2";
+pub const FORMAT: &str = "wesley.plan/v3";
 
 /// PostgreSQL major versions on which this planner's lock annotations, strategies and
 /// catalog reading are verified by the test suite: `tests/tests/plan_apply.rs` compares

@@ -3,7 +3,7 @@
 
 use super::dto::*;
 use super::{plan_hash, psql, ValidPlan, FORMAT};
-use crate::plan::{HazardKind, LockMode, Phase, Severity, TimeoutClass};
+use crate::plan::{HazardKind, LockMode, Phase, Severity, TimeoutClass, UndoKind};
 use petgraph::algo::astar;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::{BTreeMap, BTreeSet};
@@ -265,6 +265,97 @@ pub fn validate(file: &PlanFile) -> Vec<PlanFileError> {
     cx.errors
 }
 
+/// The checks every step gets, of `steps` and of `rollback` alike: printable texts, known
+/// names, locks that agree with their modes, facts that agree with the step, safe SQL.
+fn check_step(cx: &mut Checker<'_>, s: &PlanStep) {
+    let id = s.id.as_str();
+    cx.printable(Some(id), "id", id);
+    cx.printable(Some(id), "summary", &s.summary);
+    if let Some(t) = &s.table {
+        cx.printable(Some(id), "table", t);
+    }
+    if s.phase().is_none() {
+        cx.push(
+            ErrorKind::UnknownName,
+            Some(id),
+            format!(
+                "unknown phase \"{}\" (expected one of: {})",
+                s.phase,
+                names(Phase::ALL.iter().map(|p| p.as_str()))
+            ),
+        );
+    }
+    if s.kind().is_none() {
+        cx.push(
+            ErrorKind::UnknownName,
+            Some(id),
+            format!("unknown step kind \"{}\"", s.kind),
+        );
+    }
+    for l in &s.locks {
+        cx.printable(Some(id), "lock relation", &l.relation);
+        match l.mode() {
+            None => cx.push(
+                ErrorKind::UnknownName,
+                Some(id),
+                format!(
+                    "unknown lock mode \"{}\" (expected one of: {})",
+                    l.mode,
+                    names(LockMode::ALL.iter().map(|m| m.as_str()))
+                ),
+            ),
+            Some(m)
+                if m.blocks_reads() != l.blocks_reads || m.blocks_writes() != l.blocks_writes =>
+            {
+                cx.push(
+                    ErrorKind::Inconsistent,
+                    Some(id),
+                    format!(
+                        "lock on {} says blocks_reads={} blocks_writes={}, but {} blocks {}",
+                        l.relation,
+                        l.blocks_reads,
+                        l.blocks_writes,
+                        l.mode,
+                        match (m.blocks_reads(), m.blocks_writes()) {
+                            (true, _) => "reads and writes",
+                            (false, true) => "writes only",
+                            (false, false) => "neither reads nor writes",
+                        }
+                    ),
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    for h in &s.hazards {
+        cx.printable(Some(id), "hazard message", &h.message);
+        if h.kind().is_none() {
+            cx.push(
+                ErrorKind::UnknownName,
+                Some(id),
+                format!(
+                    "unknown hazard kind \"{}\" (expected one of: {})",
+                    h.kind,
+                    names(HazardKind::ALL.iter().map(|h| h.as_str()))
+                ),
+            );
+        }
+        if h.severity().is_none() {
+            cx.push(
+                ErrorKind::UnknownName,
+                Some(id),
+                format!(
+                    "unknown hazard severity \"{}\" (expected one of: {})",
+                    h.severity,
+                    names(Severity::ALL.iter().map(|s| s.as_str()))
+                ),
+            );
+        }
+    }
+    check_facts(cx, s);
+    check_sql(cx, s);
+}
+
 fn check_steps(cx: &mut Checker<'_>) {
     let file = cx.file;
     let mut position: BTreeMap<&str, usize> = BTreeMap::new();
@@ -287,92 +378,7 @@ fn check_steps(cx: &mut Checker<'_>) {
     let mut graph: Option<DependsOn> = None;
     for (i, s) in file.steps.iter().enumerate() {
         let id = s.id.as_str();
-        cx.printable(Some(id), "id", id);
-        cx.printable(Some(id), "summary", &s.summary);
-        if let Some(t) = &s.table {
-            cx.printable(Some(id), "table", t);
-        }
-        if s.phase().is_none() {
-            cx.push(
-                ErrorKind::UnknownName,
-                Some(id),
-                format!(
-                    "unknown phase \"{}\" (expected one of: {})",
-                    s.phase,
-                    names(Phase::ALL.iter().map(|p| p.as_str()))
-                ),
-            );
-        }
-        if s.kind().is_none() {
-            cx.push(
-                ErrorKind::UnknownName,
-                Some(id),
-                format!("unknown step kind \"{}\"", s.kind),
-            );
-        }
-        for l in &s.locks {
-            cx.printable(Some(id), "lock relation", &l.relation);
-            match l.mode() {
-                None => cx.push(
-                    ErrorKind::UnknownName,
-                    Some(id),
-                    format!(
-                        "unknown lock mode \"{}\" (expected one of: {})",
-                        l.mode,
-                        names(LockMode::ALL.iter().map(|m| m.as_str()))
-                    ),
-                ),
-                Some(m)
-                    if m.blocks_reads() != l.blocks_reads
-                        || m.blocks_writes() != l.blocks_writes =>
-                {
-                    cx.push(
-                        ErrorKind::Inconsistent,
-                        Some(id),
-                        format!(
-                            "lock on {} says blocks_reads={} blocks_writes={}, but {} blocks {}",
-                            l.relation,
-                            l.blocks_reads,
-                            l.blocks_writes,
-                            l.mode,
-                            match (m.blocks_reads(), m.blocks_writes()) {
-                                (true, _) => "reads and writes",
-                                (false, true) => "writes only",
-                                (false, false) => "neither reads nor writes",
-                            }
-                        ),
-                    )
-                }
-                Some(_) => {}
-            }
-        }
-        for h in &s.hazards {
-            cx.printable(Some(id), "hazard message", &h.message);
-            if h.kind().is_none() {
-                cx.push(
-                    ErrorKind::UnknownName,
-                    Some(id),
-                    format!(
-                        "unknown hazard kind \"{}\" (expected one of: {})",
-                        h.kind,
-                        names(HazardKind::ALL.iter().map(|h| h.as_str()))
-                    ),
-                );
-            }
-            if h.severity().is_none() {
-                cx.push(
-                    ErrorKind::UnknownName,
-                    Some(id),
-                    format!(
-                        "unknown hazard severity \"{}\" (expected one of: {})",
-                        h.severity,
-                        names(Severity::ALL.iter().map(|s| s.as_str()))
-                    ),
-                );
-            }
-        }
-        check_facts(cx, s);
-        check_sql(cx, s);
+        check_step(cx, s);
         for d in &s.depends_on {
             match position.get(d.as_str()) {
                 None => cx.push(
@@ -404,6 +410,111 @@ fn check_steps(cx: &mut Checker<'_>) {
                 },
                 Some(_) => {}
             }
+        }
+    }
+    check_rollback(cx, &position);
+}
+
+/// The rollback section: every inverse step passes the checks of any step, has an id of
+/// its own, undoes a step of `steps` whose `undo` is `steps`, and depends on nothing (they
+/// run in the order listed). Every step of `steps` says what undoes it, and says `steps`
+/// exactly when inverse steps name it.
+fn check_rollback(cx: &mut Checker<'_>, forward: &BTreeMap<&str, usize>) {
+    let file = cx.file;
+    let mut ids: BTreeSet<&str> = BTreeSet::new();
+    let mut undone: BTreeSet<&str> = BTreeSet::new();
+    for s in &file.rollback {
+        let id = s.id.as_str();
+        if id.trim().is_empty() {
+            cx.push(
+                ErrorKind::Invalid,
+                None,
+                "a rollback step has an empty id".into(),
+            );
+            continue;
+        }
+        if forward.contains_key(id) || !ids.insert(id) {
+            cx.push(
+                ErrorKind::Invalid,
+                Some(id),
+                "the id is used by more than one step".into(),
+            );
+        }
+        check_step(cx, s);
+        if s.undo.is_some() {
+            cx.push(
+                ErrorKind::Inconsistent,
+                Some(id),
+                "a rollback step has no `undo` of its own".into(),
+            );
+        }
+        if !s.depends_on.is_empty() {
+            cx.push(
+                ErrorKind::Dependency,
+                Some(id),
+                "rollback steps run in the order listed and depend on nothing".into(),
+            );
+        }
+        match s.undoes.as_deref() {
+            None => cx.push(
+                ErrorKind::Invalid,
+                Some(id),
+                "a rollback step must name the step it undoes (`undoes`)".into(),
+            ),
+            Some(u) if !forward.contains_key(u) => cx.push(
+                ErrorKind::Dependency,
+                Some(id),
+                format!("undoes `{u}`, which is not a step of this plan"),
+            ),
+            Some(u) => {
+                undone.insert(u);
+            }
+        }
+    }
+    for s in &file.steps {
+        let id = s.id.as_str();
+        if s.undoes.is_some() {
+            cx.push(
+                ErrorKind::Invalid,
+                Some(id),
+                "only rollback steps undo a step (`undoes`)".into(),
+            );
+        }
+        let Some(undo) = &s.undo else {
+            cx.push(
+                ErrorKind::Invalid,
+                Some(id),
+                "the step does not say what undoes it (`undo`)".into(),
+            );
+            continue;
+        };
+        if let Some(n) = &undo.note {
+            cx.printable(Some(id), "undo note", n);
+        }
+        match undo.kind() {
+            None => cx.push(
+                ErrorKind::UnknownName,
+                Some(id),
+                format!(
+                    "unknown undo kind \"{}\" (expected one of: {})",
+                    undo.kind,
+                    names(UndoKind::ALL.iter().map(|k| k.as_str()))
+                ),
+            ),
+            Some(k) if (k == UndoKind::Steps) != undone.contains(id) => cx.push(
+                ErrorKind::Inconsistent,
+                Some(id),
+                format!(
+                    "undo is `{k}`, but {} rollback step undoes it",
+                    if undone.contains(id) { "a" } else { "no" }
+                ),
+            ),
+            Some(k) if k != UndoKind::Refuses && s.phase() == Some(Phase::Contract) => cx.push(
+                ErrorKind::Inconsistent,
+                Some(id),
+                "a contract step cannot be undone: its undo must be `refuses`".into(),
+            ),
+            Some(_) => {}
         }
     }
 }
@@ -837,7 +948,7 @@ type User @wes_table {
         assert_eq!(validate(&f), vec![]);
         let text = to_json(&f);
         assert!(text.ends_with("}\n"));
-        assert!(text.starts_with("{\n  \"format\": \"wesley.plan/v2\",\n  \"planner_version\""));
+        assert!(text.starts_with("{\n  \"format\": \"wesley.plan/v3\",\n  \"planner_version\""));
         let back = parse_file(&text).unwrap();
         assert_eq!(back, f);
         assert_eq!(to_json(&back), text);
@@ -1130,10 +1241,10 @@ type User @wes_table {
 
     #[test]
     fn format_checked() {
-        let text = to_json(&sample()).replace("wesley.plan/v2", "wesley.plan/v1");
+        let text = to_json(&sample()).replace("wesley.plan/v3", "wesley.plan/v2");
         let e = parse(&text).unwrap_err();
         assert_eq!(e[0].kind, ErrorKind::Format);
-        assert!(e[0].message.contains("wesley.plan/v1"), "{e:#?}");
+        assert!(e[0].message.contains("wesley.plan/v2"), "{e:#?}");
         let e = parse("{\"steps\": []}").unwrap_err();
         assert_eq!(e[0].kind, ErrorKind::Format);
         assert_eq!(parse("[1]").unwrap_err()[0].kind, ErrorKind::Syntax);

@@ -62,6 +62,13 @@ pub fn render(file: &PlanFile, opts: &MarkdownOptions) -> String {
         hazards(&mut o, file, &opts.policy);
     }
     policy_note(&mut o, file, &opts.policy);
+    let undo = super::rollback_lines(file);
+    if let Some((first, rest)) = undo.split_first() {
+        let _ = writeln!(o, "\n**Rollback.** {}", text(first));
+        for l in rest {
+            let _ = writeln!(o, "- {}", text(l));
+        }
+    }
     if !file.steps.is_empty() {
         sql(&mut o, file);
     }
@@ -318,7 +325,7 @@ mod tests {
         expect_test::expect![[r####"
             ### 🛑 2 hazards need a decision: deletes_data, breaks_clients
 
-            Wesley migration plan `sha256:696c598a4972` → `sha256:8434751da777` · 4 steps in 3 waves · plan `sha256:e970763c8f5d`
+            Wesley migration plan `sha256:696c598a4972` → `sha256:8434751da777` · 4 steps in 3 waves · plan `sha256:3d9ee65466ba`
 
             | Table | Strongest lock | Reads blocked | Writes blocked | Work |
             | --- | --- | --- | --- | --- |
@@ -368,6 +375,8 @@ mod tests {
 
             </details>
 
+            **Rollback.** `wesley rollback` undoes this plan until its first contract step runs (3 inverse steps).
+
             <details>
             <summary>SQL (4 steps)</summary>
 
@@ -409,7 +418,7 @@ mod tests {
         expect_test::expect![[r#"
             ### ✅ No changes: the schemas are equivalent
 
-            Wesley migration plan `sha256:696c598a4972` → `sha256:696c598a4972` · 0 steps in 0 waves · plan `sha256:51f7c24e8119`
+            Wesley migration plan `sha256:696c598a4972` → `sha256:696c598a4972` · 0 steps in 0 waves · plan `sha256:8581b59445ef`
         "#]].assert_eq(&got);
     }
 

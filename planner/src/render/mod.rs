@@ -336,3 +336,40 @@ mod tests {
         assert_eq!(clean("a\nb\r\\! c\u{1b}[2J"), "a b \\! c [2J");
     }
 }
+
+/// What `wesley rollback` can do for a plan, in words, for the renderings: one summary
+/// line, then one line per step that cannot be undone (what stays) or that makes rollback
+/// refuse once it has run (other than contract steps, which the summary names). Empty for
+/// a plan without steps.
+pub fn rollback_lines(file: &PlanFile) -> Vec<String> {
+    use crate::plan::UndoKind;
+    if file.steps.is_empty() {
+        return Vec::new();
+    }
+    let contract = file
+        .steps
+        .iter()
+        .any(|s| s.phase() == Some(Phase::Contract));
+    let mut out = vec![format!(
+        "`wesley rollback` undoes this plan {} ({} inverse step{}).",
+        if contract {
+            "until its first contract step runs"
+        } else {
+            "at any point"
+        },
+        file.rollback.len(),
+        if file.rollback.len() == 1 { "" } else { "s" }
+    )];
+    for s in &file.steps {
+        let Some(u) = &s.undo else { continue };
+        let note = u.note.as_deref().unwrap_or("");
+        match u.kind() {
+            Some(UndoKind::Stays) => out.push(format!("stays: {note}")),
+            Some(UndoKind::Refuses) if s.phase() != Some(Phase::Contract) => {
+                out.push(format!("no rollback once {} has run: {note}", s.id))
+            }
+            _ => {}
+        }
+    }
+    out
+}

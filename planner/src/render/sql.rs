@@ -332,10 +332,10 @@ mod tests {
             \set ON_ERROR_STOP on
             SET standard_conforming_strings = on;
 
-            -- Wesley migration plan (wesley.plan/v2, planner 0.1.0)
+            -- Wesley migration plan (wesley.plan/v3, planner 0.1.0)
             -- from       sha256:696c598a497205ebf91fc9b7d5a0d6e00727e9c11fbc33194529975a0732a5a4
             -- to         sha256:8434751da777364fc303d6f624b18baf305661af775cea3a47d206b929fe95e7
-            -- plan_hash  sha256:e970763c8f5deb3e90b76e2151d8a0df6a4658bafb34b4830616a0230e44106e
+            -- plan_hash  sha256:3d9ee65466bac4e19d70182cf066cc85f6145fc7fcc92ac8f88728aa5a9cf250
             --
             -- 4 steps. Run with `psql -X -d DATABASE -f FILE`, not with --single-transaction:
             -- index builds and batched backfills must run outside a transaction block.

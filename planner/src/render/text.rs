@@ -105,6 +105,19 @@ pub fn render(file: &PlanFile, opts: &TextOptions) -> String {
     if !file.tables.is_empty() {
         tables(&mut o, &p, file);
     }
+    let undo = super::rollback_lines(file);
+    if let Some((first, rest)) = undo.split_first() {
+        let _ = writeln!(o);
+        wrapped(
+            &mut o,
+            &format!("{} ", p.paint(BOLD, "rollback")),
+            "  ",
+            &clean(first),
+        );
+        for l in rest {
+            wrapped(&mut o, "  - ", "    ", &clean(l));
+        }
+    }
     o
 }
 
@@ -318,6 +331,8 @@ mod tests {
               public.team  ACCESS EXCLUSIVE  no             no              new table                   1
               public.user  ACCESS EXCLUSIVE  lock wait      lock wait       proportional to table size  3
               A lock wait lasts at most lock_timeout per attempt; "while read" lasts as long as the table takes to scan or rewrite.
+
+            rollback `wesley rollback` undoes this plan until its first contract step runs (3 inverse steps).
         "#]].assert_eq(&got);
     }
 

@@ -47,13 +47,25 @@ fn add_and_validate(cx: &mut Ctx<'_>, t: &Table, c: &Check) -> String {
     for k in expr_columns(t, &c.expr) {
         add = add.requires(k);
     }
+    let undo = cx
+        .on(
+            t,
+            StepKind::DropCheck,
+            Some(&c.name),
+            Phase::Contract,
+            format!("Drop check {} on {} again", c.name, t.display_name()),
+            stmts(&[alter(t, Alter::DropConstraintIfExists(&c.name))]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    let add = add.undo_by(undo);
     let add_id = cx.push(add);
     let v = cx
         .on(t, StepKind::ValidateConstraint, Some(&c.name), Phase::Validate, format!("Validate check {} on {} (reads and writes continue)", c.name, t.display_name()), stmts(&[alter(t, Alter::ValidateConstraint(&c.name))]))
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
         .hazard(HazardKind::LongRunning, format!("Validating check {} reads all of {}: reads and writes continue, but it takes time proportional to the table's size, and fails if an existing row violates ({}). Fix those rows, then resume.", c.name, t.display_name(), c.expr))
-        .after(&add_id);
+        .after(&add_id)
+        .undo_nothing();
     cx.push(v)
 }
 
@@ -111,5 +123,26 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Check, new: &Check) {
         )
         .lock(t, LockMode::AccessExclusive)
         .after(&validated);
+    // Back: the old definition added again as `<old>_old`, validated, and swapped back.
+    let back = naming::fit(&format!("{}_old", old.name));
+    let tname = t.display_name();
+    let spec = spec
+        .undo_by(
+            cx.on(t, StepKind::AddCheck, Some(&back), Phase::Expand, format!("Add the old check {} on {tname} again as {back} NOT VALID", old.name), stmts(&[alter(t, Alter::AddCheckNotValid { name: &back, expr: &old.expr })]))
+                .lock(t, LockMode::AccessExclusive),
+        )
+        .undo_by(
+            cx.on(t, StepKind::ValidateConstraint, Some(&back), Phase::Validate, format!("Validate check {back} on {tname}"), stmts(&[alter(t, Alter::ValidateConstraint(&back))]))
+                .lock(t, LockMode::ShareUpdateExclusive)
+                .scan()
+                .hazard(HazardKind::LongRunning, format!("Validating check {back} reads all of {tname}; reads and writes continue. It fails if rows written since the plan ran violate ({}).", old.expr)),
+        )
+        .undo_by(
+            cx.on(t, StepKind::DropCheck, Some(&new.name), Phase::Switch, format!("Swap check {} on {tname} back to its old definition", new.name), stmts(&[
+                alter(t, Alter::DropConstraint(&new.name)),
+                alter(t, Alter::RenameConstraint { from: &back, to: &old.name }),
+            ]))
+                .lock(t, LockMode::AccessExclusive),
+        );
     cx.push(spec);
 }

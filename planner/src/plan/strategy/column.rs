@@ -32,6 +32,7 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
             )
             .lock(t, LockMode::AccessExclusive)
             .provides(c_key(t, &c.name));
+        spec = spec.undo_by(drop_new(cx, t, c));
         if let Some(k) = c.ty.base.enum_key() {
             spec = spec.requires(k);
         }
@@ -61,6 +62,7 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         )
         .lock(t, LockMode::AccessExclusive)
         .provides(c_key(t, &c.name));
+    spec = spec.undo_by(drop_new(cx, t, c));
     if let Some(k) = c.ty.base.enum_key() {
         spec = spec.requires(k);
     }
@@ -84,7 +86,9 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
             stmts(&[alter(t, Alter::SetDefault(&c.name, &default))]),
         )
         .lock(t, LockMode::AccessExclusive)
-        .after(&add_id);
+        .after(&add_id)
+        // The column's inverse drops it, default and all.
+        .undo_nothing();
     let set_id = cx.push(set);
     let Some(fill_id) = super::not_null::backfill_expr(cx, t, &c.name, &default, Some(&set_id))
     else {
@@ -95,6 +99,13 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         // the backfill: earlier, updates of rows not yet backfilled would fail.
         super::not_null::via_check(cx, t, &c.name, Some(&fill_id), None);
     }
+}
+
+/// The inverse of adding `c`: `DROP COLUMN`, which deletes what was written to it since.
+fn drop_new(cx: &Ctx<'_>, t: &Table, c: &Column) -> StepSpec {
+    cx.on(t, StepKind::DropColumn, Some(&c.name), Phase::Contract, format!("Drop column {}.{} (added by the plan)", t.display_name(), c.name), stmts(&[alter(t, Alter::DropColumn(&c.name))]))
+        .lock(t, LockMode::AccessExclusive)
+        .hazard(HazardKind::DeletesData, format!("Rolling back drops column {}.{}, added by the plan, with every value written to it since.", t.display_name(), c.name))
 }
 
 /// `DROP COLUMN`, in the contract phase only.

@@ -18,9 +18,23 @@ fn verb(text: Option<&str>) -> &'static str {
     }
 }
 
-/// The table's comment set to `t.comment` (removed when `None`).
-pub fn table(cx: &mut Ctx<'_>, t: &Table) {
+/// The table's comment set to `t.comment` (removed when `None`); rollback sets `old` back.
+pub fn table(cx: &mut Ctx<'_>, t: &Table, old: Option<&str>) {
     let text = t.comment.as_deref();
+    let undo = cx
+        .on(
+            t,
+            StepKind::SetComment,
+            None,
+            Phase::Expand,
+            format!(
+                "{} the comment on table {} as before",
+                verb(old),
+                t.display_name()
+            ),
+            stmts(&[comment_on(t, CommentTarget::Table, old)]),
+        )
+        .lock(t, LockMode::ShareUpdateExclusive);
     let spec = cx
         .on(
             t,
@@ -31,14 +45,30 @@ pub fn table(cx: &mut Ctx<'_>, t: &Table) {
             stmts(&[comment_on(t, CommentTarget::Table, text)]),
         )
         .lock(t, LockMode::ShareUpdateExclusive)
-        .requires(t_key(t));
+        .requires(t_key(t))
+        .undo_by(undo);
     cx.push(spec);
 }
 
 /// The column's comment set to `c.comment` (removed when `None`), once the column exists
-/// under its new name.
-pub fn column(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
+/// under its new name; rollback sets `old` back.
+pub fn column(cx: &mut Ctx<'_>, t: &Table, c: &Column, old: Option<&str>) {
     let text = c.comment.as_deref();
+    let undo = cx
+        .on(
+            t,
+            StepKind::SetComment,
+            Some(&c.name),
+            Phase::Expand,
+            format!(
+                "{} the comment on column {}.{} as before",
+                verb(old),
+                t.display_name(),
+                c.name
+            ),
+            stmts(&[comment_on(t, CommentTarget::Column(&c.name), old)]),
+        )
+        .lock(t, LockMode::ShareUpdateExclusive);
     let spec = cx
         .on(
             t,
@@ -55,6 +85,7 @@ pub fn column(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         )
         .lock(t, LockMode::ShareUpdateExclusive)
         .requires(t_key(t))
-        .requires(c_key(t, &c.name));
+        .requires(c_key(t, &c.name))
+        .undo_by(undo);
     cx.push(spec);
 }

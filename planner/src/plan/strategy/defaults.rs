@@ -34,6 +34,26 @@ pub fn set(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column) {
     if let Some(k) = c.ty.base.enum_key() {
         spec = spec.requires(k);
     }
+    let tname = t.display_name();
+    let undo = match &old.default {
+        Some(before) => cx.on(
+            t,
+            StepKind::SetDefault,
+            Some(&c.name),
+            Phase::Expand,
+            format!("Set default of {tname}.{} back to {}", c.name, before.sql()),
+            stmts(&[alter(t, Alter::SetDefault(&c.name, before.sql()))]),
+        ),
+        None => cx.on(
+            t,
+            StepKind::DropDefault,
+            Some(&c.name),
+            Phase::Expand,
+            format!("Drop the default of {tname}.{} again", c.name),
+            stmts(&[alter(t, Alter::DropDefault(&c.name))]),
+        ),
+    };
+    spec = spec.undo_by(undo.lock(t, LockMode::AccessExclusive));
     if let Some(before) = &old.default {
         spec = spec.review(
             HazardKind::BreaksClients,

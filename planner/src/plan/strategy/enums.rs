@@ -30,7 +30,14 @@ pub fn create(cx: &mut Ctx<'_>, e: &EnumType) {
             ),
             stmts(&[ddl::create_enum(e)]),
         )
-        .provides(enum_key(&e.schema, &e.name));
+        .provides(enum_key(&e.schema, &e.name))
+        .undo_by(cx.global(
+            StepKind::DropEnum,
+            &name(e, None),
+            Phase::Contract,
+            format!("Drop enum {}.{} (created by the plan)", e.schema, e.name),
+            stmts(&[format!("DROP TYPE {}", qualified(&e.schema, &e.name))]),
+        ));
     if e.schema != "public" {
         spec = spec.requires(format!("schema:{}", e.schema));
     }
@@ -59,13 +66,15 @@ pub fn add_values(cx: &mut Ctx<'_>, old: &EnumType, new: &EnumType) {
                     "Add value {v} to enum {}.{} ({position})",
                     new.schema, new.name
                 ),
+                // `IF NOT EXISTS`: a value a rollback left behind is there already.
                 stmts(&[format!(
-                    "ALTER TYPE {} ADD VALUE {} {position}",
+                    "ALTER TYPE {} ADD VALUE IF NOT EXISTS {} {position}",
                     qualified(&new.schema, &new.name),
                     literal(v)
                 )]),
             )
-            .provides(enum_key(&new.schema, &new.name));
+            .provides(enum_key(&new.schema, &new.name))
+            .undo_stays(format!("value {v} stays in enum {}.{}: PostgreSQL cannot remove a value from an enum (rows written since may hold it)", new.schema, new.name));
         if let Some(p) = &prev_id {
             spec = spec.after(p);
         }

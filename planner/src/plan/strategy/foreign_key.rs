@@ -53,6 +53,7 @@ fn add_not_valid_and_validate(
     } else {
         add.review(HazardKind::BreaksClients, format!("From this step on, writes to {} whose ({}) points at no row of {}.{} fail (SQLSTATE 23503).", t.display_name(), fk.columns.join(", "), fk.ref_schema, fk.ref_table))
     };
+    let add = add.undo_by(drop_added(cx, t, fk));
     let add_id = cx.push(keys(add, t, fk));
     let v = cx
         .on(t, StepKind::ValidateConstraint, Some(&fk.name), Phase::Validate, format!("Validate foreign key {} on {} (reads and writes continue)", fk.name, t.display_name()), stmts(&[alter(t, Alter::ValidateConstraint(&fk.name))]))
@@ -60,8 +61,28 @@ fn add_not_valid_and_validate(
         .lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::RowShare)
         .scan()
         .hazard(HazardKind::LongRunning, format!("Validating foreign key {} reads all of {} and looks up {}.{}: reads and writes continue, but it takes time proportional to the table's size. It fails if a row points at a missing row: fix those rows, then resume.", fk.name, t.display_name(), fk.ref_schema, fk.ref_table))
-        .after(&add_id);
+        .after(&add_id)
+        .undo_nothing();
     cx.push(v)
+}
+
+/// The inverse of adding `fk`: `DROP CONSTRAINT IF EXISTS` (ACCESS EXCLUSIVE on both
+/// tables, briefly; measured).
+fn drop_added(cx: &Ctx<'_>, t: &Table, fk: &ForeignKey) -> StepSpec {
+    let mut spec = cx
+        .on(
+            t,
+            StepKind::DropForeignKey,
+            Some(&fk.name),
+            Phase::Contract,
+            format!("Drop foreign key {} on {} again", fk.name, t.display_name()),
+            stmts(&[alter(t, Alter::DropConstraintIfExists(&fk.name))]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    if fk.ref_schema != t.schema || fk.ref_table != t.name {
+        spec = spec.lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::AccessExclusive);
+    }
+    spec
 }
 
 pub fn add(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey, new_table: bool) {
@@ -91,6 +112,7 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey, new_table: bool) {
         if fk.ref_schema != t.schema || fk.ref_table != t.name {
             spec = spec.lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::ShareRowExclusive);
         }
+        spec = spec.undo_by(drop_added(cx, t, fk));
         cx.push(keys(spec, t, fk));
         return;
     }
@@ -179,5 +201,75 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &ForeignKey, new: &ForeignKey) 
     if old.ref_schema != t.schema || old.ref_table != t.name {
         spec = spec.lock_rel(&old.ref_schema, &old.ref_table, LockMode::AccessExclusive);
     }
+    // Back: the old definition added again as `<old>_old`, validated, and swapped back.
+    let back = ForeignKey {
+        name: naming::fit(&format!("{}_old", old.name)),
+        ..old.clone()
+    };
+    let tname = t.display_name();
+    let mut add_back = cx
+        .on(
+            t,
+            StepKind::AddForeignKey,
+            Some(&back.name),
+            Phase::Expand,
+            format!(
+                "Add the old foreign key {} on {tname} again as {} NOT VALID",
+                old.name, back.name
+            ),
+            stmts(&[ddl::add_foreign_key(t, &back, true)]),
+        )
+        .lock(t, LockMode::ShareRowExclusive);
+    let mut validate_back = cx
+        .on(
+            t,
+            StepKind::ValidateConstraint,
+            Some(&back.name),
+            Phase::Validate,
+            format!("Validate foreign key {} on {tname}", back.name),
+            stmts(&[alter(t, Alter::ValidateConstraint(&back.name))]),
+        )
+        .lock(t, LockMode::ShareUpdateExclusive)
+        .scan()
+        .hazard(
+            HazardKind::LongRunning,
+            format!(
+                "Validating foreign key {} reads all of {tname}; reads and writes continue.",
+                back.name
+            ),
+        );
+    let mut swap_back = cx
+        .on(
+            t,
+            StepKind::DropForeignKey,
+            Some(&new.name),
+            Phase::Switch,
+            format!(
+                "Swap foreign key {} on {tname} back to its old definition",
+                new.name
+            ),
+            stmts(&[
+                alter(t, Alter::DropConstraint(&new.name)),
+                alter(
+                    t,
+                    Alter::RenameConstraint {
+                        from: &back.name,
+                        to: &old.name,
+                    },
+                ),
+            ]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    if old.ref_schema != t.schema || old.ref_table != t.name {
+        add_back = add_back.lock_rel(&old.ref_schema, &old.ref_table, LockMode::ShareRowExclusive);
+        validate_back = validate_back.lock_rel(&old.ref_schema, &old.ref_table, LockMode::RowShare);
+    }
+    if new.ref_schema != t.schema || new.ref_table != t.name {
+        swap_back = swap_back.lock_rel(&new.ref_schema, &new.ref_table, LockMode::AccessExclusive);
+    }
+    let spec = spec
+        .undo_by(add_back)
+        .undo_by(validate_back)
+        .undo_by(swap_back);
     cx.push(spec);
 }

@@ -19,6 +19,25 @@ pub fn build_step(cx: &Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> StepSpec 
             t.display_name(),
             if i.unique { ", and fails if duplicate values exist" } else { "" }
         ))
+        .undo_by(drop_built(cx, t, &i.name))
+}
+
+/// The inverse of an index build: `DROP INDEX CONCURRENTLY IF EXISTS` (the build may only
+/// have started, and an index a constraint took over went with the constraint).
+pub fn drop_built(cx: &Ctx<'_>, t: &Table, name: &str) -> StepSpec {
+    cx.on(
+        t,
+        StepKind::DropIndex,
+        Some(name),
+        Phase::Contract,
+        format!(
+            "Drop index {name} on {} concurrently, if it exists",
+            t.display_name()
+        ),
+        stmts(&[ddl::drop_index_concurrently_if_exists(&t.schema, name)]),
+    )
+    .concurrently(&t.schema, name)
+    .lock(t, LockMode::ShareUpdateExclusive)
 }
 
 /// Builds a new index: a unique one is a tightening old code notices.
@@ -95,6 +114,10 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
         .concurrently(&t.schema, &old.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .after(&built);
+    // Back: the old definition built again (the rename of its replacement is undone first).
+    let mut rebuild = build_step(cx, t, old, Phase::Expand);
+    rebuild.step.sql = stmts(&[ddl::create_index_if_not_exists(t, old)]);
+    let dropped = dropped.undo_by(rebuild);
     let dropped = cx.push(dropped);
     let renamed = cx
         .on(
@@ -105,6 +128,14 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
             format!("Rename index {} to {}", tmp.name, new.name),
             stmts(&[ddl::rename_index(&t.schema, &tmp.name, &new.name)]),
         )
-        .after(&dropped);
+        .after(&dropped)
+        .undo_by(cx.on(
+            t,
+            StepKind::RenameIndex,
+            Some(&tmp.name),
+            Phase::Expand,
+            format!("Rename index {} back to {}", new.name, tmp.name),
+            stmts(&[ddl::rename_index(&t.schema, &new.name, &tmp.name)]),
+        ));
     cx.push(renamed);
 }

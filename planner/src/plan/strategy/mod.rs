@@ -19,7 +19,7 @@ mod type_change;
 mod unique;
 
 use super::diff::Change;
-use super::{Backfill, Hazard, HazardKind, Lock, LockMode, Phase, Step, StepKind};
+use super::{Backfill, Hazard, HazardKind, Lock, LockMode, Phase, Step, StepKind, Undo};
 use crate::ddl::{alter, Alter, AlterTable};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Schema, Table};
@@ -201,6 +201,10 @@ impl<'a> Ctx<'a> {
                 timeout: super::TimeoutClass::Instant,
                 cost: 1,
                 index: None,
+                undo: Undo::Refuses(
+                    "no inverse is known for this step; plan forward instead".to_string(),
+                ),
+                undoes: None,
             },
             provides: Vec::new(),
             requires: Vec::new(),
@@ -243,40 +247,52 @@ impl<'a> Ctx<'a> {
     /// or rewrites it: the block then lasts as long as the table takes to read, not a
     /// lock wait.
     pub fn finish(mut self) -> (Vec<StepSpec>, Vec<Diagnostic>) {
+        let new_tables: BTreeSet<String> = self
+            .new_tables
+            .iter()
+            .map(|(sc, t)| format!("{sc}.{t}"))
+            .collect();
         for spec in &mut self.specs {
-            let s = &mut spec.step;
-            s.timeout =
-                super::TimeoutClass::of(s.scan, s.rewrite, s.transactional, s.backfill.is_some());
-            s.cost = super::cost_weight(s.backfill.is_some(), s.rewrite, s.scan);
-            debug_assert!(
-                s.transactional || s.index.is_some(),
-                "non-transactional step {} names no index",
-                s.id
-            );
-            let long = s.scan || s.rewrite;
-            let existing = |rel: &str| {
-                !self
-                    .new_tables
-                    .iter()
-                    .any(|(sc, t)| rel == format!("{sc}.{t}"))
-            };
-            let blocks_reads = long
-                && s.locks
-                    .iter()
-                    .any(|l| l.blocks_reads && existing(&l.relation));
-            let blocks_writes = long
-                && s.locks
-                    .iter()
-                    .any(|l| l.blocks_writes && existing(&l.relation));
-            for h in &mut s.hazards {
-                if (h.kind == HazardKind::BlocksReads && blocks_reads)
-                    || (h.kind == HazardKind::BlocksWrites && blocks_writes)
-                {
-                    h.severity = super::Severity::Refuse;
+            settle(&mut spec.step, &new_tables);
+            // By the time a rollback runs, the plan's new tables exist and may be in use.
+            if let Undo::Steps(inverse) = &mut spec.step.undo {
+                for u in inverse {
+                    settle(u, &BTreeSet::new());
                 }
             }
         }
         (self.specs, self.diags)
+    }
+}
+
+/// Sets the facts that follow from a finished step: its timeout class and cost, and the
+/// severity of a `blocks_reads`/`blocks_writes` hazard, which becomes a refusal when the
+/// step holds the blocking lock on a table outside `new_tables` while it scans or
+/// rewrites it.
+fn settle(s: &mut Step, new_tables: &BTreeSet<String>) {
+    s.timeout = super::TimeoutClass::of(s.scan, s.rewrite, s.transactional, s.backfill.is_some());
+    s.cost = super::cost_weight(s.backfill.is_some(), s.rewrite, s.scan);
+    debug_assert!(
+        s.transactional || s.index.is_some(),
+        "non-transactional step {} names no index",
+        s.id
+    );
+    let long = s.scan || s.rewrite;
+    let existing = |rel: &str| !new_tables.contains(rel);
+    let blocks_reads = long
+        && s.locks
+            .iter()
+            .any(|l| l.blocks_reads && existing(&l.relation));
+    let blocks_writes = long
+        && s.locks
+            .iter()
+            .any(|l| l.blocks_writes && existing(&l.relation));
+    for h in &mut s.hazards {
+        if (h.kind == HazardKind::BlocksReads && blocks_reads)
+            || (h.kind == HazardKind::BlocksWrites && blocks_writes)
+        {
+            h.severity = super::Severity::Refuse;
+        }
     }
 }
 
@@ -350,6 +366,33 @@ impl StepSpec {
     /// The step runs after step `id`.
     pub fn after(mut self, id: &str) -> Self {
         self.after.push(id.to_string());
+        self
+    }
+    /// One more inverse step (`wesley rollback`), run after the ones given before it.
+    /// Build it with [`Ctx::on`]/[`Ctx::global`] like a forward step; its id, phase order
+    /// and dependencies are set when the plan is assembled ([`crate::plan::Plan::rollback`]).
+    /// Inverses must be idempotent (`IF EXISTS`): a resumed rollback may run one again, and
+    /// the inverse of a `CONCURRENTLY` step runs even when the step may only have started.
+    pub fn undo_by(mut self, inverse: StepSpec) -> Self {
+        match &mut self.step.undo {
+            Undo::Steps(list) => list.push(inverse.step),
+            other => *other = Undo::Steps(vec![inverse.step]),
+        }
+        self
+    }
+    /// Nothing to undo ([`crate::plan::UndoKind::Nothing`]).
+    pub fn undo_nothing(mut self) -> Self {
+        self.step.undo = Undo::Nothing;
+        self
+    }
+    /// It cannot be undone and `what` stays ([`crate::plan::UndoKind::Stays`]).
+    pub fn undo_stays(mut self, what: String) -> Self {
+        self.step.undo = Undo::Stays(what);
+        self
+    }
+    /// Once it has run, rollback refuses, because `why` ([`crate::plan::UndoKind::Refuses`]).
+    pub fn undo_refuses(mut self, why: String) -> Self {
+        self.step.undo = Undo::Refuses(why);
         self
     }
 }
@@ -431,7 +474,9 @@ pub fn plan_change(cx: &mut Ctx<'_>, change: &Change) {
             old_name,
             new_name,
         } => rename::policy(cx, table, old_name, new_name),
-        Change::SetTableComment(t) => comment::table(cx, t),
-        Change::SetColumnComment { table, column } => comment::column(cx, table, column),
+        Change::SetTableComment { table, old } => comment::table(cx, table, old.as_deref()),
+        Change::SetColumnComment { table, column, old } => {
+            comment::column(cx, table, column, old.as_deref())
+        }
     }
 }

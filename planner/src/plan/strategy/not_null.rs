@@ -51,7 +51,9 @@ pub fn backfill_expr(
         .scan()
         .hazard(HazardKind::NeedsBackfill, format!("Existing rows of {} get {column} = {expr}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size.", t.display_name()))
         .backfill(Backfill { schema: t.schema.clone(), table: t.name.clone(), key: pk.columns.clone(), set, predicate, batch_size: DEFAULT_BATCH_SIZE })
-        .requires(c_key(t, column));
+        .requires(c_key(t, column))
+        // The values it wrote are allowed by the old schema too.
+        .undo_nothing();
     if let Some(a) = after {
         spec = spec.after(a);
     }
@@ -81,6 +83,21 @@ pub fn via_check(
         .on(t, StepKind::AddNotNullCheck, Some(column), if after.is_some() { Phase::Validate } else { Phase::Expand }, format!("Add CHECK ({column} IS NOT NULL) NOT VALID on {} (instant, enforced for new writes)", t.display_name()), stmts(&[alter(t, Alter::AddNotNullCheck { name: &name, column })]))
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, column));
+    // `IF EXISTS`: once `SET NOT NULL` has run, it dropped the check itself.
+    let undo = cx
+        .on(
+            t,
+            StepKind::DropCheck,
+            Some(&name),
+            Phase::Expand,
+            format!(
+                "Drop the helper check {name} on {} if it is still there",
+                t.display_name()
+            ),
+            stmts(&[alter(t, Alter::DropConstraintIfExists(&name))]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    add = add.undo_by(undo);
     if !cx.is_new_table(t) {
         add = add.review(
             HazardKind::BreaksClients,
@@ -99,7 +116,8 @@ pub fn via_check(
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
         .hazard(HazardKind::LongRunning, format!("Validating reads all of {} under SHARE UPDATE EXCLUSIVE: reads and writes continue, but VACUUM and other schema changes on it wait. It fails if a row still has {column} NULL; such rows also cannot be updated once the NOT VALID check exists. Fix them first, then resume.", t.display_name()))
-        .after(&add_id);
+        .after(&add_id)
+        .undo_nothing();
     if let Some(v) = validate_after {
         validate = validate.after(v);
     }
@@ -111,21 +129,50 @@ pub fn via_check(
         ]))
         .lock(t, LockMode::AccessExclusive)
         .provides(format!("notnull:{}.{}.{column}", t.schema, t.name))
-        .after(&validate_id);
+        .after(&validate_id)
+        .undo_by(drop_step(cx, t, column));
     cx.push(set)
 }
 
+/// `DROP NOT NULL` (instant).
+fn drop_step(cx: &Ctx<'_>, t: &Table, column: &str) -> StepSpec {
+    cx.on(
+        t,
+        StepKind::DropNotNull,
+        Some(column),
+        Phase::Expand,
+        format!("Allow NULL in {}.{column}", t.display_name()),
+        stmts(&[alter(t, Alter::DropNotNull(column))]),
+    )
+    .lock(t, LockMode::AccessExclusive)
+}
+
+/// The inverse of dropping NOT NULL: the same three steps as setting it ([`via_check`]),
+/// as inverse steps. Validation fails (SQLSTATE 23514) when rows written since hold NULL;
+/// the rollback then stops there, and says so.
+fn restore_steps(cx: &Ctx<'_>, t: &Table, column: &str) -> Vec<StepSpec> {
+    let name = check_name(t, column);
+    let tname = t.display_name();
+    vec![
+        cx.on(t, StepKind::AddNotNullCheck, Some(column), Phase::Expand, format!("Add CHECK ({column} IS NOT NULL) NOT VALID on {tname} again"), stmts(&[alter(t, Alter::AddNotNullCheck { name: &name, column })]))
+            .lock(t, LockMode::AccessExclusive)
+            .review(HazardKind::BreaksClients, format!("From this step on, writes that leave {tname}.{column} NULL fail again (SQLSTATE 23514).")),
+        cx.on(t, StepKind::ValidateConstraint, Some(&name), Phase::Validate, format!("Validate that no row of {tname} has {column} NULL (reads and writes continue)"), stmts(&[alter(t, Alter::ValidateConstraint(&name))]))
+            .lock(t, LockMode::ShareUpdateExclusive)
+            .scan()
+            .hazard(HazardKind::LongRunning, format!("Validating reads all of {tname}; reads and writes continue. It fails if rows written since the plan ran hold NULL in {column}: fix them, then run the rollback again.")),
+        cx.on(t, StepKind::SetNotNull, Some(column), Phase::Switch, format!("Set {tname}.{column} NOT NULL again (no scan) and drop the helper check"), stmts(&[
+            alter(t, Alter::SetNotNull(column)),
+            alter(t, Alter::DropConstraint(&name)),
+        ]))
+            .lock(t, LockMode::AccessExclusive),
+    ]
+}
+
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
-    let spec = cx
-        .on(
-            t,
-            StepKind::DropNotNull,
-            Some(&c.name),
-            Phase::Expand,
-            format!("Allow NULL in {}.{}", t.display_name(), c.name),
-            stmts(&[alter(t, Alter::DropNotNull(&c.name))]),
-        )
-        .lock(t, LockMode::AccessExclusive)
-        .requires(c_key(t, &c.name));
+    let mut spec = drop_step(cx, t, &c.name).requires(c_key(t, &c.name));
+    for u in restore_steps(cx, t, &c.name) {
+        spec = spec.undo_by(u);
+    }
     cx.push(spec);
 }

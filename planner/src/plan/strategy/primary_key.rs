@@ -49,6 +49,30 @@ fn attach(
     for c in &key.columns {
         spec = spec.requires(format!("notnull:{}.{}.{c}", t.schema, t.name));
     }
+    match drop_old {
+        None => spec = spec.undo_by(super::unique::drop_added(cx, t, &key.name)),
+        Some(old) => {
+            for u in super::unique::swap_back(
+                cx,
+                t,
+                &old.name,
+                &old.columns,
+                &key.name,
+                StepKind::AddPrimaryKey,
+                |index| {
+                    alter(
+                        t,
+                        Alter::AddPrimaryKeyUsingIndex {
+                            name: &old.name,
+                            index,
+                        },
+                    )
+                },
+            ) {
+                spec = spec.undo_by(u);
+            }
+        }
+    }
     cx.push(spec);
 }
 

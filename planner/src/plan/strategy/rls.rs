@@ -63,6 +63,24 @@ pub fn enable(cx: &mut Ctx<'_>, t: &Table) {
         .lock(t, LockMode::AccessExclusive)
         .requires(format!("policies:{}.{}", t.schema, t.name));
     let spec = authz(spec, cx, t, format!("Row-level security is enabled on {}: roles that do not own the table see and change only rows their policies allow ({}). Check that the application sets what the policies read.", t.display_name(), if t.policies.len() == 1 { "1 policy".to_string() } else { format!("{} policies", t.policies.len()) }));
+    let undo = cx
+        .on(
+            t,
+            StepKind::DisableRls,
+            None,
+            Phase::Expand,
+            format!("Disable row-level security on {} again", t.display_name()),
+            stmts(&[ddl::disable_rls(t)]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .review(
+            HazardKind::AuthzChange,
+            format!(
+                "Row-level security is disabled on {} again, as before the plan.",
+                t.display_name()
+            ),
+        );
+    let spec = spec.undo_by(undo);
     cx.push(spec);
 }
 
@@ -79,6 +97,24 @@ pub fn disable(cx: &mut Ctx<'_>, t: &Table) {
         .lock(t, LockMode::AccessExclusive)
         .provides(format!("rls_off:{}.{}", t.schema, t.name));
     let spec = authz(spec, cx, t, format!("Row-level security is disabled on {}: every role with table privileges sees and changes every row.", t.display_name()));
+    let undo = cx
+        .on(
+            t,
+            StepKind::EnableRls,
+            None,
+            Phase::Expand,
+            format!("Enable row-level security on {} again", t.display_name()),
+            stmts(&[ddl::enable_rls(t)]),
+        )
+        .lock(t, LockMode::AccessExclusive)
+        .review(
+            HazardKind::AuthzChange,
+            format!(
+                "Row-level security is enabled on {} again, as before the plan.",
+                t.display_name()
+            ),
+        );
+    let spec = spec.undo_by(undo);
     cx.push(spec);
 }
 
@@ -98,7 +134,30 @@ pub fn add_policy(cx: &mut Ctx<'_>, t: &Table, p: &Policy) {
             stmts(&[ddl::create_policy(t, p)]),
         )
         .lock(t, LockMode::AccessExclusive)
-        .provides(format!("policies:{}.{}", t.schema, t.name));
+        .provides(format!("policies:{}.{}", t.schema, t.name))
+        .undo_by(
+            cx.on(
+                t,
+                StepKind::DropPolicy,
+                Some(&p.name),
+                Phase::Contract,
+                format!("Drop policy {} on {} again", p.name, t.display_name()),
+                stmts(&[format!(
+                    "DROP POLICY IF EXISTS {} ON {}",
+                    ident(&p.name),
+                    t.qualified()
+                )]),
+            )
+            .lock(t, LockMode::AccessExclusive)
+            .review(
+                HazardKind::AuthzChange,
+                format!(
+                    "Policy {} on {} is dropped again, as before the plan.",
+                    p.name,
+                    t.display_name()
+                ),
+            ),
+        );
     let spec = policy_requires(cx, spec, t, p);
     let spec = authz(
         spec,
@@ -180,7 +239,26 @@ pub fn alter_policy(cx: &mut Ctx<'_>, t: &Table, old: &Policy, new: &Policy) {
             stmts(&sql),
         )
         .lock(t, LockMode::AccessExclusive)
-        .provides(format!("policies:{}.{}", t.schema, t.name));
+        .provides(format!("policies:{}.{}", t.schema, t.name))
+        .undo_by(
+            cx.on(
+                t,
+                StepKind::AlterPolicy,
+                Some(&old.name),
+                Phase::Expand,
+                format!("Change policy {} on {} back", old.name, t.display_name()),
+                stmts(&[ddl::drop_policy(t, new), ddl::create_policy(t, old)]),
+            )
+            .lock(t, LockMode::AccessExclusive)
+            .review(
+                HazardKind::AuthzChange,
+                format!(
+                    "Policy {} on {} is as before the plan again.",
+                    old.name,
+                    t.display_name()
+                ),
+            ),
+        );
     let spec = policy_requires(cx, spec, t, new);
     let spec = authz(
         spec,

@@ -23,6 +23,14 @@ pub fn create_schema(cx: &mut Ctx<'_>, schema: &str) {
             stmts(&[format!("CREATE SCHEMA IF NOT EXISTS {}", ident(schema))]),
         )
         .provides(format!("schema:{schema}"));
+    let undo = cx.global(
+        StepKind::DropSchema,
+        schema,
+        Phase::Expand,
+        format!("Drop schema {schema} (fails while it holds anything)"),
+        stmts(&[format!("DROP SCHEMA IF EXISTS {}", ident(schema))]),
+    );
+    let spec = spec.undo_by(undo);
     cx.push(spec);
 }
 
@@ -35,7 +43,10 @@ pub fn create_extension(cx: &mut Ctx<'_>, ext: &str) {
             format!("Create extension {ext}"),
             stmts(&[format!("CREATE EXTENSION IF NOT EXISTS {}", ident(ext))]),
         )
-        .provides(format!("extension:{ext}"));
+        .provides(format!("extension:{ext}"))
+        .undo_stays(format!(
+            "extension {ext} stays installed (it may have been there before, and other objects may use it)"
+        ));
     cx.push(spec);
 }
 
@@ -62,6 +73,7 @@ pub fn create(cx: &mut Ctx<'_>, t: &Table) {
         )
         .lock(t, LockMode::AccessExclusive)
         .provides(t_key(t));
+    spec = spec.undo_by(drop_new(cx, t));
     for c in &t.columns {
         spec = spec.provides(c_key(t, &c.name));
         if let Some(k) = c.ty.base.enum_key() {
@@ -75,6 +87,26 @@ pub fn create(cx: &mut Ctx<'_>, t: &Table) {
         spec = spec.requires(format!("schema:{}", t.schema));
     }
     cx.push(spec);
+}
+
+/// The inverse of creating `t`: `DROP TABLE`, which deletes what was written to it since.
+fn drop_new(cx: &Ctx<'_>, t: &Table) -> StepSpec {
+    cx.on(
+        t,
+        StepKind::DropTable,
+        None,
+        Phase::Contract,
+        format!("Drop table {} (created by the plan)", t.display_name()),
+        stmts(&[format!("DROP TABLE {}", qualified(&t.schema, &t.name))]),
+    )
+    .lock(t, LockMode::AccessExclusive)
+    .hazard(
+        HazardKind::DeletesData,
+        format!(
+            "Rolling back drops table {}, created by the plan, with every row written to it since.",
+            t.display_name()
+        ),
+    )
 }
 
 /// `DROP TABLE`, in the contract phase only. Dropping a table that has foreign keys also

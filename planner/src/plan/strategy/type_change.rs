@@ -134,6 +134,7 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
             )
             .lock(t, LockMode::AccessExclusive)
             .requires(c_key(t, &new.name));
+        let spec = spec.undo_by(in_place_back(cx, t, old, new));
         cx.push(spec);
         follow_up(cx, t, old, new);
         return;
@@ -175,11 +176,41 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
     shadow.plan(cx);
 }
 
+/// The inverse of an in-place type change: `ALTER COLUMN ... TYPE` back. Unless the way
+/// back is in place too, PostgreSQL rewrites the table under ACCESS EXCLUSIVE, so the step
+/// says so (and is refused unless allowed); it fails if rows written since do not fit the
+/// old type.
+fn in_place_back(cx: &Ctx<'_>, t: &Table, old: &Column, new: &Column) -> StepSpec {
+    let tname = t.display_name();
+    let spec = cx
+        .on(
+            t,
+            StepKind::AlterColumnType,
+            Some(&new.name),
+            Phase::Expand,
+            format!(
+                "Change {tname}.{} back from {} to {}",
+                new.name, new.ty, old.ty
+            ),
+            stmts(&[alter(t, Alter::ColumnType(&new.name, &old.ty))]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    if in_place(&new.ty, &old.ty) {
+        return spec;
+    }
+    let mut spec = spec
+        .hazard(HazardKind::TableRewrite, format!("Changing {tname}.{} back to {} rewrites {tname}, and fails if a value written since does not fit {}.", new.name, old.ty, old.ty))
+        .hazard(HazardKind::BlocksReads, format!("Reads of {tname} wait while it is rewritten."))
+        .hazard(HazardKind::BlocksWrites, format!("Writes to {tname} wait while it is rewritten."));
+    spec.step.rewrite = true;
+    spec
+}
+
 /// Defaults, nullability and the comment that change together with an in-place type
 /// change. (A shadow column gets its comment in the switch.)
 fn follow_up(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
     if old.comment != new.comment {
-        super::comment::column(cx, t, new);
+        super::comment::column(cx, t, new, old.comment.as_deref());
     }
     if old.default != new.default {
         match &new.default {
@@ -240,6 +271,24 @@ fn unsupported(cx: &Ctx<'_>, t: &Table, c: &Column) -> Option<String> {
     None
 }
 
+/// A `DO` block that fails while rows of `t` match `predicate`: `wesley: <n> rows of <t>
+/// have values in <column> that <what>`, with a hint that shows the query that finds them
+/// and says `then`.
+fn refuse_rows(t: &Table, predicate: &str, column: &str, what: &str, then: &str) -> String {
+    let tq = t.qualified();
+    let tag = dollar_tag(predicate);
+    format!(
+        "DO {tag}\nBEGIN\n  IF EXISTS (SELECT 1 FROM {tq} WHERE {predicate}) THEN\n    RAISE EXCEPTION 'wesley: % rows of % have values in % that %', (SELECT count(*) FROM {tq} WHERE {predicate}), {tl}, {cl}, {wl}\n      USING HINT = {hint};\n  END IF;\nEND\n{tag}",
+        tl = literal(&t.display_name()),
+        cl = literal(column),
+        wl = literal(what),
+        hint = literal(&format!(
+            "find them with: SELECT {} FROM {tq} WHERE {predicate}; {then}",
+            ident(column)
+        )),
+    )
+}
+
 /// A dollar-quote tag that does not occur in `body`.
 fn dollar_tag(body: &str) -> String {
     let mut n = 0;
@@ -275,6 +324,11 @@ pub struct ShadowColumn<'a> {
     trigger: String,
     /// The helper CHECK that proves the shadow NOT NULL before the switch.
     not_null_check: String,
+    /// After the switch until the contract: the trigger (and its functions) that copy new
+    /// values back into the old column, so that a rollback loses nothing.
+    back_fn: String,
+    back_conv_fn: String,
+    back_trigger: String,
 }
 
 impl<'a> ShadowColumn<'a> {
@@ -315,6 +369,15 @@ impl<'a> ShadowColumn<'a> {
                 &naming::fit(&format!("wesley_cast_{}_{}", t.name, col)),
             ),
             trigger: naming::fit(&format!("wesley_sync_{col}")),
+            back_fn: qualified(
+                &t.schema,
+                &naming::fit(&format!("wesley_back_{}_{}", t.name, col)),
+            ),
+            back_conv_fn: qualified(
+                &t.schema,
+                &naming::fit(&format!("wesley_uncast_{}_{}", t.name, col)),
+            ),
+            back_trigger: naming::fit(&format!("wesley_back_{col}")),
             shadow,
             old_name,
             not_null_check,
@@ -327,8 +390,85 @@ impl<'a> ShadowColumn<'a> {
         convert::function(&self.conv_fn, &self.old.ty, &self.new.ty, self.using, &tag)
     }
 
+    /// The exact conversion back from the new type to the old one ([`convert::function`]),
+    /// if there is one: the old column is then kept in step after the switch.
+    fn back_conversion(&self) -> Option<(String, String)> {
+        convert::function(
+            &self.back_conv_fn,
+            &self.new.ty,
+            &self.old.ty,
+            None,
+            "$wesley$",
+        )
+        .ok()
+    }
+
+    /// The statements that copy every new value back into the old column, in the switch.
+    fn back_sync(&self) -> Option<Vec<String>> {
+        let (conv, probe) = self.back_conversion()?;
+        let body = format!(
+            "BEGIN\n  NEW.{} := {}(NEW.{});\n  RETURN NEW;\nEND\n",
+            ident(&self.old_name),
+            self.back_conv_fn,
+            ident(&self.new.name)
+        );
+        let tag = dollar_tag(&body);
+        Some(vec![
+            conv,
+            probe,
+            format!("CREATE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS {tag}\n{body}{tag}", self.back_fn),
+            format!("CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}()", ident(&self.back_trigger), self.t.qualified(), self.back_fn),
+        ])
+    }
+
+    /// Drops what [`Self::back_sync`] made.
+    fn drop_back_sync(&self) -> Vec<String> {
+        vec![
+            format!(
+                "DROP TRIGGER {} ON {}",
+                ident(&self.back_trigger),
+                self.t.qualified()
+            ),
+            format!("DROP FUNCTION {}()", self.back_fn),
+            format!(
+                "DROP FUNCTION {}({})",
+                self.back_conv_fn,
+                self.new.ty.to_sql()
+            ),
+        ]
+    }
+
     fn tname(&self) -> String {
         self.t.display_name()
+    }
+
+    /// Single-column, non-partial indexes of the column that the new schema keeps: the
+    /// old definition and the target's.
+    fn moved_indexes(&self) -> impl Iterator<Item = (&'a Index, &'a Index)> + '_ {
+        self.old_t
+            .indexes
+            .iter()
+            .filter(|i| i.columns == [self.old.name.clone()])
+            .filter_map(|i| Some((i, self.t.indexes.iter().find(|x| x.name == i.name)?)))
+    }
+
+    /// Single-column unique constraints of the column that the new schema keeps.
+    fn moved_uniques(&self) -> impl Iterator<Item = &'a crate::model::Unique> + '_ {
+        self.old_t
+            .uniques
+            .iter()
+            .filter(|u| u.columns == [self.old.name.clone()])
+            .filter(|u| self.t.uniques.iter().any(|x| x.name == u.name))
+    }
+
+    /// Single-column foreign keys from the column that the new schema keeps: the target's
+    /// definitions.
+    fn moved_foreign_keys(&self) -> impl Iterator<Item = &'a crate::model::ForeignKey> + '_ {
+        self.old_t
+            .foreign_keys
+            .iter()
+            .filter(|f| f.columns == [self.old.name.clone()])
+            .filter_map(|f| self.t.foreign_keys.iter().find(|x| x.name == f.name))
     }
 
     /// Plans every step; returns the id of the switch.
@@ -344,7 +484,9 @@ impl<'a> ShadowColumn<'a> {
         ready.extend(self.indexes(cx, &checked, &mut switch_sql));
         ready.extend(self.uniques(cx, &checked, &mut switch_sql));
         ready.extend(self.foreign_keys(cx, &checked, &mut switch_sql, &mut extra_locks));
-        let switched = self.switch(cx, switch_sql, &extra_locks, &ready);
+        let back = self.back_sync();
+        switch_sql.extend(back.iter().flatten().cloned());
+        let switched = self.switch(cx, switch_sql, &extra_locks, &ready, back.is_some());
         self.contract(cx, &switched);
         switched
     }
@@ -367,7 +509,18 @@ impl<'a> ShadowColumn<'a> {
                     Alter::AddBareColumn(&self.shadow, &self.new.ty),
                 )]),
             )
-            .lock(self.t, LockMode::AccessExclusive);
+            .lock(self.t, LockMode::AccessExclusive)
+            .undo_by(
+                cx.on(
+                    self.t,
+                    StepKind::DropColumn,
+                    Some(&self.shadow),
+                    Phase::Contract,
+                    format!("Drop the shadow column {}.{}", self.tname(), self.shadow),
+                    stmts(&[alter(self.t, Alter::DropColumnIfExists(&self.shadow))]),
+                )
+                .lock(self.t, LockMode::AccessExclusive),
+            );
         if let Some(k) = self.new.ty.base.enum_key() {
             add = add.requires(k);
         }
@@ -398,6 +551,14 @@ impl<'a> ShadowColumn<'a> {
                 format!("CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}()", ident(&self.trigger), self.t.qualified(), self.sync_fn),
             ]))
             .lock(self.t, LockMode::ShareRowExclusive)
+            .undo_by(
+                cx.on(self.t, StepKind::DropSyncTrigger, Some(col), Phase::Contract, format!("Drop the trigger that keeps {} in sync, if it is still there", self.shadow), stmts(&[
+                    format!("DROP TRIGGER IF EXISTS {} ON {}", ident(&self.trigger), self.t.qualified()),
+                    format!("DROP FUNCTION IF EXISTS {}()", self.sync_fn),
+                    format!("DROP FUNCTION IF EXISTS {}({})", self.conv_fn, self.old.ty.to_sql()),
+                ]))
+                .lock(self.t, LockMode::AccessExclusive),
+            )
             .hazard(HazardKind::BlocksWrites, format!("Creating the sync trigger takes SHARE ROW EXCLUSIVE on {t} for an instant; afterwards every write to {t} also converts {col} to {} {how}, which costs a little. A value that does not convert is never refused: it leaves {} NULL, and the check step reports it.", self.new.ty, self.shadow, t = self.tname()))
             .after(after);
         cx.push(spec)
@@ -426,7 +587,8 @@ impl<'a> ShadowColumn<'a> {
             .scan()
             .hazard(HazardKind::NeedsBackfill, format!("Every row of {t} is updated to fill {}, in batches of {DEFAULT_BATCH_SIZE} rows, each its own short transaction: writes continue, but it takes time proportional to the table's size and creates dead rows for VACUUM. Values that do not convert to {} exactly stay NULL and are reported by the next step.", self.shadow, self.new.ty, t = self.tname()))
             .backfill(Backfill { schema: self.t.schema.clone(), table: self.t.name.clone(), key: self.key.clone(), set, predicate, batch_size: DEFAULT_BATCH_SIZE })
-            .after(after);
+            .after(after)
+            .undo_nothing();
         cx.push(spec)
     }
 
@@ -434,26 +596,24 @@ impl<'a> ShadowColumn<'a> {
     /// that finds the rows, and the switch never runs.
     fn check(&self, cx: &mut Ctx<'_>, after: &str) -> String {
         let predicate = self.missing();
-        let tq = self.t.qualified();
         let what = match self.using {
             Some(u) => format!("do not convert with `{}`", u.expr),
             None => "do not convert exactly".to_string(),
         };
-        let check_sql = format!(
-            "DO {tag}\nBEGIN\n  IF EXISTS (SELECT 1 FROM {tq} WHERE {predicate}) THEN\n    RAISE EXCEPTION 'wesley: % rows of % have values in % that % to %', (SELECT count(*) FROM {tq} WHERE {predicate}), {tl}, {cl}, {wl}, {yl}\n      USING HINT = {hint};\n  END IF;\nEND\n{tag}",
-            tl = literal(&self.tname()),
-            cl = literal(&self.old.name),
-            wl = literal(&what),
-            yl = literal(&self.new.ty.to_string()),
-            hint = literal(&format!("find them with: SELECT {} FROM {tq} WHERE {predicate}; fix the values (or say how to convert them with @wes_convert and re-plan), then resume", ident(&self.old.name))),
-            tag = dollar_tag(&predicate)
+        let check_sql = refuse_rows(
+            self.t,
+            &predicate,
+            &self.old.name,
+            &format!("{what} to {}", self.new.ty),
+            "fix the values (or say how to convert them with @wes_convert and re-plan), then resume",
         );
         let spec = cx
             .on(self.t, StepKind::CheckBackfill, Some(&self.shadow), Phase::Validate, format!("Check that every value of {}.{} converted {}", self.tname(), self.old.name, if self.using.is_some() { "" } else { "exactly" }).trim_end().to_string(), stmts(&[check_sql]))
             .lock(self.t, LockMode::AccessShare)
             .scan()
             .hazard(HazardKind::LongRunning, format!("Reads all of {} once to prove every value converted; reads and writes continue. If any value did not convert, the step fails with their number and a query that finds them, and nothing after it runs.", self.tname()))
-            .after(after);
+            .after(after)
+            .undo_nothing();
         cx.push(spec)
     }
 
@@ -483,7 +643,24 @@ impl<'a> ShadowColumn<'a> {
                 )]),
             )
             .lock(self.t, LockMode::AccessExclusive)
-            .after(checked);
+            .after(checked)
+            .undo_by(
+                cx.on(
+                    self.t,
+                    StepKind::DropCheck,
+                    Some(&self.not_null_check),
+                    Phase::Contract,
+                    format!(
+                        "Drop the helper check {} on {tname}, if it is still there",
+                        self.not_null_check
+                    ),
+                    stmts(&[alter(
+                        self.t,
+                        Alter::DropConstraintIfExists(&self.not_null_check),
+                    )]),
+                )
+                .lock(self.t, LockMode::AccessExclusive),
+            );
         let n = cx.push(s);
         let v = cx
             .on(
@@ -504,7 +681,8 @@ impl<'a> ShadowColumn<'a> {
                 format!("Validating reads all of {tname}; reads and writes continue."),
             )
             .after(&n)
-            .after(checked);
+            .after(checked)
+            .undo_nothing();
         Some(cx.push(v))
     }
 
@@ -566,15 +744,7 @@ impl<'a> ShadowColumn<'a> {
         switch_sql: &mut Vec<String>,
     ) -> Vec<String> {
         let mut ready = Vec::new();
-        for i in self
-            .old_t
-            .indexes
-            .iter()
-            .filter(|i| i.columns == [self.old.name.clone()])
-        {
-            let Some(target) = self.t.indexes.iter().find(|x| x.name == i.name) else {
-                continue;
-            };
+        for (i, target) in self.moved_indexes() {
             let tmp = Index {
                 name: naming::fit(&format!("{}_new", target.name)),
                 columns: vec![self.shadow.clone()],
@@ -606,15 +776,7 @@ impl<'a> ShadowColumn<'a> {
         switch_sql: &mut Vec<String>,
     ) -> Vec<String> {
         let mut ready = Vec::new();
-        for u in self
-            .old_t
-            .uniques
-            .iter()
-            .filter(|u| u.columns == [self.old.name.clone()])
-        {
-            if !self.t.uniques.iter().any(|x| x.name == u.name) {
-                continue;
-            }
+        for u in self.moved_uniques() {
             let tmp = naming::fit(&format!("{}_new", u.name));
             let built = super::unique::unique_index_step(
                 cx,
@@ -625,7 +787,6 @@ impl<'a> ShadowColumn<'a> {
             )
             .after(checked);
             ready.push(cx.push(built));
-            let _tq = self.t.qualified();
             switch_sql.push(alter(self.t, Alter::DropConstraint(&u.name)));
             switch_sql.push(alter(
                 self.t,
@@ -649,15 +810,7 @@ impl<'a> ShadowColumn<'a> {
     ) -> Vec<String> {
         let mut ready = Vec::new();
         let tname = self.tname();
-        for f in self
-            .old_t
-            .foreign_keys
-            .iter()
-            .filter(|f| f.columns == [self.old.name.clone()])
-        {
-            let Some(target) = self.t.foreign_keys.iter().find(|x| x.name == f.name) else {
-                continue;
-            };
+        for target in self.moved_foreign_keys() {
             let tmp = crate::model::ForeignKey {
                 name: naming::fit(&format!("{}_new", target.name)),
                 columns: vec![self.shadow.clone()],
@@ -677,7 +830,26 @@ impl<'a> ShadowColumn<'a> {
                 )
                 .lock(self.t, LockMode::ShareRowExclusive)
                 .lock_rel(&tmp.ref_schema, &tmp.ref_table, LockMode::ShareRowExclusive)
-                .after(checked);
+                .after(checked)
+                .undo_by(
+                    cx.on(
+                        self.t,
+                        StepKind::DropForeignKey,
+                        Some(&tmp.name),
+                        Phase::Contract,
+                        format!(
+                            "Drop foreign key {} on {tname}, if it is still there",
+                            tmp.name
+                        ),
+                        stmts(&[alter(self.t, Alter::DropConstraintIfExists(&tmp.name))]),
+                    )
+                    .lock(self.t, LockMode::AccessExclusive)
+                    .lock_rel(
+                        &tmp.ref_schema,
+                        &tmp.ref_table,
+                        LockMode::AccessExclusive,
+                    ),
+                );
             let add_fk = cx.push(add_fk);
             let v = cx
                 .on(self.t, StepKind::ValidateConstraint, Some(&tmp.name), Phase::Validate, format!("Validate foreign key {} on {tname}", tmp.name), stmts(&[alter(self.t, Alter::ValidateConstraint(&tmp.name))]))
@@ -691,10 +863,10 @@ impl<'a> ShadowColumn<'a> {
                         tmp.name
                     ),
                 )
-                .after(&add_fk);
+                .after(&add_fk)
+                .undo_nothing();
             ready.push(cx.push(v));
-            let _tq = self.t.qualified();
-            switch_sql.push(alter(self.t, Alter::DropConstraint(&f.name)));
+            switch_sql.push(alter(self.t, Alter::DropConstraint(&target.name)));
             switch_sql.push(alter(
                 self.t,
                 Alter::RenameConstraint {
@@ -713,6 +885,7 @@ impl<'a> ShadowColumn<'a> {
         sql: Vec<String>,
         extra_locks: &[(String, String)],
         ready: &[String],
+        kept_in_step: bool,
     ) -> String {
         let col = &self.new.name;
         let tname = self.tname();
@@ -727,7 +900,194 @@ impl<'a> ShadowColumn<'a> {
         for r in ready {
             sw = sw.after(r);
         }
+        if kept_in_step {
+            for u in self.switch_back(cx) {
+                sw = sw.undo_by(u);
+            }
+        } else {
+            sw = sw.undo_refuses(format!(
+                "after the switch, values written to {tname}.{col} are not copied back to {}: there is no exact conversion from {} to {}",
+                self.old_name, self.new.ty, self.old.ty
+            ));
+        }
         cx.push(sw)
+    }
+
+    /// The inverse of the switch, while the old column is still there and kept in step
+    /// by the back trigger: prove and restore its NOT NULL, rebuild its unique and foreign
+    /// keys under `<name>_old`, then one short transaction that swaps the names back and
+    /// moves indexes and constraints back. Later inverses drop the shadow and what was
+    /// built on it.
+    fn switch_back(&self, cx: &Ctx<'_>) -> Vec<StepSpec> {
+        let t = self.t;
+        let tname = self.tname();
+        let col = &self.new.name;
+        let mut steps = Vec::new();
+        let mut sql = Vec::new();
+        let mut locks: Vec<(String, String)> = Vec::new();
+        let old_check = super::not_null::check_name(t, &self.old_name);
+        if !self.old.nullable {
+            let predicate = format!(
+                "{} IS NULL AND {} IS NOT NULL",
+                ident(&self.old_name),
+                ident(col)
+            );
+            let check_sql = refuse_rows(
+                t,
+                &predicate,
+                col,
+                &format!("do not convert back to {}", self.old.ty),
+                "change or remove them, then run the rollback again",
+            );
+            steps.push(
+                cx.on(t, StepKind::CheckBackfill, Some(&self.old_name), Phase::Validate, format!("Check that every value of {tname}.{col} was copied back into {}", self.old_name), stmts(&[check_sql]))
+                    .lock(t, LockMode::AccessShare)
+                    .scan()
+                    .hazard(HazardKind::LongRunning, format!("Reads all of {tname} once; reads and writes continue. If a value written since the switch does not fit {}, the rollback stops here with their number and a query that finds them.", self.old.ty)),
+            );
+            steps.push(
+                cx.on(
+                    t,
+                    StepKind::AddNotNullCheck,
+                    Some(&self.old_name),
+                    Phase::Validate,
+                    format!(
+                        "Add CHECK ({} IS NOT NULL) NOT VALID on {tname}",
+                        self.old_name
+                    ),
+                    stmts(&[alter(
+                        t,
+                        Alter::AddNotNullCheck {
+                            name: &old_check,
+                            column: &self.old_name,
+                        },
+                    )]),
+                )
+                .lock(t, LockMode::AccessExclusive),
+            );
+            steps.push(
+                cx.on(
+                    t,
+                    StepKind::ValidateConstraint,
+                    Some(&old_check),
+                    Phase::Validate,
+                    format!("Validate that no row of {tname} has {} NULL", self.old_name),
+                    stmts(&[alter(t, Alter::ValidateConstraint(&old_check))]),
+                )
+                .lock(t, LockMode::ShareUpdateExclusive)
+                .scan()
+                .hazard(
+                    HazardKind::LongRunning,
+                    format!("Validating reads all of {tname}; reads and writes continue."),
+                ),
+            );
+            sql.push(alter(t, Alter::SetNotNull(&self.old_name)));
+            sql.push(alter(t, Alter::DropConstraint(&old_check)));
+        }
+        sql.extend(self.drop_back_sync());
+        sql.push(alter(
+            t,
+            Alter::RenameColumn {
+                from: col,
+                to: &self.shadow,
+            },
+        ));
+        sql.push(alter(
+            t,
+            Alter::RenameColumn {
+                from: &self.old_name,
+                to: &self.old.name,
+            },
+        ));
+        if !self.new.nullable {
+            // Old code does not write the shadow: it must take NULL until it is dropped.
+            sql.push(alter(t, Alter::DropNotNull(&self.shadow)));
+        }
+        for (i, target) in self.moved_indexes() {
+            let tmp = naming::fit(&format!("{}_new", target.name));
+            sql.push(crate::ddl::rename_index(&t.schema, &target.name, &tmp));
+            sql.push(crate::ddl::rename_index(
+                &t.schema,
+                &naming::fit(&format!("{}_old", i.name)),
+                &i.name,
+            ));
+        }
+        for u in self.moved_uniques() {
+            let back = naming::fit(&format!("{}_old", u.name));
+            let mut build = super::unique::unique_index_step(
+                cx,
+                t,
+                &back,
+                std::slice::from_ref(&self.old_name),
+                Phase::Validate,
+            );
+            build
+                .step
+                .hazards
+                .retain(|h| h.kind != HazardKind::BreaksClients);
+            steps.push(build);
+            sql.push(alter(t, Alter::DropConstraint(&u.name)));
+            sql.push(alter(
+                t,
+                Alter::AddUniqueUsingIndex {
+                    name: &u.name,
+                    index: &back,
+                },
+            ));
+        }
+        for target in self.moved_foreign_keys() {
+            let back = crate::model::ForeignKey {
+                name: naming::fit(&format!("{}_old", target.name)),
+                columns: vec![self.old_name.clone()],
+                ..target.clone()
+            };
+            steps.push(
+                cx.on(
+                    t,
+                    StepKind::AddForeignKey,
+                    Some(&back.name),
+                    Phase::Validate,
+                    format!(
+                        "Add foreign key {} on {tname} ({}) NOT VALID",
+                        back.name, self.old_name
+                    ),
+                    stmts(&[crate::ddl::add_foreign_key(t, &back, true)]),
+                )
+                .lock(t, LockMode::ShareRowExclusive)
+                .lock_rel(
+                    &back.ref_schema,
+                    &back.ref_table,
+                    LockMode::ShareRowExclusive,
+                ),
+            );
+            steps.push(
+                cx.on(t, StepKind::ValidateConstraint, Some(&back.name), Phase::Validate, format!("Validate foreign key {} on {tname}", back.name), stmts(&[alter(t, Alter::ValidateConstraint(&back.name))]))
+                    .lock(t, LockMode::ShareUpdateExclusive)
+                    .lock_rel(&back.ref_schema, &back.ref_table, LockMode::RowShare)
+                    .scan()
+                    .hazard(HazardKind::LongRunning, format!("Validating foreign key {} reads all of {tname}; reads and writes continue.", back.name)),
+            );
+            sql.push(alter(t, Alter::DropConstraint(&target.name)));
+            sql.push(alter(
+                t,
+                Alter::RenameConstraint {
+                    from: &back.name,
+                    to: &target.name,
+                },
+            ));
+            locks.push((target.ref_schema.clone(), target.ref_table.clone()));
+        }
+        let mut swap = cx
+            .on(t, StepKind::SwapColumns, Some(col), Phase::Switch, format!("Swap {col} and {} on {tname} back in one short transaction ({} → {})", self.old_name, self.new.ty, self.old.ty), stmts(&sql))
+            .lock(t, LockMode::AccessExclusive)
+            .review(HazardKind::BreaksClients, format!("From this step on, {tname}.{col} has type {} again: code written for {} must be rolled back first.", self.old.ty, self.new.ty));
+        for (s, r) in &locks {
+            if (s, r) != (&t.schema, &t.name) {
+                swap = swap.lock_rel(s, r, LockMode::AccessExclusive);
+            }
+        }
+        steps.push(swap);
+        steps
     }
 
     fn contract(&self, cx: &mut Ctx<'_>, switched: &str) {
@@ -747,6 +1107,11 @@ impl<'a> ShadowColumn<'a> {
             )
             .lock(self.t, LockMode::AccessExclusive)
             .after(switched);
+        if self.back_conversion().is_some() {
+            let mut sql = self.drop_back_sync();
+            sql.push(alter(self.t, Alter::DropColumn(&self.old_name)));
+            drop.step.sql = stmts(&sql);
+        }
         drop = match self.using {
             // The author's conversion may map or drop information on purpose: the old
             // values are the only copy of what it did not keep.

@@ -30,7 +30,8 @@ pub fn unique_index_step(
         .concurrently(&t.schema, name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
-        .hazard(HazardKind::LongRunning, format!("Building unique index {name} reads {} twice without blocking reads or writes; it takes time proportional to the table's size and fails if duplicate values exist (remove them, then resume).", t.display_name()));
+        .hazard(HazardKind::LongRunning, format!("Building unique index {name} reads {} twice without blocking reads or writes; it takes time proportional to the table's size and fails if duplicate values exist (remove them, then resume).", t.display_name()))
+        .undo_by(super::index::drop_built(cx, t, name));
     if !cx.is_new_table(t) {
         spec = spec.review(
             HazardKind::BreaksClients,
@@ -82,8 +83,59 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
             )]),
         )
         .lock(t, LockMode::AccessExclusive)
-        .after(&built);
+        .after(&built)
+        .undo_by(drop_added(cx, t, &u.name));
     cx.push(spec);
+}
+
+/// The inverse of adding a unique constraint or primary key: `DROP CONSTRAINT IF EXISTS`
+/// (its index goes with it).
+pub fn drop_added(cx: &Ctx<'_>, t: &Table, name: &str) -> StepSpec {
+    cx.on(
+        t,
+        StepKind::DropUnique,
+        Some(name),
+        Phase::Contract,
+        format!("Drop constraint {name} on {} again", t.display_name()),
+        stmts(&[alter(t, Alter::DropConstraintIfExists(name))]),
+    )
+    .lock(t, LockMode::AccessExclusive)
+}
+
+/// The inverses of swapping constraint `new` (a unique constraint or primary key) for
+/// `old` in one transaction: `old`'s index built again concurrently as `<old>_old`, then
+/// one transaction that drops `new` and attaches that index as `old` (`attach` makes the
+/// `ADD CONSTRAINT ... USING INDEX` statement).
+pub fn swap_back(
+    cx: &Ctx<'_>,
+    t: &Table,
+    old_name: &str,
+    old_columns: &[String],
+    new_name: &str,
+    kind: StepKind,
+    attach: impl Fn(&str) -> String,
+) -> Vec<StepSpec> {
+    let tmp = naming::fit(&format!("{old_name}_old"));
+    let mut build = unique_index_step(cx, t, &tmp, old_columns, Phase::Expand);
+    build
+        .step
+        .hazards
+        .retain(|h| h.kind != HazardKind::BreaksClients);
+    let swap = cx
+        .on(
+            t,
+            kind,
+            Some(old_name),
+            Phase::Switch,
+            format!(
+                "Swap constraint {new_name} on {} back to {old_name} ({})",
+                t.display_name(),
+                old_columns.join(", ")
+            ),
+            stmts(&[alter(t, Alter::DropConstraint(new_name)), attach(&tmp)]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    vec![build, swap]
 }
 
 /// What code that relied on a unique constraint sees once it is gone.
@@ -144,5 +196,25 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
         .lock(t, LockMode::AccessExclusive)
         .review(HazardKind::BreaksClients, on_conflict_note(t, &old.columns))
         .after(&built);
+    let mut spec = spec;
+    for u in swap_back(
+        cx,
+        t,
+        &old.name,
+        &old.columns,
+        &new.name,
+        StepKind::AddUnique,
+        |index| {
+            alter(
+                t,
+                Alter::AddUniqueUsingIndex {
+                    name: &old.name,
+                    index,
+                },
+            )
+        },
+    ) {
+        spec = spec.undo_by(u);
+    }
     cx.push(spec);
 }
