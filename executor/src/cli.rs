@@ -24,7 +24,10 @@ pub enum Command {
     Plan(cmd::plan::Args),
     /// Apply a plan file to a database: resumable, one run at a time, with retries.
     Apply(cmd::apply::Args),
-    /// Show applied, pending and failed steps of a plan.
+    /// Undo a plan that ran (partly or fully) before its contract phase: inverse steps,
+    /// resumable, with the same safety as apply.
+    Rollback(cmd::rollback::Args),
+    /// Show applied, pending and failed steps of a plan, and a rollback's progress.
     Status(cmd::status::Args),
     /// Compare a live database with a schema file.
     Drift(cmd::drift::Args),
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plan(args) => cmd::plan::run(args),
         Command::Rehearse(args) => cmd::rehearse::run(args),
         Command::Apply(args) => cmd::apply::run(args),
+        Command::Rollback(args) => cmd::rollback::run(args),
         Command::Status(args) => cmd::status::run(args),
         Command::Drift(args) => cmd::drift::run(args),
         Command::Introspect(args) => cmd::introspect::run(args),

@@ -202,8 +202,13 @@ impl Work {
     /// The arguments of `wesley apply PLAN` against `db` with every hazard allowed and
     /// the scratch checkpoint directory, then `extra`.
     pub fn apply_args(&self, plan: &Path, db: &TestDb, extra: &[&str]) -> Vec<String> {
+        self.run_args("apply", plan, db, extra)
+    }
+
+    /// Like [`Work::apply_args`] for `wesley <command>` (`apply` or `rollback`).
+    pub fn run_args(&self, command: &str, plan: &Path, db: &TestDb, extra: &[&str]) -> Vec<String> {
         let mut args: Vec<String> = vec![
-            "apply".into(),
+            command.into(),
             plan.display().to_string(),
             "--database-url".into(),
             db.url.clone(),
@@ -236,9 +241,21 @@ impl Work {
         self.wesley(&refs)
     }
 
+    /// `wesley rollback` to completion, every hazard allowed.
+    pub fn rollback(&self, plan: &Path, db: &TestDb, extra: &[&str]) -> Run {
+        let args = self.run_args("rollback", plan, db, extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.wesley(&refs)
+    }
+
     /// Starts `wesley apply ... --json` with piped output.
     pub fn spawn_apply(&self, plan: &Path, db: &TestDb, extra: &[&str]) -> Child {
-        let mut args = self.apply_args(plan, db, extra);
+        self.spawn("apply", plan, db, extra)
+    }
+
+    /// Starts `wesley <command> ... --json` with piped output.
+    pub fn spawn(&self, command: &str, plan: &Path, db: &TestDb, extra: &[&str]) -> Child {
+        let mut args = self.run_args(command, plan, db, extra);
         if !args.iter().any(|a| a == "--json") {
             args.push("--json".into());
         }
@@ -248,7 +265,7 @@ impl Work {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn wesley apply")
+            .expect("spawn wesley")
     }
 
     /// Runs `wesley apply --json` and hands each event (with the events so far) to
@@ -260,9 +277,21 @@ impl Work {
         plan: &Path,
         db: &TestDb,
         extra: &[&str],
+        kill_when: impl FnMut(&Value, &[Value]) -> bool,
+    ) -> (Run, bool) {
+        self.killing("apply", plan, db, extra, kill_when)
+    }
+
+    /// [`Work::apply_killing`] for `wesley <command>` (`apply` or `rollback`).
+    pub fn killing(
+        &self,
+        command: &str,
+        plan: &Path,
+        db: &TestDb,
+        extra: &[&str],
         mut kill_when: impl FnMut(&Value, &[Value]) -> bool,
     ) -> (Run, bool) {
-        let mut child = self.spawn_apply(plan, db, extra);
+        let mut child = self.spawn(command, plan, db, extra);
         let stderr = drain(child.stderr.take().expect("stderr"));
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut seen: Vec<Value> = Vec::new();
@@ -474,4 +503,59 @@ pub fn wait_for(db: &TestDb, query: &str, want: &str, timeout: Duration) -> bool
         std::thread::sleep(Duration::from_millis(20));
     }
     false
+}
+
+/// Runs `check` on every case directory on two worker threads (the machine has two
+/// cores, and psql and PostgreSQL do most of the work), catching panics: one line
+/// `case: message` per case that failed.
+pub fn each_case(cases: &[PathBuf], check: impl Fn(&Path) + Sync) -> Vec<String> {
+    let queue = std::sync::Mutex::new(cases.to_vec());
+    let failures = std::sync::Mutex::new(Vec::<String>::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let Some(dir) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&dir)));
+                if let Err(e) = result {
+                    let message = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panic".into());
+                    failures.lock().unwrap().push(format!(
+                        "{}: {message}",
+                        dir.file_name().unwrap_or_default().to_string_lossy()
+                    ));
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap()
+}
+
+/// The inverse steps `wesley rollback` runs after the steps `ran` of plan `p`, in order:
+/// chosen by the plan file's own rule ([`planfile::ValidPlan::rollback_plan`]), as the
+/// internal steps (for their lock annotations). Panics when the plan cannot be rolled back.
+pub fn inverses_to_run<'a>(
+    p: &'a wesley_planner::plan::Plan,
+    ran: &std::collections::BTreeSet<String>,
+) -> Vec<&'a wesley_planner::plan::Step> {
+    let valid = planfile::ValidPlan::from_file(planfile::to_plan_file(p))
+        .unwrap_or_else(|e| panic!("the plan file does not validate: {e:?}"));
+    let chosen = valid
+        .rollback_plan(ran)
+        .unwrap_or_else(|e| panic!("the plan cannot be rolled back: {e}"));
+    chosen
+        .plan
+        .steps
+        .iter()
+        .map(|v| {
+            p.rollback
+                .iter()
+                .find(|s| s.id == v.id)
+                .expect("an inverse step of the plan")
+        })
+        .collect()
 }

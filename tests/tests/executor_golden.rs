@@ -7,12 +7,11 @@
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Mutex;
 use wesley_e2e::exec::{
-    assert_ledger_complete, case_seed, database_with, has_ledger, invalid_indexes, kept_columns,
-    kept_digests, kind, ledger_snapshot, live_hash, load_schema, plan_cases, step_of, Work,
+    assert_ledger_complete, case_seed, database_with, each_case, has_ledger, invalid_indexes,
+    kept_columns, kept_digests, kind, ledger_snapshot, live_hash, load_schema, plan_cases, step_of,
+    Work,
 };
 use wesley_planner::planfile::PlanFile;
 
@@ -144,41 +143,14 @@ fn apply_case(dir: &Path, extra: &[&str]) -> usize {
     most
 }
 
-fn message(e: Box<dyn std::any::Any + Send>) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panic".into())
-}
-
 #[test]
 fn every_golden_case_applies_and_reapplies_as_a_no_op() {
     let cases = plan_cases();
     assert!(cases.len() >= 10, "expected the golden plan cases");
-    let queue = Mutex::new(cases.clone());
-    let failures = Mutex::new(Vec::<String>::new());
-    // Two workers: the machine has two cores and psql/PostgreSQL do most of the work.
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| loop {
-                let Some(dir) = queue.lock().unwrap().pop() else {
-                    break;
-                };
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    let most = apply_case(&dir, &[]);
-                    assert!(most <= 1, "one job must run one step at a time");
-                }));
-                if let Err(e) = result {
-                    failures.lock().unwrap().push(format!(
-                        "{}: {}",
-                        dir.file_name().unwrap().to_string_lossy(),
-                        message(e)
-                    ));
-                }
-            });
-        }
+    let failures = each_case(&cases, |dir| {
+        let most = apply_case(dir, &[]);
+        assert!(most <= 1, "one job must run one step at a time");
     });
-    let failures = failures.into_inner().unwrap();
     assert!(
         failures.is_empty(),
         "{} of {} case(s) failed:\n\n{}",

@@ -83,7 +83,37 @@ export function renderPlan(plan, hazardInfo) {
     ),
   );
   frag.append(section('Steps by phase', 'steps-heading', steps(plan, number)));
+  frag.append(section('Rollback', 'rollback-heading', rollback(plan)));
   return frag;
+}
+
+/** What `wesley rollback` can undo (docs/plan-format.md, "Rollback"): the inverse steps, what stays. */
+function rollback(plan) {
+  const contract = plan.steps.some((s) => s.phase === 'contract');
+  const inverse = plan.rollback ?? [];
+  const wrap = h('div', { class: 'rollback', 'data-testid': 'rollback' });
+  wrap.append(
+    h(
+      'p',
+      {},
+      h('code', {}, 'wesley rollback'),
+      ` undoes this plan ${contract ? 'until its first contract step runs' : 'at any point'} (${plural(inverse.length, 'inverse step')}).`,
+    ),
+  );
+  const notes = plan.steps.filter((s) => s.undo && (s.undo.kind === 'stays' || (s.undo.kind === 'refuses' && s.phase !== 'contract')));
+  if (notes.length) {
+    wrap.append(
+      h('ul', { class: 'rollback-notes' }, ...notes.map((s) => h('li', {}, s.undo.kind === 'stays' ? 'Stays: ' : `No rollback once ${s.id} has run: `, s.undo.note ?? ''))),
+    );
+  }
+  if (inverse.length) {
+    const details = h('details', {}, h('summary', {}, 'Inverse steps, in the order they run'));
+    const list = h('ol', { class: 'rollback-steps' });
+    for (const s of inverse) list.append(h('li', { 'data-kind': s.kind }, h('p', { class: 'summary' }, s.summary), highlightedSql(s.sql)));
+    details.append(list);
+    wrap.append(details);
+  }
+  return wrap;
 }
 
 function section(title, id, ...content) {

@@ -130,6 +130,10 @@ describe('playground in Chromium', () => {
     assert.ok(await page.locator('svg.graph .node.critical').count(), 'the critical path is drawn');
     assert.ok(await page.getByTestId('editor-current').locator('.cm-content').isVisible());
     assert.equal(await page.getByTestId('stale').isVisible(), false);
+    // The rollback section: until contract, with the inverse steps from the plan file.
+    const rollback = page.getByTestId('rollback');
+    assert.match(await rollback.textContent(), /wesley rollback undoes this plan until its first contract step runs \(\d+ inverse steps?\)/);
+    assert.ok((await rollback.locator('.rollback-steps li').count()) > 0, 'the inverse steps are listed');
   });
 
   it('re-plans as you type: a new @wes_index is built CONCURRENTLY under SHARE UPDATE EXCLUSIVE', async () => {

@@ -120,7 +120,7 @@ test('a blank current schema is an empty database', () => {
 test('version, format and hazards; no test generator in the download', () => {
   const cargo = read(join(ROOT, 'Cargo.toml'));
   assert.equal(wesley.version(), /\nversion = "([^"]+)"/.exec(cargo)[1]);
-  assert.equal(wesley.planFormat(), 'wesley.plan/v2');
+  assert.equal(wesley.planFormat(), 'wesley.plan/v3');
   const kinds = wesley.hazards().map((h) => h.kind);
   assert.ok(kinds.includes('deletes_data') && kinds.includes('blocks_writes'), kinds.join());
   for (const h of wesley.hazards()) assert.ok(h.description && h.advice, h.kind);

@@ -62,13 +62,17 @@ impl Checkpoint {
             "steps": steps,
         });
         let _ = std::fs::create_dir_all(dir);
-        let path = dir.join(format!(
-            "{}.json",
-            ctx.plan.plan_hash().trim_start_matches("sha256:")
-        ));
+        let path = dir.join(file_name(ctx.plan.plan_hash()));
         let _ = crate::output::write_atomic(
             &path,
             (serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n").as_bytes(),
         );
     }
+}
+
+/// The checkpoint file of a run, in `--checkpoint-dir`: the plan hash's hex digits,
+/// `rollback-<hex>.json` for a rollback.
+pub fn file_name(plan_hash: &str) -> String {
+    let hex = plan_hash.replace("sha256:", "");
+    format!("{}.json", hex.trim_end_matches(':').replace(':', "-"))
 }

@@ -6,9 +6,12 @@
 use super::checkpoint::Checkpoint;
 use super::events::Event;
 use super::step::StepError;
-use super::{drift, exprs, ledger, Ctx, FailReason, Outcome};
+use super::{drift, exprs, ledger, Ctx, FailReason, Mode, Outcome};
 use crate::error::DbError;
 use tokio_postgres::Client;
+
+/// The run status of `--until` when steps are left.
+const PAUSED: &str = "paused";
 
 /// Records how the run ended in the ledger and the checkpoint file, and says so.
 /// `failure` is the step that failed, with its error.
@@ -17,6 +20,7 @@ pub(super) async fn finish(
     client: &Client,
     state: &mut Checkpoint,
     failure: Option<(String, StepError)>,
+    held: usize,
 ) -> Result<Outcome, DbError> {
     let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
     let live_after = drift::live(client).await.ok();
@@ -43,13 +47,32 @@ pub(super) async fn finish(
             StepError::LockRetriesExhausted { .. } => FailReason::LockRetriesExhausted,
             StepError::Db(_) => FailReason::Step,
         };
+        let command = match ctx.mode {
+            Mode::Apply => "wesley apply",
+            _ => "wesley rollback",
+        };
         return Ok(Outcome::failed(
             reason,
             format!(
-                "step {step} failed: {error}\nThe database is at a recorded step: {done} of {} steps applied (see `wesley status`). Fix the cause, then run the same `wesley apply` again to resume.",
+                "step {step} failed: {error}\nThe database is at a recorded step: {done} of {} steps applied (see `wesley status`). Fix the cause, then run the same `{command}` again to resume.",
                 plan.steps.len()
             ),
         ));
+    }
+    if let (Some(until), true) = (opts.until, held > 0) {
+        ledger::finish_run(client, plan.plan_hash(), PAUSED, live_hash.as_deref(), None).await?;
+        state.status = PAUSED.into();
+        state.write(ctx, true);
+        rep.emit(Event::RunFinished {
+            status: PAUSED.into(),
+            applied: done,
+            pending: held,
+            ms: rep.elapsed_ms(),
+        });
+        return Ok(Outcome::Paused {
+            until,
+            pending: held,
+        });
     }
     let at_target = live_hash.as_deref() == Some(plan.to().schema_hash.as_str());
     let expr_diffs = if at_target {
@@ -61,8 +84,20 @@ pub(super) async fn finish(
         let _ = ledger::finish_run(client, plan.plan_hash(), "failed", None, Some(&msg)).await;
         Ok(Outcome::failed(reason, msg))
     };
+    // What a rollback cannot undo (an added enum value) stays: said, not a failure.
+    let stays = match &ctx.mode {
+        Mode::Undo { stays, .. } if !stays.is_empty() => Some(stays),
+        _ => None,
+    };
     match &live_after {
         _ if at_target && expr_diffs.is_empty() => {}
+        Some(live) if !at_target && stays.is_some() => rep.emit(Event::Message {
+            text: format!(
+                "The database differs from the plan's starting schema by what cannot be undone ({}): {}",
+                stays.map(|s| s.join("; ")).unwrap_or_default(),
+                drift::against(plan.to(), live).join("; ")
+            ),
+        }),
         _ if at_target && opts.allow_drift => rep.emit(Event::Drift {
             differences: expr_diffs,
             allowed: true,
@@ -89,7 +124,14 @@ pub(super) async fn finish(
             return failed(FailReason::TargetMismatch, msg).await;
         }
     }
-    ledger::finish_run(client, plan.plan_hash(), "done", live_hash.as_deref(), None).await?;
+    match &ctx.mode {
+        Mode::Undo { forward, .. } => {
+            ledger::finish_rollback(client, forward, plan.plan_hash(), live_hash.as_deref()).await?
+        }
+        _ => {
+            ledger::finish_run(client, plan.plan_hash(), "done", live_hash.as_deref(), None).await?
+        }
+    }
     state.status = "done".into();
     state.write(ctx, true);
     rep.emit(Event::RunFinished {

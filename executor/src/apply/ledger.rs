@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS wesley.backfill_progress (
 );
 ";
 
+/// The `status` of a run whose plan `wesley rollback` undid (its steps are no longer in
+/// `applied_steps`; applying the plan again starts from the beginning).
+pub const ROLLED_BACK: &str = "rolled_back";
+
 /// `sha256:` hex of a step's SQL, recorded with the step.
 pub fn checksum(sql: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(sql.as_bytes())))
@@ -97,7 +101,7 @@ pub async fn exists(c: &Client) -> Result<bool, DbError> {
 pub struct Run {
     /// `sha256:...` of the plan file, or `baseline:<schema hash>` for a baseline.
     pub plan_hash: String,
-    /// `running`, `done` or `failed`.
+    /// `running`, `done`, `failed` or [`ROLLED_BACK`].
     pub status: String,
     /// Steps in the plan.
     pub steps: i32,
@@ -197,6 +201,31 @@ pub async fn finish_run(
     )
     .await
     ?;
+    Ok(())
+}
+
+/// Records, in one transaction, that rollback `rollback_hash` of plan `plan_hash` is done:
+/// the rollback's run is `done`, the plan's run is [`ROLLED_BACK`] and its steps and
+/// backfill progress leave the ledger (so that the plan can be applied again), and the
+/// rollback's own steps too (a later rollback of the plan runs them again).
+pub async fn finish_rollback(
+    c: &Client,
+    plan_hash: &str,
+    rollback_hash: &str,
+    stopped_hash: Option<&str>,
+) -> Result<(), DbError> {
+    let (p, r) = (literal(plan_hash), literal(rollback_hash));
+    let stopped = stopped_hash.map(literal).unwrap_or_else(|| "NULL".into());
+    c.batch_execute(&format!(
+        "BEGIN;
+UPDATE wesley.runs SET status = 'done', updated_at = now(), stopped_hash = {stopped}, last_error = NULL WHERE plan_hash = {r};
+UPDATE wesley.runs SET status = {rolled}, updated_at = now(), stopped_hash = {stopped} WHERE plan_hash = {p};
+DELETE FROM wesley.applied_steps WHERE plan_hash IN ({p}, {r});
+DELETE FROM wesley.backfill_progress WHERE plan_hash IN ({p}, {r});
+COMMIT;",
+        rolled = literal(ROLLED_BACK)
+    ))
+    .await?;
     Ok(())
 }
 

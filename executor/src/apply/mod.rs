@@ -21,7 +21,7 @@
 
 pub mod advisory;
 pub mod backfill;
-mod checkpoint;
+pub mod checkpoint;
 pub mod connect;
 pub mod conninfo;
 pub mod drift;
@@ -33,6 +33,7 @@ pub mod pooler;
 mod preflight;
 pub mod psql;
 pub mod restore;
+mod rollback;
 mod schedule;
 pub mod step;
 pub mod tls;
@@ -44,8 +45,9 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use wesley_planner::plan::Hazard;
 use wesley_planner::plan::Phase;
-use wesley_planner::planfile::ValidPlan;
+use wesley_planner::planfile::{ValidPlan, ValidStep};
 use wesley_planner::policy::HazardPolicy;
 
 pub use step::{lock_backoff, step_timeout};
@@ -94,6 +96,9 @@ pub struct Options {
     /// `--lock-wait` (default 60 s): how long to wait for another run's advisory lock
     /// before refusing with `lock_held`.
     pub lock_wait: Duration,
+    /// `--until PHASE` (`wesley apply` only): run the steps of that phase and the ones
+    /// before it, then stop ([`Outcome::Paused`]); a later run goes on from there.
+    pub until: Option<Phase>,
 }
 
 /// How a run ended. Maps to the exit codes 0 (done, already applied, dry run), 1
@@ -106,6 +111,14 @@ pub enum Outcome {
     AlreadyApplied,
     /// `--dry-run`: checked and listed, nothing changed.
     DryRun,
+    /// `--until PHASE`: every step up to that phase ran; `pending` steps are left for a
+    /// later run. The run stays recorded as `paused` (another plan is refused meanwhile).
+    Paused {
+        /// The last phase that ran.
+        until: Phase,
+        /// Steps not yet run.
+        pending: usize,
+    },
     /// The run failed; the database is at a recorded step (for a step failure) or was
     /// not changed. `message` says what to do.
     Failed {
@@ -162,6 +175,10 @@ pub enum RefuseReason {
     /// The plan drops a table or column that statements recorded by pg_stat_statements
     /// still use, and `--allow still_in_use` was not given.
     StillInUse,
+    /// `wesley rollback`: the plan never ran on this database, so there is nothing to undo.
+    NotApplied,
+    /// `wesley rollback`: a step that cannot be undone has run (a contract step).
+    CannotUndo,
 }
 
 impl Outcome {
@@ -180,6 +197,7 @@ impl Outcome {
             Outcome::Done => "done",
             Outcome::AlreadyApplied => "already_applied",
             Outcome::DryRun => "dry_run",
+            Outcome::Paused { .. } => "paused",
             Outcome::Failed { reason, .. } => reason.into(),
             Outcome::Refused { reason, .. } => reason.into(),
         }
@@ -196,7 +214,9 @@ impl Outcome {
     /// `wesley apply`'s exit code for this outcome ([`crate::exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Outcome::Done | Outcome::AlreadyApplied | Outcome::DryRun => crate::exit::OK,
+            Outcome::Done | Outcome::AlreadyApplied | Outcome::DryRun | Outcome::Paused { .. } => {
+                crate::exit::OK
+            }
             Outcome::Failed { .. } => crate::exit::FAILED,
             Outcome::Refused { .. } => crate::exit::REFUSED,
         }
@@ -214,9 +234,24 @@ pub const STEP_APP: &str = "wesley-step";
 pub const LOCK_APP: &str = "wesley";
 
 struct Ctx {
+    /// The plan the run executes: the plan file's, or for a rollback the inverse steps
+    /// ([`ValidPlan::rollback_plan`]) once they are known.
     plan: ValidPlan,
     opts: Options,
-    rep: Reporter,
+    rep: Arc<Reporter>,
+    mode: Mode,
+}
+
+/// What a run does.
+#[derive(Debug, Clone, PartialEq)]
+enum Mode {
+    /// `wesley apply`.
+    Apply,
+    /// `wesley rollback`, before the inverse steps are known (`plan` is the plan file's).
+    Rollback,
+    /// `wesley rollback` running the inverse steps of plan `forward` (its `plan_hash`);
+    /// `stays` is what cannot be undone and stays.
+    Undo { forward: String, stays: Vec<String> },
 }
 
 /// Runs a validated plan against the database of `opts.conn` (see the module's order of
@@ -228,24 +263,25 @@ pub async fn apply(plan: ValidPlan, opts: Options, rep: Reporter) -> Outcome {
         .filter(|(_, h)| opts.policy.blocks(h.kind, h.severity))
         .collect();
     if !refused.is_empty() {
-        let mut kinds: Vec<&str> = refused.iter().map(|(_, h)| h.kind.as_str()).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        return Outcome::refused(
-            RefuseReason::Hazards,
-            format!(
-                "the plan has hazards that need a decision:\n{}\nreview them, then pass --allow {}",
-                refused
-                    .iter()
-                    .map(|(s, h)| format!("  - {} ({}): {}", h.kind.as_str(), s.id, h.message))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                kinds.join(",")
-            ),
-        );
+        return hazards_refused(&refused);
     }
-    // The first host that answers is the server of the whole run: every later
-    // connection, psql or Rust, goes to that one.
+    start(plan, opts, rep, Mode::Apply).await
+}
+
+/// `wesley rollback`: undoes what a plan did on the database of `opts.conn`, before its
+/// contract phase, with everything [`apply`] has (ledger, advisory lock, timeouts,
+/// retries, resume). Refused when the plan never ran there ([`RefuseReason::NotApplied`])
+/// or a step that cannot be undone ran ([`RefuseReason::CannotUndo`]); otherwise the run
+/// of the inverse steps ends like an apply, and when it is done the plan's run is marked
+/// `rolled_back` and its steps leave the ledger. Never fails as a function.
+pub async fn rollback(plan: ValidPlan, opts: Options, rep: Reporter) -> Outcome {
+    start(plan, opts, rep, Mode::Rollback).await
+}
+
+/// Connects and runs: the first host that answers is the server of the whole run (every
+/// later connection, psql or Rust, goes to that one). Every error becomes an [`Outcome`]
+/// without a password in it.
+async fn start(plan: ValidPlan, opts: Options, rep: Reporter, mode: Mode) -> Outcome {
     let mut opts = opts;
     let client = match opts.conn.connect_pinned(None).await {
         Ok((client, pinned)) => {
@@ -254,7 +290,12 @@ pub async fn apply(plan: ValidPlan, opts: Options, rep: Reporter) -> Outcome {
         }
         Err(e) => return Outcome::failed(FailReason::Connection, e.to_string()),
     };
-    let ctx = Arc::new(Ctx { plan, opts, rep });
+    let ctx = Arc::new(Ctx {
+        plan,
+        opts,
+        rep: Arc::new(rep),
+        mode,
+    });
     match run(ctx.clone(), client).await {
         Ok(o) => o,
         Err(e) => {
@@ -265,6 +306,25 @@ pub async fn apply(plan: ValidPlan, opts: Options, rep: Reporter) -> Outcome {
             Outcome::failed(reason, ctx.opts.conn.redact(&e.to_string()))
         }
     }
+}
+
+/// The refusal of a plan with hazards the policy refuses (`refused`: step and hazard).
+fn hazards_refused(refused: &[(&ValidStep, &Hazard)]) -> Outcome {
+    let mut kinds: Vec<&str> = refused.iter().map(|(_, h)| h.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    Outcome::refused(
+        RefuseReason::Hazards,
+        format!(
+            "the plan has hazards that need a decision:\n{}\nreview them, then pass --allow {}",
+            refused
+                .iter()
+                .map(|(s, h)| format!("  - {} ({}): {}", h.kind.as_str(), s.id, h.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            kinds.join(",")
+        ),
+    )
 }
 
 /// Checks the server, takes the advisory lock, runs, releases the lock.
@@ -338,20 +398,50 @@ async fn run(ctx: Arc<Ctx>, client: tokio_postgres::Client) -> Result<Outcome, D
 
 /// Everything done under the advisory lock.
 async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outcome, DbError> {
+    if ctx.mode == Mode::Rollback {
+        return match rollback::inverse(ctx, client).await? {
+            Ok(undo) => run_steps(&undo, client).await,
+            Err(outcome) => Ok(outcome),
+        };
+    }
+    run_steps(ctx, client).await
+}
+
+/// Preflight, the steps, and the end of the run.
+async fn run_steps(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outcome, DbError> {
     let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
     let start = match preflight::check(ctx, client).await? {
         ControlFlow::Break(outcome) => return Ok(outcome),
         ControlFlow::Continue(start) => start,
     };
     let applied = &start.applied;
-    let pending: Vec<usize> = (0..plan.steps.len())
+    let mut pending: Vec<usize> = (0..plan.steps.len())
         .filter(|&i| !applied.contains_key(&plan.steps[i].id))
         .collect();
+    // `--until`: the steps of the phases up to it, and not one whose dependency waits.
+    let mut held = 0;
+    if let Some(until) = opts.until {
+        let mut kept: std::collections::BTreeSet<&str> =
+            applied.keys().map(String::as_str).collect();
+        pending.retain(|&i| {
+            let s = &plan.steps[i];
+            let run = s.phase <= until && s.depends_on.iter().all(|d| kept.contains(d.as_str()));
+            if run {
+                kept.insert(&s.id);
+            } else {
+                held += 1;
+            }
+            run
+        });
+    }
     // Drops of objects recent statements still use (pg_stat_statements), before anything runs.
-    if let Some(why) =
-        crate::usage::check::gate(client, plan, &pending, &start.live, &opts.policy, rep).await?
-    {
-        return Ok(Outcome::refused(RefuseReason::StillInUse, why));
+    if ctx.mode == Mode::Apply {
+        if let Some(why) =
+            crate::usage::check::gate(client, plan, &pending, &start.live, &opts.policy, rep)
+                .await?
+        {
+            return Ok(Outcome::refused(RefuseReason::StillInUse, why));
+        }
     }
     rep.emit(Event::RunStarted {
         plan_hash: plan.plan_hash().to_string(),
@@ -371,7 +461,8 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     }
     // A database Wesley never migrated: its history starts at the schema it has (when it
     // has the plan's starting schema: not after --allow-drift).
-    if start.runs.is_empty()
+    if ctx.mode == Mode::Apply
+        && start.runs.is_empty()
         && start.live_hash == plan.from().schema_hash
         && ledger::record_baseline(client, &plan.from().schema_hash, plan.from().sdl.as_deref())
             .await?
@@ -399,10 +490,11 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
     state.write(ctx, true);
     // Everything before contract first, then a restore point, then contract (and any
     // step an untrusted plan file makes depend on a contract step).
+    // A rollback runs its inverse steps in the order listed, with no restore point.
     let before: Vec<usize> = pending
         .iter()
         .copied()
-        .filter(|&i| plan.steps[i].phase != Phase::Contract)
+        .filter(|&i| plan.steps[i].phase != Phase::Contract || ctx.mode != Mode::Apply)
         .collect();
     let mut failure = schedule::schedule(ctx, &before, &mut state).await;
     let rest: Vec<usize> = pending
@@ -426,5 +518,5 @@ async fn locked(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Outco
             Ok(_) => schedule::schedule(ctx, &rest, &mut state).await,
         };
     }
-    finish::finish(ctx, client, &mut state, failure).await
+    finish::finish(ctx, client, &mut state, failure, held).await
 }

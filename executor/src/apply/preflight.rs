@@ -5,7 +5,7 @@
 //! or somewhere between its two schemas on the tables it changes (a resumed run).
 
 use super::events::Event;
-use super::{drift, exprs, ledger, Ctx, Outcome, RefuseReason, STEP_APP};
+use super::{drift, exprs, ledger, Ctx, Mode, Outcome, RefuseReason, STEP_APP};
 use crate::error::DbError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -43,18 +43,35 @@ pub(super) async fn check(
     } else {
         vec![]
     };
-    if let Some(other) = runs
-        .iter()
-        .find(|r| r.status != "done" && r.plan_hash != plan.plan_hash())
-    {
+    // The plan a rollback undoes is half-applied by definition.
+    let undoing = match &ctx.mode {
+        Mode::Undo { forward, .. } => Some(forward.as_str()),
+        _ => None,
+    };
+    if let Some(other) = runs.iter().find(|r| {
+        r.status != "done"
+            && r.status != ledger::ROLLED_BACK
+            && r.plan_hash != plan.plan_hash()
+            && Some(r.plan_hash.as_str()) != undoing
+    }) {
+        let how = if other
+            .plan_hash
+            .starts_with(wesley_planner::planfile::ROLLBACK_PREFIX)
+        {
+            "`wesley rollback`"
+        } else {
+            "`wesley apply`"
+        };
         return Ok(ControlFlow::Break(Outcome::refused(
             RefuseReason::OtherPlan,
             format!(
-                "another plan ({}) is half-applied on {} ({} of {} steps); finish it first with `wesley apply` on that plan file, or resolve it by hand",
+                "another plan ({}) is half-applied on {} ({} of {} steps); finish it first with {how} on that plan file, or resolve it by hand",
                 other.plan_hash, opts.conn, other.done, other.steps
             ),
         )));
     }
+    // A plan that was rolled back starts again from the beginning (its steps left the
+    // ledger), checked like a resumed run: what its rollback could not undo stays.
     let mine = runs
         .iter()
         .find(|r| r.plan_hash == plan.plan_hash())
@@ -91,7 +108,8 @@ pub(super) async fn check(
     let live_hash = live.hash();
     // A run of this plan was started before (even if it recorded no step: an interrupted
     // first index build leaves its index behind): check it as a partial application.
-    let differences = if mine.is_none() {
+    // A rollback starts wherever the plan stopped: between its two schemas.
+    let differences = if mine.is_none() && ctx.mode == Mode::Apply {
         first_run_drift(ctx, client, &live).await?
     } else {
         resumed_run_drift(ctx, client, &live).await?
@@ -102,7 +120,7 @@ pub(super) async fn check(
             allowed: opts.allow_drift,
         });
         if !opts.allow_drift {
-            let message = if mine.is_none() {
+            let message = if mine.is_none() && ctx.mode == Mode::Apply {
                 format!("drift: {} does not match the schema this plan starts from ({} difference(s)); re-plan from the live schema, or pass --allow-drift", opts.conn, differences.len())
             } else {
                 format!("drift: {} changed since the plan was partly applied ({} difference(s)); pass --allow-drift to continue anyway", opts.conn, differences.len())

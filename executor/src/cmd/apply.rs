@@ -13,6 +13,18 @@ use wesley_planner::policy::{self, HazardPolicy};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    #[command(flatten)]
+    pub target: Target,
+    /// Run the steps of this phase and of the phases before it, then stop (exit 0, run
+    /// `paused`): e.g. `--until expand`, deploy code for the new shape, then run again.
+    #[arg(long, value_name = "PHASE", value_parser = parse_phase)]
+    pub until: Option<wesley_planner::plan::Phase>,
+}
+
+/// What `wesley apply` and `wesley rollback` are given: a plan file, a database, how to
+/// run, and what to report.
+#[derive(clap::Args, Debug)]
+pub struct Target {
     /// The plan file (`wesley plan --format json`).
     pub plan: PathBuf,
     /// Connection URL or `key=value` string (default: $DATABASE_URL, then the PG* variables).
@@ -160,6 +172,7 @@ impl RunArgs {
             batch_size: self.batch_size,
             batch_delay: self.batch_delay,
             lock_wait: self.lock_wait,
+            until: None,
         })
     }
 }
@@ -193,15 +206,53 @@ pub fn hazard_policy(allow: &[String], deny: &[String]) -> Result<HazardPolicy, 
     )
 }
 
-/// Runs `wesley apply`; the result is the exit code ([`crate::exit`]), and an `Err` is
-/// reported by `main` with exit code 1.
+/// Runs `wesley apply`; the result is the exit code ([`crate::exit`]).
 pub fn run(args: Args) -> anyhow::Result<u8> {
-    // The flags are checked before the plan file is read or a connection is made.
-    if let Err(e) = args.run.check() {
+    let until = args.until;
+    execute(
+        &args.target,
+        |plan| plan.steps.len(),
+        move |plan, mut opts, rep| {
+            opts.until = until;
+            apply::apply(plan, opts, rep)
+        },
+    )
+}
+
+/// `--until`'s value: a phase name (`expand`, `backfill`, `validate`, `switch`, `contract`).
+fn parse_phase(s: &str) -> Result<wesley_planner::plan::Phase, String> {
+    use wesley_planner::plan::Phase;
+    Phase::parse(s).ok_or_else(|| {
+        format!(
+            "unknown phase `{s}` (one of: {})",
+            Phase::ALL
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
+}
+
+/// What `wesley apply` and `wesley rollback` share: the flags checked before the plan file
+/// is read or a connection made, the plan file loaded and validated (one with error
+/// diagnostics is refused), the connection settings resolved, then `go` run on a tokio
+/// runtime and its outcome reported. `total` is the progress bar's length.
+pub fn execute<F, Fut>(
+    target: &Target,
+    total: fn(&planfile::ValidPlan) -> usize,
+    go: F,
+) -> anyhow::Result<u8>
+where
+    F: FnOnce(planfile::ValidPlan, Options, Reporter) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let (run, json) = (&target.run, target.json);
+    if let Err(e) = run.check() {
         eprintln!("error: {e}");
         return Ok(exit::INVALID);
     }
-    let Some(plan) = load_plan(&args.plan) else {
+    let Some(plan) = load_plan(&target.plan) else {
         return Ok(exit::INVALID);
     };
     if plan.has_errors() {
@@ -211,39 +262,37 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
         return Ok(exit::INVALID);
     }
-    let conn = match ConnInfo::resolve(args.database_url.as_deref()) {
+    let conn = match ConnInfo::resolve(target.database_url.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(exit::INVALID);
         }
     };
-    let opts = match args.run.options(conn, args.allow_drift, args.dry_run) {
+    let opts = match run.options(conn, target.allow_drift, target.dry_run) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(exit::INVALID);
         }
     };
-    let reporter = Reporter::new(args.json, plan.steps.len() as u64);
-    let json = args.json;
+    let reporter = Reporter::new(json, total(&plan) as u64);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let outcome = rt.block_on(apply::apply(plan, opts, reporter));
+    let outcome = rt.block_on(go(plan, opts, reporter));
     Ok(report(outcome, json))
 }
 
-/// Prints how the run ended and returns its exit code. With `--json`, the last line is
-/// always `{"event":"outcome","exit_code":N,"reason":R}` (and `"message"` for a dry run,
-/// failure or refusal): `reason` is [`Outcome::reason`]'s stable name, for scripts to
-/// match on instead of the message.
 pub fn report(outcome: Outcome, json: bool) -> u8 {
     let code = outcome.exit_code();
     let text = match &outcome {
         Outcome::Done | Outcome::AlreadyApplied => None,
         Outcome::DryRun => Some("Dry run: nothing was changed.".to_string()),
+        Outcome::Paused { until, pending } => Some(format!(
+            "Paused after the {until} phase: {pending} step(s) left; run the same `wesley apply` without --until (or with a later phase) to go on."
+        )),
         Outcome::Failed { message, .. } => Some(format!("error: {message}")),
         Outcome::Refused { message, .. } => Some(format!("refused: {message}")),
     };

@@ -6,6 +6,7 @@ pub mod generate;
 pub mod introspect;
 pub mod plan;
 pub mod rehearse;
+pub mod rollback;
 pub mod source;
 pub mod status;
 pub mod usage;

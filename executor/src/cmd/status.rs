@@ -5,6 +5,7 @@
 use crate::apply::ledger;
 use crate::exit;
 use std::path::PathBuf;
+use wesley_planner::planfile::ROLLBACK_PREFIX;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -41,10 +42,9 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             );
             return Ok(exit::INVALID);
         };
-        let path = args.checkpoint_dir.join(format!(
-            "{}.json",
-            plan.plan_hash().trim_start_matches("sha256:")
-        ));
+        let path = args
+            .checkpoint_dir
+            .join(crate::apply::checkpoint::file_name(plan.plan_hash()));
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(_) => {
@@ -126,6 +126,26 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
                         None => "pending".into(),
                     };
                     println!("  [{}] {} — {st}", s.phase, s.id);
+                }
+                let undo_hash = format!("{ROLLBACK_PREFIX}{}", plan.plan_hash());
+                if let Some(undo) = runs.iter().find(|r| r.plan_hash == undo_hash) {
+                    let undone = ledger::applied(c, &undo_hash)
+                        .await
+                        .map_err(anyhow::Error::msg)?;
+                    if undo.status == "done" {
+                        println!("Rolled back with `wesley rollback` ({} inverse steps).", undo.steps);
+                    } else {
+                        println!(
+                            "Rollback ({}) — {} ({} of {} inverse steps run)",
+                            undo_hash, undo.status, undone.len(), undo.steps
+                        );
+                        for s in plan.rollback.iter().filter(|s| undone.contains_key(&s.id)) {
+                            println!("  undone {} — {}", s.id, undone[&s.id].1);
+                        }
+                    }
+                    if let Some(e) = &undo.last_error {
+                        println!("Last rollback error: {e}");
+                    }
                 }
                 if let Some((name, lsn)) = run.and_then(|r| r.restore_point.clone()) {
                     println!("Restore point before contract: {name} at LSN {lsn} (recovery_target_name = '{name}')");

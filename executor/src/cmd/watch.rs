@@ -280,7 +280,8 @@ impl Watch {
         let reporter = Reporter::new(false, valid.steps.len() as u64);
         match self.rt.block_on(apply::apply(valid, opts, reporter)) {
             Outcome::Done | Outcome::AlreadyApplied => format!("applied: {hash}"),
-            Outcome::DryRun => "planned".into(),
+            // Watch never passes --until.
+            Outcome::DryRun | Outcome::Paused { .. } => "planned".into(),
             Outcome::Failed { message, .. } => format!("failed: {}", message.replace('\n', " ")),
             Outcome::Refused { message, .. } => {
                 format!("refused: {}", message.replace('\n', " "))
