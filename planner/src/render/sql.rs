@@ -46,9 +46,10 @@ impl Default for SqlOptions {
 }
 
 impl SqlOptions {
-    /// `statement_timeout` applies to ordinary steps; `long_statement_timeout` to steps
-    /// that take time proportional to table size (backfill and validate phases, and steps
-    /// outside a transaction). A lock timeout must be shorter than a statement timeout
+    /// `statement_timeout` applies to instant steps and to each batch of a backfill;
+    /// `long_statement_timeout` to long steps (timeout class `long`: a scan, a rewrite, a
+    /// step outside a transaction), as [`TimeoutClass::statement_timeout`] maps them for
+    /// `wesley apply` too. A lock timeout must be shorter than a statement timeout
     /// (otherwise it never fires) unless one of them is zero (no limit).
     pub fn new(
         lock_timeout: Timeout,
