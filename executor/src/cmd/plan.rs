@@ -10,7 +10,7 @@
 //! A plan with errors is still written as text or Markdown, for people, but never as
 //! `json` or `sql`, which could be applied.
 
-use super::source::{parse_and_report, SourceFile};
+use super::source::{self as source_file, SourceFile};
 use crate::apply::connect::ConnInfo;
 use crate::exit;
 use anyhow::Context;
@@ -20,7 +20,7 @@ use wesley_planner::plan::{self, HazardKind};
 use wesley_planner::planfile;
 use wesley_planner::policy::HazardPolicy;
 use wesley_planner::render::{self, markdown, sql, text};
-use wesley_planner::{Diagnostic, Schema};
+use wesley_planner::{sdl, Diagnostic, Schema};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -126,25 +126,41 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
             }
         }
     }
-    // Parse both, so the diagnostics of both files are shown at once.
-    let old = match (&old_src, live_model) {
-        (_, Some(model)) => Some(model),
-        (Some(src), None) => parse_and_report(src),
-        (None, None) => Some(Schema::default()),
+    // Parse both (at the same time: two cores are common), so the diagnostics of both
+    // files are shown at once, the old file's first.
+    let (old, new) = std::thread::scope(|s| {
+        let old = s.spawn(|| match (&old_src, live_model) {
+            (_, Some(model)) => (Some(model), Vec::new()),
+            (Some(src), None) => sdl::parse(&src.name, &src.text),
+            (None, None) => (Some(Schema::default()), Vec::new()),
+        });
+        let new = sdl::parse(&new_src.name, &new_src.text);
+        (old.join(), new)
+    });
+    let old = match old {
+        Ok(parsed) => parsed,
+        Err(panic) => std::panic::resume_unwind(panic),
     };
-    let new = parse_and_report(&new_src);
+    source_file::report(&old.1, old_src.as_ref().map_or("", |s| s.text.as_str()));
+    source_file::report(&new.1, &new_src.text);
+    let (old, new) = (old.0, new.0);
     let (Some(old), Some(new)) = (old, new) else {
         return Ok(exit::INVALID);
     };
 
     let plan = plan::plan(&old, &new);
+    // The two models are not needed any more, and the process ends soon: freeing every
+    // string of a large schema one by one takes longer than planning parts of it.
+    std::mem::forget((old, new));
     let file = planfile::with_sdl(
         planfile::to_plan_file(&plan),
         old_src.as_ref().map(|s| s.text.as_str()),
         Some(&new_src.text),
     );
     report(&plan.diagnostics);
-    let refused = planfile::validate(&file);
+    // The SDL texts are the ones just parsed: the file is checked in full but for parsing
+    // them again.
+    let refused = planfile::validate_own(&file);
     for e in &refused {
         eprintln!("error: the plan would be refused when applied: {e}");
     }

@@ -481,18 +481,23 @@ impl Renames {
     pub(crate) fn new(old: &Schema, new: &Schema) -> Renames {
         let mut tables = std::collections::BTreeMap::new();
         let mut columns = std::collections::BTreeMap::new();
+        // Only what is renamed: a lookup of anything else gives the name back.
         for (o, n) in match_tables(old, new) {
             let (Some(o), Some(n)) = (o, n) else { continue };
-            tables.insert(
-                (o.schema.clone(), o.name.clone()),
-                (n.schema.clone(), n.name.clone()),
-            );
+            if (&o.schema, &o.name) != (&n.schema, &n.name) {
+                tables.insert(
+                    (o.schema.clone(), o.name.clone()),
+                    (n.schema.clone(), n.name.clone()),
+                );
+            }
             for (oc, nc) in match_columns(o, n) {
                 if let (Some(oc), Some(nc)) = (oc, nc) {
-                    columns.insert(
-                        (o.schema.clone(), o.name.clone(), oc.name.clone()),
-                        nc.name.clone(),
-                    );
+                    if oc.name != nc.name {
+                        columns.insert(
+                            (o.schema.clone(), o.name.clone(), oc.name.clone()),
+                            nc.name.clone(),
+                        );
+                    }
                 }
             }
         }

@@ -54,7 +54,7 @@ pub use dto::*;
 pub use hash::plan_hash;
 pub use tables::summarize;
 pub use valid::{RollbackPlan, ValidPlan, ValidStep, ROLLBACK_PREFIX};
-pub use validate::{parse, parse_file, validate, ErrorKind, PlanFileError};
+pub use validate::{parse, parse_file, validate, validate_own, ErrorKind, PlanFileError};
 
 /// The value of `format` this planner writes and reads.
 pub const FORMAT: &str = "wesley.plan/v3";
