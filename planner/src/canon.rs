@@ -8,9 +8,10 @@
 //! * enums sorted by qualified name, values in declaration order (order matters in SQL);
 //! * tables sorted by qualified name; columns sorted by name, each with its type as
 //!   `format_type()` prints it, `not_null`, and `has_default`;
-//! * primary key (name, ordered columns), uniques, foreign keys (name, columns, referenced
-//!   table and columns, actions), checks (name only), indexes (name, columns, method,
-//!   unique, partial), all sorted by name; `rls` on/off; policies (name, command,
+//! * primary key (name, ordered columns), uniques (and `nulls_not_distinct` where set),
+//!   foreign keys (name, columns, referenced table and columns, actions), checks (name
+//!   only), indexes (name, columns, method, unique, `nulls_not_distinct` where set,
+//!   partial), all sorted by name; `rls` on/off; policies (name, command,
 //!   permissive, roles sorted) sorted by name;
 //! * comments on tables and columns (from GraphQL descriptions), compared exactly as
 //!   PostgreSQL stores them, and left out of the JSON where there is none.
@@ -93,6 +94,14 @@ pub struct CanonKey {
     pub name: String,
     /// Its columns, in key order.
     pub columns: Vec<String>,
+    /// `NULLS NOT DISTINCT`; absent from the JSON when false, so schemas without it hash
+    /// as they did before it was compared.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nulls_not_distinct: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +132,9 @@ pub struct CanonIndex {
     pub method: String,
     /// A unique index.
     pub unique: bool,
+    /// `NULLS NOT DISTINCT`; absent from the JSON when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nulls_not_distinct: bool,
     /// It has a predicate (compared apart).
     pub partial: bool,
 }
@@ -156,6 +168,20 @@ impl CanonSchema {
             for p in &mut t.policies {
                 p.roles.sort();
             }
+        }
+    }
+
+    /// The oldest PostgreSQL major version that can hold this schema: 15 when a unique
+    /// constraint or index is `NULLS NOT DISTINCT`, else 14 (the oldest Wesley supports).
+    pub fn min_server_major(&self) -> u32 {
+        let nnd = self.tables.iter().any(|t| {
+            t.uniques.iter().any(|u| u.nulls_not_distinct)
+                || t.indexes.iter().any(|i| i.nulls_not_distinct)
+        });
+        if nnd {
+            15
+        } else {
+            14
         }
     }
 
@@ -212,6 +238,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
         primary_key: t.primary_key.as_ref().map(|k| CanonKey {
             name: k.name.clone(),
             columns: k.columns.clone(),
+            nulls_not_distinct: false,
         }),
         uniques: t
             .uniques
@@ -219,6 +246,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
             .map(|u| CanonKey {
                 name: u.name.clone(),
                 columns: u.columns.clone(),
+                nulls_not_distinct: u.nulls_not_distinct,
             })
             .collect(),
         foreign_keys: t
@@ -242,6 +270,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
                 columns: i.columns.clone(),
                 method: i.method.sql().to_string(),
                 unique: i.unique,
+                nulls_not_distinct: i.nulls_not_distinct,
                 partial: i.predicate.is_some(),
             })
             .collect(),

@@ -219,6 +219,8 @@ pub struct Unique {
     pub name: String,
     /// Its columns, in order.
     pub columns: Vec<String>,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15+): rows whose columns are NULL conflict too.
+    pub nulls_not_distinct: bool,
 }
 
 /// What a foreign key does when the referenced row is deleted or its key updated.
@@ -345,6 +347,8 @@ pub struct Index {
     pub method: IndexMethod,
     /// A unique index.
     pub unique: bool,
+    /// A unique index that is `NULLS NOT DISTINCT` (PostgreSQL 15+).
+    pub nulls_not_distinct: bool,
     /// Partial-index predicate (`WHERE ...`).
     pub predicate: Option<String>,
 }

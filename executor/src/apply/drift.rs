@@ -5,6 +5,7 @@ use crate::introspect::{parse_canonical, CANONICAL_QUERY};
 use std::collections::BTreeSet;
 use tokio_postgres::Client;
 use wesley_planner::canon::{CanonSchema, CanonTable};
+use wesley_planner::ddl::nulls_not_distinct;
 
 /// The canonical form of the connected database (one catalog query, PostgreSQL 14 to
 /// 18), comparable with a plan's `from`/`to` and hashed the same way.
@@ -117,16 +118,20 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                 }
             }
         };
+        let unique = |u: &wesley_planner::canon::CanonKey| {
+            (
+                u.name.clone(),
+                format!(
+                    "{}{}",
+                    u.columns.join(", "),
+                    nulls_not_distinct(u.nulls_not_distinct)
+                ),
+            )
+        };
         diff_named(
             "unique constraint",
-            w.uniques
-                .iter()
-                .map(|u| (u.name.clone(), u.columns.join(", ")))
-                .collect(),
-            h.uniques
-                .iter()
-                .map(|u| (u.name.clone(), u.columns.join(", ")))
-                .collect(),
+            w.uniques.iter().map(unique).collect(),
+            h.uniques.iter().map(unique).collect(),
             &mut out,
         );
         diff_named(
@@ -153,26 +158,21 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                 .collect(),
             &mut out,
         );
+        let index = |i: &wesley_planner::canon::CanonIndex| {
+            (
+                i.name.clone(),
+                format!(
+                    "{} ({}){}",
+                    i.method,
+                    i.columns.join(", "),
+                    nulls_not_distinct(i.nulls_not_distinct)
+                ),
+            )
+        };
         diff_named(
             "index",
-            w.indexes
-                .iter()
-                .map(|i| {
-                    (
-                        i.name.clone(),
-                        format!("{} ({})", i.method, i.columns.join(", ")),
-                    )
-                })
-                .collect(),
-            h.indexes
-                .iter()
-                .map(|i| {
-                    (
-                        i.name.clone(),
-                        format!("{} ({})", i.method, i.columns.join(", ")),
-                    )
-                })
-                .collect(),
+            w.indexes.iter().map(index).collect(),
+            h.indexes.iter().map(index).collect(),
             &mut out,
         );
         let policy = |p: &wesley_planner::canon::CanonPolicy| {

@@ -764,7 +764,9 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
     // definition (a derived name that changed with a rename is a rename, not a rebuild).
     let t = || n.clone();
 
-    let same_unique = |a: &Unique, b: &Unique| a.columns == b.columns;
+    let same_unique = |a: &Unique, b: &Unique| {
+        a.columns == b.columns && a.nulls_not_distinct == b.nulls_not_distinct
+    };
     diff_named(
         out,
         &o.uniques,

@@ -612,15 +612,16 @@ impl<'a> ShadowColumn<'a> {
             .iter()
             .filter(|u| u.columns == [self.old.name.clone()])
         {
-            if !self.t.uniques.iter().any(|x| x.name == u.name) {
+            let Some(target) = self.t.uniques.iter().find(|x| x.name == u.name) else {
                 continue;
-            }
+            };
             let tmp = naming::fit(&format!("{}_new", u.name));
             let built = super::unique::unique_index_step(
                 cx,
                 self.t,
                 &tmp,
                 std::slice::from_ref(&self.shadow),
+                target.nulls_not_distinct,
                 Phase::Validate,
             )
             .after(checked);
