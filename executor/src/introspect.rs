@@ -2,7 +2,9 @@
 //! ([`wesley_planner::canon::CanonSchema`]), so that a database and an SDL file hash alike
 //! when they describe the same schema.
 //!
-//! One query builds the whole canonical JSON inside PostgreSQL. Comments on tables and
+//! One query builds the whole canonical JSON inside PostgreSQL. Extensions are every
+//! installed one but `plpgsql` (always there); a schema is compared with only those it
+//! expects (`CanonSchema::as_expected_by`). Comments on tables and
 //! columns come from `pg_description` through `obj_description`/`col_description`. It covers every schema
 //! except the system ones and Wesley's own bookkeeping schema `wesley`. Its per-table
 //! subqueries look columns up in `pg_attribute` itself (by its index on attrelid and
@@ -110,7 +112,9 @@ SELECT json_build_object(
       'comment', obj_description(r.oid, 'pg_class')
     ) ORDER BY r.nspname, r.relname)
     FROM rels r
-  ), '[]'::json)
+  ), '[]'::json),
+  'extensions', COALESCE((SELECT json_agg(x.extname::text ORDER BY x.extname)
+    FROM pg_extension x WHERE x.extname <> 'plpgsql'), '[]'::json)
 )::text
 "#;
 

@@ -286,18 +286,28 @@ pub fn write(cat: &Catalog) -> Written {
             .unwrap_or_default();
         notes.push(Note(format!("{} {}{detail}", o.kind, o.name)));
     }
+    // Installed extensions become `@wes_extensions` on the `schema` definition (GraphQL
+    // wants a root type there; Wesley reads only the directive), except `citext` when a
+    // column's type already needs it.
     let uses_citext = cat
         .tables
         .iter()
         .flat_map(|t| t.columns.iter())
         .any(|c| c.ty.trim_end_matches("[]") == "citext");
-    for x in &cat.extensions {
-        if x == "citext" && uses_citext {
-            continue;
-        }
-        notes.push(Note(format!(
-            "extension {x}: the dialect does not create it; install it before `wesley generate`/`apply` on a new database"
-        )));
+    let declared: Vec<String> = cat
+        .extensions
+        .iter()
+        .filter(|x| !(x.as_str() == "citext" && uses_citext))
+        .cloned()
+        .collect();
+    if !declared.is_empty() {
+        body.insert_str(
+            0,
+            &format!(
+                "schema @wes_extensions(names: {}) {{\n  query: Query\n}}\n\n",
+                gql_list(&declared)
+            ),
+        );
     }
     while body.ends_with("\n\n") {
         body.pop();

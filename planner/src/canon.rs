@@ -14,7 +14,11 @@
 //!   partial), all sorted by name; `rls` on/off; policies (name, command,
 //!   permissive, roles sorted) sorted by name;
 //! * comments on tables and columns (from GraphQL descriptions), compared exactly as
-//!   PostgreSQL stores them, and left out of the JSON where there is none.
+//!   PostgreSQL stores them, and left out of the JSON where there is none;
+//! * extensions (declared with `@wes_extensions`, or needed by a column type), sorted, left
+//!   out of the JSON where there are none. A live database lists every installed one but
+//!   `plpgsql`, and is compared as the expected schema sees it
+//!   ([`CanonSchema::as_expected_by`]): only the extensions the schema lists count.
 //!
 //! SQL expression texts (defaults, check bodies, index predicates, policy bodies) are not
 //! part of the hash: PostgreSQL stores them re-printed (`'x'` becomes `'x'::text`), so only
@@ -26,12 +30,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A schema's canonical form (see the module documentation for the rules).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CanonSchema {
     /// Enums, sorted by qualified name.
     pub enums: Vec<CanonEnum>,
     /// Tables, sorted by qualified name.
     pub tables: Vec<CanonTable>,
+    /// Extensions, sorted: from a model those it declares or its column types need; from a
+    /// live database every installed one but `plpgsql`. Compared through
+    /// [`CanonSchema::as_expected_by`]; absent from the JSON when empty, so schemas without
+    /// extensions hash as they did before extensions were compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
 }
 
 /// An enum type's canonical form.
@@ -158,6 +168,8 @@ impl CanonSchema {
     pub fn normalize(&mut self) {
         self.enums.sort_by(|a, b| a.name.cmp(&b.name));
         self.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        self.extensions.sort();
+        self.extensions.dedup();
         for t in &mut self.tables {
             t.columns.sort_by(|a, b| a.name.cmp(&b.name));
             t.uniques.sort_by(|a, b| a.name.cmp(&b.name));
@@ -183,6 +195,16 @@ impl CanonSchema {
         } else {
             14
         }
+    }
+
+    /// This (live) canonical form as a schema expecting the extensions `expected` sees it:
+    /// only those extensions. A declared extension that is missing is a difference; one installed that
+    /// the schema does not declare (`pg_stat_statements`, or one a schema stopped
+    /// declaring: Wesley never drops extensions) is not the schema's business.
+    pub fn as_expected_by(&self, expected: &[String]) -> CanonSchema {
+        let mut out = self.clone();
+        out.extensions.retain(|e| expected.contains(e));
+        out
     }
 
     /// The canonical JSON text.
@@ -215,6 +237,7 @@ pub fn canonical(schema: &Schema) -> CanonSchema {
             })
             .collect(),
         tables: schema.tables.iter().map(canonical_table).collect(),
+        extensions: schema.extensions(),
     };
     c.normalize();
     c

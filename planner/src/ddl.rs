@@ -24,7 +24,7 @@ pub fn generate(schema: &Schema) -> String {
         out.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {};\n", ident(&s)));
     }
     for e in schema.extensions() {
-        out.push_str(&format!("CREATE EXTENSION IF NOT EXISTS {};\n", ident(e)));
+        out.push_str(&format!("CREATE EXTENSION IF NOT EXISTS {};\n", ident(&e)));
     }
     let mut section = |title: &str, stmts: Vec<String>| {
         if stmts.is_empty() {

@@ -398,6 +398,15 @@ pub fn live_hash(db: &TestDb) -> String {
         .hash()
 }
 
+/// The canonical hash of the live database as a plan's schema sees it (only the
+/// extensions that schema lists count), as `wesley apply` compares it.
+pub fn live_hash_as(db: &TestDb, schema: &planfile::SchemaRef) -> String {
+    parse_canonical(db.psql(CANONICAL_QUERY).trim())
+        .expect("canonical form of the live database")
+        .as_expected_by(schema.extensions())
+        .hash()
+}
+
 /// Checks the ledger: every step of `plan` recorded exactly once, nothing else.
 #[track_caller]
 pub fn assert_ledger_complete(db: &TestDb, plan: &PlanFile, what: &str) {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use wesley_e2e::exec::{
     assert_ledger_complete, case_refused_as_too_old, case_seed, database_with, has_ledger,
-    invalid_indexes, kept_columns, kept_digests, kind, ledger_snapshot, live_hash, load_schema,
+    invalid_indexes, kept_columns, kept_digests, kind, ledger_snapshot, live_hash_as, load_schema,
     plan_cases, step_of, Work,
 };
 use wesley_planner::planfile::PlanFile;
@@ -115,7 +115,7 @@ fn apply_case(dir: &Path, extra: &[&str]) -> usize {
     run.expect_code(0, &format!("{name}: wesley apply"));
     let most = check_events(&run.events(), &plan, &name);
     assert_eq!(
-        live_hash(&db),
+        live_hash_as(&db, &plan.to),
         plan.to.schema_hash,
         "{name}: the database does not hash like the plan's target"
     );
@@ -143,7 +143,11 @@ fn apply_case(dir: &Path, extra: &[&str]) -> usize {
         snapshot,
         "{name}: the second run changed the ledger"
     );
-    assert_eq!(live_hash(&db), plan.to.schema_hash, "{name}: second run");
+    assert_eq!(
+        live_hash_as(&db, &plan.to),
+        plan.to.schema_hash,
+        "{name}: second run"
+    );
     assert!(has_ledger(&db));
     most
 }

@@ -76,6 +76,7 @@ fn schema_ref(
                 .filter(|t| touched.contains(&t.name))
                 .cloned()
                 .collect(),
+            extensions: full.extensions.clone(),
         }),
         expressions: (!exprs.is_empty()).then(|| exprs.to_vec()),
         sdl: None,

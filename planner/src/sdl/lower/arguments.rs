@@ -109,9 +109,10 @@ pub(super) fn usable_directive(
         return None;
     };
     check_args(cx, d, k);
-    let (fits, here, there) = match site {
-        Site::Type => (on_object(k), "a type", "a field"),
-        Site::Field => (on_field(k), "a field", "the type"),
+    let (fits, here, there) = match (site, k) {
+        (_, K::Extensions) => (false, "a type or field", "the `schema` definition"),
+        (Site::Type, _) => (on_object(k), "a type", "a field"),
+        (Site::Field, _) => (on_field(k), "a field", "the type"),
     };
     if !fits {
         cx.warn(
@@ -176,6 +177,7 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::HasMany | K::HasOne | K::BelongsTo => {
             &["type", "field", "via", "ref", "foreignKey", "by"]
         }
+        K::Extensions => &["names"],
     }
 }
 
@@ -199,7 +201,7 @@ fn on_object(k: K) -> bool {
 }
 
 fn on_field(k: K) -> bool {
-    !matches!(k, K::Table | K::Rls | K::Tenant | K::Owner)
+    !matches!(k, K::Table | K::Rls | K::Tenant | K::Owner | K::Extensions)
 }
 
 /// Directives whose arguments decide what the database enforces: an argument Wesley does
@@ -211,7 +213,7 @@ fn shapes_constraints(k: K) -> bool {
 
 /// Reports each argument of `d` that its directive does not accept: an error on a key,
 /// constraint or index (E0043), else a warning (W0104).
-fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {
+pub(super) fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {
     let known = known_args(k);
     let accepts = format!(
         "`@{}` accepts: {}",
