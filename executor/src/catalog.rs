@@ -101,8 +101,10 @@ SELECT json_build_object(
           'expr', CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END,
           'definition', pg_get_constraintdef(k.oid),
           'comment', obj_description(k.oid, 'pg_constraint'),
-          'index_extras', (SELECT i.indnatts > i.indnkeyatts OR COALESCE((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false) OR ic.reloptions IS NOT NULL
-            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indexrelid = k.conindid AND k.contype IN ('p', 'u'))
+          'index_extras', (SELECT i.indnatts > i.indnkeyatts OR ic.reloptions IS NOT NULL
+            FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid WHERE i.indexrelid = k.conindid AND k.contype IN ('p', 'u')),
+          'nulls_not_distinct', COALESCE((SELECT (to_jsonb(i) ->> 'indnullsnotdistinct')::boolean
+            FROM pg_index i WHERE i.indexrelid = k.conindid AND k.contype = 'u'), false)
         ) ORDER BY k.conname)
         FROM pg_constraint k
         LEFT JOIN pg_class fc ON fc.oid = k.confrelid
@@ -342,9 +344,12 @@ pub struct Constraint {
     pub definition: String,
     /// `COMMENT ON CONSTRAINT`.
     pub comment: Option<String>,
-    /// INCLUDE columns, NULLS NOT DISTINCT or storage options on the index of a primary
-    /// key or unique constraint.
+    /// INCLUDE columns or storage options on the index of a primary key or unique
+    /// constraint.
     pub index_extras: Option<bool>,
+    /// A unique constraint that is `NULLS NOT DISTINCT` (PostgreSQL 15+; false before).
+    #[serde(default)]
+    pub nulls_not_distinct: bool,
 }
 
 /// An index that is not a constraint's (`pg_index`).

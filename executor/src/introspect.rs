@@ -2,7 +2,9 @@
 //! ([`wesley_planner::canon::CanonSchema`]), so that a database and an SDL file hash alike
 //! when they describe the same schema.
 //!
-//! One query builds the whole canonical JSON inside PostgreSQL. Comments on tables and
+//! One query builds the whole canonical JSON inside PostgreSQL. Extensions are every
+//! installed one but `plpgsql` (always there); a schema is compared with only those it
+//! expects (`CanonSchema::as_expected_by`). Comments on tables and
 //! columns come from `pg_description` through `obj_description`/`col_description`. It covers every schema
 //! except the system ones and Wesley's own bookkeeping schema `wesley`. Its per-table
 //! subqueries look columns up in `pg_attribute` itself (by its index on attrelid and
@@ -21,6 +23,9 @@
 //! * PostgreSQL 18 can keep a check or foreign key `NOT ENFORCED`: it constrains nothing,
 //!   so it is left out. Its `conenforced` column does not exist before 18, hence
 //!   `to_jsonb(k) ->> 'conenforced'`, which is NULL there.
+//! * PostgreSQL 15 added `NULLS NOT DISTINCT` unique constraints and indexes
+//!   (`pg_index.indnullsnotdistinct`); 14 has no such column and no such index, hence
+//!   `to_jsonb(i) ->> 'indnullsnotdistinct'`, NULL there and read as false.
 
 use wesley_planner::canon::CanonSchema;
 
@@ -71,7 +76,9 @@ SELECT json_build_object(
         FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'p'),
       'uniques', COALESCE((SELECT json_agg(json_build_object('name', k.conname,
           'columns', (SELECT json_agg(cn.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
-                      JOIN pg_attribute cn ON cn.attrelid = k.conrelid AND cn.attnum = u.attnum)) ORDER BY k.conname)
+                      JOIN pg_attribute cn ON cn.attrelid = k.conrelid AND cn.attnum = u.attnum),
+          'nulls_not_distinct', COALESCE((SELECT (to_jsonb(ki) ->> 'indnullsnotdistinct')::boolean
+                      FROM pg_index ki WHERE ki.indexrelid = k.conindid), false)) ORDER BY k.conname)
         FROM pg_constraint k WHERE k.conrelid = r.oid AND k.contype = 'u'), '[]'::json),
       'foreign_keys', COALESCE((SELECT json_agg(json_build_object('name', k.conname,
           'columns', (SELECT json_agg(cn.attname ORDER BY u.ord) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, ord)
@@ -89,7 +96,9 @@ SELECT json_build_object(
           'columns', (SELECT json_agg(COALESCE(cn.attname, '(expression)') ORDER BY u.ord)
                       FROM unnest(string_to_array(i.indkey::text, ' ')::int2[]) WITH ORDINALITY u(attnum, ord)
                       LEFT JOIN pg_attribute cn ON cn.attrelid = i.indrelid AND cn.attnum = u.attnum),
-          'method', am.amname, 'unique', i.indisunique, 'partial', i.indpred IS NOT NULL) ORDER BY ic.relname)
+          'method', am.amname, 'unique', i.indisunique,
+          'nulls_not_distinct', COALESCE((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false),
+          'partial', i.indpred IS NOT NULL) ORDER BY ic.relname)
         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
         WHERE i.indrelid = r.oid
           AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = r.oid AND k.contype IN ('p', 'u', 'x'))), '[]'::json),
@@ -103,7 +112,9 @@ SELECT json_build_object(
       'comment', obj_description(r.oid, 'pg_class')
     ) ORDER BY r.nspname, r.relname)
     FROM rels r
-  ), '[]'::json)
+  ), '[]'::json),
+  'extensions', COALESCE((SELECT json_agg(x.extname::text ORDER BY x.extname)
+    FROM pg_extension x WHERE x.extname <> 'plpgsql'), '[]'::json)
 )::text
 "#;
 

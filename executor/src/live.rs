@@ -75,8 +75,8 @@ pub async fn introspect(c: &Client, schemas: &[String]) -> Result<Introspected, 
             sdl: written.body,
         });
     };
-    let live = only(drift::live(c).await?, schemas);
     let want = canon::canonical(&model);
+    let live = only(drift::live(c).await?, schemas).as_expected_by(&want.extensions);
     let mut differences = if live.hash() == want.hash() {
         Vec::new()
     } else {
@@ -171,10 +171,15 @@ pub async fn current(c: &Client) -> Result<Current, IntrospectError> {
                         "the schema recorded by the last plan applied ({}) no longer parses",
                         run.plan_hash
                     ),
-                    Some(model) if canon::canonical(&model).hash() != live.hash() => format!(
-                        "it has changed since the last plan applied ({})",
-                        run.plan_hash
-                    ),
+                    Some(model)
+                        if canon::canonical(&model).hash()
+                            != live.as_expected_by(&model.extensions()).hash() =>
+                    {
+                        format!(
+                            "it has changed since the last plan applied ({})",
+                            run.plan_hash
+                        )
+                    }
                     Some(model) => {
                         let diffs = exprs::differences(c, &canon::expressions(&model)).await?;
                         if diffs.is_empty() {

@@ -286,18 +286,28 @@ pub fn write(cat: &Catalog) -> Written {
             .unwrap_or_default();
         notes.push(Note(format!("{} {}{detail}", o.kind, o.name)));
     }
+    // Installed extensions become `@wes_extensions` on the `schema` definition (GraphQL
+    // wants a root type there; Wesley reads only the directive), except `citext` when a
+    // column's type already needs it.
     let uses_citext = cat
         .tables
         .iter()
         .flat_map(|t| t.columns.iter())
         .any(|c| c.ty.trim_end_matches("[]") == "citext");
-    for x in &cat.extensions {
-        if x == "citext" && uses_citext {
-            continue;
-        }
-        notes.push(Note(format!(
-            "extension {x}: the dialect does not create it; install it before `wesley generate`/`apply` on a new database"
-        )));
+    let declared: Vec<String> = cat
+        .extensions
+        .iter()
+        .filter(|x| !(x.as_str() == "citext" && uses_citext))
+        .cloned()
+        .collect();
+    if !declared.is_empty() {
+        body.insert_str(
+            0,
+            &format!(
+                "schema @wes_extensions(names: {}) {{\n  query: Query\n}}\n\n",
+                gql_list(&declared)
+            ),
+        );
     }
     while body.ends_with("\n\n") {
         body.pop();
@@ -592,7 +602,7 @@ fn write_table(
                 note(format!("{what} is DEFERRABLE; written as not deferrable"));
             }
             if k.index_extras == Some(true) {
-                note(format!("{what} has index options (INCLUDE, NULLS NOT DISTINCT or storage parameters) the dialect does not write: {}", k.definition));
+                note(format!("{what} has index options (INCLUDE or storage parameters) the dialect does not write: {}", k.definition));
             }
         };
         match k.kind.as_str() {
@@ -614,17 +624,28 @@ fn write_table(
                 };
                 let dname = if is_pk { "@wes_pk" } else { "@wes_unique" };
                 let named = k.name != derived;
+                let nnd = k.nulls_not_distinct && !is_pk;
                 if cols.len() == 1 && (!is_pk || !named) {
-                    let d = if named {
-                        format!("{dname}(name: {})", gql_str(&k.name))
-                    } else {
+                    let mut args = Vec::new();
+                    if named {
+                        args.push(format!("name: {}", gql_str(&k.name)));
+                    }
+                    if nnd {
+                        args.push("nullsNotDistinct: true".to_string());
+                    }
+                    let d = if args.is_empty() {
                         dname.to_string()
+                    } else {
+                        format!("{dname}({})", args.join(", "))
                     };
                     out.field_dirs.entry(cols[0].clone()).or_default().push(d);
                 } else {
                     let mut d = format!("{dname}(columns: {}", gql_list(&cols));
                     if named {
                         let _ = write!(d, ", name: {}", gql_str(&k.name));
+                    }
+                    if nnd {
+                        d.push_str(", nullsNotDistinct: true");
                     }
                     d.push(')');
                     if is_pk {
@@ -752,8 +773,8 @@ fn write_table(
             Some("it has an operator class, collation or sort order of its own".to_string())
         } else if i.options.is_some() {
             Some("it has storage parameters".to_string())
-        } else if i.nulls_not_distinct {
-            Some("it is NULLS NOT DISTINCT".to_string())
+        } else if i.nulls_not_distinct && !i.unique {
+            Some("it is NULLS NOT DISTINCT without being unique".to_string())
         } else if wesley_planner::model::IndexMethod::parse(&i.method).is_none() {
             Some(format!("its method {} is not in the dialect", i.method))
         } else if i
@@ -790,6 +811,9 @@ fn write_table(
         }
         if i.unique {
             args.push("unique: true".into());
+        }
+        if i.unique && i.nulls_not_distinct {
+            args.push("nullsNotDistinct: true".into());
         }
         if fcols.len() == 1 {
             let d = if args.is_empty() {

@@ -8,12 +8,17 @@
 //! * enums sorted by qualified name, values in declaration order (order matters in SQL);
 //! * tables sorted by qualified name; columns sorted by name, each with its type as
 //!   `format_type()` prints it, `not_null`, and `has_default`;
-//! * primary key (name, ordered columns), uniques, foreign keys (name, columns, referenced
-//!   table and columns, actions), checks (name only), indexes (name, columns, method,
-//!   unique, partial), all sorted by name; `rls` on/off; policies (name, command,
+//! * primary key (name, ordered columns), uniques (and `nulls_not_distinct` where set),
+//!   foreign keys (name, columns, referenced table and columns, actions), checks (name
+//!   only), indexes (name, columns, method, unique, `nulls_not_distinct` where set,
+//!   partial), all sorted by name; `rls` on/off; policies (name, command,
 //!   permissive, roles sorted) sorted by name;
 //! * comments on tables and columns (from GraphQL descriptions), compared exactly as
-//!   PostgreSQL stores them, and left out of the JSON where there is none.
+//!   PostgreSQL stores them, and left out of the JSON where there is none;
+//! * extensions (declared with `@wes_extensions`, or needed by a column type), sorted, left
+//!   out of the JSON where there are none. A live database lists every installed one but
+//!   `plpgsql`, and is compared as the expected schema sees it
+//!   ([`CanonSchema::as_expected_by`]): only the extensions the schema lists count.
 //!
 //! SQL expression texts (defaults, check bodies, index predicates, policy bodies) are not
 //! part of the hash: PostgreSQL stores them re-printed (`'x'` becomes `'x'::text`), so only
@@ -25,12 +30,18 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A schema's canonical form (see the module documentation for the rules).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CanonSchema {
     /// Enums, sorted by qualified name.
     pub enums: Vec<CanonEnum>,
     /// Tables, sorted by qualified name.
     pub tables: Vec<CanonTable>,
+    /// Extensions, sorted: from a model those it declares or its column types need; from a
+    /// live database every installed one but `plpgsql`. Compared through
+    /// [`CanonSchema::as_expected_by`]; absent from the JSON when empty, so schemas without
+    /// extensions hash as they did before extensions were compared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
 }
 
 /// An enum type's canonical form.
@@ -93,6 +104,14 @@ pub struct CanonKey {
     pub name: String,
     /// Its columns, in key order.
     pub columns: Vec<String>,
+    /// `NULLS NOT DISTINCT`; absent from the JSON when false, so schemas without it hash
+    /// as they did before it was compared.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nulls_not_distinct: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +142,9 @@ pub struct CanonIndex {
     pub method: String,
     /// A unique index.
     pub unique: bool,
+    /// `NULLS NOT DISTINCT`; absent from the JSON when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub nulls_not_distinct: bool,
     /// It has a predicate (compared apart).
     pub partial: bool,
 }
@@ -146,6 +168,8 @@ impl CanonSchema {
     pub fn normalize(&mut self) {
         self.enums.sort_by(|a, b| a.name.cmp(&b.name));
         self.tables.sort_by(|a, b| a.name.cmp(&b.name));
+        self.extensions.sort();
+        self.extensions.dedup();
         for t in &mut self.tables {
             t.columns.sort_by(|a, b| a.name.cmp(&b.name));
             t.uniques.sort_by(|a, b| a.name.cmp(&b.name));
@@ -157,6 +181,30 @@ impl CanonSchema {
                 p.roles.sort();
             }
         }
+    }
+
+    /// The oldest PostgreSQL major version that can hold this schema: 15 when a unique
+    /// constraint or index is `NULLS NOT DISTINCT`, else 14 (the oldest Wesley supports).
+    pub fn min_server_major(&self) -> u32 {
+        let nnd = self.tables.iter().any(|t| {
+            t.uniques.iter().any(|u| u.nulls_not_distinct)
+                || t.indexes.iter().any(|i| i.nulls_not_distinct)
+        });
+        if nnd {
+            15
+        } else {
+            14
+        }
+    }
+
+    /// This (live) canonical form as a schema expecting the extensions `expected` sees it:
+    /// only those extensions. A declared extension that is missing is a difference; one installed that
+    /// the schema does not declare (`pg_stat_statements`, or one a schema stopped
+    /// declaring: Wesley never drops extensions) is not the schema's business.
+    pub fn as_expected_by(&self, expected: &[String]) -> CanonSchema {
+        let mut out = self.clone();
+        out.extensions.retain(|e| expected.contains(e));
+        out
     }
 
     /// The canonical JSON text.
@@ -189,6 +237,7 @@ pub fn canonical(schema: &Schema) -> CanonSchema {
             })
             .collect(),
         tables: schema.tables.iter().map(canonical_table).collect(),
+        extensions: schema.extensions(),
     };
     c.normalize();
     c
@@ -212,6 +261,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
         primary_key: t.primary_key.as_ref().map(|k| CanonKey {
             name: k.name.clone(),
             columns: k.columns.clone(),
+            nulls_not_distinct: false,
         }),
         uniques: t
             .uniques
@@ -219,6 +269,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
             .map(|u| CanonKey {
                 name: u.name.clone(),
                 columns: u.columns.clone(),
+                nulls_not_distinct: u.nulls_not_distinct,
             })
             .collect(),
         foreign_keys: t
@@ -242,6 +293,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
                 columns: i.columns.clone(),
                 method: i.method.sql().to_string(),
                 unique: i.unique,
+                nulls_not_distinct: i.nulls_not_distinct,
                 partial: i.predicate.is_some(),
             })
             .collect(),

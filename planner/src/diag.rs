@@ -36,7 +36,7 @@ macro_rules! codes {
         /// Every diagnostic code Wesley reports, documented in docs/diagnostics.md. A code
         /// is never reused for another meaning. `E` codes are errors and `W` codes
         /// warnings. E0001 to E0062 and W0100 to W0105 come from the SDL, E0101 and up and
-        /// W0110 from planning (they have no span).
+        /// W0110 and up from planning (they have no span).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Code {
             $(
@@ -98,6 +98,7 @@ codes! {
     E0040 Error "bad or missing directive argument",
     E0041 Error "default does not fit the column",
     E0042 Error "null default on a non-null field",
+    E0043 Error "unknown argument on a key, constraint or index",
     E0050 Error "unsafe SQL fragment",
     E0051 Error "subquery where PostgreSQL allows none",
     E0060 Error "`@wes_tenant`/`@wes_owner` names an unknown column",
@@ -115,6 +116,7 @@ codes! {
     E0104 Error "the plan's steps depend on each other in a cycle",
     E0105 Error "backfill of a table without a primary key",
     W0110 Warning "`@wes_convert` written for another change is ignored",
+    W0111 Warning "an extension no longer declared stays installed",
 }
 
 impl Code {

@@ -18,6 +18,10 @@ pub struct Schema {
     pub enums: Vec<EnumType>,
     /// Tables, in SDL order (order does not change the canonical hash).
     pub tables: Vec<Table>,
+    /// Extensions the schema declares (`@wes_extensions` on `schema`), sorted, without
+    /// `plpgsql`. Left out of the JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub declared_extensions: Vec<String>,
 }
 
 impl Schema {
@@ -49,13 +53,16 @@ impl Schema {
         out
     }
 
-    /// Extensions the model's column types need (e.g. `citext`).
-    pub fn extensions(&self) -> Vec<&'static str> {
-        let mut out: Vec<&'static str> = self
+    /// Extensions the schema needs: those it declares and those its column types need
+    /// (e.g. `citext`), sorted, each once.
+    pub fn extensions(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
             .tables
             .iter()
             .flat_map(|t| t.columns.iter())
             .filter_map(|c| c.ty.base.extension())
+            .map(str::to_string)
+            .chain(self.declared_extensions.iter().cloned())
             .collect();
         out.sort();
         out.dedup();
@@ -219,6 +226,8 @@ pub struct Unique {
     pub name: String,
     /// Its columns, in order.
     pub columns: Vec<String>,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15+): rows whose columns are NULL conflict too.
+    pub nulls_not_distinct: bool,
 }
 
 /// What a foreign key does when the referenced row is deleted or its key updated.
@@ -345,6 +354,8 @@ pub struct Index {
     pub method: IndexMethod,
     /// A unique index.
     pub unique: bool,
+    /// A unique index that is `NULLS NOT DISTINCT` (PostgreSQL 15+).
+    pub nulls_not_distinct: bool,
     /// Partial-index predicate (`WHERE ...`).
     pub predicate: Option<String>,
 }

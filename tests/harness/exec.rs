@@ -337,6 +337,47 @@ pub fn finish(child: Child) -> Run {
     Run::from_output(child.wait_with_output().expect("wait for wesley"))
 }
 
+/// Whether the shared cluster is older than golden case `dir` needs (PostgreSQL 14 has no
+/// `NULLS NOT DISTINCT`). When it is, checks that the case is refused clearly: the DDL of
+/// the schema that needs more fails at `NULLS`, and, when the old schema can be built,
+/// `wesley apply` of the plan refuses the server before changing anything. The caller
+/// then has nothing more to check on this server.
+pub fn case_refused_as_too_old(dir: &Path) -> bool {
+    let (old_path, new_path) = (dir.join("old.graphql"), dir.join("new.graphql"));
+    let (old, new) = (load_schema(&old_path), load_schema(&new_path));
+    let probe = crate::fresh_db("too_old_case");
+    if !probe.refuses_as_too_old(&[&old, &new]) {
+        return false;
+    }
+    let major = probe.server_major();
+    if wesley_planner::canon::canonical(&old).min_server_major() <= major {
+        let work = Work::new();
+        let db = database_with("too_old_apply", &work, &old_path, "");
+        let before = live_hash(&db);
+        let (plan, _) = work.plan(&old_path, &new_path, "plan.json");
+        let run = work.apply(&plan, &db, &[]);
+        run.expect_code(
+            3,
+            &format!("{}: apply on PostgreSQL {major}", dir.display()),
+        );
+        assert!(
+            run.stderr.contains("this plan needs PostgreSQL")
+                || run.stdout.contains("this plan needs PostgreSQL"),
+            "{}: the refusal must say why:\n{}{}",
+            dir.display(),
+            run.stdout,
+            run.stderr
+        );
+        assert_eq!(
+            live_hash(&db),
+            before,
+            "{}: refused, yet changed",
+            dir.display()
+        );
+    }
+    true
+}
+
 /// A fresh database with `old` built by `wesley generate` and seeded.
 pub fn database_with(prefix: &str, work: &Work, old: &Path, seed_sql: &str) -> TestDb {
     database_in(crate::cluster(), prefix, work, old, seed_sql)
@@ -383,6 +424,15 @@ pub fn shadow_seed(rows: usize) -> String {
 pub fn live_hash(db: &TestDb) -> String {
     parse_canonical(db.psql(CANONICAL_QUERY).trim())
         .expect("canonical form of the live database")
+        .hash()
+}
+
+/// The canonical hash of the live database as a plan's schema sees it (only the
+/// extensions that schema lists count), as `wesley apply` compares it.
+pub fn live_hash_as(db: &TestDb, schema: &planfile::SchemaRef) -> String {
+    parse_canonical(db.psql(CANONICAL_QUERY).trim())
+        .expect("canonical form of the live database")
+        .as_expected_by(schema.extensions())
         .hash()
 }
 

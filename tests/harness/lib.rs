@@ -82,6 +82,42 @@ impl TestDb {
     pub fn psql_command(&self) -> Command {
         self.cluster.psql_command(&self.name)
     }
+
+    /// The server's major version (14, 15, ...).
+    pub fn server_major(&self) -> u32 {
+        let num: u32 = self
+            .psql("SHOW server_version_num;")
+            .trim()
+            .parse()
+            .expect("server_version_num");
+        num / 10_000
+    }
+
+    /// Whether this server is older than the newest of `schemas` needs
+    /// (`CanonSchema::min_server_major`: PostgreSQL 14 has no `NULLS NOT DISTINCT`). When it
+    /// is, checks that it refuses such a schema clearly: its DDL, run in one transaction,
+    /// fails with PostgreSQL's syntax error at `NULLS`. The caller then has nothing more to
+    /// check on this server; a test that passes this way has still checked something.
+    pub fn refuses_as_too_old(&self, schemas: &[&wesley_planner::model::Schema]) -> bool {
+        use wesley_planner::{canon, ddl};
+        let major = self.server_major();
+        let Some(needy) = schemas
+            .iter()
+            .find(|s| canon::canonical(s).min_server_major() > major)
+        else {
+            return false;
+        };
+        let probe = fresh_db_in(self.cluster, "too_old");
+        let sql = format!("BEGIN;\n{}COMMIT;\n", ddl::generate(needy));
+        match probe.try_psql(&sql) {
+            Ok(_) => panic!("PostgreSQL {major} accepted DDL that needs a newer server:\n{sql}"),
+            Err(e) => assert!(
+                e.contains("syntax error at or near \"NULLS\""),
+                "PostgreSQL {major} should refuse NULLS NOT DISTINCT with a syntax error, got: {e}"
+            ),
+        }
+        true
+    }
 }
 
 /// Creates a uniquely named database `<prefix>_<pid>_<n>` in the shared cluster.

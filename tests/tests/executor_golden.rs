@@ -9,9 +9,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use wesley_e2e::exec::{
-    assert_ledger_complete, case_seed, database_with, each_case, has_ledger, invalid_indexes,
-    kept_columns, kept_digests, kind, ledger_snapshot, live_hash, load_schema, plan_cases, step_of,
-    Work,
+    assert_ledger_complete, case_refused_as_too_old, case_seed, database_with, each_case,
+    has_ledger, invalid_indexes, kept_columns, kept_digests, kind, ledger_snapshot, live_hash_as,
+    load_schema, plan_cases, step_of, Work,
 };
 use wesley_planner::planfile::PlanFile;
 
@@ -94,6 +94,9 @@ fn apply_case(dir: &Path, extra: &[&str]) -> usize {
     let work = Work::new();
     let (old_path, new_path) = (dir.join("old.graphql"), dir.join("new.graphql"));
     let (old, new) = (load_schema(&old_path), load_schema(&new_path));
+    if case_refused_as_too_old(dir) {
+        return 0;
+    }
     let db = database_with(
         &format!("gold_{name}"),
         &work,
@@ -110,7 +113,7 @@ fn apply_case(dir: &Path, extra: &[&str]) -> usize {
     run.expect_code(0, &format!("{name}: wesley apply"));
     let most = check_events(&run.events(), &plan, &name);
     assert_eq!(
-        live_hash(&db),
+        live_hash_as(&db, &plan.to),
         plan.to.schema_hash,
         "{name}: the database does not hash like the plan's target"
     );
@@ -138,7 +141,11 @@ fn apply_case(dir: &Path, extra: &[&str]) -> usize {
         snapshot,
         "{name}: the second run changed the ledger"
     );
-    assert_eq!(live_hash(&db), plan.to.schema_hash, "{name}: second run");
+    assert_eq!(
+        live_hash_as(&db, &plan.to),
+        plan.to.schema_hash,
+        "{name}: second run"
+    );
     assert!(has_ledger(&db));
     most
 }

@@ -98,6 +98,9 @@ fn every_golden_ok_case_applies_and_matches_its_model() {
             .unwrap_or_else(|| panic!("{name} should be valid"));
         let sql = ddl::generate(&model);
         let db = fresh_db("golden");
+        if db.refuses_as_too_old(&[&model]) {
+            continue;
+        }
         if let Err(e) = db.try_psql(&sql) {
             panic!("{name}: generated DDL was rejected by PostgreSQL:\n{e}\n--- DDL ---\n{sql}");
         }

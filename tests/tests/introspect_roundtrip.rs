@@ -120,6 +120,13 @@ fn golden_schemas_round_trip() {
             .to_string();
         let (db, built) = generate_into(&work, schema, "rt_golden", ROLES);
         if let Err(e) = built {
+            // A schema this server is too old for (NULLS NOT DISTINCT on 14) fails clearly.
+            let text = std::fs::read_to_string(schema).unwrap_or_default();
+            if let Some(model) = wesley_planner::sdl::parse(&name, &text).0 {
+                if db.refuses_as_too_old(&[&model]) {
+                    continue;
+                }
+            }
             failures.push(format!("{name}: wesley generate does not apply: {e}"));
             continue;
         }

@@ -5,6 +5,7 @@ use crate::introspect::{parse_canonical, CANONICAL_QUERY};
 use std::collections::BTreeSet;
 use tokio_postgres::Client;
 use wesley_planner::canon::{CanonSchema, CanonTable};
+use wesley_planner::ddl::nulls_not_distinct;
 
 /// The canonical form of the connected database (one catalog query, PostgreSQL 14 to
 /// 18), comparable with a plan's `from`/`to` and hashed the same way.
@@ -18,6 +19,12 @@ pub async fn live(c: &Client) -> Result<CanonSchema, crate::error::DbError> {
 /// Differences between an expected and a live schema, one sentence each.
 pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
     let mut out = Vec::new();
+    // Extensions the schema does not list are not its business (see `as_expected_by`).
+    for e in &expected.extensions {
+        if !live.extensions.contains(e) {
+            out.push(format!("extension {e} is not installed"));
+        }
+    }
     let names = |v: &[CanonTable]| v.iter().map(|t| t.name.clone()).collect::<BTreeSet<_>>();
     let (want, have) = (names(&expected.tables), names(&live.tables));
     for t in want.difference(&have) {
@@ -117,16 +124,20 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                 }
             }
         };
+        let unique = |u: &wesley_planner::canon::CanonKey| {
+            (
+                u.name.clone(),
+                format!(
+                    "{}{}",
+                    u.columns.join(", "),
+                    nulls_not_distinct(u.nulls_not_distinct)
+                ),
+            )
+        };
         diff_named(
             "unique constraint",
-            w.uniques
-                .iter()
-                .map(|u| (u.name.clone(), u.columns.join(", ")))
-                .collect(),
-            h.uniques
-                .iter()
-                .map(|u| (u.name.clone(), u.columns.join(", ")))
-                .collect(),
+            w.uniques.iter().map(unique).collect(),
+            h.uniques.iter().map(unique).collect(),
             &mut out,
         );
         diff_named(
@@ -153,26 +164,21 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                 .collect(),
             &mut out,
         );
+        let index = |i: &wesley_planner::canon::CanonIndex| {
+            (
+                i.name.clone(),
+                format!(
+                    "{} ({}){}",
+                    i.method,
+                    i.columns.join(", "),
+                    nulls_not_distinct(i.nulls_not_distinct)
+                ),
+            )
+        };
         diff_named(
             "index",
-            w.indexes
-                .iter()
-                .map(|i| {
-                    (
-                        i.name.clone(),
-                        format!("{} ({})", i.method, i.columns.join(", ")),
-                    )
-                })
-                .collect(),
-            h.indexes
-                .iter()
-                .map(|i| {
-                    (
-                        i.name.clone(),
-                        format!("{} ({})", i.method, i.columns.join(", ")),
-                    )
-                })
-                .collect(),
+            w.indexes.iter().map(index).collect(),
+            h.indexes.iter().map(index).collect(),
             &mut out,
         );
         let policy = |p: &wesley_planner::canon::CanonPolicy| {
@@ -245,25 +251,24 @@ pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &CanonSchem
             expected.schema_hash
         )];
     };
-    let detail = expected.canonical.clone().unwrap_or(CanonSchema {
-        enums: vec![],
-        tables: vec![],
-    });
+    let detail = expected.canonical.clone().unwrap_or_default();
     let mut out = describe(
         &CanonSchema {
             enums: detail.enums.clone(),
             tables: vec![],
+            extensions: detail.extensions.clone(),
         },
         &CanonSchema {
             enums: live.enums.clone(),
             tables: vec![],
+            extensions: live.extensions.clone(),
         },
     );
     for (name, hash) in hashes {
         match live.tables.iter().find(|t| &t.name == name) {
             None => out.push(format!("table {name} is missing")),
             Some(l) if &l.hash() != hash => match detail.tables.iter().find(|t| &t.name == name) {
-                Some(want) => out.extend(describe(&CanonSchema { enums: vec![], tables: vec![want.clone()] }, &CanonSchema { enums: vec![], tables: vec![l.clone()] })),
+                Some(want) => out.extend(describe(&CanonSchema { tables: vec![want.clone()], ..CanonSchema::default() }, &CanonSchema { tables: vec![l.clone()], ..CanonSchema::default() })),
                 None => out.push(format!("table {name} differs from what the plan expects (the plan does not change it; `wesley drift --schema OLD.graphql` lists the differences)")),
             },
             _ => {}

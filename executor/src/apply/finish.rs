@@ -23,7 +23,10 @@ pub(super) async fn finish(
     held: usize,
 ) -> Result<Outcome, DbError> {
     let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
-    let live_after = drift::live(client).await.ok();
+    let live_after = drift::live(client)
+        .await
+        .ok()
+        .map(|l| l.as_expected_by(plan.to().extensions()));
     let live_hash = live_after.as_ref().map(|l| l.hash());
     let done = state.applied.len();
     if let Some((step, error)) = failure {

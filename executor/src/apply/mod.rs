@@ -160,7 +160,8 @@ pub enum FailReason {
 pub enum RefuseReason {
     /// The plan has hazards the policy (`--allow`, `--deny`) refuses.
     Hazards,
-    /// The server is older than [`MIN_SERVER_MAJOR`].
+    /// The server is older than [`MIN_SERVER_MAJOR`], or than every version the plan is
+    /// verified on (its schema needs a newer one).
     ServerVersion,
     /// Connections are not kept on one server session (a pooler in transaction mode).
     Pooler,
@@ -353,6 +354,19 @@ async fn run(ctx: Arc<Ctx>, client: tokio_postgres::Client) -> Result<Outcome, D
                 opts.conn
             ),
         ));
+    }
+    // A plan whose schemas need a newer server (e.g. NULLS NOT DISTINCT, 15+) is verified
+    // only on versions that have what it uses: older ones are refused before any change.
+    if let Some(&oldest) = ctx.plan.verified_on().iter().min() {
+        if major < oldest {
+            return Ok(Outcome::refused(
+                RefuseReason::ServerVersion,
+                format!(
+                    "{} runs PostgreSQL {major}; this plan needs PostgreSQL {oldest} or later (its schema uses what older versions lack, such as NULLS NOT DISTINCT)",
+                    opts.conn
+                ),
+            ));
+        }
     }
     if !ctx.plan.verified_on().contains(&major) {
         rep.emit(Event::Message {

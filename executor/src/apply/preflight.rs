@@ -105,7 +105,7 @@ pub(super) async fn check(
     }
 
     let live = drift::live(client).await?;
-    let live_hash = live.hash();
+    let live_hash = live.as_expected_by(plan.from().extensions()).hash();
     // A run of this plan was started before (even if it recorded no step: an interrupted
     // first index build leaves its index behind): check it as a partial application.
     // A rollback starts wherever the plan stopped: between its two schemas.
@@ -181,7 +181,7 @@ async fn first_run_drift(
     live: &wesley_planner::canon::CanonSchema,
 ) -> Result<Vec<String>, DbError> {
     let plan = &ctx.plan;
-    let live_hash = live.hash();
+    let live_hash = live.as_expected_by(plan.from().extensions()).hash();
     let expr_diffs = exprs::differences(
         client,
         plan.from().expressions.as_deref().unwrap_or_default(),
@@ -196,7 +196,7 @@ async fn first_run_drift(
         Vec::new()
     };
     differences.extend(expr_diffs);
-    if live_hash == plan.to().schema_hash {
+    if live.as_expected_by(plan.to().extensions()).hash() == plan.to().schema_hash {
         differences.insert(
             0,
             "the database already matches the plan's target schema (applied by other means?)"

@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let (c, conn) = (&reader.client, &reader.conn);
     reader.rt.block_on(async move {
-        let live = drift::live(c).await?;
+        let live = drift::live(c).await?.as_expected_by(&want.extensions);
         let mut diffs = drift::describe(&want, &live);
         let expr_diffs = crate::apply::exprs::differences(c, &canon::expressions(&schema))
             .await?;

@@ -105,6 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     };
     let to_hash = file.to().schema_hash.clone();
+    let to_extensions = file.to().extensions().to_vec();
 
     let started = Instant::now();
     println!("Starting a throwaway PostgreSQL cluster...");
@@ -209,7 +210,7 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
 
-    let live = parse_canonical(&cluster.psql(db, CANONICAL_QUERY)?)?;
+    let live = parse_canonical(&cluster.psql(db, CANONICAL_QUERY)?)?.as_expected_by(&to_extensions);
     println!();
     if live.hash() == to_hash {
         println!(

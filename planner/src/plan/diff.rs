@@ -13,8 +13,12 @@ use crate::model::*;
 pub enum Change {
     /// A schema other than `public` that the new model uses (its name).
     CreateSchema(String),
-    /// An extension a column type needs (its name, e.g. `citext`).
-    CreateExtension(&'static str),
+    /// An extension the new schema declares or a column type needs (its name, e.g.
+    /// `citext`).
+    CreateExtension(String),
+    /// An extension the new schema no longer declares or needs: never dropped (it stays
+    /// installed and is no longer compared), only reported (W0111).
+    KeepExtension(String),
     /// A new enum type.
     CreateEnum(EnumType),
     /// Values appended or inserted; each with its neighbour in the new order.
@@ -591,10 +595,15 @@ pub fn diff(old: &Schema, new: &Schema) -> Vec<Change> {
             out.push(Change::CreateSchema(s));
         }
     }
-    let old_ext = old.extensions();
-    for e in new.extensions() {
-        if !old_ext.contains(&e) {
-            out.push(Change::CreateExtension(e));
+    let (old_ext, new_ext) = (old.extensions(), new.extensions());
+    for e in &new_ext {
+        if !old_ext.contains(e) {
+            out.push(Change::CreateExtension(e.clone()));
+        }
+    }
+    for e in old_ext {
+        if !new_ext.contains(&e) {
+            out.push(Change::KeepExtension(e));
         }
     }
 
@@ -781,7 +790,9 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
     // definition (a derived name that changed with a rename is a rename, not a rebuild).
     let t = || n.clone();
 
-    let same_unique = |a: &Unique, b: &Unique| a.columns == b.columns;
+    let same_unique = |a: &Unique, b: &Unique| {
+        a.columns == b.columns && a.nulls_not_distinct == b.nulls_not_distinct
+    };
     diff_named(
         out,
         &o.uniques,

@@ -16,7 +16,7 @@ pub fn to_plan_file(plan: &Plan) -> PlanFile {
     let mut file = PlanFile {
         format: FORMAT.to_string(),
         planner_version: crate::VERSION.to_string(),
-        verified_on: VERIFIED_ON.to_vec(),
+        verified_on: verified_on(plan),
         from: schema_ref(&plan.from_hash, &plan.from, &plan.from_exprs, &touched),
         to: schema_ref(&plan.to_hash, &plan.to, &plan.to_exprs, &touched),
         plan_hash: String::new(),
@@ -29,6 +29,13 @@ pub fn to_plan_file(plan: &Plan) -> PlanFile {
     };
     file.plan_hash = plan_hash(&file);
     file
+}
+
+/// The versions of [`VERIFIED_ON`] both schemas can exist on: a plan whose schemas use
+/// `NULLS NOT DISTINCT` is not verified on (and `wesley apply` refuses) PostgreSQL 14.
+fn verified_on(plan: &Plan) -> Vec<u32> {
+    let min = plan.from.min_server_major().max(plan.to.min_server_major());
+    VERIFIED_ON.iter().copied().filter(|v| *v >= min).collect()
 }
 
 /// The same plan file carrying the SDL texts its schemas were planned from (`from.sdl`,
@@ -70,6 +77,7 @@ fn schema_ref(
                 .filter(|t| touched.contains(&t.name))
                 .cloned()
                 .collect(),
+            extensions: full.extensions.clone(),
         }),
         expressions: (!exprs.is_empty()).then(|| exprs.to_vec()),
         sdl: None,

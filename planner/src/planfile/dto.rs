@@ -75,6 +75,17 @@ pub struct SchemaRef {
     pub sdl: Option<String>,
 }
 
+impl SchemaRef {
+    /// The extensions the schema expects (from its canonical form; none without one): a
+    /// live database is hashed with only these ([`crate::canon::CanonSchema::as_expected_by`]).
+    pub fn extensions(&self) -> &[String] {
+        self.canonical
+            .as_ref()
+            .map(|c| c.extensions.as_slice())
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 /// One step: its SQL and what running it means for the application (locks, scans,

@@ -50,6 +50,8 @@ pub enum DirectiveKind {
     HasOne,
     /// `@wes_belongsTo`: a relation field (no column).
     BelongsTo,
+    /// `@wes_extensions`: on the `schema` definition, the extensions the schema needs.
+    Extensions,
 }
 
 /// Maps any accepted spelling to its directive, or `None` for unknown directives.
@@ -80,6 +82,7 @@ pub fn canonical_directive(name: &str) -> Option<DirectiveKind> {
         "hasMany" | "has_many" => DirectiveKind::HasMany,
         "hasOne" | "has_one" => DirectiveKind::HasOne,
         "belongsTo" | "belongs_to" => DirectiveKind::BelongsTo,
+        "extensions" => DirectiveKind::Extensions,
         _ => return None,
     })
 }

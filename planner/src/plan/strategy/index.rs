@@ -9,7 +9,7 @@ use crate::naming;
 
 /// The step that builds `i` concurrently (not pushed, so callers can chain it).
 pub fn build_step(cx: &Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> StepSpec {
-    cx.on(t, StepKind::CreateIndex, Some(&i.name), phase, format!("Build {}index {} on {} ({}) concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", ")), stmts(&[ddl::create_index(t, i, true)]))
+    cx.on(t, StepKind::CreateIndex, Some(&i.name), phase, format!("Build {}index {} on {} ({}){} concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", "), ddl::nulls_not_distinct(i.nulls_not_distinct)), stmts(&[ddl::create_index(t, i, true)]))
         .concurrently(&t.schema, &i.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
@@ -46,11 +46,7 @@ fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
     if i.unique {
         spec = spec.review(
             HazardKind::BreaksClients,
-            format!(
-                "From this step on, writes that would duplicate a value of ({}) in {} fail (SQLSTATE 23505).",
-                i.columns.join(", "),
-                t.display_name()
-            ),
+            super::unique::duplicates_fail_note(t, &i.columns, i.nulls_not_distinct),
         );
     }
     for c in &i.columns {

@@ -40,6 +40,8 @@ pub mod codes {
     pub const NO_KEY_FOR_BACKFILL: Code = Code::E0105;
     /// A `@wes_convert` that does not apply (the type did not change from its `from`).
     pub const CONVERSION_IGNORED: Code = Code::W0110;
+    /// An extension the new schema no longer declares: it stays installed.
+    pub const EXTENSION_KEPT: Code = Code::W0111;
 }
 
 /// Rows per backfill batch unless the executor is told otherwise.
@@ -247,6 +249,24 @@ impl<'a> Ctx<'a> {
     /// or rewrites it: the block then lasts as long as the table takes to read, not a
     /// lock wait.
     pub fn finish(mut self) -> (Vec<StepSpec>, Vec<Diagnostic>) {
+        // What an extension brings (types, functions, operator classes) may be used by any
+        // step (a default, a check, an index): every other step comes after every
+        // extension the plan creates.
+        let extensions: Vec<String> = self
+            .specs
+            .iter()
+            .filter(|s| s.step.kind == StepKind::CreateExtension)
+            .flat_map(|s| s.provides.clone())
+            .collect();
+        for spec in &mut self.specs {
+            if spec.step.kind != StepKind::CreateExtension {
+                for e in &extensions {
+                    if !spec.requires.contains(e) {
+                        spec.requires.push(e.clone());
+                    }
+                }
+            }
+        }
         let new_tables: BTreeSet<String> = self
             .new_tables
             .iter()
@@ -415,6 +435,11 @@ pub fn plan_change(cx: &mut Ctx<'_>, change: &Change) {
     match change {
         Change::CreateSchema(s) => table::create_schema(cx, s),
         Change::CreateExtension(e) => table::create_extension(cx, e),
+        Change::KeepExtension(e) => cx.warning(
+            codes::EXTENSION_KEPT,
+            format!("extension {e} is no longer declared or needed; Wesley never drops extensions, so it stays installed and is no longer compared"),
+            format!("drop it by hand (`DROP EXTENSION \"{e}\"`, which fails while anything uses it) if the database no longer needs it"),
+        ),
         Change::CreateEnum(e) => enums::create(cx, e),
         Change::AddEnumValues { old, new } => enums::add_values(cx, old, new),
         Change::RewriteEnum { old, new } => enums::rewrite(cx, old, new),

@@ -57,6 +57,7 @@ fn attach(
                 t,
                 &old.name,
                 &old.columns,
+                false,
                 &key.name,
                 StepKind::AddPrimaryKey,
                 |index| {
@@ -77,7 +78,8 @@ fn attach(
 }
 
 pub fn add(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
-    let built = super::unique::build_unique_index(cx, t, &key.name, &key.columns, Phase::Expand);
+    let built =
+        super::unique::build_unique_index(cx, t, &key.name, &key.columns, false, Phase::Expand);
     attach(cx, t, key, &key.name, None, &built);
 }
 
@@ -96,7 +98,7 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &PrimaryKey, new: &PrimaryKey) 
         return;
     }
     let tmp = naming::fit(&format!("{}_new", new.name));
-    let built = super::unique::build_unique_index(cx, t, &tmp, &new.columns, Phase::Expand);
+    let built = super::unique::build_unique_index(cx, t, &tmp, &new.columns, false, Phase::Expand);
     attach(cx, t, new, &tmp, Some(old), &built);
 }
 

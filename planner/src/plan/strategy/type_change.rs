@@ -452,13 +452,16 @@ impl<'a> ShadowColumn<'a> {
             .filter_map(|i| Some((i, self.t.indexes.iter().find(|x| x.name == i.name)?)))
     }
 
-    /// Single-column unique constraints of the column that the new schema keeps.
-    fn moved_uniques(&self) -> impl Iterator<Item = &'a crate::model::Unique> + '_ {
+    /// Single-column unique constraints of the column that the new schema keeps: the old
+    /// definition and the target's.
+    fn moved_uniques(
+        &self,
+    ) -> impl Iterator<Item = (&'a crate::model::Unique, &'a crate::model::Unique)> + '_ {
         self.old_t
             .uniques
             .iter()
             .filter(|u| u.columns == [self.old.name.clone()])
-            .filter(|u| self.t.uniques.iter().any(|x| x.name == u.name))
+            .filter_map(|u| Some((u, self.t.uniques.iter().find(|x| x.name == u.name)?)))
     }
 
     /// Single-column foreign keys from the column that the new schema keeps: the target's
@@ -776,13 +779,14 @@ impl<'a> ShadowColumn<'a> {
         switch_sql: &mut Vec<String>,
     ) -> Vec<String> {
         let mut ready = Vec::new();
-        for u in self.moved_uniques() {
+        for (u, target) in self.moved_uniques() {
             let tmp = naming::fit(&format!("{}_new", u.name));
             let built = super::unique::unique_index_step(
                 cx,
                 self.t,
                 &tmp,
                 std::slice::from_ref(&self.shadow),
+                target.nulls_not_distinct,
                 Phase::Validate,
             )
             .after(checked);
@@ -1012,13 +1016,14 @@ impl<'a> ShadowColumn<'a> {
                 &i.name,
             ));
         }
-        for u in self.moved_uniques() {
+        for (u, _) in self.moved_uniques() {
             let back = naming::fit(&format!("{}_old", u.name));
             let mut build = super::unique::unique_index_step(
                 cx,
                 t,
                 &back,
                 std::slice::from_ref(&self.old_name),
+                u.nulls_not_distinct,
                 Phase::Validate,
             );
             build

@@ -1,5 +1,8 @@
-//! Unique constraints on existing tables: `CREATE UNIQUE INDEX CONCURRENTLY`, then
-//! `ADD CONSTRAINT ... UNIQUE USING INDEX` (instant: the index already proves uniqueness).
+//! Unique constraints on existing tables: `CREATE UNIQUE INDEX CONCURRENTLY` (with `NULLS
+//! NOT DISTINCT` when the constraint says so), then `ADD CONSTRAINT ... UNIQUE USING
+//! INDEX` (instant: the index already proves uniqueness, and the constraint takes over its
+//! nulls-distinctness). A change of columns or of nulls-distinctness is a rebuild: a new
+//! index built concurrently, swapped in at the switch.
 //!
 //! What old code notices: once the index exists, writes of duplicate values fail (a
 //! tightening the author asked for: review). Without the constraint, `INSERT ... ON
@@ -10,12 +13,13 @@ use crate::model::{Index, IndexMethod, Unique};
 use crate::naming;
 
 /// The step that builds a unique index concurrently (not yet pushed, so callers can
-/// chain it after other steps).
+/// chain it after other steps), `NULLS NOT DISTINCT` when `nulls_not_distinct`.
 pub fn unique_index_step(
     cx: &Ctx<'_>,
     t: &Table,
     name: &str,
     columns: &[String],
+    nulls_not_distinct: bool,
     phase: Phase,
 ) -> StepSpec {
     let idx = Index {
@@ -23,10 +27,12 @@ pub fn unique_index_step(
         columns: columns.to_vec(),
         method: IndexMethod::Btree,
         unique: true,
+        nulls_not_distinct,
         predicate: None,
     };
+    let nnd = crate::ddl::nulls_not_distinct(nulls_not_distinct);
     let mut spec = cx
-        .on(t, StepKind::CreateIndex, Some(name), phase, format!("Build unique index {name} on {} ({}) concurrently", t.display_name(), columns.join(", ")), stmts(&[crate::ddl::create_index(t, &idx, true)]))
+        .on(t, StepKind::CreateIndex, Some(name), phase, format!("Build unique index {name} on {} ({}){nnd} concurrently", t.display_name(), columns.join(", ")), stmts(&[crate::ddl::create_index(t, &idx, true)]))
         .concurrently(&t.schema, name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
@@ -35,14 +41,24 @@ pub fn unique_index_step(
     if !cx.is_new_table(t) {
         spec = spec.review(
             HazardKind::BreaksClients,
-            format!(
-                "From this step on, writes that would duplicate a value of ({}) in {} fail (SQLSTATE 23505).",
-                columns.join(", "),
-                t.display_name()
-            ),
+            duplicates_fail_note(t, columns, nulls_not_distinct),
         );
     }
     spec
+}
+
+/// What old code notices once a unique index on `columns` exists.
+pub fn duplicates_fail_note(t: &Table, columns: &[String], nulls_not_distinct: bool) -> String {
+    format!(
+        "From this step on, writes that would duplicate a value of ({}) in {} fail (SQLSTATE 23505){}.",
+        columns.join(", "),
+        t.display_name(),
+        if nulls_not_distinct {
+            ", NULL counting as a value (NULLS NOT DISTINCT)"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Builds a unique index concurrently on the given columns; returns the step id.
@@ -51,9 +67,10 @@ pub fn build_unique_index(
     t: &Table,
     name: &str,
     columns: &[String],
+    nulls_not_distinct: bool,
     phase: Phase,
 ) -> String {
-    let mut spec = unique_index_step(cx, t, name, columns, phase);
+    let mut spec = unique_index_step(cx, t, name, columns, nulls_not_distinct, phase);
     for c in columns {
         spec = spec.requires(c_key(t, c));
     }
@@ -61,7 +78,14 @@ pub fn build_unique_index(
 }
 
 pub fn add(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
-    let built = build_unique_index(cx, t, &u.name, &u.columns, Phase::Expand);
+    let built = build_unique_index(
+        cx,
+        t,
+        &u.name,
+        &u.columns,
+        u.nulls_not_distinct,
+        Phase::Expand,
+    );
     let spec = cx
         .on(
             t,
@@ -111,12 +135,13 @@ pub fn swap_back(
     t: &Table,
     old_name: &str,
     old_columns: &[String],
+    nulls_not_distinct: bool,
     new_name: &str,
     kind: StepKind,
     attach: impl Fn(&str) -> String,
 ) -> Vec<StepSpec> {
     let tmp = naming::fit(&format!("{old_name}_old"));
-    let mut build = unique_index_step(cx, t, &tmp, old_columns, Phase::Expand);
+    let mut build = unique_index_step(cx, t, &tmp, old_columns, nulls_not_distinct, Phase::Expand);
     build
         .step
         .hazards
@@ -169,7 +194,14 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
 /// attaches the new index under the constraint's name.
 pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
     let tmp = naming::fit(&format!("{}_new", new.name));
-    let built = build_unique_index(cx, t, &tmp, &new.columns, Phase::Expand);
+    let built = build_unique_index(
+        cx,
+        t,
+        &tmp,
+        &new.columns,
+        new.nulls_not_distinct,
+        Phase::Expand,
+    );
     let spec = cx
         .on(
             t,
@@ -177,10 +209,11 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
             Some(&new.name),
             Phase::Switch,
             format!(
-                "Swap unique constraint {} on {} to ({})",
+                "Swap unique constraint {} on {} to ({}){}",
                 new.name,
                 t.display_name(),
-                new.columns.join(", ")
+                new.columns.join(", "),
+                crate::ddl::nulls_not_distinct(new.nulls_not_distinct)
             ),
             stmts(&[
                 alter(t, Alter::DropConstraint(&old.name)),
@@ -202,6 +235,7 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
         t,
         &old.name,
         &old.columns,
+        old.nulls_not_distinct,
         &new.name,
         StepKind::AddUnique,
         |index| {

@@ -109,9 +109,10 @@ pub(super) fn usable_directive(
         return None;
     };
     check_args(cx, d, k);
-    let (fits, here, there) = match site {
-        Site::Type => (on_object(k), "a type", "a field"),
-        Site::Field => (on_field(k), "a field", "the type"),
+    let (fits, here, there) = match (site, k) {
+        (_, K::Extensions) => (false, "a type or field", "the `schema` definition"),
+        (Site::Type, _) => (on_object(k), "a type", "a field"),
+        (Site::Field, _) => (on_field(k), "a field", "the type"),
     };
     if !fits {
         cx.warn(
@@ -132,7 +133,7 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::Column => &["name"],
         K::Type => &["sql"],
         K::Pk => &["columns", "fields", "name"],
-        K::Unique => &["columns", "fields", "name"],
+        K::Unique => &["columns", "fields", "name", "nullsNotDistinct"],
         K::Fk => &[
             "ref",
             "onDelete",
@@ -141,7 +142,15 @@ fn known_args(k: K) -> &'static [&'static str] {
             "on_update",
             "name",
         ],
-        K::Index => &["columns", "fields", "name", "using", "where", "unique"],
+        K::Index => &[
+            "columns",
+            "fields",
+            "name",
+            "using",
+            "where",
+            "unique",
+            "nullsNotDistinct",
+        ],
         K::Check => &["expr", "name"],
         K::Default => &["value", "expr"],
         K::Convert => &["from", "using"],
@@ -168,6 +177,7 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::HasMany | K::HasOne | K::BelongsTo => {
             &["type", "field", "via", "ref", "foreignKey", "by"]
         }
+        K::Extensions => &["names"],
     }
 }
 
@@ -191,15 +201,45 @@ fn on_object(k: K) -> bool {
 }
 
 fn on_field(k: K) -> bool {
-    !matches!(k, K::Table | K::Rls | K::Tenant | K::Owner)
+    !matches!(k, K::Table | K::Rls | K::Tenant | K::Owner | K::Extensions)
 }
 
-/// Warns about each argument of `d` that its directive does not accept (W0104).
-fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {
+/// Directives whose arguments decide what the database enforces: an argument Wesley does
+/// not know there (`nullsDistinct:`, `deferrable:`, ...) is an option it cannot honour, so
+/// an error (E0043), never a weaker constraint generated with a warning.
+fn shapes_constraints(k: K) -> bool {
+    matches!(k, K::Pk | K::Unique | K::Fk | K::Index | K::Check)
+}
+
+/// Reports each argument of `d` that its directive does not accept: an error on a key,
+/// constraint or index (E0043), else a warning (W0104).
+pub(super) fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {
     let known = known_args(k);
+    let accepts = format!(
+        "`@{}` accepts: {}",
+        d.name,
+        if known.is_empty() {
+            "no arguments".to_string()
+        } else {
+            known.join(", ")
+        }
+    );
     for (n, _) in &d.arguments {
-        if !known.contains(&n.as_str()) {
-            let pos = locate::arg_value(cx.src, p(d.position), n);
+        if known.contains(&n.as_str()) {
+            continue;
+        }
+        let pos = locate::arg_value(cx.src, p(d.position), n);
+        if shapes_constraints(k) {
+            cx.err(
+                Code::E0043,
+                pos,
+                format!(
+                    "argument `{n}` of `@{}` is not known: Wesley cannot honour it",
+                    d.name
+                ),
+                format!("{accepts}; remove `{n}:` or spell it as one of them"),
+            );
+        } else {
             cx.warn(
                 Code::W0104,
                 pos,
@@ -207,15 +247,7 @@ fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {
                     "argument `{n}` of `@{}` is not known and is ignored",
                     d.name
                 ),
-                format!(
-                    "`@{}` accepts: {}",
-                    d.name,
-                    if known.is_empty() {
-                        "no arguments".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
+                accepts.clone(),
             );
         }
     }

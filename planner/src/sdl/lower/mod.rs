@@ -17,6 +17,8 @@
 //! - `rls`: `@wes_rls`, `@wes_tenant`, `@wes_owner` and the tables policies read.
 //! - `foreign_keys`: `@wes_fk`, once every table's columns are known.
 //! - `names`: identifier limits, and names that share a PostgreSQL namespace.
+//! - `extensions`: `@wes_extensions` on the `schema` definition. A new directive of the
+//!   whole schema goes here.
 //! - `arguments` (used by all of them): where each directive may stand, which arguments
 //!   it accepts, and typed accessors that report values of the wrong kind. A new
 //!   directive's arguments are listed here.
@@ -27,6 +29,7 @@
 mod arguments;
 mod defaults;
 mod definitions;
+mod extensions;
 mod field;
 mod foreign_keys;
 mod names;
@@ -143,6 +146,7 @@ pub fn lower(file: &str, src: &str, doc: &Document<'_, String>) -> (Schema, Vec<
     let schema = Schema {
         enums: enum_list,
         tables,
+        declared_extensions: extensions::declared(&mut cx, doc),
     };
 
     // Pass 4: names that share a PostgreSQL namespace.

@@ -122,6 +122,7 @@ pub(super) fn lower_table<'d, 'a>(
                     table.uniques.push(Unique {
                         name: cname,
                         columns: vec![col_name.clone()],
+                        nulls_not_distinct: nulls_not_distinct(cx, d),
                     });
                 }
                 Some(K::Index) => {
@@ -167,6 +168,7 @@ pub(super) fn lower_table<'d, 'a>(
                     table.uniques.push(Unique {
                         name: cname,
                         columns: cols,
+                        nulls_not_distinct: nulls_not_distinct(cx, d),
                     });
                 }
             }
@@ -286,7 +288,14 @@ fn make_pk(
     }
 }
 
-/// An index from `@wes_index` on `cols` of `table`: method, uniqueness, predicate and name.
+/// `nullsNotDistinct: true` on `@wes_unique` or `@wes_index`: NULLs conflict like other
+/// values (`NULLS NOT DISTINCT`, PostgreSQL 15+).
+fn nulls_not_distinct(cx: &mut Ctx<'_>, d: &Dir<'_>) -> bool {
+    bool_arg(cx, d, &["nullsNotDistinct"]).unwrap_or(false)
+}
+
+/// An index from `@wes_index` on `cols` of `table`: method, uniqueness, nulls-distinctness,
+/// predicate and name.
 fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> Option<Index> {
     let method = match str_arg(cx, d, &["using"]) {
         None => IndexMethod::Btree,
@@ -311,6 +320,17 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
             p(d.position),
             format!("a unique index must use btree, not {}", method.sql()),
             "remove `using:` or `unique:`",
+        );
+        return None;
+    }
+    let nulls_not_distinct = nulls_not_distinct(cx, d);
+    if nulls_not_distinct && !unique {
+        let pos = locate::arg_value(cx.src, p(d.position), "nullsNotDistinct");
+        cx.err(
+            Code::E0040,
+            pos,
+            "`nullsNotDistinct:` applies to unique indexes only",
+            "add `unique: true`, or remove `nullsNotDistinct:`",
         );
         return None;
     }
@@ -345,6 +365,7 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
         columns: cols,
         method,
         unique,
+        nulls_not_distinct,
         predicate,
     })
 }
