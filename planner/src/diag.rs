@@ -89,6 +89,7 @@ codes! {
     E0021 Error "invalid `@wes_type`",
     E0022 Error "object-typed field that is not a relation, or relation on a scalar",
     E0023 Error "list of lists",
+    E0024 Error "invalid identity or serial column",
     E0030 Error "invalid primary key",
     E0031 Error "unknown column in `columns:`",
     E0032 Error "foreign key to an unknown type",
