@@ -115,6 +115,7 @@ codes! {
     E0103 Error "column type change that cannot be done online",
     E0104 Error "the plan's steps depend on each other in a cycle",
     E0105 Error "backfill of a table without a primary key",
+    E0106 Error "identity or serial change that cannot be done online",
     W0110 Warning "`@wes_convert` written for another change is ignored",
 }
 

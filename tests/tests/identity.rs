@@ -1,6 +1,7 @@
 //! Identity and serial columns against PostgreSQL: a database built from the schema
 //! matches it (no drift), every hand-made change of an identity or of a serial column is
-//! drift that `wesley drift` names, and seeded rows go into `GENERATED ALWAYS` columns.
+//! drift that `wesley drift` names, seeded rows go into `GENERATED ALWAYS` columns, and
+//! the plans that add an identity or convert a serial column keep numbering where it was.
 
 use wesley_e2e::exec::{database_with, Work};
 use wesley_e2e::{seed, TestDb};
@@ -128,4 +129,70 @@ fn every_hand_made_change_of_an_identity_or_serial_column_is_drift() {
             assert!(out.contains(w), "{what}: the report must say {w:?}:\n{out}");
         }
     }
+}
+
+#[test]
+fn plans_keep_numbering_where_it_was() {
+    let old = r#"
+type Account @wes_table {
+  id: Int! @wes_pk
+  name: String
+}
+type Item @wes_table {
+  id: Int! @wes_pk @wes_serial
+  name: String
+}
+"#;
+    let new = r#"
+type Account @wes_table {
+  id: Int! @wes_pk @wes_identity(generated: ALWAYS)
+  name: String
+}
+type Item @wes_table {
+  id: Int! @wes_pk @wes_identity
+  name: String
+}
+"#;
+    let work = Work::new();
+    let old_path = work.write("old.graphql", old);
+    let db = database_with(
+        "id_numbering",
+        &work,
+        &old_path,
+        // Ids the application chose, and a serial sequence that has handed out 40 values
+        // (rows 1 to 30 exist; 31 to 40 were rolled back or deleted).
+        "INSERT INTO account (id) SELECT g FROM generate_series(1, 30) g; \
+         INSERT INTO item (name) SELECT 'x' FROM generate_series(1, 40); \
+         DELETE FROM item WHERE id > 30;",
+    );
+    let (plan, _) = work.plan_sdl(old, new, "numbering");
+    work.apply(&plan, &db, &[])
+        .expect_code(0, "apply identity plan");
+    assert_eq!(
+        db.psql("INSERT INTO account (name) VALUES ('n') RETURNING id")
+            .trim(),
+        "31",
+        "the new identity continues after the largest id"
+    );
+    assert_eq!(
+        db.psql("INSERT INTO item (name) VALUES ('n') RETURNING id")
+            .trim(),
+        "41",
+        "the identity continues where the serial sequence was"
+    );
+    assert_eq!(
+        db.psql("SELECT count(*) FROM pg_class WHERE relname = 'item_id_seq' AND relkind = 'S'")
+            .trim(),
+        "0",
+        "the old sequence is gone"
+    );
+    let err = db
+        .try_psql("INSERT INTO account (id) VALUES (99)")
+        .expect_err("GENERATED ALWAYS refuses a supplied id");
+    assert!(
+        err.contains("428C9") || err.contains("cannot insert"),
+        "{err}"
+    );
+    let (code, out) = work.drift(&work.write("new.graphql", new), &db);
+    assert_eq!(code, Some(0), "{out}");
 }

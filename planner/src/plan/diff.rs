@@ -113,6 +113,16 @@ pub enum Change {
         /// The column as it becomes.
         column: Column,
     },
+    /// A column's identity or serial-ness changed: identity added, dropped or altered,
+    /// a serial column made identity or plain (`old` is the column as it was).
+    ChangeIdentity {
+        /// The table it is on.
+        table: Table,
+        /// As it was.
+        old: Column,
+        /// The column as it becomes.
+        column: Column,
+    },
     /// A primary key on a table that had none.
     AddPrimaryKey {
         /// The table it is on.
@@ -714,6 +724,13 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                             column: b.clone(),
                         }),
                     }
+                }
+                if a.identity != b.identity || a.serial.is_some() != b.serial.is_some() {
+                    out.push(Change::ChangeIdentity {
+                        table: n.clone(),
+                        old: a.clone(),
+                        column: b.clone(),
+                    });
                 }
                 if a.nullable && !b.nullable {
                     out.push(Change::SetNotNull {

@@ -184,6 +184,20 @@ pub enum StepKind {
     DisableRls,
     /// `COMMENT ON TABLE/COLUMN ... IS '...'` (or `IS NULL`).
     SetComment,
+    /// `ALTER COLUMN ... ADD GENERATED ... AS IDENTITY` on an existing column, and the
+    /// sequence moved past the column's values, in one transaction.
+    AddIdentity,
+    /// A serial column becomes an identity column keeping its next value: the default
+    /// and the old sequence go, the identity comes, in one transaction.
+    SerialToIdentity,
+    /// `ALTER COLUMN ... SET GENERATED` / `SET INCREMENT BY` / `SET START WITH` (the
+    /// sequence's current value is kept).
+    AlterIdentity,
+    /// `ALTER COLUMN ... DROP IDENTITY IF EXISTS` (contract).
+    DropIdentity,
+    /// A serial column becomes a plain column: its default and its sequence are dropped
+    /// (contract).
+    DropSerial,
 }
 
 /// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
@@ -574,6 +588,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 41);
+        assert_eq!(StepKind::ALL.len(), 46);
     }
 }
