@@ -114,7 +114,9 @@ pub enum Change {
         column: Column,
     },
     /// A column's identity or serial-ness changed: identity added, dropped or altered,
-    /// a serial column made identity or plain (`old` is the column as it was).
+    /// a serial column made identity or plain (`old` is the column as it was). It also
+    /// carries the column's change of default, and of nullability when the identity
+    /// goes (PostgreSQL refuses both on an identity column).
     ChangeIdentity {
         /// The table it is on.
         table: Table,
@@ -711,7 +713,11 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                     });
                     continue; // the type strategy handles nullability and default too
                 }
-                if a.default != b.default {
+                // A change of identity or serial-ness carries the default, and a dropped
+                // identity the nullability: PostgreSQL refuses both on an identity column,
+                // and a serial column's default is its own (`strategy::identity`).
+                let sequence = a.identity != b.identity || a.serial.is_some() != b.serial.is_some();
+                if a.default != b.default && !sequence {
                     match &b.default {
                         Some(_) => out.push(Change::SetDefault {
                             table: n.clone(),
@@ -725,7 +731,7 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                         }),
                     }
                 }
-                if a.identity != b.identity || a.serial.is_some() != b.serial.is_some() {
+                if sequence {
                     out.push(Change::ChangeIdentity {
                         table: n.clone(),
                         old: a.clone(),
@@ -738,7 +744,7 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                         old: a.clone(),
                         column: b.clone(),
                     });
-                } else if !a.nullable && b.nullable {
+                } else if !a.nullable && b.nullable && !(sequence && a.identity.is_some()) {
                     out.push(Change::DropNotNull {
                         table: n.clone(),
                         column: b.clone(),

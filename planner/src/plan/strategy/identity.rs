@@ -14,7 +14,10 @@
 //! - identity altered: `SET GENERATED`, `SET INCREMENT BY`, `SET START WITH`; the
 //!   sequence's current value is never restarted (a new start only matters to a later
 //!   `RESTART` without a value).
-//! - identity dropped, serial made plain: contract, like a dropped default.
+//! - identity dropped, serial made plain: contract, like a dropped default. The
+//!   column's new default (and, for an identity, its new nullability) is set in the same
+//!   step: PostgreSQL refuses both on an identity column, and a serial column's default
+//!   is the serial's own. Adding an identity drops a plain default first, likewise.
 //! - no online path (error E0106): an unindexed column made identity, identity back to serial, serial added to an existing
 //!   column, a new identity or serial column on an existing table (PostgreSQL fills it
 //!   by rewriting the table), and a type change of a sequence-backed column.
@@ -110,7 +113,14 @@ fn add(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column, id: &Identity) {
                 c.name,
                 id.sql()
             ),
-            stmts(&[add_identity_sql(t, &c.name, id), setval]),
+            stmts(
+                &old.default
+                    .is_some()
+                    .then(|| alter(t, Alter::DropDefault(&c.name)))
+                    .into_iter()
+                    .chain([add_identity_sql(t, &c.name, id), setval])
+                    .collect::<Vec<_>>(),
+            ),
         )
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, &c.name));
@@ -214,44 +224,75 @@ fn alter_identity(cx: &mut Ctx<'_>, t: &Table, c: &Column, a: &Identity, b: &Ide
     cx.push(spec);
 }
 
-/// Identity dropped: inserts that omit the column fail from then on.
+/// What inserts that omit column `c` get once its sequence is gone (`instead` is what
+/// they got before): a review for a default or NULL, a refusal when they fail.
+fn without_sequence(spec: StepSpec, t: &Table, c: &Column, instead: &str) -> StepSpec {
+    let (tn, col) = (t.display_name(), &c.name);
+    match (&c.default, c.nullable) {
+        (Some(d), _) => spec.review(HazardKind::BreaksClients, format!("Inserts into {tn} that omit {col} store {} instead of {instead} from this step on.", d.sql())),
+        (None, true) => spec.review(HazardKind::BreaksClients, format!("Inserts into {tn} that omit {col} store NULL instead of {instead} from this step on.")),
+        (None, false) => spec.hazard(HazardKind::BreaksClients, format!("{tn}.{col} is NOT NULL: from this step on, every insert that omits it fails (SQLSTATE 23502) instead of taking {instead}. Deploy code that always sets {col} before applying this step.")),
+    }
+}
+
+/// Identity dropped; the column's new default and nullability come with it (PostgreSQL
+/// refuses both while it is an identity column).
 fn drop_identity(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
+    let mut sql = vec![format!(
+        "ALTER TABLE {} ALTER COLUMN {} DROP IDENTITY IF EXISTS",
+        t.qualified(),
+        ident(&c.name)
+    )];
+    if let Some(d) = &c.default {
+        sql.push(alter(t, Alter::SetDefault(&c.name, d.sql())));
+    }
+    if c.nullable {
+        sql.push(alter(t, Alter::DropNotNull(&c.name)));
+    }
     let spec = cx
         .on(
             t,
             StepKind::DropIdentity,
             Some(&c.name),
             Phase::Contract,
-            format!("Drop the identity of {}.{} and its sequence", t.display_name(), c.name),
-            stmts(&[format!(
-                "ALTER TABLE {} ALTER COLUMN {} DROP IDENTITY IF EXISTS",
-                t.qualified(),
-                ident(&c.name)
-            )]),
+            format!(
+                "Drop the identity of {}.{} and its sequence",
+                t.display_name(),
+                c.name
+            ),
+            stmts(&sql),
         )
         .lock(t, LockMode::AccessExclusive)
-        .requires(c_key(t, &c.name))
-        .hazard(HazardKind::BreaksClients, format!("{}.{} is NOT NULL: from this step on, every insert that omits it fails (SQLSTATE 23502) instead of taking the sequence's next value. Deploy code that always sets {} before applying this step.", t.display_name(), c.name, c.name));
+        .requires(c_key(t, &c.name));
+    let spec = without_sequence(spec, t, c, "the sequence's next value");
     cx.push(spec);
 }
 
-/// A serial column made plain: the default and the sequence go.
+/// A serial column made plain: its default is dropped (or replaced by the new one) and
+/// its sequence goes.
 fn drop_serial(cx: &mut Ctx<'_>, t: &Table, c: &Column, seq: &str) {
+    let default = match &c.default {
+        Some(d) => alter(t, Alter::SetDefault(&c.name, d.sql())),
+        None => alter(t, Alter::DropDefault(&c.name)),
+    };
     let spec = cx
         .on(
             t,
             StepKind::DropSerial,
             Some(&c.name),
             Phase::Contract,
-            format!("Drop the default of serial column {}.{} and its sequence {seq}", t.display_name(), c.name),
+            match &c.default {
+                Some(d) => format!("Replace the default of serial column {}.{} with {} and drop its sequence {seq}", t.display_name(), c.name, d.sql()),
+                None => format!("Drop the default of serial column {}.{} and its sequence {seq}", t.display_name(), c.name),
+            },
             stmts(&[
-                alter(t, Alter::DropDefault(&c.name)),
+                default,
                 format!("DROP SEQUENCE {}", qualified(&t.schema, seq)),
             ]),
         )
         .lock(t, LockMode::AccessExclusive)
-        .requires(c_key(t, &c.name))
-        .hazard(HazardKind::BreaksClients, format!("{}.{} is NOT NULL: from this step on, every insert that omits it fails (SQLSTATE 23502) instead of taking the next value of {seq}. Deploy code that always sets {} before applying this step.", t.display_name(), c.name, c.name));
+        .requires(c_key(t, &c.name));
+    let spec = without_sequence(spec, t, c, &format!("the next value of {seq}"));
     cx.push(spec);
 }
 
