@@ -46,7 +46,9 @@ fn add_identity_sql(t: &Table, column: &str, id: &Identity) -> String {
     )
 }
 
-/// What `GENERATED ALWAYS` does to code that writes the column.
+/// What `GENERATED ALWAYS` does to code that writes the column: every insert that
+/// supplies it fails at once, so it is refused by default (like a dropped default of a
+/// NOT NULL column, the other way round).
 fn refuses_values(t: &Table, c: &Column) -> String {
     format!("From this step on, inserts into {} that supply {} fail (SQLSTATE 428C9) unless they say OVERRIDING SYSTEM VALUE, and updates can only set it to DEFAULT.", t.display_name(), c.name)
 }
@@ -136,7 +138,7 @@ fn add(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column, id: &Identity) {
         return;
     }
     let spec = if id.always {
-        spec.review(HazardKind::BreaksClients, refuses_values(t, c))
+        spec.hazard(HazardKind::BreaksClients, refuses_values(t, c))
     } else {
         spec.review(HazardKind::BreaksClients, format!("Inserts into {} that omit {} take it from the sequence from this step on. Code that still supplies its own values can collide with the sequence's later values (SQLSTATE 23505 where the column is unique): supply none once this step has run.", t.display_name(), c.name))
     };
@@ -175,7 +177,7 @@ fn from_serial(cx: &mut Ctx<'_>, t: &Table, c: &Column, seq: &str, id: &Identity
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, &c.name));
     if id.always {
-        spec = spec.review(HazardKind::BreaksClients, refuses_values(t, c));
+        spec = spec.hazard(HazardKind::BreaksClients, refuses_values(t, c));
     }
     spec = spec.review(HazardKind::BreaksClients, format!("The sequence {seq} is dropped: code that calls nextval/currval on it by name fails (SQLSTATE 42P01); pg_get_serial_sequence({}, {}) names the new one.", literal(&t.qualified()), literal(&c.name)));
     cx.push(spec);
@@ -216,7 +218,7 @@ fn alter_identity(cx: &mut Ctx<'_>, t: &Table, c: &Column, a: &Identity, b: &Ide
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, &c.name));
     if b.always && !a.always {
-        spec = spec.review(HazardKind::BreaksClients, refuses_values(t, c));
+        spec = spec.hazard(HazardKind::BreaksClients, refuses_values(t, c));
     }
     if (a.increment > 0) != (b.increment > 0) {
         spec = spec.review(HazardKind::BreaksClients, format!("{}.{} now counts the other way from its current value: new values can meet ones the table already holds (SQLSTATE 23505 where the column is unique).", t.display_name(), c.name));
