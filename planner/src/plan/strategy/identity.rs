@@ -56,7 +56,14 @@ fn refuses_values(t: &Table, c: &Column) -> String {
 /// Whether the old table has a B-tree index (or key) that leads with the column, so
 /// that its largest and smallest values are one index probe away.
 fn indexed(cx: &Ctx<'_>, t: &Table, old: &Column) -> bool {
-    let Some(o) = cx.old.table(&t.schema, &t.name) else {
+    // The old table, also across a rename.
+    let now = (t.schema.clone(), t.name.clone());
+    let Some(o) = cx
+        .old
+        .tables
+        .iter()
+        .find(|o| cx.renames.table(&o.schema, &o.name) == now)
+    else {
         return false;
     };
     let leads = |cols: &[String]| cols.first() == Some(&old.name);
@@ -385,6 +392,17 @@ mod tests {
         let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind).collect();
         assert_eq!(kinds, [StepKind::AddIdentity]);
         assert!(!p.steps[0].scan && !p.steps[0].rewrite);
+    }
+
+    #[test]
+    fn the_index_is_found_across_renames() {
+        let p = plan_of(
+            "type T @wes_table @wes_uid(value: \"t\") { id: Int! @wes_pk n: Int! @wes_index @wes_uid(value: \"n\") }",
+            "type U @wes_table @wes_uid(value: \"t\") { id: Int! @wes_pk m: Int! @wes_index @wes_identity @wes_uid(value: \"n\") }",
+        );
+        assert!(errors(&p).is_empty(), "{:?}", p.diagnostics);
+        let add = p.steps.iter().find(|s| s.kind == StepKind::AddIdentity);
+        assert!(add.is_some_and(|s| s.sql.contains("\"public\".\"u\" ALTER COLUMN \"m\"")));
     }
 
     #[test]
