@@ -114,7 +114,8 @@ pub enum Change {
         column: Column,
     },
     /// A column's identity or serial-ness changed: identity added, dropped or altered,
-    /// a serial column made identity or plain (`old` is the column as it was). It also
+    /// a serial column made identity or plain, or its sequence's name changed (`old` is
+    /// the column as it was). It also
     /// carries the column's change of default, and of nullability when the identity
     /// goes (PostgreSQL refuses both on an identity column).
     ChangeIdentity {
@@ -716,7 +717,7 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                 // A change of identity or serial-ness carries the default, and a dropped
                 // identity the nullability: PostgreSQL refuses both on an identity column,
                 // and a serial column's default is its own (`strategy::identity`).
-                let sequence = a.identity != b.identity || a.serial.is_some() != b.serial.is_some();
+                let sequence = a.identity != b.identity || a.serial != b.serial;
                 if a.default != b.default && !sequence {
                     match &b.default {
                         Some(_) => out.push(Change::SetDefault {

@@ -198,6 +198,9 @@ pub enum StepKind {
     /// A serial column becomes a plain column: its default and its sequence are dropped
     /// (contract).
     DropSerial,
+    /// `ALTER SEQUENCE ... RENAME TO`: a serial column's sequence takes the name the schema
+    /// gives it (after a table rename, or a changed `@wes_serial(sequence:)`).
+    RenameSequence,
 }
 
 /// The closed list of hazards. Stable snake_case names; `wesley plan --allow` and
@@ -588,6 +591,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 46);
+        assert_eq!(StepKind::ALL.len(), 47);
     }
 }

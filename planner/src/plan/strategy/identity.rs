@@ -18,6 +18,9 @@
 //!   column's new default (and, for an identity, its new nullability) is set in the same
 //!   step: PostgreSQL refuses both on an identity column, and a serial column's default
 //!   is the serial's own. Adding an identity drops a plain default first, likewise.
+//! - a serial column's sequence renamed to the name the schema gives it (after a table
+//!   rename, or a changed `sequence:`): `ALTER SEQUENCE ... RENAME TO`, which locks only
+//!   the sequence.
 //! - no online path (error E0106): an unindexed column made identity, identity back to serial, serial added to an existing
 //!   column, a new identity or serial column on an existing table (PostgreSQL fills it
 //!   by rewriting the table), and a type change of a sequence-backed column.
@@ -81,6 +84,7 @@ pub fn plan(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column) {
         (Some(a), None, Some(b), None) => alter_identity(cx, t, c, a, b),
         (Some(_), None, None, None) => drop_identity(cx, t, c),
         (None, Some(seq), None, None) => drop_serial(cx, t, c, seq),
+        (None, Some(from), None, Some(to)) => rename_sequence(cx, t, c, from, to),
         _ => {
             let what = if old.identity.is_some() {
                 "an identity column cannot become a serial column"
@@ -302,6 +306,27 @@ fn drop_serial(cx: &mut Ctx<'_>, t: &Table, c: &Column, seq: &str) {
         .lock(t, LockMode::AccessExclusive)
         .requires(c_key(t, &c.name));
     let spec = without_sequence(spec, t, c, &format!("the next value of {seq}"));
+    cx.push(spec);
+}
+
+/// A serial column's sequence renamed to the name the schema gives it: PostgreSQL does
+/// not rename it with its table, and `serial` names it after the table.
+fn rename_sequence(cx: &mut Ctx<'_>, t: &Table, c: &Column, from: &str, to: &str) {
+    let spec = cx
+        .on(
+            t,
+            StepKind::RenameSequence,
+            Some(&c.name),
+            Phase::Expand,
+            format!("Rename sequence {from} of serial column {}.{} to {to}", t.display_name(), c.name),
+            stmts(&[format!(
+                "ALTER SEQUENCE {} RENAME TO {}",
+                qualified(&t.schema, from),
+                ident(to)
+            )]),
+        )
+        .requires(c_key(t, &c.name))
+        .hazard(HazardKind::BreaksClients, format!("Code that calls the sequence {from} by name (nextval, currval, setval) fails from this step on (SQLSTATE 42P01); the column's default follows the rename."));
     cx.push(spec);
 }
 
