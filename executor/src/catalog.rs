@@ -78,6 +78,21 @@ SELECT json_build_object(
           'sequence', (SELECT sn.nspname || '.' || s.relname FROM pg_depend d
             JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
             WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+              AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') LIMIT 1),
+          'owned_sequence', (SELECT json_build_object('name', s.relname,
+              'same_schema', s.relnamespace = c.relnamespace,
+              'start', sq.seqstart, 'increment', sq.seqincrement,
+              'plain', NOT sq.seqcycle AND sq.seqcache = 1 AND sq.seqtypid = a.atttypid
+                AND sq.seqmax = CASE WHEN sq.seqincrement < 0 THEN -1
+                  ELSE CASE sq.seqtypid WHEN 'int2'::regtype THEN 32767 WHEN 'int4'::regtype THEN 2147483647 ELSE 9223372036854775807 END END
+                AND sq.seqmin = CASE WHEN sq.seqincrement > 0 THEN 1
+                  ELSE CASE sq.seqtypid WHEN 'int2'::regtype THEN -32768 WHEN 'int4'::regtype THEN -2147483648 ELSE -9223372036854775808 END END,
+              'nextval_default', ad.adbin IS NOT NULL
+                AND pg_get_expr(ad.adbin, ad.adrelid) = 'nextval(' || quote_literal(s.oid::regclass::text) || '::regclass)')
+            FROM pg_depend d
+            JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+            JOIN pg_sequence sq ON sq.seqrelid = s.oid
+            WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
               AND d.refobjid = c.oid AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') LIMIT 1)
         ) ORDER BY a.attnum)
         FROM pg_attribute a
@@ -303,6 +318,26 @@ pub struct Column {
     pub inherited: bool,
     /// The sequence the column owns (serial, identity).
     pub sequence: Option<String>,
+    /// That sequence in detail.
+    pub owned_sequence: Option<OwnedSequence>,
+}
+
+/// The sequence a column owns (`pg_sequence`, through its `a` or `i` dependency).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OwnedSequence {
+    /// Its name (without the schema).
+    pub name: String,
+    /// It is in the table's schema.
+    pub same_schema: bool,
+    /// `START WITH`.
+    pub start: i64,
+    /// `INCREMENT BY`.
+    pub increment: i64,
+    /// Every other option is PostgreSQL's default for a sequence of the column's type
+    /// (no CYCLE, CACHE 1, the type's range on the sequence's side of zero).
+    pub plain: bool,
+    /// The column's default is exactly `nextval` of this sequence (a serial column).
+    pub nextval_default: bool,
 }
 
 /// A constraint (`pg_constraint`).

@@ -378,6 +378,79 @@ fn column_type(c: &catalog::Column, names: &Names) -> Result<(String, Option<Str
     Ok((wrap(hint.to_string()), Some(base.to_string())))
 }
 
+/// `@wes_identity(...)` for an identity column, `@wes_serial` for a column whose default
+/// is `nextval` of a sequence it owns in the table's schema (with `true`: its default is
+/// the directive's), or `None` (a note says what is not written). `q` is the table's
+/// qualified name for notes.
+fn sequence_directive(
+    c: &catalog::Column,
+    table: &str,
+    q: &str,
+    note: &mut dyn FnMut(String),
+) -> Option<(String, bool)> {
+    let seq = c.owned_sequence.as_ref();
+    let options_note = |note: &mut dyn FnMut(String), s: &catalog::OwnedSequence| {
+        if !s.plain {
+            note(format!(
+                "sequence {} of {q}.{}: options the dialect does not write (its type, CACHE, CYCLE, MINVALUE or MAXVALUE); a database generated from this file gets PostgreSQL's defaults",
+                s.name, c.name
+            ));
+        }
+    };
+    if c.identity == "a" || c.identity == "d" {
+        let mut args = Vec::new();
+        if c.identity == "a" {
+            args.push("generated: ALWAYS".to_string());
+        }
+        if let Some(s) = seq {
+            let increment = s.increment;
+            let default_start = wesley_planner::model::Identity::default_start(increment);
+            let in_range = if increment > 0 {
+                s.start >= 1
+            } else {
+                s.start <= -1
+            };
+            if s.start != default_start && in_range {
+                args.push(format!("start: {}", s.start));
+            } else if !in_range {
+                note(format!(
+                    "identity {q}.{} starts at {}, outside the dialect's range for increment {increment}; written without `start:`",
+                    c.name, s.start
+                ));
+            }
+            if increment != 1 {
+                args.push(format!("increment: {increment}"));
+            }
+            options_note(note, s);
+        }
+        let d = if args.is_empty() {
+            "@wes_identity".to_string()
+        } else {
+            format!("@wes_identity({})", args.join(", "))
+        };
+        return Some((d, false));
+    }
+    let s = seq?;
+    let integer = !c.array && matches!(c.ty.as_str(), "smallint" | "integer" | "bigint");
+    if !(s.nextval_default && s.same_schema && integer && c.not_null && c.generated.is_empty()) {
+        return None;
+    }
+    options_note(note, s);
+    if s.start != 1 || s.increment != 1 {
+        note(format!(
+            "sequence {} of serial column {q}.{} starts at {} and increments by {}; a database generated from this file gets 1 and 1",
+            s.name, c.name, s.start, s.increment
+        ));
+    }
+    let derived = wesley_planner::naming::pg_object_name(table, &c.name, "seq");
+    let d = if s.name == derived {
+        "@wes_serial".to_string()
+    } else {
+        format!("@wes_serial(sequence: {})", gql_str(&s.name))
+    };
+    Some((d, true))
+}
+
 /// `@wes_default(...)` for a default as the server prints it.
 fn default_directive(text: &str, c: &catalog::Column, names: &Names) -> Option<String> {
     let t = text.trim();
@@ -496,6 +569,8 @@ fn write_table(
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
     let mut written: BTreeSet<String> = BTreeSet::new();
     let mut comments: BTreeMap<String, String> = BTreeMap::new();
+    // Columns written with `@wes_serial`: their `nextval` default is the directive's.
+    let mut serial: BTreeSet<String> = BTreeSet::new();
     for c in &t.columns {
         let field = &fields[&c.name];
         match column_type(c, names) {
@@ -518,6 +593,12 @@ fn write_table(
                 if let Some(sql) = sql {
                     dirs.push(format!("@wes_type(sql: {})", gql_str(&sql)));
                 }
+                if let Some((d, is_serial)) = sequence_directive(c, &t.name, &q, &mut note) {
+                    dirs.push(d);
+                    if is_serial {
+                        serial.insert(c.name.clone());
+                    }
+                }
                 // The comment becomes the field's description, written as a quoted
                 // string (a block string's indentation rules could change it).
                 let desc = c
@@ -539,14 +620,8 @@ fn write_table(
                 acl.join(", ")
             ));
         }
-        if c.identity == "a" || c.identity == "d" {
-            note(format!(
-                "identity column {q}.{} (GENERATED {} AS IDENTITY, sequence {}): written as a plain column",
-                c.name,
-                if c.identity == "a" { "ALWAYS" } else { "BY DEFAULT" },
-                c.sequence.as_deref().unwrap_or("?")
-            ));
-        } else if let Some(seq) = &c.sequence {
+        let identity = c.identity == "a" || c.identity == "d";
+        if let (Some(seq), false, false) = (&c.sequence, identity, serial.contains(&c.name)) {
             note(format!(
                 "sequence {seq}, owned by {q}.{} (serial): the column keeps its default, but the dialect does not create sequences; create it before `wesley generate` of this file runs elsewhere",
                 c.name
@@ -571,6 +646,9 @@ fn write_table(
         let (Some(d), Some(f), "") = (&c.default, field_of(&c.name), c.generated.as_str()) else {
             continue;
         };
+        if serial.contains(&c.name) {
+            continue;
+        }
         match default_directive(d, c, names) {
             Some(dir) => out.field_dirs.entry(f).or_default().push(dir),
             None => note(format!(

@@ -127,12 +127,37 @@ pub fn seed_sql(schema: &Schema, rows: usize) -> String {
             cols.push(ident(&c.name));
             exprs.push(expr);
         }
+        // Every column gets a value, identity columns too: `GENERATED ALWAYS` ones only
+        // take it with `OVERRIDING SYSTEM VALUE`.
+        let overriding = if t
+            .columns
+            .iter()
+            .any(|c| c.identity.is_some_and(|i| i.always))
+        {
+            " OVERRIDING SYSTEM VALUE"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "INSERT INTO {} ({}) SELECT {} FROM (SELECT g, {self_key} AS wesley_self FROM generate_series(1, {rows}) g) base{joins};\n",
+            "INSERT INTO {} ({}){overriding} SELECT {} FROM (SELECT g, {self_key} AS wesley_self FROM generate_series(1, {rows}) g) base{joins};\n",
             t.qualified(),
             cols.join(", "),
             exprs.join(", ")
         ));
+        // The sequences of identity and serial columns move past the values just
+        // inserted, so that later inserts that leave the column out do not collide.
+        for c in &t.columns {
+            let ascending = c.identity.map_or(c.serial.is_some(), |i| i.increment > 0);
+            if ascending && !c.ty.array {
+                out.push_str(&format!(
+                    "SELECT setval(pg_get_serial_sequence({}, {}), GREATEST((SELECT max({}) FROM {}), 1));\n",
+                    literal(&t.qualified()),
+                    literal(&c.name),
+                    ident(&c.name),
+                    t.qualified()
+                ));
+            }
+        }
     }
     out
 }

@@ -7,7 +7,9 @@
 //!
 //! * enums sorted by qualified name, values in declaration order (order matters in SQL);
 //! * tables sorted by qualified name; columns sorted by name, each with its type as
-//!   `format_type()` prints it, `not_null`, and `has_default`;
+//!   `format_type()` prints it, `not_null`, and `has_default`; an identity column its
+//!   generation, start and increment, a serial column `serial` (the sequence's name is
+//!   not compared);
 //! * primary key (name, ordered columns), uniques (and `nulls_not_distinct` where set),
 //!   foreign keys (name, columns, referenced table and columns, actions), checks (name
 //!   only), indexes (name, columns, method, unique, `nulls_not_distinct` where set,
@@ -90,11 +92,30 @@ pub struct CanonColumn {
     pub ty: String,
     /// NOT NULL.
     pub not_null: bool,
-    /// It has a default (the expression is compared apart).
+    /// It has a default (the expression is compared apart). A serial column has one.
     pub has_default: bool,
+    /// `GENERATED ... AS IDENTITY`; absent from the JSON for other columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<CanonIdentity>,
+    /// Its default is `nextval` of a sequence it owns (a serial column); absent from the
+    /// JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub serial: bool,
     /// `COMMENT ON COLUMN` (`col_description`); absent from the JSON when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An identity column's generation and sequence (`pg_attribute.attidentity`,
+/// `pg_sequence`).
+pub struct CanonIdentity {
+    /// `ALWAYS` or `BY DEFAULT`.
+    pub generated: String,
+    /// The sequence's `START WITH`.
+    pub start: i64,
+    /// Its `INCREMENT BY`.
+    pub increment: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,7 +275,13 @@ pub fn canonical_table(t: &Table) -> CanonTable {
                 name: col.name.clone(),
                 ty: col.ty.canonical(),
                 not_null: !col.nullable,
-                has_default: col.default.is_some(),
+                has_default: col.default.is_some() || col.serial.is_some(),
+                identity: col.identity.map(|i| CanonIdentity {
+                    generated: i.generated().to_string(),
+                    start: i.start,
+                    increment: i.increment,
+                }),
+                serial: col.serial.is_some(),
                 comment: col.comment.clone(),
             })
             .collect(),

@@ -37,7 +37,14 @@ pub fn generate(schema: &Schema) -> String {
         }
     };
     section("Enums", schema.enums.iter().map(create_enum).collect());
-    section("Tables", schema.tables.iter().map(create_table).collect());
+    section(
+        "Tables",
+        schema
+            .tables
+            .iter()
+            .flat_map(|t| std::iter::once(create_table(t)).chain(rename_serial_sequences(t)))
+            .collect(),
+    );
     section(
         "Comments",
         schema.tables.iter().flat_map(comments).collect(),
@@ -87,11 +94,25 @@ pub fn create_enum(e: &EnumType) -> String {
     )
 }
 
-/// One column definition: `"name" type [NOT NULL] [DEFAULT expr]`.
+/// One column definition: `"name" type [NOT NULL] [DEFAULT expr]`, with `GENERATED ...
+/// AS IDENTITY` for an identity column. A serial column is written with the `serial`
+/// type (`smallserial`, `serial`, `bigserial`), which makes PostgreSQL create the
+/// sequence, owned by the column, under the name [`crate::naming::pg_object_name`]
+/// derives.
 pub fn column_def(c: &Column) -> String {
-    let mut s = format!("{} {}", ident(&c.name), c.ty.to_sql());
+    let ty = match (&c.serial, &c.ty.base) {
+        (Some(_), crate::types::BaseType::SmallInt) => "smallserial".to_string(),
+        (Some(_), crate::types::BaseType::Integer) => "serial".to_string(),
+        (Some(_), crate::types::BaseType::BigInt) => "bigserial".to_string(),
+        _ => c.ty.to_sql(),
+    };
+    let mut s = format!("{} {ty}", ident(&c.name));
     if !c.nullable {
         s.push_str(" NOT NULL");
+    }
+    if let Some(id) = &c.identity {
+        s.push(' ');
+        s.push_str(&id.sql());
     }
     if let Some(d) = &c.default {
         s.push_str(" DEFAULT ");
@@ -126,6 +147,26 @@ pub fn create_table(t: &Table) -> String {
         t.qualified(),
         lines.join(",\n  ")
     )
+}
+
+/// `ALTER SEQUENCE ... RENAME TO` for each serial column of a new table whose sequence
+/// has another name than the one `serial` gives it (an existing database's name, kept by
+/// `@wes_serial(sequence:)`).
+pub fn rename_serial_sequences(t: &Table) -> Vec<String> {
+    t.columns
+        .iter()
+        .filter_map(|c| {
+            let name = c.serial.as_ref()?;
+            let derived = crate::naming::pg_object_name(&t.name, &c.name, "seq");
+            (*name != derived).then(|| {
+                format!(
+                    "ALTER SEQUENCE {} RENAME TO {}",
+                    qualified(&t.schema, &derived),
+                    ident(name)
+                )
+            })
+        })
+        .collect()
 }
 
 /// What a `COMMENT ON` statement is about: a table, or one of its columns.

@@ -169,6 +169,70 @@ pub struct Column {
     pub convert: Option<Convert>,
     /// The GraphQL description of the field: `COMMENT ON COLUMN`. Never empty.
     pub comment: Option<String>,
+    /// `@wes_identity`: `GENERATED ... AS IDENTITY` (an integer column, NOT NULL, without
+    /// a default).
+    pub identity: Option<Identity>,
+    /// `@wes_serial`: the column's default is `nextval` of a sequence it owns (what
+    /// `serial` creates). The name of that sequence; only the presence is compared.
+    pub serial: Option<String>,
+}
+
+impl Column {
+    /// Values come from a sequence: an identity or a serial column.
+    pub fn is_sequence_backed(&self) -> bool {
+        self.identity.is_some() || self.serial.is_some()
+    }
+}
+
+/// `GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY (START WITH s INCREMENT BY i)`. The
+/// start and increment are always filled in (PostgreSQL's defaults: increment 1; start 1
+/// for an ascending sequence, -1 for a descending one), so a schema that spells them out
+/// and one that leaves them to PostgreSQL are the same schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// `ALWAYS` (an explicit value needs `OVERRIDING SYSTEM VALUE`); else `BY DEFAULT`.
+    pub always: bool,
+    /// `START WITH`.
+    pub start: i64,
+    /// `INCREMENT BY` (never 0).
+    pub increment: i64,
+}
+
+impl Identity {
+    /// PostgreSQL's start for a sequence with this increment when none is given.
+    pub fn default_start(increment: i64) -> i64 {
+        if increment < 0 {
+            -1
+        } else {
+            1
+        }
+    }
+
+    /// `ALWAYS` or `BY DEFAULT`.
+    pub fn generated(&self) -> &'static str {
+        if self.always {
+            "ALWAYS"
+        } else {
+            "BY DEFAULT"
+        }
+    }
+
+    /// `GENERATED ... AS IDENTITY`, with the sequence options that differ from
+    /// PostgreSQL's defaults.
+    pub fn sql(&self) -> String {
+        let mut opts = Vec::new();
+        if self.start != Identity::default_start(self.increment) {
+            opts.push(format!("START WITH {}", self.start));
+        }
+        if self.increment != 1 {
+            opts.push(format!("INCREMENT BY {}", self.increment));
+        }
+        let mut s = format!("GENERATED {} AS IDENTITY", self.generated());
+        if !opts.is_empty() {
+            s.push_str(&format!(" ({})", opts.join(" ")));
+        }
+        s
+    }
 }
 
 /// `@wes_convert(from: "varchar(40)", using: "left(code, 32)")`: the conversion to use

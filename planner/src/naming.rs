@@ -63,6 +63,30 @@ pub fn fit(full: &str) -> String {
     format!("{}_{}", &full[..cut], tag)
 }
 
+/// The name PostgreSQL derives from two names and a label (`makeObjectName`), as it
+/// names the sequence of a `serial` column (`<table>_<column>_seq`): the longer of the
+/// two names is shortened, a byte at a time, until the whole fits in 63 bytes, and cut
+/// at a character boundary. (PostgreSQL appends a number when the name is taken.)
+pub fn pg_object_name(name1: &str, name2: &str, label: &str) -> String {
+    let overhead = 1 + label.len() + 1;
+    let avail = MAX_IDENT_BYTES.saturating_sub(overhead);
+    let (mut n1, mut n2) = (name1.len(), name2.len());
+    while n1 + n2 > avail {
+        if n1 > n2 {
+            n1 -= 1;
+        } else {
+            n2 -= 1;
+        }
+    }
+    let clip = |s: &str, mut n: usize| {
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s[..n].to_string()
+    };
+    format!("{}_{}_{label}", clip(name1, n1), clip(name2, n2))
+}
+
 /// An 8-hex-digit tag of some text, for naming anonymous constraints by their content.
 pub fn short_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
@@ -207,6 +231,18 @@ mod tests {
         assert_eq!(sorted, RESERVED);
         assert!(is_reserved("user"));
         assert!(!is_reserved("users"));
+    }
+
+    #[test]
+    fn serial_sequence_names_shorten_like_postgresql() {
+        assert_eq!(pg_object_name("item", "id", "seq"), "item_id_seq");
+        // The longer name loses a byte at a time; on a tie the second one does.
+        let n = pg_object_name(&"t".repeat(40), &"a".repeat(30), "seq");
+        assert_eq!(n, format!("{}_{}_seq", "t".repeat(29), "a".repeat(29)));
+        assert_eq!(n.len(), 63);
+        // Never inside a character.
+        let n = pg_object_name(&"é".repeat(40), "id", "seq");
+        assert!(n.len() <= 63 && n.ends_with("_id_seq"), "{n}");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Synthetic SDL schemas for tests and benchmarks.
 //!
 //! [`schema`] writes a valid schema of any size: tables `T0000`, `T0001`, … each with an
-//! `id: ID! @wes_pk` key, a mix of scalar types (nullable and not), defaults, enum
-//! columns, check constraints, unique constraints, foreign keys to earlier tables,
-//! field-level and type-level indexes, and now and then tenant row-level security.
+//! `id: ID! @wes_pk` key, a mix of scalar types (nullable and not), defaults, identity
+//! and serial columns, enum columns, check constraints, unique constraints, foreign keys
+//! to earlier tables, field-level and type-level indexes, and now and then tenant
+//! row-level security.
 //! [`shuffled`] writes the same schema with its definitions, fields and directives in
 //! another order (and some comments and descriptions added), so it must hash alike.
 //!
@@ -391,6 +392,22 @@ fn build_table(
             };
             dirs.push(d);
         }
+        // Some non-null integers without a default take their values from a sequence.
+        if !nullable
+            && !with_default
+            && matches!(kind, Kind::Int | Kind::BigInt)
+            && rng.chance(1, 3)
+        {
+            dirs.push(
+                match rng.below(4) {
+                    0 => "@wes_identity",
+                    1 => "@wes_identity(generated: ALWAYS)",
+                    2 => "@wes_identity(start: 1000, increment: 10)",
+                    _ => "@wes_serial",
+                }
+                .to_string(),
+            );
+        }
         if kind == Kind::Int && rng.chance(1, 3) {
             dirs.push(format!("@wes_check(expr: \"{column} >= 0\")"));
         }
@@ -600,6 +617,8 @@ pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
                         && !x.starts_with("@wes_unique")
                         && !x.starts_with("@wes_index")
                         && !x.starts_with("@wes_check")
+                        && !x.starts_with("@wes_identity")
+                        && !x.starts_with("@wes_serial")
                 })
         };
         match rng.below(5) {

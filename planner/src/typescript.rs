@@ -9,7 +9,7 @@
 //! the reasons. Keys are the SQL column names, because node-postgres keys a row by the
 //! names PostgreSQL returns; type names are the GraphQL names in PascalCase.
 
-use crate::model::{Column, Schema, Table};
+use crate::model::{Column, Identity, Schema, Table};
 use crate::types::{BaseType, SqlType};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -156,12 +156,29 @@ fn table_types(
     let mut row = format!(
         "/** A row of `{what}`, as node-postgres returns it for `SELECT *`.{about} */\nexport interface {name} {{\n"
     );
+    let always = table
+        .columns
+        .iter()
+        .any(|c| c.identity.is_some_and(|i| i.always));
+    let sequences = if table.columns.iter().any(Column::is_sequence_backed) {
+        " (identity and serial columns too)"
+    } else {
+        ""
+    };
+    let (absent, update_absent) = if always {
+        (
+            "; `GENERATED ALWAYS` identity columns are absent",
+            ", except `GENERATED ALWAYS` identity columns",
+        )
+    } else {
+        ("", "")
+    };
     let mut insert = format!(
-        "/** The values of an `INSERT INTO {what}`: columns with a default and nullable columns may be left out. */\n\
+        "/** The values of an `INSERT INTO {what}`: columns with a default{sequences} and nullable columns may be left out{absent}. */\n\
          export interface {name}Insert {{\n"
     );
     let mut update = format!(
-        "/** The values of an `UPDATE {what}`: any of the columns. */\nexport interface {name}Update {{\n"
+        "/** The values of an `UPDATE {what}`: any of the columns{update_absent}. */\nexport interface {name}Update {{\n"
     );
     for column in &table.columns {
         let key = property(&column.name);
@@ -214,6 +231,16 @@ impl Presence {
 fn insert_presence(column: &Column) -> Option<Presence> {
     match column {
         Column {
+            identity: Some(Identity { always: true, .. }),
+            ..
+        } => None,
+        Column {
+            identity: Some(_), ..
+        }
+        | Column {
+            serial: Some(_), ..
+        }
+        | Column {
             default: Some(_), ..
         } => Some(Presence::Optional),
         Column { nullable: true, .. } => Some(Presence::Optional),

@@ -587,25 +587,43 @@ pub fn each_case(cases: &[PathBuf], check: impl Fn(&Path) + Sync) -> Vec<String>
 
 /// The inverse steps `wesley rollback` runs after the steps `ran` of plan `p`, in order:
 /// chosen by the plan file's own rule ([`planfile::ValidPlan::rollback_plan`]), as the
-/// internal steps (for their lock annotations). Panics when the plan cannot be rolled back.
+/// internal steps (for their lock annotations). `None` when the rollback is refused, which
+/// must be because a step whose undo is `refuses` ran (checked here).
 pub fn inverses_to_run<'a>(
     p: &'a wesley_planner::plan::Plan,
     ran: &std::collections::BTreeSet<String>,
-) -> Vec<&'a wesley_planner::plan::Step> {
+) -> Option<Vec<&'a wesley_planner::plan::Step>> {
     let valid = planfile::ValidPlan::from_file(planfile::to_plan_file(p))
         .unwrap_or_else(|e| panic!("the plan file does not validate: {e:?}"));
-    let chosen = valid
-        .rollback_plan(ran)
-        .unwrap_or_else(|e| panic!("the plan cannot be rolled back: {e}"));
-    chosen
-        .plan
+    let refusing = p
         .steps
         .iter()
-        .map(|v| {
-            p.rollback
-                .iter()
-                .find(|s| s.id == v.id)
-                .expect("an inverse step of the plan")
-        })
-        .collect()
+        .any(|s| ran.contains(&s.id) && matches!(s.undo, wesley_planner::plan::Undo::Refuses(_)));
+    let chosen = match valid.rollback_plan(ran) {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                refusing,
+                "the rollback is refused, but no step that refuses it ran: {e}"
+            );
+            return None;
+        }
+    };
+    assert!(
+        !refusing,
+        "a step that refuses rollback ran, but it was not refused"
+    );
+    Some(
+        chosen
+            .plan
+            .steps
+            .iter()
+            .map(|v| {
+                p.rollback
+                    .iter()
+                    .find(|s| s.id == v.id)
+                    .expect("an inverse step of the plan")
+            })
+            .collect(),
+    )
 }

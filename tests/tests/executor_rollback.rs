@@ -91,6 +91,15 @@ fn assert_rolled_back(db: &TestDb, plan: &PlanFile, stays: bool, what: &str) {
     assert_eq!(invalid_indexes(db), 0, "{what}: invalid index left");
 }
 
+/// Whether a step before contract whose undo is `refuses` (a serial column made identity)
+/// runs up to `until`: the rollback must then be refused.
+fn refused_until(plan: &PlanFile, until: Phase) -> bool {
+    plan.steps.iter().any(|s| {
+        s.phase().is_some_and(|p| p <= until)
+            && s.undo.as_ref().is_some_and(|u| u.kind == "refuses")
+    })
+}
+
 /// Whether a step whose undo is `stays` (an added enum value) is among the first `n`
 /// phases' steps.
 fn stays_until(plan: &PlanFile, until: Phase) -> bool {
@@ -116,6 +125,18 @@ fn roll_back_case(dir: &Path) {
         let before = kept_digests(&db, &all);
         work.apply(&plan_path, &db, &["--until", until.as_str(), "--json"])
             .expect_code(0, &format!("{what}: wesley apply --until"));
+        if refused_until(&plan, until) {
+            let paused = live_hash(&db);
+            let run = work.rollback(&plan_path, &db, &["--json"]);
+            run.expect_code(3, &format!("{what}: wesley rollback"));
+            assert_eq!(reason(&run.events()), "cannot_undo", "{what}");
+            assert_eq!(
+                live_hash(&db),
+                paused,
+                "{what}: a refused rollback changed the database"
+            );
+            continue;
+        }
         let run = work.rollback(&plan_path, &db, &["--json"]);
         run.expect_code(0, &format!("{what}: wesley rollback"));
         assert_eq!(reason(&run.events()), "done", "{what}");

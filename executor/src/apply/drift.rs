@@ -80,6 +80,26 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                             if x.has_default { "has" } else { "lacks" }
                         ));
                     }
+                    if x.identity != c.identity {
+                        out.push(format!(
+                            "column {t}.{} is {} instead of {}",
+                            c.name,
+                            identity(x.identity.as_ref()),
+                            identity(c.identity.as_ref())
+                        ));
+                    }
+                    if x.serial != c.serial {
+                        out.push(format!(
+                            "column {t}.{} {} serial (a default nextval of a sequence it owns){}",
+                            c.name,
+                            if x.serial { "is" } else { "is not" },
+                            if x.serial {
+                                ", which is not expected"
+                            } else {
+                                ""
+                            }
+                        ));
+                    }
                     if let Some(d) = comment(
                         &format!("column {t}.{}", c.name),
                         c.comment.as_deref(),
@@ -225,6 +245,17 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
         }
     }
     out
+}
+
+/// `GENERATED ... AS IDENTITY (START WITH s INCREMENT BY i)`, or `not an identity`.
+fn identity(i: Option<&wesley_planner::canon::CanonIdentity>) -> String {
+    match i {
+        Some(i) => format!(
+            "GENERATED {} AS IDENTITY (START WITH {} INCREMENT BY {})",
+            i.generated, i.start, i.increment
+        ),
+        None => "not an identity".to_string(),
+    }
 }
 
 /// A difference between the comment `what` should have (`want`, from the schema's

@@ -117,6 +117,19 @@ pub enum Change {
         /// The column as it becomes.
         column: Column,
     },
+    /// A column's identity or serial-ness changed: identity added, dropped or altered,
+    /// a serial column made identity or plain, or its sequence's name changed (`old` is
+    /// the column as it was). It also
+    /// carries the column's change of default, and of nullability when the identity
+    /// goes (PostgreSQL refuses both on an identity column).
+    ChangeIdentity {
+        /// The table it is on.
+        table: Table,
+        /// As it was.
+        old: Column,
+        /// The column as it becomes.
+        column: Column,
+    },
     /// A primary key on a table that had none.
     AddPrimaryKey {
         /// The table it is on.
@@ -727,7 +740,11 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                     });
                     continue; // the type strategy handles nullability and default too
                 }
-                if a.default != b.default {
+                // A change of identity or serial-ness carries the default, and a dropped
+                // identity the nullability: PostgreSQL refuses both on an identity column,
+                // and a serial column's default is its own (`strategy::identity`).
+                let sequence = a.identity != b.identity || a.serial != b.serial;
+                if a.default != b.default && !sequence {
                     match &b.default {
                         Some(_) => out.push(Change::SetDefault {
                             table: n.clone(),
@@ -741,13 +758,20 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                         }),
                     }
                 }
+                if sequence {
+                    out.push(Change::ChangeIdentity {
+                        table: n.clone(),
+                        old: a.clone(),
+                        column: b.clone(),
+                    });
+                }
                 if a.nullable && !b.nullable {
                     out.push(Change::SetNotNull {
                         table: n.clone(),
                         old: a.clone(),
                         column: b.clone(),
                     });
-                } else if !a.nullable && b.nullable {
+                } else if !a.nullable && b.nullable && !(sequence && a.identity.is_some()) {
                     out.push(Change::DropNotNull {
                         table: n.clone(),
                         column: b.clone(),

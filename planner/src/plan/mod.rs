@@ -196,6 +196,23 @@ closed_enum! {
         DisableRls,
         /// `COMMENT ON TABLE/COLUMN ... IS '...'` (or `IS NULL`).
         SetComment,
+        /// `ALTER COLUMN ... ADD GENERATED ... AS IDENTITY` on an existing column, and the
+        /// sequence moved past the column's values, in one transaction.
+        AddIdentity,
+        /// A serial column becomes an identity column keeping its next value: the default
+        /// and the old sequence go, the identity comes, in one transaction.
+        SerialToIdentity,
+        /// `ALTER COLUMN ... SET GENERATED` / `SET INCREMENT BY` / `SET START WITH` (the
+        /// sequence's current value is kept).
+        AlterIdentity,
+        /// `ALTER COLUMN ... DROP IDENTITY IF EXISTS` (contract).
+        DropIdentity,
+        /// A serial column becomes a plain column: its default and its sequence are dropped
+        /// (contract).
+        DropSerial,
+        /// `ALTER SEQUENCE ... RENAME TO`: a serial column's sequence takes the name the schema
+        /// gives it (after a table rename, or a changed `@wes_serial(sequence:)`).
+        RenameSequence,
     }
 }
 
@@ -648,6 +665,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 43);
+        assert_eq!(StepKind::ALL.len(), 49);
     }
 }

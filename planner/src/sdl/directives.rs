@@ -28,6 +28,10 @@ pub enum DirectiveKind {
     Default,
     /// `@wes_convert`: the conversion of a type change.
     Convert,
+    /// `@wes_identity`: `GENERATED ... AS IDENTITY`.
+    Identity,
+    /// `@wes_serial`: a column whose default is `nextval` of a sequence it owns.
+    Serial,
     /// `@wes_rls`: row-level security and its policies.
     Rls,
     /// `@wes_tenant`: a tenant-isolation policy.
@@ -71,6 +75,8 @@ pub fn canonical_directive(name: &str) -> Option<DirectiveKind> {
         "check" => DirectiveKind::Check,
         "default" => DirectiveKind::Default,
         "convert" => DirectiveKind::Convert,
+        "identity" => DirectiveKind::Identity,
+        "serial" => DirectiveKind::Serial,
         "rls" => DirectiveKind::Rls,
         "tenant" => DirectiveKind::Tenant,
         "owner" => DirectiveKind::Owner,

@@ -8,6 +8,10 @@ use super::*;
 use crate::model::{BaseTypeExt as _, Column, Volatility};
 
 pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
+    if c.is_sequence_backed() {
+        super::identity::refuse_new_column(cx, t, c);
+        return;
+    }
     let volatile = c
         .default
         .as_ref()

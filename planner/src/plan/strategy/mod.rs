@@ -9,6 +9,7 @@ mod comment;
 mod defaults;
 mod enums;
 mod foreign_key;
+mod identity;
 mod index;
 mod not_null;
 mod primary_key;
@@ -38,6 +39,11 @@ pub mod codes {
     pub const CYCLE: Code = Code::E0104;
     /// A backfill on a table without a primary key to batch by.
     pub const NO_KEY_FOR_BACKFILL: Code = Code::E0105;
+    /// An identity or serial change with no online path (an unindexed column made identity,
+    /// a new sequence-backed column on
+    /// an existing table, a serial added to an existing column, identity back to serial,
+    /// a type change of a sequence-backed column).
+    pub const UNSUPPORTED_SEQUENCE_CHANGE: Code = Code::E0106;
     /// A `@wes_convert` that does not apply (the type did not change from its `from`).
     pub const CONVERSION_IGNORED: Code = Code::W0110;
     /// An extension the new schema no longer declares: it stays installed.
@@ -460,6 +466,7 @@ pub fn plan_change(cx: &mut Ctx<'_>, change: &Change) {
         Change::DropNotNull { table, column } => not_null::drop(cx, table, column),
         Change::SetDefault { table, old, column } => defaults::set(cx, table, old, column),
         Change::DropDefault { table, old, .. } => defaults::drop(cx, table, old),
+        Change::ChangeIdentity { table, old, column } => identity::plan(cx, table, old, column),
         Change::AddPrimaryKey { table, key } => primary_key::add(cx, table, key),
         Change::DropPrimaryKey { table, key } => primary_key::drop(cx, table, key),
         Change::ReplacePrimaryKey { table, old, new } => primary_key::replace(cx, table, old, new),

@@ -55,9 +55,11 @@ fn attach(
             for u in super::unique::swap_back(
                 cx,
                 t,
-                &old.name,
-                &old.columns,
-                false,
+                &crate::model::Unique {
+                    name: old.name.clone(),
+                    columns: old.columns.clone(),
+                    nulls_not_distinct: false,
+                },
                 &key.name,
                 StepKind::AddPrimaryKey,
                 |index| {

@@ -55,6 +55,7 @@ pub fn create_extension(cx: &mut Ctx<'_>, ext: &str) {
 /// nothing. Foreign keys and policies are separate steps.
 pub fn create(cx: &mut Ctx<'_>, t: &Table) {
     let mut sql = vec![ddl::create_table(t)];
+    sql.extend(ddl::rename_serial_sequences(t));
     sql.extend(ddl::comments(t));
     sql.extend(t.indexes.iter().map(|i| ddl::create_index(t, i, false)));
     let mut spec = cx

@@ -115,6 +115,10 @@ fn chosen_conversion<'c>(
 }
 
 pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column) {
+    if old.is_sequence_backed() || new.is_sequence_backed() {
+        super::identity::refuse_type_change(cx, t, new);
+        return;
+    }
     let using = chosen_conversion(cx, t, old, new);
     if using.is_none() && in_place(&old.ty, &new.ty) {
         let spec = cx

@@ -127,21 +127,28 @@ pub fn drop_added(cx: &Ctx<'_>, t: &Table, name: &str) -> StepSpec {
 }
 
 /// The inverses of swapping constraint `new` (a unique constraint or primary key) for
-/// `old` in one transaction: `old`'s index built again concurrently as `<old>_old`, then
-/// one transaction that drops `new` and attaches that index as `old` (`attach` makes the
-/// `ADD CONSTRAINT ... USING INDEX` statement).
+/// `old` (its name, columns and `NULLS NOT DISTINCT`) in one transaction: `old`'s index
+/// built again concurrently as `<old>_old`, then one transaction that drops `new` and
+/// attaches that index as `old` (`attach` makes the `ADD CONSTRAINT ... USING INDEX`
+/// statement).
 pub fn swap_back(
     cx: &Ctx<'_>,
     t: &Table,
-    old_name: &str,
-    old_columns: &[String],
-    nulls_not_distinct: bool,
+    old: &Unique,
     new_name: &str,
     kind: StepKind,
     attach: impl Fn(&str) -> String,
 ) -> Vec<StepSpec> {
+    let (old_name, old_columns) = (&old.name, &old.columns);
     let tmp = naming::fit(&format!("{old_name}_old"));
-    let mut build = unique_index_step(cx, t, &tmp, old_columns, nulls_not_distinct, Phase::Expand);
+    let mut build = unique_index_step(
+        cx,
+        t,
+        &tmp,
+        old_columns,
+        old.nulls_not_distinct,
+        Phase::Expand,
+    );
     build
         .step
         .hazards
@@ -230,24 +237,15 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
         .review(HazardKind::BreaksClients, on_conflict_note(t, &old.columns))
         .after(&built);
     let mut spec = spec;
-    for u in swap_back(
-        cx,
-        t,
-        &old.name,
-        &old.columns,
-        old.nulls_not_distinct,
-        &new.name,
-        StepKind::AddUnique,
-        |index| {
-            alter(
-                t,
-                Alter::AddUniqueUsingIndex {
-                    name: &old.name,
-                    index,
-                },
-            )
-        },
-    ) {
+    for u in swap_back(cx, t, old, &new.name, StepKind::AddUnique, |index| {
+        alter(
+            t,
+            Alter::AddUniqueUsingIndex {
+                name: &old.name,
+                index,
+            },
+        )
+    }) {
         spec = spec.undo_by(u);
     }
     cx.push(spec);

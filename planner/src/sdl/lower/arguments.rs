@@ -154,6 +154,8 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::Check => &["expr", "name"],
         K::Default => &["value", "expr"],
         K::Convert => &["from", "using"],
+        K::Identity => &["generated", "start", "increment"],
+        K::Serial => &["sequence"],
         K::Rls => &[
             "enabled",
             "select",

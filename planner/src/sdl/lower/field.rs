@@ -9,7 +9,7 @@ use super::definitions::{DefKind, Definitions};
 use super::{defaults, p, Ctx, Fld};
 use crate::diag::Code;
 use crate::model::*;
-use crate::naming::snake_case;
+use crate::naming::{self, snake_case};
 use crate::sdl::directives::{arg, canonical_directive, Dir, DirectiveKind as K};
 use crate::sdl::locate;
 use crate::types::{self, BaseType, SqlType};
@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 /// reported). Enums the column uses are added to `used_enums`.
 pub(super) fn lower_field(
     cx: &mut Ctx<'_>,
+    table: &str,
     f: &Fld<'_>,
     defs: &Definitions<'_, '_>,
     used_enums: &mut BTreeMap<String, EnumType>,
@@ -105,6 +106,7 @@ pub(super) fn lower_field(
     let mut explicit_type: Option<SqlType> = None;
     let mut meta = Meta::default();
     let mut convert_dir = None;
+    let (mut identity_dir, mut serial_dir) = (None, None);
     for (d, k) in f.directives.iter().zip(&kinds_of_dirs) {
         let Some(k) = usable_directive(cx, d, *k, Site::Field) else {
             continue;
@@ -117,6 +119,8 @@ pub(super) fn lower_field(
             }
             K::Type => explicit_type = sql_type_arg(cx, d),
             K::Convert => convert_dir = Some(d),
+            K::Identity => identity_dir = Some(d),
+            K::Serial => serial_dir = Some(d),
             K::Uid | K::Sensitive | K::Pii | K::Weight | K::Critical => {
                 apply_meta(cx, &mut meta, d, k)
             }
@@ -198,6 +202,19 @@ pub(super) fn lower_field(
         default = defaults::enum_default(cx, f, e, default);
     }
 
+    let seq = super::identity::lower(
+        cx,
+        identity_dir,
+        serial_dir,
+        &f.name,
+        p(f.position),
+        &ty,
+        nullable,
+        default.is_some(),
+    );
+    let serial = seq
+        .serial
+        .map(|name| name.unwrap_or_else(|| naming::pg_object_name(table, &col_name, "seq")));
     let convert = convert_dir.and_then(|d| convert_from(cx, d, &col_name));
     let comment = super::description(
         cx,
@@ -214,6 +231,8 @@ pub(super) fn lower_field(
         meta,
         convert,
         comment,
+        identity: seq.identity,
+        serial,
     })
 }
 

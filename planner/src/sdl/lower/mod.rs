@@ -11,6 +11,8 @@
 //!   table-level directive or constraint goes here.
 //! - `field`: one column per field: its type, nullability and column directives. A new
 //!   column directive goes here (its default, if it has one, in `defaults`).
+//! - `identity`: `@wes_identity` and `@wes_serial` against the column's type,
+//!   nullability and default.
 //! - `defaults`: `@wes_default` against the column's type.
 //!   A type's description becomes the table's comment, a field's the column's
 //!   (`description`, in this module).
@@ -32,6 +34,7 @@ mod definitions;
 mod extensions;
 mod field;
 mod foreign_keys;
+mod identity;
 mod names;
 mod rls;
 mod table;

@@ -53,7 +53,7 @@ pub(super) fn lower_table<'d, 'a>(
 
     // Columns first, so that type-level directives can refer to any of them.
     for f in &o.fields {
-        let Some(col) = field::lower_field(cx, f, defs, used_enums) else {
+        let Some(col) = field::lower_field(cx, &table.name, f, defs, used_enums) else {
             continue;
         };
         if !cx.check_ident(&col.name, "column", p(f.position)) {
