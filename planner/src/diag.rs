@@ -105,6 +105,7 @@ codes! {
     E0060 Error "`@wes_tenant`/`@wes_owner` names an unknown column",
     E0061 Error "two objects share a PostgreSQL name",
     E0062 Error "policy reads an unknown or unquoted table",
+    E0063 Error "two values of one enum share a `@wes_uid`",
     W0100 Warning "unknown directive",
     W0101 Warning "reserved word as table or column name",
     W0102 Warning "table without a primary key",

@@ -81,6 +81,11 @@ pub struct EnumType {
     pub graphql_name: String,
     /// Labels, in sort order.
     pub values: Vec<String>,
+    /// Stable identities of labels (`@wes_uid` on an enum value), label → uid: the diff
+    /// pairs labels by them first, so a label whose uid stays is renamed. Not part of the
+    /// canonical form (the catalog has no such thing).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub uids: std::collections::BTreeMap<String, String>,
 }
 
 /// Metadata directives of a table or column (`@wes_uid`, `@wes_sensitive`, `@wes_pii`,

@@ -28,6 +28,14 @@ pub enum Change {
         /// As it becomes.
         new: EnumType,
     },
+    /// Labels renamed, paired by `@wes_uid` on the enum's values (from, to), in the old
+    /// order; an `AddEnumValues` of the same enum (as renamed) may follow.
+    RenameEnumValues {
+        /// The enum as it was.
+        old: EnumType,
+        /// Old label, new label.
+        renames: Vec<(String, String)>,
+    },
     /// Values removed or reordered: PostgreSQL cannot do this in place.
     RewriteEnum {
         /// As it was.
@@ -492,6 +500,22 @@ fn match_columns<'a>(
 pub struct Renames {
     tables: std::collections::BTreeMap<(String, String), (String, String)>,
     columns: std::collections::BTreeMap<(String, String, String), String>,
+    /// Renamed enum labels by enum (schema, name): (old label, new label).
+    enum_values: std::collections::BTreeMap<(String, String), Vec<(String, String)>>,
+}
+
+/// Labels of enum `o` renamed in `n`, paired by `@wes_uid` on the values, in the old
+/// order: a label whose uid moved to another label, never onto a label `o` still has
+/// (PostgreSQL renames one at a time; a swap is a reorder).
+pub(crate) fn enum_value_renames(o: &EnumType, n: &EnumType) -> Vec<(String, String)> {
+    o.values
+        .iter()
+        .filter_map(|label| {
+            let uid = o.uids.get(label)?;
+            let (to, _) = n.uids.iter().find(|(_, u)| *u == uid)?;
+            (to != label && !o.values.contains(to)).then(|| (label.clone(), to.clone()))
+        })
+        .collect()
 }
 
 impl Renames {
@@ -518,7 +542,44 @@ impl Renames {
                 }
             }
         }
-        Renames { tables, columns }
+        let enum_values = new
+            .enums
+            .iter()
+            .filter_map(|n| {
+                let o = old.enum_type(&n.schema, &n.name)?;
+                let r = enum_value_renames(o, n);
+                (!r.is_empty()).then(|| ((n.schema.clone(), n.name.clone()), r))
+            })
+            .collect();
+        Renames {
+            tables,
+            columns,
+            enum_values,
+        }
+    }
+
+    /// Whether default `b` of a column of type `ty` is default `a` with an enum label
+    /// renamed: the stored default follows the rename by itself (PostgreSQL keeps enum
+    /// values by OID), so there is nothing to change.
+    fn same_default_renamed(
+        &self,
+        ty: &crate::types::SqlType,
+        a: Option<&crate::model::Default>,
+        b: Option<&crate::model::Default>,
+    ) -> bool {
+        use crate::model::Default::Literal;
+        let (crate::types::BaseType::Enum { schema, name }, Some(Literal(a)), Some(Literal(b))) =
+            (&ty.base, a, b)
+        else {
+            return false;
+        };
+        self.enum_values
+            .get(&(schema.clone(), name.clone()))
+            .is_some_and(|r| {
+                r.iter().any(|(from, to)| {
+                    *a == crate::sql::literal(from) && *b == crate::sql::literal(to)
+                })
+            })
     }
 
     /// The table's name in the new schema (itself when it is dropped or unchanged).
@@ -626,13 +687,36 @@ pub fn diff(old: &Schema, new: &Schema) -> Vec<Change> {
             None => out.push(Change::CreateEnum(n.clone())),
             Some(o) if o.values == n.values => {}
             Some(o) => {
-                // Appending or inserting keeps every old value in its relative order.
-                let kept: Vec<&String> = n.values.iter().filter(|v| o.values.contains(v)).collect();
-                let in_order = kept.len() == o.values.len()
-                    && kept.iter().zip(&o.values).all(|(a, b)| *a == b);
-                if in_order {
-                    out.push(Change::AddEnumValues {
+                // Labels whose uid moved to another label are renamed first (never onto a
+                // label the enum still has: PostgreSQL renames one at a time).
+                let renames = enum_value_renames(o, n);
+                let mut renamed = o.clone();
+                for (from, to) in &renames {
+                    for v in &mut renamed.values {
+                        if v == from {
+                            *v = to.clone();
+                        }
+                    }
+                }
+                if !renames.is_empty() {
+                    out.push(Change::RenameEnumValues {
                         old: o.clone(),
+                        renames,
+                    });
+                }
+                // Appending or inserting keeps every old value in its relative order.
+                let kept: Vec<&String> = n
+                    .values
+                    .iter()
+                    .filter(|v| renamed.values.contains(v))
+                    .collect();
+                let in_order = kept.len() == renamed.values.len()
+                    && kept.iter().zip(&renamed.values).all(|(a, b)| *a == b);
+                if renamed.values == n.values {
+                    // Only renamed.
+                } else if in_order {
+                    out.push(Change::AddEnumValues {
+                        old: renamed,
                         new: n.clone(),
                     });
                 } else {
@@ -744,7 +828,10 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                 // identity the nullability: PostgreSQL refuses both on an identity column,
                 // and a serial column's default is its own (`strategy::identity`).
                 let sequence = a.identity != b.identity || a.serial != b.serial;
-                if a.default != b.default && !sequence {
+                if a.default != b.default
+                    && !sequence
+                    && !renames.same_default_renamed(&b.ty, a.default.as_ref(), b.default.as_ref())
+                {
                     match &b.default {
                         Some(_) => out.push(Change::SetDefault {
                             table: n.clone(),

@@ -114,6 +114,8 @@ closed_enum! {
         CreateEnum,
         /// `ALTER TYPE ... ADD VALUE` (with `BEFORE`/`AFTER` to keep the order).
         AddEnumValue,
+        /// `ALTER TYPE ... RENAME VALUE` (a label paired by `@wes_uid`; `breaks_clients`).
+        RenameEnumValue,
         /// `DROP TYPE` (contract).
         DropEnum,
         /// `CREATE TABLE` with its keys, checks, inline indexes and comments.
@@ -665,6 +667,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 49);
+        assert_eq!(StepKind::ALL.len(), 50);
     }
 }

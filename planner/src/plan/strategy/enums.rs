@@ -44,9 +44,57 @@ pub fn create(cx: &mut Ctx<'_>, e: &EnumType) {
     cx.push(spec);
 }
 
+/// Labels renamed in place, one step each, in the old order (`ALTER TYPE ... RENAME
+/// VALUE`: the type's lock only, no table's; stored values follow, as they are kept by
+/// the label's OID).
+pub fn rename_values(cx: &mut Ctx<'_>, e: &EnumType, renames: &[(String, String)]) {
+    let q = qualified(&e.schema, &e.name);
+    let rename = |from: &str, to: &str| {
+        format!(
+            "ALTER TYPE {q} RENAME VALUE {} TO {}",
+            literal(from),
+            literal(to)
+        )
+    };
+    let mut prev_id: Option<String> = None;
+    for (from, to) in renames {
+        let mut spec = cx
+            .global(
+                StepKind::RenameEnumValue,
+                &name(e, Some(to)),
+                Phase::Expand,
+                format!("Rename value {from} of enum {}.{} to {to}", e.schema, e.name),
+                stmts(&[rename(from, to)]),
+            )
+            .provides(enum_key(&e.schema, &e.name))
+            .hazard(HazardKind::BreaksClients, format!("From this step on, enum {}.{} has the label {to} instead of {from}: reads return {to}, and code that writes or compares {from} fails (SQLSTATE 22P02). Deploy code that knows both labels first.", e.schema, e.name))
+            .undo_by(
+                cx.global(
+                    StepKind::RenameEnumValue,
+                    &name(e, Some(from)),
+                    Phase::Expand,
+                    format!("Rename value {to} of enum {}.{} back to {from}", e.schema, e.name),
+                    stmts(&[rename(to, from)]),
+                )
+                .review(HazardKind::BreaksClients, format!("Enum {}.{} has the label {from} again.", e.schema, e.name)),
+            );
+        if let Some(p) = &prev_id {
+            spec = spec.after(p);
+        }
+        prev_id = Some(cx.push(spec));
+    }
+}
+
 pub fn add_values(cx: &mut Ctx<'_>, old: &EnumType, new: &EnumType) {
     let mut present: Vec<&String> = old.values.iter().collect();
-    let mut prev_id: Option<String> = None;
+    // After the renames of the same enum: positions name labels as renamed.
+    let key = enum_key(&new.schema, &new.name);
+    let mut prev_id: Option<String> = cx
+        .specs
+        .iter()
+        .rev()
+        .find(|s| s.step.kind == StepKind::RenameEnumValue && s.provides.contains(&key))
+        .map(|s| s.step.id.clone());
     for (i, v) in new.values.iter().enumerate() {
         if present.contains(&v) {
             continue;

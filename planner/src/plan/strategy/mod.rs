@@ -448,6 +448,7 @@ pub fn plan_change(cx: &mut Ctx<'_>, change: &Change) {
         ),
         Change::CreateEnum(e) => enums::create(cx, e),
         Change::AddEnumValues { old, new } => enums::add_values(cx, old, new),
+        Change::RenameEnumValues { old, renames } => enums::rename_values(cx, old, renames),
         Change::RewriteEnum { old, new } => enums::rewrite(cx, old, new),
         Change::DropEnum(e) => enums::drop(cx, e),
         Change::CreateTable(t) => table::create(cx, t),

@@ -142,14 +142,19 @@ pub(super) fn lower_field(
         if !cx.check_ident(&sql_name, "enum", p(f.position)) {
             return None;
         }
-        used_enums
-            .entry(type_name.clone())
-            .or_insert_with(|| EnumType {
-                schema: "public".into(),
-                name: sql_name.clone(),
-                graphql_name: type_name.clone(),
-                values: e.values.iter().map(|v| v.name.clone()).collect(),
-            });
+        if !used_enums.contains_key(type_name) {
+            let uids = enum_value_uids(cx, e);
+            used_enums.insert(
+                type_name.clone(),
+                EnumType {
+                    schema: "public".into(),
+                    name: sql_name.clone(),
+                    graphql_name: type_name.clone(),
+                    values: e.values.iter().map(|v| v.name.clone()).collect(),
+                    uids,
+                },
+            );
+        }
         BaseType::Enum {
             schema: "public".into(),
             name: sql_name,
@@ -263,4 +268,56 @@ fn convert_from(cx: &mut Ctx<'_>, d: &Dir<'_>, column: &str) -> Option<Convert> 
     }
     cx.sql_fragment(d, "using", &using, false, "a conversion expression")?;
     Some(Convert { from, using })
+}
+
+/// The `@wes_uid` of each value of enum `e` (label → uid). Any other directive has no
+/// meaning on an enum value and is reported as ignored (W0104, or W0100 when unknown);
+/// two values with one uid are E0063.
+fn enum_value_uids(
+    cx: &mut Ctx<'_>,
+    e: &graphql_parser::schema::EnumType<'_, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut uids = std::collections::BTreeMap::new();
+    let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for v in &e.values {
+        for d in &v.directives {
+            match canonical_directive(&d.name) {
+                Some(K::Uid) => {
+                    let Some(uid) = str_arg(cx, d, &["value", "id"]) else {
+                        continue;
+                    };
+                    if let Some(other) = seen.get(&uid) {
+                        cx.err(
+                            Code::E0063,
+                            p(d.position),
+                            format!(
+                                "values `{other}` and `{}` of enum `{}` both have `@wes_uid(value: \"{uid}\")`",
+                                v.name, e.name
+                            ),
+                            "give each value its own uid: it is how a renamed value is recognised",
+                        );
+                        continue;
+                    }
+                    seen.insert(uid.clone(), v.name.clone());
+                    uids.insert(v.name.clone(), uid);
+                }
+                None => cx.warn(
+                    Code::W0100,
+                    p(d.position),
+                    format!("unknown directive `@{}` is ignored", d.name),
+                    "check the spelling; Wesley's directives are listed in docs/dialect.md",
+                ),
+                Some(_) => cx.warn(
+                    Code::W0104,
+                    p(d.position),
+                    format!(
+                        "`@{}` has no meaning on enum value `{}` and is ignored",
+                        d.name, v.name
+                    ),
+                    "only `@wes_uid` applies to an enum value (to rename it safely)",
+                ),
+            }
+        }
+    }
+    uids
 }
