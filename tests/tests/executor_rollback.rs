@@ -173,9 +173,9 @@ fn every_golden_case_rolls_back_from_every_phase_before_contract() {
 }
 
 const TYPES_OLD: &str = "type P @wes_table {\n  id: Int! @wes_pk\n}\n\
-type T @wes_table {\n  id: Int! @wes_pk\n  a: Int! @wes_default(value: 0) @wes_index\n  code: String @wes_unique\n  pId: Int @wes_fk(ref: \"P.id\")\n  b: String @wes_uid(value: \"b\")\n  n: Int!\n}\n";
+type T @wes_table {\n  id: Int! @wes_pk\n  a: Int! @wes_default(value: 0) @wes_index\n  code: String @wes_unique\n  pId: Int @wes_fk(ref: \"P.id\")\n  b: String @wes_uid(value: \"b\")\n  n: Int!\n  big: Int\n}\n";
 const TYPES_NEW: &str = "type P @wes_table {\n  id: Int! @wes_pk\n}\n\
-type T @wes_table {\n  id: Int! @wes_pk\n  a: BigInt! @wes_default(value: 0) @wes_index\n  code: String @wes_unique @wes_type(sql: \"varchar(40)\")\n  pId: BigInt @wes_fk(ref: \"P.id\")\n  bee: String @wes_uid(value: \"b\")\n  n: Int\n  extra: Int\n}\n";
+type T @wes_table {\n  id: Int! @wes_pk\n  a: BigInt! @wes_default(value: 0) @wes_index\n  code: String @wes_unique @wes_type(sql: \"varchar(40)\")\n  pId: BigInt @wes_fk(ref: \"P.id\")\n  bee: String @wes_uid(value: \"b\")\n  n: Int\n  big: BigInt\n  extra: Int\n}\n";
 const TYPES_SEED: &str = "INSERT INTO public.p SELECT g FROM generate_series(1, 10) g;\n\
 INSERT INTO public.t (id, a, code, p_id, b, n) SELECT g, g, 'c' || g, 1 + g % 10, 'b' || g, g FROM generate_series(1, 500) g;\n";
 
@@ -229,35 +229,91 @@ fn a_rollback_stopped_by_data_resumes_once_it_is_fixed() {
     );
     work.apply(&plan_path, &db, &["--until", "switch"])
         .expect_code(0, "apply");
-    db.psql("INSERT INTO public.t (id, a, n) VALUES (2000, 1, NULL);");
-    let failed = work.rollback(&plan_path, &db, &["--json"]);
-    failed.expect_code(1, "rollback over a NULL");
-    assert_eq!(reason(&failed.events()), "step");
-    assert!(
-        failed.stdout.contains("23514") || failed.stdout.contains("violated"),
-        "the failure names the check:\n{}",
-        failed.stdout
+    // Two things the old schema cannot hold, written after the switch: a NULL where the
+    // plan had dropped NOT NULL, and in a nullable column a value the old type cannot hold
+    // (it did not come back). Each stops the rollback at a recorded step with the reason,
+    // in whichever order the rollback meets them; once fixed, the same command resumes.
+    db.psql(
+        "INSERT INTO public.t (id, a, n) VALUES (2000, 1, NULL);\n\
+         UPDATE public.t SET big = 5000000000 WHERE id = 3;",
     );
-    let status = work.wesley(&[
-        "status",
-        &plan_path.display().to_string(),
-        "--database-url",
-        &db.url,
-    ]);
-    status.expect_code(0, "status");
-    assert!(
-        status.stdout.contains("Rollback (") && status.stdout.contains("failed"),
-        "status shows the rollback's progress:\n{}",
-        status.stdout
-    );
-    db.psql("UPDATE public.t SET n = 0 WHERE id = 2000;");
-    work.rollback(&plan_path, &db, &[])
-        .expect_code(0, "rollback resumed");
+    let (mut saw_null, mut saw_lossy) = (false, false);
+    for attempt in 1..=3 {
+        let run = work.rollback(&plan_path, &db, &["--json"]);
+        if run.code == Some(0) {
+            break;
+        }
+        run.expect_code(1, &format!("rollback attempt {attempt}"));
+        assert_eq!(reason(&run.events()), "step");
+        let status = work.wesley(&[
+            "status",
+            &plan_path.display().to_string(),
+            "--database-url",
+            &db.url,
+        ]);
+        status.expect_code(0, "status");
+        assert!(
+            status.stdout.contains("Rollback (") && status.stdout.contains("failed"),
+            "status shows the rollback's progress:\n{}",
+            status.stdout
+        );
+        if run.stdout.contains("do not convert back to integer") {
+            saw_lossy = true;
+            assert_eq!(
+                db.psql("SELECT big FROM public.t WHERE id = 3").trim(),
+                "5000000000"
+            );
+            db.psql("UPDATE public.t SET big = 5 WHERE id = 3;");
+        } else if run.stdout.contains("23514") || run.stdout.contains("violated") {
+            saw_null = true;
+            db.psql("UPDATE public.t SET n = 0 WHERE id = 2000;");
+        } else {
+            panic!(
+                "attempt {attempt} failed for another reason:\n{}",
+                run.stdout
+            );
+        }
+    }
+    assert!(saw_null && saw_lossy, "both obstacles stop the rollback");
     assert_rolled_back(&db, &plan, false, "resumed");
     assert_eq!(
-        db.psql("SELECT n FROM public.t WHERE id = 2000").trim(),
-        "0"
+        db.psql("SELECT n, big FROM public.t WHERE id IN (3, 2000) ORDER BY id")
+            .trim(),
+        "3|5\n0|"
     );
+}
+
+/// Rolling back an in-place type change narrows the column again: a value written since
+/// that the narrower type would round stops the rollback instead of being rounded.
+#[test]
+fn a_rollback_never_rounds_a_value_written_since() {
+    let work = Work::new();
+    let old = "type T @wes_table {\n  id: Int! @wes_pk\n  amount: Decimal @wes_type(sql: \"numeric(10,2)\")\n}\n";
+    let new = "type T @wes_table {\n  id: Int! @wes_pk\n  amount: Decimal @wes_type(sql: \"numeric\")\n}\n";
+    let (plan_path, plan) = work.plan_sdl(old, new, "num");
+    let db = database_with(
+        "rb_round",
+        &work,
+        &work.path("num.old.graphql"),
+        "INSERT INTO public.t VALUES (1, 1.25);",
+    );
+    work.apply(&plan_path, &db, &[]).expect_code(0, "apply");
+    db.psql("INSERT INTO public.t VALUES (2, 1.2345);");
+    let stopped = work.rollback(&plan_path, &db, &["--json"]);
+    stopped.expect_code(1, "rollback over a value it would round");
+    assert!(
+        stopped.stdout.contains("would change as numeric(10,2)"),
+        "{}",
+        stopped.stdout
+    );
+    assert_eq!(
+        db.psql("SELECT amount FROM public.t WHERE id = 2").trim(),
+        "1.2345"
+    );
+    db.psql("UPDATE public.t SET amount = 1.23 WHERE id = 2;");
+    work.rollback(&plan_path, &db, &[])
+        .expect_code(0, "rollback after the fix");
+    assert_rolled_back(&db, &plan, false, "numeric");
 }
 
 /// SIGKILL at several points of a rollback of the shadow-column golden case, each time
@@ -395,4 +451,65 @@ fn rollback_is_refused_after_contract_and_for_a_plan_that_never_ran() {
     assert_eq!(reason(&run.events()), "cannot_undo");
     assert!(run.stdout.contains("contract step"), "{}", run.stdout);
     assert_eq!(live_hash(&db), plan.to.schema_hash, "nothing changed");
+
+    // A plan applied on top of another: the one below cannot be rolled back first.
+    let (first, _) = work.plan_sdl(
+        "type U @wes_table {\n  id: Int! @wes_pk\n}\n",
+        "type U @wes_table {\n  id: Int! @wes_pk\n  a: Int\n}\n",
+        "first",
+    );
+    let (second, _) = work.plan_sdl(
+        "type U @wes_table {\n  id: Int! @wes_pk\n  a: Int\n}\n",
+        "type U @wes_table {\n  id: Int! @wes_pk\n  a: Int\n  b: Int\n}\n",
+        "second",
+    );
+    let db = database_with("rb_stack", &work, &work.path("first.old.graphql"), "");
+    work.apply(&first, &db, &[]).expect_code(0, "apply first");
+    work.apply(&second, &db, &[]).expect_code(0, "apply second");
+    let below = work.rollback(&first, &db, &["--json"]);
+    below.expect_code(3, "rollback of the plan below");
+    assert_eq!(reason(&below.events()), "cannot_undo");
+    assert!(
+        below.stdout.contains("later plans ran on top of it"),
+        "{}",
+        below.stdout
+    );
+    work.rollback(&second, &db, &[])
+        .expect_code(0, "rollback of the plan on top");
+    work.rollback(&first, &db, &[])
+        .expect_code(0, "then the plan below");
+    assert_eq!(
+        db.psql("SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'public.u'::regclass AND attnum > 0 AND NOT attisdropped").trim(),
+        "id"
+    );
+}
+
+/// Rows keep their enum value through a label's rename and its rollback: stored by OID,
+/// they read with the new label after apply and with the old one after the rollback.
+#[test]
+fn renamed_enum_labels_follow_the_rows_and_come_back() {
+    let dir = wesley_e2e::exec::plan_cases_dir().join("enum_rename_value");
+    let work = Work::new();
+    let (old_path, new_path) = (dir.join("old.graphql"), dir.join("new.graphql"));
+    let (plan_path, plan) = work.plan(&old_path, &new_path, "plan.json");
+    let db = database_with(
+        "rb_enum_label",
+        &work,
+        &old_path,
+        "INSERT INTO public.doc (id, status) VALUES (gen_random_uuid(), 'DRAFT'), (gen_random_uuid(), 'PUBLISHED');\n\
+         INSERT INTO public.doc (id) VALUES (gen_random_uuid());",
+    );
+    let labels = |db: &TestDb| {
+        db.psql("SELECT string_agg(status::text, ',' ORDER BY status::text) FROM public.doc")
+            .trim()
+            .to_string()
+    };
+    work.apply(&plan_path, &db, &[]).expect_code(0, "apply");
+    assert_eq!(labels(&db), "PENDING,PENDING,PUBLISHED");
+    db.psql("INSERT INTO public.doc (id, status) VALUES (gen_random_uuid(), 'PENDING');");
+    work.rollback(&plan_path, &db, &[])
+        .expect_code(0, "rollback");
+    assert_eq!(labels(&db), "DRAFT,DRAFT,DRAFT,PUBLISHED");
+    // The added label REVIEW stays (PostgreSQL cannot remove it); every table is as before.
+    assert_rolled_back(&db, &plan, true, "enum labels");
 }

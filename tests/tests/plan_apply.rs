@@ -103,7 +103,10 @@ fn kept_columns(old: &Schema, new: &Schema) -> Vec<(String, String, Vec<String>)
         let cols = t
             .columns
             .iter()
-            .filter(|c| n.column(&c.name).is_some_and(|x| x.ty == c.ty))
+            .filter(|c| {
+                !wesley_e2e::exec::relabelled(old, new, c)
+                    && n.column(&c.name).is_some_and(|x| x.ty == c.ty)
+            })
             .map(|c| c.name.clone())
             .collect();
         out.push((t.schema.clone(), t.name.clone(), cols));

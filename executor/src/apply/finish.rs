@@ -87,14 +87,23 @@ pub(super) async fn finish(
         let _ = ledger::finish_run(client, plan.plan_hash(), "failed", None, Some(&msg)).await;
         Ok(Outcome::failed(reason, msg))
     };
-    // What a rollback cannot undo (an added enum value) stays: said, not a failure.
+    // What a rollback cannot undo (an added enum value) stays: said, not a failure, as
+    // long as every table is exactly the plan's start and only enums differ.
     let stays = match &ctx.mode {
         Mode::Undo { stays, .. } if !stays.is_empty() => Some(stays),
         _ => None,
     };
+    let tables_at_target = |live: &wesley_planner::canon::CanonSchema| {
+        let tables: std::collections::BTreeMap<String, String> = live
+            .tables
+            .iter()
+            .map(|t| (t.name.clone(), t.hash()))
+            .collect();
+        plan.to().table_hashes.as_ref() == Some(&tables)
+    };
     match &live_after {
         _ if at_target && expr_diffs.is_empty() => {}
-        Some(live) if !at_target && stays.is_some() => rep.emit(Event::Message {
+        Some(live) if !at_target && stays.is_some() && tables_at_target(live) => rep.emit(Event::Message {
             text: format!(
                 "The database differs from the plan's starting schema by what cannot be undone ({}): {}",
                 stays.map(|s| s.join("; ")).unwrap_or_default(),

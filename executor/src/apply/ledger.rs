@@ -168,7 +168,7 @@ pub async fn start_run(
     to_sdl: Option<&str>,
 ) -> Result<(), DbError> {
     c.execute_typed(
-        "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps, to_sdl) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plan_hash) DO UPDATE SET status = 'running', updated_at = now(), last_error = NULL, to_sdl = EXCLUDED.to_sdl",
+        "INSERT INTO wesley.runs (plan_hash, from_hash, to_hash, steps, to_sdl) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (plan_hash) DO UPDATE SET status = 'running', updated_at = now(), last_error = NULL, to_sdl = EXCLUDED.to_sdl, from_hash = EXCLUDED.from_hash, to_hash = EXCLUDED.to_hash, steps = EXCLUDED.steps, started_at = CASE WHEN wesley.runs.status = 'rolled_back' THEN now() ELSE wesley.runs.started_at END",
         &[
             (&plan_hash, Type::TEXT),
             (&from, Type::TEXT),
@@ -219,12 +219,23 @@ pub async fn finish_rollback(
     c.batch_execute(&format!(
         "BEGIN;
 UPDATE wesley.runs SET status = 'done', updated_at = now(), stopped_hash = {stopped}, last_error = NULL WHERE plan_hash = {r};
-UPDATE wesley.runs SET status = {rolled}, updated_at = now(), stopped_hash = {stopped} WHERE plan_hash = {p};
+UPDATE wesley.runs SET status = {rolled}, updated_at = now(), stopped_hash = {stopped}, restore_point = NULL, restore_lsn = NULL WHERE plan_hash = {p};
 DELETE FROM wesley.applied_steps WHERE plan_hash IN ({p}, {r});
 DELETE FROM wesley.backfill_progress WHERE plan_hash IN ({p}, {r});
 COMMIT;",
         rolled = literal(ROLLED_BACK)
     ))
+    .await?;
+    Ok(())
+}
+
+/// Forgets the finished run `plan_hash` ([`finish_rollback`] already removed its steps): a
+/// rollback of a plan applied again after an earlier rollback starts afresh.
+pub async fn forget_run(c: &Client, plan_hash: &str) -> Result<(), DbError> {
+    c.execute_typed(
+        "DELETE FROM wesley.runs WHERE plan_hash = $1 AND status = 'done'",
+        &[(&plan_hash, Type::TEXT)],
+    )
     .await?;
     Ok(())
 }

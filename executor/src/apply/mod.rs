@@ -251,8 +251,13 @@ enum Mode {
     /// `wesley rollback`, before the inverse steps are known (`plan` is the plan file's).
     Rollback,
     /// `wesley rollback` running the inverse steps of plan `forward` (its `plan_hash`);
-    /// `stays` is what cannot be undone and stays.
-    Undo { forward: String, stays: Vec<String> },
+    /// `stays` is what cannot be undone and stays; `touched`, every table the plan's
+    /// steps touch (whether or not they ran: drift allows those anywhere in between).
+    Undo {
+        forward: String,
+        stays: Vec<String>,
+        touched: std::collections::BTreeSet<String>,
+    },
 }
 
 /// Runs a validated plan against the database of `opts.conn` (see the module's order of

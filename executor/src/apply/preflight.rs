@@ -141,7 +141,7 @@ pub(super) async fn check(
 
 /// Ends the step sessions of a crashed run (this run holds the advisory lock, so none
 /// belongs to a live run), and waits until they are gone.
-async fn end_orphaned_sessions(ctx: &Ctx, client: &Client) -> Result<(), DbError> {
+pub(super) async fn end_orphaned_sessions(ctx: &Ctx, client: &Client) -> Result<(), DbError> {
     let ended: Vec<i32> = client
         .query_typed("SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()", &[(&STEP_APP, Type::TEXT)])
         .await?
@@ -217,11 +217,14 @@ async fn resumed_run_drift(
     live: &wesley_planner::canon::CanonSchema,
 ) -> Result<Vec<String>, DbError> {
     let plan = &ctx.plan;
-    let changed: BTreeSet<String> = plan
-        .steps
-        .iter()
-        .flat_map(|s| s.touches.iter().cloned())
-        .collect();
+    let changed: BTreeSet<String> = match &ctx.mode {
+        Mode::Undo { touched, .. } => touched.clone(),
+        _ => plan
+            .steps
+            .iter()
+            .flat_map(|s| s.touches.iter().cloned())
+            .collect(),
+    };
     let mut differences = drift::partial(plan.from(), plan.to(), live, &changed);
     // The expressions of tables the plan does not change must be as expected too.
     let untouched: Vec<wesley_planner::canon::TableExpressions> = plan

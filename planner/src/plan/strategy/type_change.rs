@@ -186,8 +186,9 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
 /// old type.
 fn in_place_back(cx: &Ctx<'_>, t: &Table, old: &Column, new: &Column) -> StepSpec {
     let tname = t.display_name();
-    let spec = cx
-        .on(
+    let back = alter(t, Alter::ColumnType(&new.name, &old.ty));
+    let spec = |sql: Vec<String>| {
+        cx.on(
             t,
             StepKind::AlterColumnType,
             Some(&new.name),
@@ -196,13 +197,32 @@ fn in_place_back(cx: &Ctx<'_>, t: &Table, old: &Column, new: &Column) -> StepSpe
                 "Change {tname}.{} back from {} to {}",
                 new.name, new.ty, old.ty
             ),
-            stmts(&[alter(t, Alter::ColumnType(&new.name, &old.ty))]),
+            stmts(&sql),
         )
-        .lock(t, LockMode::AccessExclusive);
+        .lock(t, LockMode::AccessExclusive)
+    };
     if in_place(&new.ty, &old.ty) {
-        return spec;
+        return spec(vec![back]);
     }
-    let mut spec = spec
+    // A cast to the narrower type rounds or cuts some values (numeric scale, varchar
+    // length) without an error: under the table's lock, values written since that would
+    // change stop the rollback first.
+    let changed = format!(
+        "{c} IS DISTINCT FROM {c}::{}",
+        old.ty.to_sql(),
+        c = ident(&new.name)
+    );
+    let mut spec = spec(vec![
+        format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", t.qualified()),
+        refuse_rows(
+            t,
+            &changed,
+            &new.name,
+            &format!("would change as {}", old.ty),
+            "change them so they fit, then run the rollback again",
+        ),
+        back,
+    ])
         .hazard(HazardKind::TableRewrite, format!("Changing {tname}.{} back to {} rewrites {tname}, and fails if a value written since does not fit {}.", new.name, old.ty, old.ty))
         .hazard(HazardKind::BlocksReads, format!("Reads of {tname} wait while it is rewritten."))
         .hazard(HazardKind::BlocksWrites, format!("Writes to {tname} wait while it is rewritten."));
@@ -922,7 +942,8 @@ impl<'a> ShadowColumn<'a> {
     }
 
     /// The inverse of the switch, while the old column is still there and kept in step
-    /// by the back trigger: prove and restore its NOT NULL, rebuild its unique and foreign
+    /// by the back trigger: prove that every value came back and keep it so with a NOT
+    /// VALID check (its NOT NULL for a NOT NULL column), rebuild its unique and foreign
     /// keys under `<name>_old`, then one short transaction that swaps the names back and
     /// moves indexes and constraints back. Later inverses drop the shadow and what was
     /// built on it.
@@ -933,65 +954,79 @@ impl<'a> ShadowColumn<'a> {
         let mut steps = Vec::new();
         let mut sql = Vec::new();
         let mut locks: Vec<(String, String)> = Vec::new();
-        let old_check = super::not_null::check_name(t, &self.old_name);
-        if !self.old.nullable {
-            let predicate = format!(
-                "{} IS NULL AND {} IS NOT NULL",
+        // Every value written since the switch must have come back: a value the old type
+        // cannot hold left the old column NULL. Checked (with a count and a query), then
+        // enforced by a NOT VALID check until the swap, so that no write in between can
+        // lose one either; for a NOT NULL old column that check is its NOT NULL.
+        let predicate = format!(
+            "{} IS NULL AND {} IS NOT NULL",
+            ident(&self.old_name),
+            ident(col)
+        );
+        let check_sql = refuse_rows(
+            t,
+            &predicate,
+            col,
+            &format!("do not convert back to {}", self.old.ty),
+            "change or remove them, then run the rollback again",
+        );
+        steps.push(
+            cx.on(t, StepKind::CheckBackfill, Some(&self.old_name), Phase::Validate, format!("Check that every value of {tname}.{col} was copied back into {}", self.old_name), stmts(&[check_sql]))
+                .lock(t, LockMode::AccessShare)
+                .scan()
+                .hazard(HazardKind::LongRunning, format!("Reads all of {tname} once; reads and writes continue. If a value written since the switch does not fit {}, the rollback stops here with their number and a query that finds them.", self.old.ty)),
+        );
+        let (check, add) = if self.old.nullable {
+            let name = naming::fit(&format!("{}_{}_back_check", t.name, self.old_name));
+            let expr = format!(
+                "{} IS NOT NULL OR {} IS NULL",
                 ident(&self.old_name),
                 ident(col)
             );
-            let check_sql = refuse_rows(
+            let add = alter(
                 t,
-                &predicate,
-                col,
-                &format!("do not convert back to {}", self.old.ty),
-                "change or remove them, then run the rollback again",
+                Alter::AddCheckNotValid {
+                    name: &name,
+                    expr: &expr,
+                },
             );
-            steps.push(
-                cx.on(t, StepKind::CheckBackfill, Some(&self.old_name), Phase::Validate, format!("Check that every value of {tname}.{col} was copied back into {}", self.old_name), stmts(&[check_sql]))
-                    .lock(t, LockMode::AccessShare)
-                    .scan()
-                    .hazard(HazardKind::LongRunning, format!("Reads all of {tname} once; reads and writes continue. If a value written since the switch does not fit {}, the rollback stops here with their number and a query that finds them.", self.old.ty)),
+            (name, add)
+        } else {
+            let name = super::not_null::check_name(t, &self.old_name);
+            let add = alter(
+                t,
+                Alter::AddNotNullCheck {
+                    name: &name,
+                    column: &self.old_name,
+                },
             );
-            steps.push(
-                cx.on(
-                    t,
-                    StepKind::AddNotNullCheck,
-                    Some(&self.old_name),
-                    Phase::Validate,
-                    format!(
-                        "Add CHECK ({} IS NOT NULL) NOT VALID on {tname}",
-                        self.old_name
-                    ),
-                    stmts(&[alter(
-                        t,
-                        Alter::AddNotNullCheck {
-                            name: &old_check,
-                            column: &self.old_name,
-                        },
-                    )]),
-                )
-                .lock(t, LockMode::AccessExclusive),
-            );
-            steps.push(
-                cx.on(
-                    t,
-                    StepKind::ValidateConstraint,
-                    Some(&old_check),
-                    Phase::Validate,
-                    format!("Validate that no row of {tname} has {} NULL", self.old_name),
-                    stmts(&[alter(t, Alter::ValidateConstraint(&old_check))]),
-                )
-                .lock(t, LockMode::ShareUpdateExclusive)
-                .scan()
-                .hazard(
-                    HazardKind::LongRunning,
-                    format!("Validating reads all of {tname}; reads and writes continue."),
-                ),
-            );
+            (name, add)
+        };
+        steps.push(
+            cx.on(t, StepKind::AddCheck, Some(&check), Phase::Validate, format!("Add CHECK on {tname} NOT VALID: every value of {col} written from now on has its copy in {}", self.old_name), stmts(&[add]))
+                .lock(t, LockMode::AccessExclusive)
+                .review(HazardKind::BreaksClients, format!("Until the swap back, writes of {col} values that do not fit {} fail (SQLSTATE 23514).", self.old.ty)),
+        );
+        steps.push(
+            cx.on(
+                t,
+                StepKind::ValidateConstraint,
+                Some(&check),
+                Phase::Validate,
+                format!("Validate {check} on {tname}"),
+                stmts(&[alter(t, Alter::ValidateConstraint(&check))]),
+            )
+            .lock(t, LockMode::ShareUpdateExclusive)
+            .scan()
+            .hazard(
+                HazardKind::LongRunning,
+                format!("Validating reads all of {tname}; reads and writes continue."),
+            ),
+        );
+        if !self.old.nullable {
             sql.push(alter(t, Alter::SetNotNull(&self.old_name)));
-            sql.push(alter(t, Alter::DropConstraint(&old_check)));
         }
+        sql.push(alter(t, Alter::DropConstraint(&check)));
         sql.extend(self.drop_back_sync());
         sql.push(alter(
             t,
