@@ -662,6 +662,7 @@ fn write_table(
     let mut pk_dirs = Vec::new();
     let mut uniq_dirs = Vec::new();
     let mut fk_dirs: Vec<(String, String)> = Vec::new();
+    let mut type_fk_dirs: Vec<String> = Vec::new();
     let mut check_dirs = Vec::new();
     for k in &t.constraints {
         let what = format!("constraint {} on {q}", k.name);
@@ -739,7 +740,49 @@ fn write_table(
                     k.ref_table.as_deref().unwrap_or_default(),
                 );
                 if k.columns.len() != 1 {
-                    note(format!("{what}: a multi-column foreign key ({}); the dialect has single-column ones only; left out", k.definition));
+                    // Written on the type: `@wes_fk(columns:, ref:, refColumns:)`.
+                    let fields: Option<Vec<String>> =
+                        k.columns.iter().map(|c| field_of(c)).collect();
+                    let target_fields: Option<Vec<String>> = names
+                        .fields
+                        .get(&target)
+                        .and_then(|m| k.ref_columns.iter().map(|c| m.get(c).cloned()).collect());
+                    let (Some(fields), Some(ty), Some(target_fields)) =
+                        (fields, names.tables.get(&target), target_fields)
+                    else {
+                        note(format!(
+                            "{what} ({}): its columns or its target are not in the file; left out",
+                            k.definition
+                        ));
+                        continue;
+                    };
+                    if k.match_type == "f" {
+                        note(format!("{what} is MATCH FULL; written as MATCH SIMPLE"));
+                    }
+                    if !k.validated {
+                        note(format!(
+                            "{what} is NOT VALID; written as a valid foreign key"
+                        ));
+                    }
+                    extras(&mut note);
+                    let mut d = format!(
+                        "@wes_fk(columns: {}, ref: {}, refColumns: {}",
+                        gql_list(&fields),
+                        gql_str(ty),
+                        gql_list(&target_fields)
+                    );
+                    if let Some(a) = action(&k.on_delete) {
+                        let _ = write!(d, ", onDelete: {a}");
+                    }
+                    if let Some(a) = action(&k.on_update) {
+                        let _ = write!(d, ", onUpdate: {a}");
+                    }
+                    let cols: Vec<&str> = k.columns.iter().map(String::as_str).collect();
+                    if k.name != derived_name(&t.name, &cols, "fkey") {
+                        let _ = write!(d, ", name: {}", gql_str(&k.name));
+                    }
+                    d.push(')');
+                    type_fk_dirs.push(d);
                     continue;
                 }
                 let (Some(f), Some(ty), Some(tf)) = (
@@ -936,6 +979,7 @@ fn write_table(
     }];
     head.extend(pk_dirs);
     head.extend(uniq_dirs);
+    head.extend(type_fk_dirs);
     head.extend(check_dirs);
     head.extend(index_dirs);
     head.extend(rls_dirs);

@@ -136,6 +136,9 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::Unique => &["columns", "fields", "name", "nullsNotDistinct"],
         K::Fk => &[
             "ref",
+            "columns",
+            "fields",
+            "refColumns",
             "onDelete",
             "onUpdate",
             "on_delete",
@@ -187,6 +190,7 @@ fn on_object(k: K) -> bool {
     matches!(
         k,
         K::Table
+            | K::Fk
             | K::Pk
             | K::Unique
             | K::Index

@@ -62,8 +62,9 @@ struct Draft<'d, 'a> {
     pub table: Table,
     /// field name → column name, for resolving `columns:` arguments.
     pub field_cols: BTreeMap<String, String>,
-    /// Foreign keys waiting for every table to exist: (column, directive).
-    pub fks: Vec<(String, &'d Dir<'a>)>,
+    /// Foreign keys waiting for every table to exist: (columns, directive); one column for
+    /// `@wes_fk` on a field, `columns:` of one on the type.
+    pub fks: Vec<(Vec<String>, &'d Dir<'a>)>,
 }
 
 /// What every pass shares: the file's name and text (to locate arguments) and the

@@ -136,7 +136,18 @@ pub(super) fn lower_table<'d, 'a>(
                         table.checks.push(c);
                     }
                 }
-                Some(K::Fk) => fks.push((col_name.clone(), d)),
+                Some(K::Fk) => {
+                    if arg(d, &["columns", "fields"]).is_some() {
+                        cx.err(
+                            Code::E0040,
+                            p(d.position),
+                            format!("`@{}` on field `{}` takes no `columns:`", d.name, f.name),
+                            "a foreign key over several columns goes on the type: `@wes_fk(columns: [...], ref: \"Type\", refColumns: [...])`",
+                        );
+                    } else {
+                        fks.push((vec![col_name.clone()], d));
+                    }
+                }
                 _ => {}
             }
         }
@@ -182,6 +193,11 @@ pub(super) fn lower_table<'d, 'a>(
             K::Check => {
                 if let Some(c) = check_from(cx, d, &name, None) {
                     table.checks.push(c);
+                }
+            }
+            K::Fk => {
+                if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
+                    fks.push((cols, d));
                 }
             }
             K::Rls => rls = Some(d),
