@@ -739,69 +739,54 @@ fn write_table(
                     k.ref_schema.as_deref().unwrap_or_default(),
                     k.ref_table.as_deref().unwrap_or_default(),
                 );
-                if k.columns.len() != 1 {
-                    // Written on the type: `@wes_fk(columns:, ref:, refColumns:)`.
+                // One column: on its field, `ref: "Type.field"`. Several: on the type,
+                // `columns:`, `ref: "Type"` and `refColumns:`.
+                let placed = if k.columns.len() == 1 {
+                    let tf = cat
+                        .tables
+                        .iter()
+                        .find(|x| qualified(&x.schema, &x.name) == target)
+                        .and_then(|x| {
+                            let col = &k.ref_columns[0];
+                            column_type(x.columns.iter().find(|c| &c.name == col)?, names).ok()?;
+                            names.fields[&target].get(col).cloned()
+                        });
+                    match (field_of(&k.columns[0]), names.tables.get(&target), tf) {
+                        (Some(f), Some(ty), Some(tf)) => Some((
+                            Some(f),
+                            format!("@wes_fk(ref: {}", gql_str(&format!("{ty}.{tf}"))),
+                        )),
+                        _ => None,
+                    }
+                } else {
                     let fields: Option<Vec<String>> =
                         k.columns.iter().map(|c| field_of(c)).collect();
                     let target_fields: Option<Vec<String>> = names
                         .fields
                         .get(&target)
                         .and_then(|m| k.ref_columns.iter().map(|c| m.get(c).cloned()).collect());
-                    let (Some(fields), Some(ty), Some(target_fields)) =
-                        (fields, names.tables.get(&target), target_fields)
-                    else {
-                        note(format!(
-                            "{what} ({}): its columns or its target are not in the file; left out",
-                            k.definition
-                        ));
-                        continue;
-                    };
-                    if k.match_type == "f" {
-                        note(format!("{what} is MATCH FULL; written as MATCH SIMPLE"));
+                    match (fields, names.tables.get(&target), target_fields) {
+                        (Some(fields), Some(ty), Some(target_fields)) => Some((
+                            None,
+                            format!(
+                                "@wes_fk(columns: {}, ref: {}, refColumns: {}",
+                                gql_list(&fields),
+                                gql_str(ty),
+                                gql_list(&target_fields)
+                            ),
+                        )),
+                        _ => None,
                     }
-                    if !k.validated {
-                        note(format!(
-                            "{what} is NOT VALID; written as a valid foreign key"
-                        ));
-                    }
-                    extras(&mut note);
-                    let mut d = format!(
-                        "@wes_fk(columns: {}, ref: {}, refColumns: {}",
-                        gql_list(&fields),
-                        gql_str(ty),
-                        gql_list(&target_fields)
-                    );
-                    if let Some(a) = action(&k.on_delete) {
-                        let _ = write!(d, ", onDelete: {a}");
-                    }
-                    if let Some(a) = action(&k.on_update) {
-                        let _ = write!(d, ", onUpdate: {a}");
-                    }
-                    let cols: Vec<&str> = k.columns.iter().map(String::as_str).collect();
-                    if k.name != derived_name(&t.name, &cols, "fkey") {
-                        let _ = write!(d, ", name: {}", gql_str(&k.name));
-                    }
-                    d.push(')');
-                    type_fk_dirs.push(d);
-                    continue;
-                }
-                let (Some(f), Some(ty), Some(tf)) = (
-                    field_of(&k.columns[0]),
-                    names.tables.get(&target),
-                    cat.tables
-                        .iter()
-                        .find(|x| qualified(&x.schema, &x.name) == target)
-                        .and_then(|x| {
-                            let col = &k.ref_columns[0];
-                            let ok = x.columns.iter().any(|c| &c.name == col)
-                                && column_type(x.columns.iter().find(|c| &c.name == col)?, names)
-                                    .is_ok();
-                            ok.then(|| names.fields[&target][col].clone())
-                        }),
-                ) else {
+                };
+                let Some((field, mut d)) = placed else {
                     note(format!(
-                        "{what} ({}): its column or its target is not in the file; left out",
-                        k.definition
+                        "{what} ({}): {} not in the file; left out",
+                        k.definition,
+                        if k.columns.len() == 1 {
+                            "its column or its target is"
+                        } else {
+                            "its columns or its target are"
+                        }
                     ));
                     continue;
                 };
@@ -820,18 +805,21 @@ fn write_table(
                     ));
                 }
                 extras(&mut note);
-                let mut d = format!("@wes_fk(ref: {}", gql_str(&format!("{ty}.{tf}")));
                 if let Some(a) = action(&k.on_delete) {
                     let _ = write!(d, ", onDelete: {a}");
                 }
                 if let Some(a) = action(&k.on_update) {
                     let _ = write!(d, ", onUpdate: {a}");
                 }
-                if k.name != derived_name(&t.name, &[k.columns[0].as_str()], "fkey") {
+                let cols: Vec<&str> = k.columns.iter().map(String::as_str).collect();
+                if k.name != derived_name(&t.name, &cols, "fkey") {
                     let _ = write!(d, ", name: {}", gql_str(&k.name));
                 }
                 d.push(')');
-                fk_dirs.push((f, d));
+                match field {
+                    Some(f) => fk_dirs.push((f, d)),
+                    None => type_fk_dirs.push(d),
+                }
             }
             "c" => {
                 let expr = k.expr.clone().unwrap_or_default();
