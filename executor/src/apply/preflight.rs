@@ -226,15 +226,39 @@ async fn resumed_run_drift(
             .collect(),
     };
     let mut differences = drift::partial(plan.from(), plan.to(), live, &changed);
-    // The expressions of tables the plan does not change must be as expected too.
-    let untouched: Vec<wesley_planner::canon::TableExpressions> = plan
-        .from()
-        .expressions
-        .iter()
-        .flatten()
-        .filter(|e| !changed.contains(&e.table))
-        .cloned()
-        .collect();
-    differences.extend(exprs::differences(client, &untouched).await?);
+    // The expressions of tables the plan does not change must be as expected too: as
+    // the plan's start has them, or already as its target has them (an enum label the
+    // plan renamed reads with its new name in a default).
+    let untouched = |side: &wesley_planner::planfile::SchemaRef| -> Vec<wesley_planner::canon::TableExpressions> {
+        side.expressions
+            .iter()
+            .flatten()
+            .filter(|e| !changed.contains(&e.table))
+            .cloned()
+            .collect()
+    };
+    let (before, after) = (untouched(plan.from()), untouched(plan.to()));
+    if exprs::differences(client, &before).await?.is_empty()
+        || exprs::differences(client, &after).await?.is_empty()
+    {
+        return Ok(differences);
+    }
+    // Table by table: each as one side or the other.
+    for e in &before {
+        let now = exprs::differences(client, std::slice::from_ref(e)).await?;
+        if now.is_empty() {
+            continue;
+        }
+        let target = after.iter().find(|t| t.table == e.table);
+        let at_target = match target {
+            Some(t) => exprs::differences(client, std::slice::from_ref(t))
+                .await?
+                .is_empty(),
+            None => false,
+        };
+        if !at_target {
+            differences.extend(now);
+        }
+    }
     Ok(differences)
 }
