@@ -137,7 +137,7 @@ test('validatePlan refuses an edited plan file like wesley apply', () => {
 });
 
 test('bad arguments throw errors with the reason', () => {
-  assert.throws(() => wesley.renderSql('{'), /not a wesley.plan\/v2 plan file/);
+  assert.throws(() => wesley.renderSql('{'), /not a wesley.plan\/v3 plan file/);
   const json = wesley.planJson('a', '', 'b', 'type A @wes_table { id: ID! @wes_pk }');
   assert.throws(() => wesley.renderSql(json, 'soon'), /lock timeout/);
   assert.throws(() => wesley.renderMarkdown(json, ['nonsense'], []), /unknown hazard/);
