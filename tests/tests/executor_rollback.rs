@@ -478,6 +478,10 @@ fn rollback_is_refused_after_contract_and_for_a_plan_that_never_ran() {
         .expect_code(0, "rollback of the plan on top");
     work.rollback(&first, &db, &[])
         .expect_code(0, "then the plan below");
+    // Once more, with a later plan's rollback recorded after it: already rolled back.
+    let again = work.rollback(&first, &db, &["--json"]);
+    again.expect_code(0, "second rollback of the plan below");
+    assert_eq!(reason(&again.events()), "already_applied");
     assert_eq!(
         db.psql("SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'public.u'::regclass AND attnum > 0 AND NOT attisdropped").trim(),
         "id"

@@ -297,9 +297,12 @@ pub async fn record(
     Ok(())
 }
 
+/// The prefix of a baseline run's `plan_hash` ([`baseline_hash`]).
+pub const BASELINE_PREFIX: &str = "baseline:";
+
 /// The `plan_hash` of the baseline run of a database whose history starts at `hash`.
 pub fn baseline_hash(hash: &str) -> String {
-    format!("baseline:{hash}")
+    format!("{BASELINE_PREFIX}{hash}")
 }
 
 /// Records where the history of a database that Wesley never migrated starts: a run of

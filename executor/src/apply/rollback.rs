@@ -45,12 +45,21 @@ pub(super) async fn inverse(
     };
     let run = &runs[at];
     let undo_hash = format!("{ROLLBACK_PREFIX}{hash}");
+    if run.status == ledger::ROLLED_BACK {
+        rep.emit(Event::Message {
+            text: format!(
+                "Plan {hash} was already rolled back on {}; nothing to do.",
+                opts.conn
+            ),
+        });
+        return Ok(Err(Outcome::AlreadyApplied));
+    }
     // Plans applied after this one changed what its inverses would meet.
     let later: Vec<&str> = runs[at + 1..]
         .iter()
         .filter(|r| {
             !r.plan_hash.starts_with(ROLLBACK_PREFIX)
-                && !r.plan_hash.starts_with("baseline:")
+                && !r.plan_hash.starts_with(ledger::BASELINE_PREFIX)
                 && r.status != ledger::ROLLED_BACK
         })
         .map(|r| r.plan_hash.as_str())
@@ -64,15 +73,6 @@ pub(super) async fn inverse(
                 later.join(", ")
             ),
         )));
-    }
-    if run.status == ledger::ROLLED_BACK {
-        rep.emit(Event::Message {
-            text: format!(
-                "Plan {hash} was already rolled back on {}; nothing to do.",
-                opts.conn
-            ),
-        });
-        return Ok(Err(Outcome::AlreadyApplied));
     }
     let mut applied: BTreeSet<String> = ledger::applied(client, hash).await?.into_keys().collect();
     // A contract step that drops an index CONCURRENTLY may have finished without being
