@@ -235,10 +235,7 @@ impl CanonSchema {
 
     /// `sha256:<hex>` of the canonical JSON.
     pub fn hash(&self) -> String {
-        format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(self.to_json().as_bytes()))
-        )
+        sha256_json(self)
     }
 }
 
@@ -342,12 +339,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
 impl CanonTable {
     /// `sha256:<hex>` of this table's canonical JSON (used to compare tables one by one).
     pub fn hash(&self) -> String {
-        format!(
-            "sha256:{}",
-            hex::encode(Sha256::digest(
-                serde_json::to_string(self).unwrap_or_default().as_bytes()
-            ))
-        )
+        sha256_json(self)
     }
 }
 
@@ -461,4 +453,24 @@ pub fn expressions(schema: &Schema) -> Vec<TableExpressions> {
         .collect();
     out.sort_by(|a, b| a.table.cmp(&b.table));
     out
+}
+
+/// `sha256:<hex>` of `v`'s compact JSON, serialised straight into the hasher (the same
+/// bytes as `serde_json::to_string`, without building the string).
+pub(crate) fn sha256_json<T: Serialize>(v: &T) -> String {
+    /// A hasher as an `io::Write` sink.
+    struct Sink(Sha256);
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sink = Sink(Sha256::new());
+    // Writing into a hasher cannot fail, and these plain structs always serialise.
+    let _ = serde_json::to_writer(&mut sink, v);
+    format!("sha256:{}", hex::encode(sink.0.finalize()))
 }

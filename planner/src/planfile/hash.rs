@@ -2,7 +2,6 @@
 
 use super::dto::{PlanDiagnostic, PlanFile, PlanStep, SchemaRef};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// The part of a plan file `plan_hash` covers, in this order.
 #[derive(Serialize)]
@@ -24,6 +23,5 @@ pub fn plan_hash(file: &PlanFile) -> String {
         rollback: &file.rollback,
         diagnostics: &file.diagnostics,
     };
-    let json = serde_json::to_string(&hashed).unwrap_or_default();
-    format!("sha256:{}", hex::encode(Sha256::digest(json.as_bytes())))
+    crate::canon::sha256_json(&hashed)
 }

@@ -30,7 +30,7 @@ pub(super) fn lower_table<'d, 'a>(
         name: name.clone(),
         graphql_name: o.name.clone(),
         meta: Meta::default(),
-        columns: Vec::new(),
+        columns: Vec::with_capacity(o.fields.len()),
         primary_key: None,
         uniques: Vec::new(),
         foreign_keys: Vec::new(),
