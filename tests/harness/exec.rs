@@ -641,3 +641,32 @@ pub fn relabelled(old: &Schema, new: &Schema, c: &wesley_planner::model::Column)
         _ => false,
     }
 }
+
+/// The phases before contract that plan `p` has steps in, in order: where a rollback
+/// test applies up to (`wesley apply --until`).
+pub fn phases_before_contract(p: &wesley_planner::plan::Plan) -> Vec<wesley_planner::plan::Phase> {
+    let set: std::collections::BTreeSet<_> = p
+        .steps
+        .iter()
+        .map(|s| s.phase)
+        .filter(|&ph| ph != wesley_planner::plan::Phase::Contract)
+        .collect();
+    set.into_iter().collect()
+}
+
+/// The steps `wesley apply --until until` runs, in order: those of the phases up to
+/// `until`, but not one whose dependency waits.
+pub fn steps_until(
+    p: &wesley_planner::plan::Plan,
+    until: wesley_planner::plan::Phase,
+) -> Vec<&wesley_planner::plan::Step> {
+    let mut ran = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for step in &p.steps {
+        if step.phase <= until && step.depends_on.iter().all(|d| ran.contains(d.as_str())) {
+            ran.insert(step.id.as_str());
+            out.push(step);
+        }
+    }
+    out
+}

@@ -212,23 +212,14 @@ fn old_code_writes_survive_a_rollback_from_every_phase() {
         let old = load("old.graphql", case.old);
         let new = load("new.graphql", case.new);
         let p = plan::plan(&old, &new);
-        let phases: std::collections::BTreeSet<plan::Phase> = p
-            .steps
-            .iter()
-            .map(|s| s.phase)
-            .filter(|&ph| ph != plan::Phase::Contract)
-            .collect();
-        for until in phases {
+        for until in wesley_e2e::exec::phases_before_contract(&p) {
             let what = format!("{} (until {until})", case.name);
             let db = fresh_db(&format!("compat_rb_{}", case.name));
             db.psql(&ddl::generate(&old));
             db.psql(case.seed);
             let mut ran = std::collections::BTreeSet::new();
             let mut broken = false;
-            for step in &p.steps {
-                if step.phase > until || !step.depends_on.iter().all(|d| ran.contains(d)) {
-                    continue;
-                }
+            for step in wesley_e2e::exec::steps_until(&p, until) {
                 let sql = if step.transactional {
                     format!("BEGIN;\n{}COMMIT;\n", step.sql)
                 } else {

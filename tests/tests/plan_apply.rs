@@ -169,10 +169,7 @@ fn roll_back_case(dir: &Path, until: plan::Phase) -> Result<(), String> {
     let all = kept_columns(&old, &old);
     let before: Vec<String> = all.iter().map(|(s, t, c)| digest(&db, s, t, c)).collect();
     let mut ran = std::collections::BTreeSet::new();
-    for step in &p.steps {
-        if step.phase > until || !step.depends_on.iter().all(|d| ran.contains(d)) {
-            continue;
-        }
+    for step in wesley_e2e::exec::steps_until(&p, until) {
         run_step(&db, &name, step)?;
         ran.insert(step.id.clone());
     }
@@ -288,13 +285,7 @@ fn every_plan_case_rolls_back_from_every_phase_with_the_annotated_locks() {
         let old = load(&dir.join("old.graphql"));
         let new = load(&dir.join("new.graphql"));
         let p = plan::plan(&old, &new);
-        let phases: std::collections::BTreeSet<plan::Phase> = p
-            .steps
-            .iter()
-            .map(|s| s.phase)
-            .filter(|&ph| ph != plan::Phase::Contract)
-            .collect();
-        for until in phases {
+        for until in wesley_e2e::exec::phases_before_contract(&p) {
             if let Err(e) = roll_back_case(&dir, until) {
                 failures.push(e);
             }
