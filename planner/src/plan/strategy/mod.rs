@@ -11,6 +11,7 @@ mod enums;
 mod foreign_key;
 mod identity;
 mod index;
+mod key_type;
 mod not_null;
 mod primary_key;
 mod rename;

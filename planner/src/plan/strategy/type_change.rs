@@ -143,6 +143,13 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         follow_up(cx, t, old, new);
         return;
     }
+    if super::key_type::planned_with_its_key(cx, old_t, old, new) {
+        return;
+    }
+    if super::key_type::is_key(old_t, t, old) {
+        super::key_type::plan(cx, old_t, t, old, new, using);
+        return;
+    }
     if let Some(why) = unsupported(cx, old_t, old) {
         cx.error(
             codes::UNSUPPORTED_TYPE_CHANGE,
@@ -160,24 +167,32 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         return;
     };
     let shadow = ShadowColumn::new(old_t, t, old, new, pk.columns, using);
-    if let Err(why) = shadow.conversion() {
-        cx.error(
-            codes::UNSUPPORTED_TYPE_CHANGE,
-            format!(
-                "cannot change {}.{} from {} to {}: {why}",
-                t.display_name(),
-                new.name,
-                old.ty,
-                new.ty
-            ),
-            format!(
-                "say how values convert: `@wes_convert(from: \"{}\", using: \"<an SQL expression over {}>\")` on the field",
-                old.ty, new.name
-            ),
-        );
-        return;
+    if shadow.converts(cx) {
+        shadow.plan(cx);
     }
-    shadow.plan(cx);
+}
+
+/// Whether a change of `old` to `new` goes through a shadow column: the types differ and
+/// either the author chose a conversion for it or PostgreSQL would rewrite the table.
+/// Reports nothing (the change's own planning does).
+pub(super) fn via_shadow(cx: &Ctx<'_>, old: &Column, new: &Column) -> bool {
+    old.ty != new.ty
+        && (new
+            .convert
+            .as_ref()
+            .is_some_and(|c| names_type(cx, &c.from, &old.ty))
+            || !in_place(&old.ty, &new.ty))
+}
+
+/// The author's conversion for a change of `old` to `new`, if any, with its warning when
+/// it is written for another change ([`chosen_conversion`]).
+pub(super) fn conversion_for<'c>(
+    cx: &mut Ctx<'_>,
+    t: &Table,
+    old: &Column,
+    new: &'c Column,
+) -> Option<Using<'c>> {
+    chosen_conversion(cx, t, old, new)
 }
 
 /// The inverse of an in-place type change: `ALTER COLUMN ... TYPE` back. Unless the way
@@ -250,7 +265,7 @@ fn follow_up(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
 }
 
 /// Why the shadow-column strategy cannot handle this column, if it cannot.
-fn unsupported(cx: &Ctx<'_>, t: &Table, c: &Column) -> Option<String> {
+pub(super) fn unsupported(cx: &Ctx<'_>, t: &Table, c: &Column) -> Option<String> {
     if t.primary_key
         .as_ref()
         .is_some_and(|k| k.columns.contains(&c.name))
@@ -269,6 +284,13 @@ fn unsupported(cx: &Ctx<'_>, t: &Table, c: &Column) -> Option<String> {
             }
         }
     }
+    blocks_shadow(t, c)
+}
+
+/// What keeps a shadow column from standing in for `c` of the old table `t`, apart from
+/// keys: objects over several columns, partial indexes, checks and policies that name it
+/// (each would have to be rebuilt over the shadow, which Wesley does not do).
+pub(super) fn blocks_shadow(t: &Table, c: &Column) -> Option<String> {
     let multi = |cols: &Vec<String>| cols.len() > 1 && cols.contains(&c.name);
     if t.uniques.iter().any(|u| multi(&u.columns))
         || t.indexes.iter().any(|i| multi(&i.columns))
@@ -353,6 +375,18 @@ pub struct ShadowColumn<'a> {
     back_fn: String,
     back_conv_fn: String,
     back_trigger: String,
+    /// Foreign keys from the column that are rebuilt elsewhere (by the type change of the
+    /// key they reference, `key_type`), by name.
+    skip_fks: Vec<String>,
+}
+
+/// What [`ShadowColumn::prepare`] planned: the check step's id, the steps the switch
+/// waits for, and the switch's statements and further tables it locks.
+pub(super) struct Prepared {
+    pub checked: String,
+    pub ready: Vec<String>,
+    pub switch_sql: Vec<String>,
+    pub extra_locks: Vec<(String, String)>,
 }
 
 impl<'a> ShadowColumn<'a> {
@@ -405,7 +439,52 @@ impl<'a> ShadowColumn<'a> {
             shadow,
             old_name,
             not_null_check,
+            skip_fks: Vec::new(),
         }
+    }
+
+    /// Leaves foreign key `name` (from this column) to whoever rebuilds it.
+    pub(super) fn without_foreign_key(mut self, name: &str) -> Self {
+        self.skip_fks.push(name.to_string());
+        self
+    }
+
+    /// The column's type before the change.
+    pub(super) fn old_type(&self) -> &SqlType {
+        &self.old.ty
+    }
+
+    /// The column's type after the change.
+    pub(super) fn new_type(&self) -> &SqlType {
+        &self.new.ty
+    }
+
+    /// The shadow column's name (`<col>_new`) until the switch.
+    pub(super) fn shadow_name(&self) -> &str {
+        &self.shadow
+    }
+
+    /// Whether there is a conversion; reports error E0103 with how to give one if not.
+    pub(super) fn converts(&self, cx: &mut Ctx<'_>) -> bool {
+        let Err(why) = self.conversion() else {
+            return true;
+        };
+        let (t, old, new) = (self.t, self.old, self.new);
+        cx.error(
+            codes::UNSUPPORTED_TYPE_CHANGE,
+            format!(
+                "cannot change {}.{} from {} to {}: {why}",
+                t.display_name(),
+                new.name,
+                old.ty,
+                new.ty
+            ),
+            format!(
+                "say how values convert: `@wes_convert(from: \"{}\", using: \"<an SQL expression over {}>\")` on the field",
+                old.ty, new.name
+            ),
+        );
+        false
     }
 
     /// The conversion function and its probe ([`convert::function`]).
@@ -494,12 +573,28 @@ impl<'a> ShadowColumn<'a> {
         self.old_t
             .foreign_keys
             .iter()
-            .filter(|f| f.columns == [self.old.name.clone()])
+            .filter(|f| f.columns == [self.old.name.clone()] && !self.skip_fks.contains(&f.name))
             .filter_map(|f| self.t.foreign_keys.iter().find(|x| x.name == f.name))
     }
 
     /// Plans every step; returns the id of the switch.
     pub fn plan(&self, cx: &mut Ctx<'_>) -> String {
+        let Prepared {
+            ready,
+            mut switch_sql,
+            extra_locks,
+            ..
+        } = self.prepare(cx);
+        let back = self.back_sync();
+        switch_sql.extend(back.iter().flatten().cloned());
+        let switched = self.switch(cx, switch_sql, &extra_locks, &ready, back.is_some());
+        self.contract(cx, &switched, back.is_some());
+        switched
+    }
+
+    /// Plans every step before the switch (shadow, trigger, backfill, check, NOT NULL,
+    /// indexes and keys rebuilt on the shadow) and returns what the switch needs.
+    pub(super) fn prepare(&self, cx: &mut Ctx<'_>) -> Prepared {
         let added = self.add_column(cx);
         let synced = self.sync_trigger(cx, &added);
         let filled = self.backfill(cx, &synced);
@@ -511,11 +606,12 @@ impl<'a> ShadowColumn<'a> {
         ready.extend(self.indexes(cx, &checked, &mut switch_sql));
         ready.extend(self.uniques(cx, &checked, &mut switch_sql));
         ready.extend(self.foreign_keys(cx, &checked, &mut switch_sql, &mut extra_locks));
-        let back = self.back_sync();
-        switch_sql.extend(back.iter().flatten().cloned());
-        let switched = self.switch(cx, switch_sql, &extra_locks, &ready, back.is_some());
-        self.contract(cx, &switched);
-        switched
+        Prepared {
+            checked,
+            ready,
+            switch_sql,
+            extra_locks,
+        }
     }
 
     fn add_column(&self, cx: &mut Ctx<'_>) -> String {
@@ -1134,7 +1230,9 @@ impl<'a> ShadowColumn<'a> {
         steps
     }
 
-    fn contract(&self, cx: &mut Ctx<'_>, switched: &str) {
+    /// Drops the old column after `switched`; with `back_synced`, also the trigger that
+    /// kept it in step.
+    pub(super) fn contract(&self, cx: &mut Ctx<'_>, switched: &str, back_synced: bool) {
         let tname = self.tname();
         let col = &self.new.name;
         let mut drop = cx
@@ -1151,7 +1249,7 @@ impl<'a> ShadowColumn<'a> {
             )
             .lock(self.t, LockMode::AccessExclusive)
             .after(switched);
-        if self.back_conversion().is_some() {
+        if back_synced {
             let mut sql = self.drop_back_sync();
             sql.push(alter(self.t, Alter::DropColumn(&self.old_name)));
             drop.step.sql = stmts(&sql);

@@ -1,0 +1,440 @@
+//! A type change of a single-column primary key, and of the foreign keys that reference
+//! it (`int` → `bigint` before the 2^31 wrap, `text` → `uuid`), while writes continue.
+//! PostgreSQL's own `ALTER COLUMN ... TYPE` rewrites every table involved under ACCESS
+//! EXCLUSIVE; this plan never holds that lock for longer than an instant:
+//!
+//! 1. expand: a shadow column (`type_change::ShadowColumn`) on the key, and on every
+//!    referencing column whose type changes too, each kept in sync by its trigger;
+//! 2. backfill: each shadow in key-range batches;
+//! 3. validate: every value proven converted; the shadow key made NOT NULL through a
+//!    validated check; a unique index built concurrently on it; each foreign key built
+//!    again `NOT VALID` against the shadow key (a foreign key may reference the columns
+//!    of a unique index, measured on PostgreSQL 14 to 18) and validated;
+//! 4. switch: one short transaction over every table involved drops the old foreign
+//!    keys and primary key, swaps each column with its shadow, attaches the primary key
+//!    `USING INDEX` (instant: the column is NOT NULL and the index is unique) and gives
+//!    the new foreign keys the old names;
+//! 5. contract: the old columns are dropped.
+//!
+//! A referencing column that keeps its type (an `int` column referencing a key that
+//! becomes `bigint`) keeps its column: only its foreign key is built again. After the
+//! switch, values written to the new columns are not copied back, so a rollback refuses
+//! from then on.
+//!
+//! Refused (E0103), with what to do instead: a key over several columns, a foreign key
+//! over several columns that includes it, a rename or a changed foreign key in the same
+//! plan, a new foreign key to it, a referencing table that is dropped, and whatever
+//! keeps a shadow column from standing in (`type_change::unsupported`).
+
+use super::type_change::{blocks_shadow, conversion_for, unsupported, via_shadow, ShadowColumn};
+use super::*;
+use crate::model::{Column, ForeignKey, PrimaryKey};
+use crate::naming;
+
+/// Whether `c` of the old table `t` is its whole primary key: its type change is planned
+/// here ([`plan`]).
+pub fn is_key(old_t: &Table, t: &Table, c: &Column) -> bool {
+    let single = |k: &Option<PrimaryKey>| k.as_ref().is_some_and(|k| k.columns == [c.name.clone()]);
+    single(&old_t.primary_key) || single(&t.primary_key)
+}
+
+/// The primary key columns, in the old model, whose type changes through a shadow column,
+/// that single-column foreign key `f` references.
+fn changing_key<'a>(cx: &Ctx<'a>, f: &ForeignKey) -> Option<(&'a Table, &'a Column)> {
+    let old: &'a Schema = cx.old;
+    let new: &'a Schema = cx.new;
+    let [col] = f.ref_columns.as_slice() else {
+        return None;
+    };
+    let ot = old.table(&f.ref_schema, &f.ref_table)?;
+    let nt = new.table(&f.ref_schema, &f.ref_table)?;
+    let oc = ot.column(col)?;
+    let nc = nt.column(col)?;
+    (is_key(ot, nt, oc) && via_shadow(cx, oc, nc)).then_some((ot, oc))
+}
+
+/// Whether the type change of `old` (on the old table `old_t`) is planned with the type
+/// change of the primary key its foreign key references, by [`plan`] for that key.
+pub fn planned_with_its_key(cx: &Ctx<'_>, old_t: &Table, old: &Column, new: &Column) -> bool {
+    via_shadow(cx, old, new)
+        && old_t
+            .foreign_keys
+            .iter()
+            .any(|f| f.columns == [old.name.clone()] && changing_key(cx, f).is_some())
+}
+
+/// A foreign key that references the key, and its column: a shadow when its type changes
+/// too, else the column as it is.
+struct Referrer<'a> {
+    t: &'a Table,
+    fk: &'a ForeignKey,
+    shadow: Option<ShadowColumn<'a>>,
+}
+
+impl Referrer<'_> {
+    /// The column the new foreign key is built on.
+    fn column(&self) -> &str {
+        match &self.shadow {
+            Some(s) => s.shadow_name(),
+            None => &self.fk.columns[0],
+        }
+    }
+
+    /// `<fk>_new`: the foreign key against the shadow key until the switch.
+    fn tmp_name(&self) -> String {
+        naming::fit(&format!("{}_new", self.fk.name))
+    }
+}
+
+/// Plans the type change of `old` → `new`, the primary key of `t` (old table `old_t`),
+/// with every foreign key that references it; or reports why it cannot be done online.
+pub fn plan<'s: 'a, 'a>(
+    cx: &mut Ctx<'s>,
+    old_t: &'a Table,
+    t: &'a Table,
+    old: &'a Column,
+    new: &'a Column,
+    using: Option<crate::plan::convert::Using<'a>>,
+) {
+    let tname = t.display_name();
+    let refuse = |cx: &mut Ctx<'_>, why: String, help: &str| {
+        cx.error(
+            codes::UNSUPPORTED_TYPE_CHANGE,
+            format!(
+                "cannot change the primary key {tname}.{} from {} to {} online: {why}",
+                new.name, old.ty, new.ty
+            ),
+            help.to_string(),
+        )
+    };
+    let (Some(old_key), Some(key)) = (&old_t.primary_key, &t.primary_key) else {
+        return refuse(
+            cx,
+            "the primary key is added or removed in the same change".into(),
+            "change the primary key and its type in separate changes",
+        );
+    };
+    if old_key != key || old_t.name != t.name || old_t.schema != t.schema || old.name != new.name {
+        return refuse(
+            cx,
+            "the table, the column or the key is also renamed or changed".into(),
+            "rename first, in a change of its own, then change the type",
+        );
+    }
+    if let Some(why) = blocks_shadow(old_t, old) {
+        return refuse(cx, why, "split the change: first remove what depends on the column, change its type, then add them back");
+    }
+    let old_schema: &'s Schema = cx.old;
+    let new_schema: &'s Schema = cx.new;
+    let refers = |f: &ForeignKey| {
+        f.ref_schema == t.schema && f.ref_table == t.name && f.ref_columns.contains(&old.name)
+    };
+    let mut referrers = Vec::new();
+    for o in &old_schema.tables {
+        for f in o.foreign_keys.iter().filter(|f| refers(f)) {
+            let on = o.display_name();
+            if f.columns.len() != 1 {
+                return refuse(cx, format!("foreign key {} on {on} spans several columns", f.name), "drop that foreign key in one change, change the type in the next, and add it back in a third");
+            }
+            let n = new_schema.table(&o.schema, &o.name);
+            let nf = n.and_then(|n| n.foreign_keys.iter().find(|x| x.name == f.name));
+            let (Some(n), Some(nf)) = (n, nf) else {
+                return refuse(cx, format!("foreign key {} on {on} references it and is dropped, or its table renamed, in the same change", f.name), "drop or rename first, in a change of its own, then change the type");
+            };
+            let (Some(oc), Some(nc)) = (o.column(&f.columns[0]), n.column(&f.columns[0])) else {
+                return refuse(cx, format!("the column of foreign key {} on {on} is renamed or dropped in the same change", f.name), "rename or drop it first, in a change of its own");
+            };
+            if nf != f {
+                return refuse(
+                    cx,
+                    format!("foreign key {} on {on} also changes", f.name),
+                    "change the foreign key in a change of its own",
+                );
+            }
+            let shadow = if via_shadow(cx, oc, nc) {
+                let self_key = same(o, t) && oc.name == old.name;
+                let why = if self_key {
+                    None
+                } else {
+                    referrer_blocked(cx, o, oc, f)
+                };
+                if let Some(why) = why {
+                    return refuse(
+                        cx,
+                        format!("its referencing column {on}.{}: {why}", oc.name),
+                        "change that column's type in a change of its own first, if it can be",
+                    );
+                }
+                if oc.is_sequence_backed() || nc.is_sequence_backed() {
+                    return refuse(
+                        cx,
+                        format!(
+                            "its referencing column {on}.{} is an identity or serial column",
+                            oc.name
+                        ),
+                        "change that column in a change of its own",
+                    );
+                }
+                let Some(pk) = n.primary_key.clone() else {
+                    return refuse(
+                        cx,
+                        format!("{on} has no primary key to walk its backfill in batches"),
+                        "give it a primary key (`@wes_pk`) first",
+                    );
+                };
+                let using = conversion_for(cx, n, oc, nc);
+                let s =
+                    ShadowColumn::new(o, n, oc, nc, pk.columns, using).without_foreign_key(&f.name);
+                if !s.converts(cx) {
+                    return;
+                }
+                Some(s)
+            } else {
+                None
+            };
+            referrers.push(Referrer {
+                t: n,
+                fk: nf,
+                shadow,
+            });
+        }
+    }
+    // A foreign key this plan adds would reference the old key until the switch drops it.
+    for n in &new_schema.tables {
+        for f in n.foreign_keys.iter().filter(|f| refers(f)) {
+            if !referrers
+                .iter()
+                .any(|r| r.t.schema == n.schema && r.t.name == n.name && r.fk.name == f.name)
+            {
+                return refuse(
+                    cx,
+                    format!(
+                        "foreign key {} on {} is new and references it",
+                        f.name,
+                        n.display_name()
+                    ),
+                    "add that foreign key in a later change, once the type has changed",
+                );
+            }
+        }
+    }
+    let head = ShadowColumn::new(old_t, t, old, new, key.columns.clone(), using);
+    if !head.converts(cx) {
+        return;
+    }
+    KeyChange {
+        t,
+        key,
+        head,
+        referrers,
+    }
+    .plan(cx);
+}
+
+/// Why a referencing column that changes type cannot go through a shadow column, apart
+/// from its foreign key to the key (rebuilt here).
+fn referrer_blocked(cx: &Ctx<'_>, o: &Table, c: &Column, f: &ForeignKey) -> Option<String> {
+    let others = o
+        .foreign_keys
+        .iter()
+        .any(|x| x.name != f.name && x.columns.contains(&c.name));
+    if others {
+        return Some("another foreign key includes it".into());
+    }
+    unsupported(cx, o, c)
+}
+
+/// `a` and `b` are the same table.
+fn same(a: &Table, b: &Table) -> bool {
+    a.schema == b.schema && a.name == b.name
+}
+
+struct KeyChange<'a> {
+    t: &'a Table,
+    key: &'a PrimaryKey,
+    head: ShadowColumn<'a>,
+    referrers: Vec<Referrer<'a>>,
+}
+
+impl KeyChange<'_> {
+    fn plan(&self, cx: &mut Ctx<'_>) {
+        let t = self.t;
+        let tname = t.display_name();
+        let head = self.head.prepare(cx);
+        let shadows: Vec<_> = self
+            .referrers
+            .iter()
+            .map(|r| r.shadow.as_ref().map(|s| s.prepare(cx)))
+            .collect();
+        let mut ready = head.ready.clone();
+        // The new key's index, built on the shadow. The old key already enforces it.
+        let index = naming::fit(&format!("{}_new", self.key.name));
+        let mut build = super::unique::unique_index_step(
+            cx,
+            t,
+            &index,
+            std::slice::from_ref(&self.head.shadow_name().to_string()),
+            false,
+            Phase::Validate,
+        )
+        .after(&head.checked);
+        build
+            .step
+            .hazards
+            .retain(|h| h.kind != HazardKind::BreaksClients);
+        let built = cx.push(build);
+        ready.push(built.clone());
+        // Each foreign key again, against the shadow key.
+        let mut fk_drops = Vec::new();
+        let mut fk_renames = Vec::new();
+        let mut locked: Vec<(String, String)> = Vec::new();
+        for (r, prepared) in self.referrers.iter().zip(&shadows) {
+            let rt = r.t;
+            let tmp = ForeignKey {
+                name: r.tmp_name(),
+                columns: vec![r.column().to_string()],
+                ref_columns: vec![self.head.shadow_name().to_string()],
+                ..r.fk.clone()
+            };
+            // Both tables are locked alike (measured), once when the key is on its own table.
+            let both = |spec: StepSpec, mode: LockMode| {
+                let spec = spec.lock(rt, mode);
+                if same(rt, t) {
+                    spec
+                } else {
+                    spec.lock_rel(&t.schema, &t.name, mode)
+                }
+            };
+            let drop = cx.on(
+                rt,
+                StepKind::DropForeignKey,
+                Some(&tmp.name),
+                Phase::Contract,
+                format!(
+                    "Drop foreign key {} on {}, if it is still there",
+                    tmp.name,
+                    rt.display_name()
+                ),
+                stmts(&[alter(rt, Alter::DropConstraintIfExists(&tmp.name))]),
+            );
+            let add = cx.on(
+                rt,
+                StepKind::AddForeignKey,
+                Some(&tmp.name),
+                Phase::Validate,
+                format!(
+                    "Add foreign key {} {}({}) → {tname}({}) NOT VALID (instant)",
+                    tmp.name,
+                    rt.display_name(),
+                    tmp.columns[0],
+                    tmp.ref_columns[0]
+                ),
+                stmts(&[crate::ddl::add_foreign_key(rt, &tmp, true)]),
+            );
+            let mut add = both(add, LockMode::ShareRowExclusive)
+                .after(&built)
+                .undo_by(both(drop, LockMode::AccessExclusive));
+            if let Some(p) = prepared {
+                add = add.after(&p.checked);
+                ready.extend(p.ready.iter().cloned());
+            }
+            let add = cx.push(add);
+            let mut v = cx
+                .on(
+                    rt,
+                    StepKind::ValidateConstraint,
+                    Some(&tmp.name),
+                    Phase::Validate,
+                    format!("Validate foreign key {} on {}", tmp.name, rt.display_name()),
+                    stmts(&[alter(rt, Alter::ValidateConstraint(&tmp.name))]),
+                )
+                .lock(rt, LockMode::ShareUpdateExclusive);
+            if !same(rt, t) {
+                v = v.lock_rel(&t.schema, &t.name, LockMode::RowShare);
+            }
+            let v = v
+                .scan()
+                .hazard(HazardKind::LongRunning, format!("Validating foreign key {} reads all of {} and looks up {tname}: reads and writes continue.", tmp.name, rt.display_name()))
+                .after(&add)
+                .undo_nothing();
+            ready.push(cx.push(v));
+            fk_drops.push(alter(rt, Alter::DropConstraint(&r.fk.name)));
+            fk_renames.push(alter(
+                rt,
+                Alter::RenameConstraint {
+                    from: &tmp.name,
+                    to: &r.fk.name,
+                },
+            ));
+            locked.push((rt.schema.clone(), rt.name.clone()));
+        }
+        // One transaction: old keys out, columns swapped, new keys in under the old names.
+        let mut sql = fk_drops;
+        sql.push(alter(t, Alter::DropConstraint(&self.key.name)));
+        sql.extend(head.switch_sql.iter().cloned());
+        sql.push(alter(
+            t,
+            Alter::AddPrimaryKeyUsingIndex {
+                name: &self.key.name,
+                index: &index,
+            },
+        ));
+        for p in shadows.iter().flatten() {
+            sql.extend(p.switch_sql.iter().cloned());
+        }
+        sql.extend(fk_renames);
+        locked.extend(head.extra_locks.iter().cloned());
+        locked.extend(
+            shadows
+                .iter()
+                .flatten()
+                .flat_map(|p| p.extra_locks.iter().cloned()),
+        );
+        let columns: Vec<String> = std::iter::once(format!("{tname}.{}", self.head_column()))
+            .chain(
+                self.referrers
+                    .iter()
+                    .filter(|r| r.shadow.is_some())
+                    .map(|r| format!("{}.{}", r.t.display_name(), r.fk.columns[0])),
+            )
+            .collect();
+        let mut sw = cx
+            .on(t, StepKind::SwapColumns, Some(self.head_column()), Phase::Switch, format!("Swap the primary key {tname}.{} ({} → {}) and the foreign keys that reference it in one short transaction", self.head_column(), self.head_old_type(), self.head_new_type()), stmts(&sql))
+            .lock(t, LockMode::AccessExclusive)
+            .hazard(HazardKind::BreaksClients, format!("From this step on, {} have their new types and are each the last column of their table: code written for the old types must be ready for the new ones, `SELECT *` returns the columns in a new order, and `INSERT ... VALUES` without a column list puts values in the wrong columns. The old values stay in the `_old` columns until the contract phase.", columns.join(", ")))
+            .provides(c_key(t, self.head_column()))
+            .undo_refuses(format!("after the switch, values written to {} are not copied back to the old columns: roll back before the switch, or plan the type back forward", columns.join(", ")));
+        locked.sort();
+        locked.dedup();
+        for (s, r) in &locked {
+            if (s, r) != (&t.schema, &t.name) {
+                sw = sw.lock_rel(s, r, LockMode::AccessExclusive);
+            }
+        }
+        for r in &self.referrers {
+            if r.shadow.is_some() {
+                sw = sw.provides(c_key(r.t, &r.fk.columns[0]));
+            }
+        }
+        for id in &ready {
+            sw = sw.after(id);
+        }
+        let switched = cx.push(sw);
+        self.head.contract(cx, &switched, false);
+        for s in self.referrers.iter().filter_map(|r| r.shadow.as_ref()) {
+            s.contract(cx, &switched, false);
+        }
+    }
+
+    fn head_column(&self) -> &str {
+        &self.key.columns[0]
+    }
+
+    fn head_old_type(&self) -> String {
+        self.head.old_type().to_string()
+    }
+
+    fn head_new_type(&self) -> String {
+        self.head.new_type().to_string()
+    }
+}
