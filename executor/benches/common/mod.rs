@@ -413,3 +413,22 @@ pub fn steps_during(events: &[(f64, serde_json::Value)], start: f64, end: f64) -
     }
     found
 }
+
+/// The steps of a run (its `--json` events), longest first: id, duration over every
+/// attempt in milliseconds, and retries (lock timeouts and deadlocks).
+pub fn longest_steps(events: &[(f64, serde_json::Value)]) -> Vec<(String, u64, usize)> {
+    let mut steps: Vec<(String, u64, usize)> = events
+        .iter()
+        .filter(|(_, v)| v["event"] == "step_done")
+        .map(|(_, v)| {
+            let step = v["step"].as_str().unwrap_or("").to_string();
+            let retries = events
+                .iter()
+                .filter(|(_, r)| r["event"] == "step_retry" && r["step"] == v["step"])
+                .count();
+            (step, v["ms"].as_u64().unwrap_or(0), retries)
+        })
+        .collect();
+    steps.sort_by_key(|s| std::cmp::Reverse(s.1));
+    steps
+}

@@ -31,7 +31,7 @@ use crate::sql::{ident, literal, qualified};
 
 /// `pg_get_serial_sequence('"schema"."table"', 'column')`: the sequence of an identity or
 /// serial column, found by the server.
-fn sequence_of(t: &Table, column: &str) -> String {
+pub(super) fn sequence_of(t: &Table, column: &str) -> String {
     format!(
         "pg_get_serial_sequence({}, {})",
         literal(&t.qualified()),
@@ -40,7 +40,7 @@ fn sequence_of(t: &Table, column: &str) -> String {
 }
 
 /// `ALTER COLUMN "c" ADD GENERATED ... AS IDENTITY (...)`.
-fn add_identity_sql(t: &Table, column: &str, id: &Identity) -> String {
+pub(super) fn add_identity_sql(t: &Table, column: &str, id: &Identity) -> String {
     format!(
         "ALTER TABLE {} ALTER COLUMN {} ADD {}",
         t.qualified(),
@@ -469,6 +469,10 @@ mod tests {
             ),
             (
                 "type T @wes_table { id: BigInt! @wes_pk @wes_identity n: Int! }",
+                "becomes, or stops being, an identity",
+            ),
+            (
+                "type T @wes_table { id: Int! @wes_pk n: BigInt! @wes_identity }",
                 "cannot change its type",
             ),
         ] {

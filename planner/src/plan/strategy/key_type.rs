@@ -26,6 +26,7 @@
 //! plan, a new foreign key to it, a referencing table that is dropped, and whatever
 //! keeps a shadow column from standing in (`type_change::unsupported`).
 
+use super::foreign_key::referenced_first;
 use super::type_change::{blocks_shadow, conversion_for, unsupported, via_shadow, ShadowColumn};
 use super::*;
 use crate::model::{Column, ForeignKey, PrimaryKey};
@@ -219,16 +220,91 @@ pub fn plan<'s: 'a, 'a>(
         }
     }
     let head = ShadowColumn::new(old_t, t, old, new, key.columns.clone(), using);
+    let moves = match sequence_moves(t, old, new, head.shadow_name()) {
+        Ok(m) => m,
+        Err(why) => {
+            return cx.error(
+                codes::UNSUPPORTED_SEQUENCE_CHANGE,
+                format!(
+                    "cannot change the primary key {tname}.{} from {} to {} online: {why}",
+                    new.name, old.ty, new.ty
+                ),
+                format!("change the type of `{}` in one change and its `@wes_identity`/`@wes_serial` in another", new.graphql_name),
+            )
+        }
+    };
+    let head = head.before_swap(moves);
     if !head.converts(cx) {
         return;
     }
+    let sequence = match (&old.identity, &old.serial) {
+        (Some(_), _) => Some(format!(" The identity of {tname}.{} gets a new sequence that continues from the old one's next value: code that calls nextval or currval on the old sequence by name fails (SQLSTATE 42P01); pg_get_serial_sequence({}, {}) names the new one.", new.name, crate::sql::literal(&t.qualified()), crate::sql::literal(&new.name))),
+        (None, Some(seq)) => Some(format!(" The sequence {seq} moves to the new column and now counts in {}.", new.ty)),
+        (None, None) => None,
+    };
     KeyChange {
         t,
         key,
         head,
         referrers,
+        sequence,
     }
     .plan(cx);
+}
+
+/// The statements of the switch that move the key's sequence from the old column to the
+/// shadow `shadow`, once the shadow is NOT NULL and before the names are swapped; or why
+/// there are none.
+///
+/// - identity: the shadow gets its own identity, which continues from the old sequence's
+///   next value, and the old column's identity (and its sequence) is dropped. The new
+///   sequence is named by PostgreSQL after the shadow (`<table>_<col>_new_seq`).
+/// - serial: the old column's default is dropped, the sequence moves to the shadow
+///   (`OWNED BY`, so dropping the old column later keeps it) and is widened to the new
+///   integer type (`AS`), and the shadow gets the `nextval` default.
+fn sequence_moves(
+    t: &Table,
+    old: &Column,
+    new: &Column,
+    shadow: &str,
+) -> Result<Vec<String>, &'static str> {
+    use super::identity::{add_identity_sql, sequence_of};
+    use crate::sql::{ident, literal, qualified};
+    match (&old.identity, &old.serial, &new.identity, &new.serial) {
+        (None, None, None, None) => Ok(Vec::new()),
+        (Some(_), None, Some(id), None) => Ok(vec![
+            add_identity_sql(t, shadow, id),
+            format!(
+                "SELECT setval({}, nextval({}), false)",
+                sequence_of(t, shadow),
+                sequence_of(t, &old.name)
+            ),
+            format!(
+                "ALTER TABLE {} ALTER COLUMN {} DROP IDENTITY",
+                t.qualified(),
+                ident(&old.name)
+            ),
+        ]),
+        (None, Some(a), None, Some(b)) if a == b => {
+            let seq = qualified(&t.schema, a);
+            let mut sql = vec![
+                alter(t, Alter::DropDefault(&old.name)),
+                format!(
+                    "ALTER SEQUENCE {seq} OWNED BY {}.{}",
+                    t.qualified(),
+                    ident(shadow)
+                ),
+            ];
+            if new.ty.base.is_integer() && !new.ty.array {
+                sql.push(format!("ALTER SEQUENCE {seq} AS {}", new.ty.to_sql()));
+            }
+            let next = format!("nextval({}::regclass)", literal(&seq));
+            sql.push(alter(t, Alter::SetDefault(shadow, &next)));
+            Ok(sql)
+        }
+        (None, Some(_), None, Some(_)) => Err("its serial sequence is also renamed"),
+        _ => Err("it also becomes, or stops being, an identity or serial column"),
+    }
 }
 
 /// Why a referencing column that changes type cannot go through a shadow column, apart
@@ -254,6 +330,8 @@ struct KeyChange<'a> {
     key: &'a PrimaryKey,
     head: ShadowColumn<'a>,
     referrers: Vec<Referrer<'a>>,
+    /// What the switch does to the key's identity or serial sequence, for its hazard.
+    sequence: Option<String>,
 }
 
 impl KeyChange<'_> {
@@ -315,7 +393,12 @@ impl KeyChange<'_> {
                     tmp.name,
                     rt.display_name()
                 ),
-                stmts(&[alter(rt, Alter::DropConstraintIfExists(&tmp.name))]),
+                stmts(&referenced_first(
+                    rt,
+                    &tmp,
+                    LockMode::AccessExclusive,
+                    alter(rt, Alter::DropConstraintIfExists(&tmp.name)),
+                )),
             );
             let add = cx.on(
                 rt,
@@ -329,7 +412,12 @@ impl KeyChange<'_> {
                     tmp.columns[0],
                     tmp.ref_columns[0]
                 ),
-                stmts(&[crate::ddl::add_foreign_key(rt, &tmp, true)]),
+                stmts(&referenced_first(
+                    rt,
+                    &tmp,
+                    LockMode::ShareRowExclusive,
+                    crate::ddl::add_foreign_key(rt, &tmp, true),
+                )),
             );
             let mut add = both(add, LockMode::ShareRowExclusive)
                 .after(&built)
@@ -368,8 +456,26 @@ impl KeyChange<'_> {
             ));
             locked.push((rt.schema.clone(), rt.name.clone()));
         }
-        // One transaction: old keys out, columns swapped, new keys in under the old names.
-        let mut sql = fk_drops;
+        locked.extend(head.extra_locks.iter().cloned());
+        for p in shadows.iter().flatten() {
+            locked.extend(p.extra_locks.iter().cloned());
+        }
+        locked.retain(|(s, r)| (s, r) != (&t.schema, &t.name));
+        locked.sort();
+        locked.dedup();
+        // One transaction: every table locked first, the key's own table first (dropping
+        // a foreign key locks the referencing table before it: the opposite order of a
+        // write that changes the key's table and then a referencing one, so each would
+        // wait for the other until the lock timeout, on every attempt); then old keys
+        // out, columns swapped, new keys in under the old names.
+        let tables: Vec<String> = std::iter::once(t.qualified())
+            .chain(locked.iter().map(|(s, r)| crate::sql::qualified(s, r)))
+            .collect();
+        let mut sql = vec![format!(
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            tables.join(", ")
+        )];
+        sql.extend(fk_drops);
         sql.push(alter(t, Alter::DropConstraint(&self.key.name)));
         sql.extend(head.switch_sql.iter().cloned());
         sql.push(alter(
@@ -383,13 +489,6 @@ impl KeyChange<'_> {
             sql.extend(p.switch_sql.iter().cloned());
         }
         sql.extend(fk_renames);
-        locked.extend(head.extra_locks.iter().cloned());
-        locked.extend(
-            shadows
-                .iter()
-                .flatten()
-                .flat_map(|p| p.extra_locks.iter().cloned()),
-        );
         let columns: Vec<String> = std::iter::once(format!("{tname}.{}", self.head_column()))
             .chain(
                 self.referrers
@@ -401,15 +500,11 @@ impl KeyChange<'_> {
         let mut sw = cx
             .on(t, StepKind::SwapColumns, Some(self.head_column()), Phase::Switch, format!("Swap the primary key {tname}.{} ({} → {}) and the foreign keys that reference it in one short transaction", self.head_column(), self.head_old_type(), self.head_new_type()), stmts(&sql))
             .lock(t, LockMode::AccessExclusive)
-            .hazard(HazardKind::BreaksClients, format!("From this step on, {} have their new types and are each the last column of their table: code written for the old types must be ready for the new ones, `SELECT *` returns the columns in a new order, and `INSERT ... VALUES` without a column list puts values in the wrong columns. The old values stay in the `_old` columns until the contract phase.", columns.join(", ")))
+            .hazard(HazardKind::BreaksClients, format!("From this step on, {} have their new types and are each the last column of their table: code written for the old types must be ready for the new ones, `SELECT *` returns the columns in a new order, and `INSERT ... VALUES` without a column list puts values in the wrong columns. The old values stay in the `_old` columns until the contract phase.{}", columns.join(", "), self.sequence.as_deref().unwrap_or("")))
             .provides(c_key(t, self.head_column()))
             .undo_refuses(format!("after the switch, values written to {} are not copied back to the old columns: roll back before the switch, or plan the type back forward", columns.join(", ")));
-        locked.sort();
-        locked.dedup();
         for (s, r) in &locked {
-            if (s, r) != (&t.schema, &t.name) {
-                sw = sw.lock_rel(s, r, LockMode::AccessExclusive);
-            }
+            sw = sw.lock_rel(s, r, LockMode::AccessExclusive);
         }
         for r in &self.referrers {
             if r.shadow.is_some() {

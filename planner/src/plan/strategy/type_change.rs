@@ -115,7 +115,9 @@ fn chosen_conversion<'c>(
 }
 
 pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column) {
-    if old.is_sequence_backed() || new.is_sequence_backed() {
+    if (old.is_sequence_backed() || new.is_sequence_backed())
+        && !super::key_type::is_key(old_t, t, old)
+    {
         super::identity::refuse_type_change(cx, t, new);
         return;
     }
@@ -378,6 +380,9 @@ pub struct ShadowColumn<'a> {
     /// Foreign keys from the column that are rebuilt elsewhere (by the type change of the
     /// key they reference, `key_type`), by name.
     skip_fks: Vec<String>,
+    /// Statements of the switch that run once the shadow is NOT NULL, before the names
+    /// are swapped (what moves a sequence from the old column to the shadow).
+    before_swap: Vec<String>,
 }
 
 /// What [`ShadowColumn::prepare`] planned: the check step's id, the steps the switch
@@ -440,7 +445,14 @@ impl<'a> ShadowColumn<'a> {
             old_name,
             not_null_check,
             skip_fks: Vec::new(),
+            before_swap: Vec::new(),
         }
+    }
+
+    /// Runs `sql` in the switch once the shadow is NOT NULL, before the names are swapped.
+    pub(super) fn before_swap(mut self, sql: Vec<String>) -> Self {
+        self.before_swap = sql;
+        self
     }
 
     /// Leaves foreign key `name` (from this column) to whoever rebuilds it.
@@ -820,6 +832,7 @@ impl<'a> ShadowColumn<'a> {
             sql.push(alter(self.t, Alter::SetNotNull(&self.shadow)));
             sql.push(alter(self.t, Alter::DropConstraint(&self.not_null_check)));
         }
+        sql.extend(self.before_swap.iter().cloned());
         sql.push(alter(
             self.t,
             Alter::RenameColumn {
@@ -950,7 +963,12 @@ impl<'a> ShadowColumn<'a> {
                         "Add foreign key {} on {tname} ({}) NOT VALID",
                         tmp.name, self.shadow
                     ),
-                    stmts(&[crate::ddl::add_foreign_key(self.t, &tmp, true)]),
+                    stmts(&super::foreign_key::referenced_first(
+                        self.t,
+                        &tmp,
+                        LockMode::ShareRowExclusive,
+                        crate::ddl::add_foreign_key(self.t, &tmp, true),
+                    )),
                 )
                 .lock(self.t, LockMode::ShareRowExclusive)
                 .lock_rel(&tmp.ref_schema, &tmp.ref_table, LockMode::ShareRowExclusive)
@@ -1191,7 +1209,12 @@ impl<'a> ShadowColumn<'a> {
                         "Add foreign key {} on {tname} ({}) NOT VALID",
                         back.name, self.old_name
                     ),
-                    stmts(&[crate::ddl::add_foreign_key(t, &back, true)]),
+                    stmts(&super::foreign_key::referenced_first(
+                        t,
+                        &back,
+                        LockMode::ShareRowExclusive,
+                        crate::ddl::add_foreign_key(t, &back, true),
+                    )),
                 )
                 .lock(t, LockMode::ShareRowExclusive)
                 .lock_rel(
