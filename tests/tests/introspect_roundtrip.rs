@@ -210,7 +210,7 @@ const LEGACY: &[Legacy] = &[
         ],
         setup: "",
         same_hash: false,
-        writes: &["@wes_index(expr: \"lower(name)\")"],
+        writes: &["  @wes_index(expr: \"lower(name)\") {"],
     },
     // Serial ids are written as `@wes_serial`: generating the file elsewhere creates the
     // same owned sequences, and the hash (which records `serial`) is the same.
