@@ -907,9 +907,12 @@ fn write_table(
         };
         let cols: Vec<String> = i.columns.iter().flatten().cloned().collect();
         let fcols = all_fields(&cols);
-        let exprs: Vec<&String> = (0..i.keys.len())
-            .filter(|&k| i.columns.get(k).is_none_or(Option::is_none))
-            .filter_map(|k| i.keys.get(k))
+        // The keys that are expressions, as the server prints them.
+        let exprs: Vec<&String> = i
+            .columns
+            .iter()
+            .zip(&i.keys)
+            .filter_map(|(c, k)| c.is_none().then_some(k))
             .collect();
         let why = why
             .or_else(|| {

@@ -512,3 +512,51 @@ pub(crate) fn sha256_json<T: Serialize>(v: &T) -> String {
     let _ = serde_json::to_writer(&mut sink, v);
     format!("sha256:{}", hex::encode(sink.0.finalize()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An expression key is `(expression)` among the canonical columns (as the catalog
+    /// reads it), its text one of the table's expressions; the model's JSON writes it as
+    /// `{"expr": ...}` next to plain column names.
+    #[test]
+    fn expression_keys_in_the_canonical_form_and_the_expressions() {
+        let src = r#"type Account @wes_table
+          @wes_index(keys: ["orgId", "lower(handle)"])
+          @wes_index(columns: ["orgId"]) {
+          id: Int! @wes_pk
+          orgId: Int!
+          handle: String!
+        }"#;
+        let model = crate::sdl::parse("t.graphql", src).0.expect("valid");
+        let t = &model.tables[0];
+        let json = serde_json::to_string(&t.indexes).unwrap();
+        assert!(
+            json.contains(r#""columns":["org_id",{"expr":"lower(handle)"}]"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""columns":["org_id"]"#), "{json}");
+        let canon = canonical_table(t);
+        // Sorted by name: `account_org_id_idx`, then `account_org_id_lower_handle_idx`.
+        assert_eq!(canon.indexes[0].columns, ["org_id"]);
+        assert_eq!(canon.indexes[1].columns, ["org_id", EXPRESSION_KEY]);
+        let e = table_expressions(t);
+        assert_eq!(
+            e.index_keys,
+            [IndexKeys {
+                name: "account_org_id_lower_handle_idx".into(),
+                method: "btree".into(),
+                keys: vec!["\"org_id\"".into(), "(lower(handle))".into()],
+            }]
+        );
+        // Without expression keys the member is left out of plan files.
+        let plain = TableExpressions {
+            index_keys: vec![],
+            ..e
+        };
+        assert!(!serde_json::to_string(&plain)
+            .unwrap()
+            .contains("index_keys"));
+    }
+}
