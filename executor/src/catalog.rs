@@ -132,6 +132,8 @@ SELECT json_build_object(
             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = u.num
             WHERE u.ord <= i.indnkeyatts),
           'expressions', i.indexprs IS NOT NULL,
+          'keys', (SELECT json_agg(pg_get_indexdef(i.indexrelid, k, true) ORDER BY k)
+            FROM generate_series(1, i.indnkeyatts) k),
           'include', i.indnatts > i.indnkeyatts,
           'predicate', pg_get_expr(i.indpred, i.indrelid),
           'options', ic.reloptions,
@@ -400,6 +402,9 @@ pub struct Index {
     pub columns: Vec<Option<String>>,
     /// Some key is an expression.
     pub expressions: bool,
+    /// Every key as the server prints it (`pg_get_indexdef(index, k, true)`): a column's
+    /// name (quoted where needed) or an expression (in parentheses unless a function call).
+    pub keys: Vec<String>,
     /// It has INCLUDE columns.
     pub include: bool,
     /// A partial index's predicate as the server prints it.

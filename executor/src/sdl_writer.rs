@@ -162,6 +162,18 @@ fn fragment_ok(text: &str, subquery: bool) -> bool {
     }
 }
 
+/// An index expression as the server prints it is one the dialect accepts: a fragment
+/// without subquery, ordering or collation, whose column references are all written
+/// (`field_of` finds their fields).
+fn index_expression_ok(text: &str, field_of: &dyn Fn(&str) -> Option<String>) -> bool {
+    fragment_ok(text, false)
+        && wesley_planner::expr::index_key_option(text).is_none()
+        && wesley_planner::expr::lone_identifier(text).is_none()
+        && wesley_planner::expr::column_refs(text)
+            .iter()
+            .all(|(c, _)| field_of(c).is_some())
+}
+
 /// A written enum: GraphQL name by `schema.name`.
 struct Names {
     enums: BTreeMap<String, String>,
@@ -874,8 +886,6 @@ fn write_table(
         }
         let why = if !i.valid {
             Some("it is invalid (a failed CREATE INDEX CONCURRENTLY)".to_string())
-        } else if i.expressions || i.columns.iter().any(Option::is_none) {
-            Some("an expression index".to_string())
         } else if i.include {
             Some("it has INCLUDE columns".to_string())
         } else if !i.plain {
@@ -897,17 +907,41 @@ fn write_table(
         };
         let cols: Vec<String> = i.columns.iter().flatten().cloned().collect();
         let fcols = all_fields(&cols);
-        let why = why.or_else(|| {
-            fcols
-                .is_none()
-                .then(|| "a column it uses is left out".to_string())
-        });
+        // The keys that are expressions, as the server prints them.
+        let exprs: Vec<&String> = i
+            .columns
+            .iter()
+            .zip(&i.keys)
+            .filter_map(|(c, k)| c.is_none().then_some(k))
+            .collect();
+        let why = why
+            .or_else(|| {
+                fcols
+                    .is_none()
+                    .then(|| "a column it uses is left out".to_string())
+            })
+            .or_else(|| {
+                (i.keys.len() != i.columns.len()
+                    || exprs.iter().any(|e| !index_expression_ok(e, &field_of)))
+                .then(|| "an index expression the dialect does not accept".to_string())
+            });
         if let Some(why) = why {
             note(format!("{what}: {why}; left out: {}", i.definition));
             continue;
         }
         let fcols = fcols.unwrap_or_default();
-        let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+        // Each key: its column's name, or its expression's words, for the derived name;
+        // the field, or the expression, for `keys:`.
+        let (parts, items): (Vec<String>, Vec<String>) = i
+            .columns
+            .iter()
+            .zip(&i.keys)
+            .map(|(c, k)| match c {
+                Some(c) => (c.clone(), field_of(c).unwrap_or_default()),
+                None => (wesley_planner::expr::name_words(k), k.clone()),
+            })
+            .unzip();
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
         let mut args: Vec<String> = Vec::new();
         if i.name != derived_name(&t.name, &refs, "idx") {
             args.push(format!("name: {}", gql_str(&i.name)));
@@ -924,7 +958,14 @@ fn write_table(
         if i.unique && i.nulls_not_distinct {
             args.push("nullsNotDistinct: true".into());
         }
-        if fcols.len() == 1 {
+        if !exprs.is_empty() {
+            let keys = match items.as_slice() {
+                [one] => format!("expr: {}", gql_str(one)),
+                _ => format!("keys: {}", gql_list(&items)),
+            };
+            args.insert(0, keys);
+            index_dirs.push(format!("@wes_index({})", args.join(", ")));
+        } else if fcols.len() == 1 {
             let d = if args.is_empty() {
                 "@wes_index".to_string()
             } else {

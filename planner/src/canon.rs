@@ -12,8 +12,8 @@
 //!   not compared);
 //! * primary key (name, ordered columns), uniques (and `nulls_not_distinct` where set),
 //!   foreign keys (name, columns, referenced table and columns, actions), checks (name
-//!   only), indexes (name, columns, method, unique, `nulls_not_distinct` where set,
-//!   partial), all sorted by name; `rls` on/off; policies (name, command,
+//!   only), indexes (name, keys (an expression as `(expression)`), method, unique,
+//!   `nulls_not_distinct` where set, partial), all sorted by name; `rls` on/off; policies (name, command,
 //!   permissive, roles sorted) sorted by name;
 //! * comments on tables and columns (from GraphQL descriptions), compared exactly as
 //!   PostgreSQL stores them, and left out of the JSON where there is none;
@@ -22,7 +22,8 @@
 //!   `plpgsql`, and is compared as the expected schema sees it
 //!   ([`CanonSchema::as_expected_by`]): only the extensions the schema lists count.
 //!
-//! SQL expression texts (defaults, check bodies, index predicates, policy bodies) are not
+//! SQL expression texts (defaults, check bodies, index predicates and expressions, policy
+//! bodies) are not
 //! part of the hash: PostgreSQL stores them re-printed (`'x'` becomes `'x'::text`), so only
 //! their presence and names are compared. Object keys appear in the order written below,
 //! with no whitespace; the hash is `sha256:` + lowercase hex of the UTF-8 bytes.
@@ -157,7 +158,7 @@ pub struct CanonFk {
 pub struct CanonIndex {
     /// Its name.
     pub name: String,
-    /// Its columns, in order.
+    /// Its keys, in order: a column's name, or [`EXPRESSION_KEY`] for an expression.
     pub columns: Vec<String>,
     /// Access method, e.g. `btree`.
     pub method: String,
@@ -239,6 +240,10 @@ impl CanonSchema {
     }
 }
 
+/// How an expression key of an index appears among its columns (the catalog has no
+/// column for it; the expression's text is compared apart, by the server).
+pub const EXPRESSION_KEY: &str = "(expression)";
+
 fn action(a: FkAction) -> String {
     a.sql().to_string()
 }
@@ -314,7 +319,11 @@ pub fn canonical_table(t: &Table) -> CanonTable {
             .iter()
             .map(|i| CanonIndex {
                 name: i.name.clone(),
-                columns: i.columns.clone(),
+                columns: i
+                    .keys
+                    .iter()
+                    .map(|k| k.column().unwrap_or(EXPRESSION_KEY).to_string())
+                    .collect(),
                 method: i.method.sql().to_string(),
                 unique: i.unique,
                 nulls_not_distinct: i.nulls_not_distinct,
@@ -349,7 +358,7 @@ pub fn schema_hash(schema: &Schema) -> String {
 }
 
 /// One named expression: a column's default (named by the column), a check's body, a
-/// partial index's predicate.
+/// partial index's predicate. (Index expressions: [`IndexKeys`].)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NamedExpr {
@@ -371,6 +380,20 @@ pub struct PolicyExpr {
     pub check: Option<String>,
 }
 
+/// An index with expressions among its keys: its method and every key as `CREATE INDEX`
+/// lists it (a quoted column, or an expression in parentheses), in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexKeys {
+    /// The index's name.
+    pub name: String,
+    /// Its access method (`btree`, `gin`, ...): the expressions are normalised in an index
+    /// of the same kind.
+    pub method: String,
+    /// Its keys, as written.
+    pub keys: Vec<String>,
+}
+
 /// The SQL expressions of one table as the schema writes them. They are outside the hash
 /// (PostgreSQL stores them re-printed); drift detection compares them after the server has
 /// normalised both sides. Lists are sorted by name.
@@ -387,6 +410,10 @@ pub struct TableExpressions {
     pub index_predicates: Vec<NamedExpr>,
     /// Policy expressions.
     pub policies: Vec<PolicyExpr>,
+    /// Indexes with expression keys, sorted by name; absent from the JSON when there are
+    /// none (so plan files of schemas without them are as they were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index_keys: Vec<IndexKeys>,
 }
 
 impl TableExpressions {
@@ -396,6 +423,7 @@ impl TableExpressions {
             && self.checks.is_empty()
             && self.index_predicates.is_empty()
             && self.policies.is_empty()
+            && self.index_keys.is_empty()
     }
 }
 
@@ -440,6 +468,16 @@ pub fn table_expressions(t: &Table) -> TableExpressions {
                 .collect(),
         ),
         policies,
+        index_keys: t
+            .indexes
+            .iter()
+            .filter(|i| i.has_expressions())
+            .map(|i| IndexKeys {
+                name: i.name.clone(),
+                method: i.method.sql().to_string(),
+                keys: i.keys.iter().map(IndexKey::sql).collect(),
+            })
+            .collect(),
     }
 }
 
@@ -473,4 +511,52 @@ pub(crate) fn sha256_json<T: Serialize>(v: &T) -> String {
     // Writing into a hasher cannot fail, and these plain structs always serialise.
     let _ = serde_json::to_writer(&mut sink, v);
     format!("sha256:{}", hex::encode(sink.0.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An expression key is `(expression)` among the canonical columns (as the catalog
+    /// reads it), its text one of the table's expressions; the model's JSON writes it as
+    /// `{"expr": ...}` next to plain column names.
+    #[test]
+    fn expression_keys_in_the_canonical_form_and_the_expressions() {
+        let src = r#"type Account @wes_table
+          @wes_index(keys: ["orgId", "lower(handle)"])
+          @wes_index(columns: ["orgId"]) {
+          id: Int! @wes_pk
+          orgId: Int!
+          handle: String!
+        }"#;
+        let model = crate::sdl::parse("t.graphql", src).0.expect("valid");
+        let t = &model.tables[0];
+        let json = serde_json::to_string(&t.indexes).unwrap();
+        assert!(
+            json.contains(r#""columns":["org_id",{"expr":"lower(handle)"}]"#),
+            "{json}"
+        );
+        assert!(json.contains(r#""columns":["org_id"]"#), "{json}");
+        let canon = canonical_table(t);
+        // Sorted by name: `account_org_id_idx`, then `account_org_id_lower_handle_idx`.
+        assert_eq!(canon.indexes[0].columns, ["org_id"]);
+        assert_eq!(canon.indexes[1].columns, ["org_id", EXPRESSION_KEY]);
+        let e = table_expressions(t);
+        assert_eq!(
+            e.index_keys,
+            [IndexKeys {
+                name: "account_org_id_lower_handle_idx".into(),
+                method: "btree".into(),
+                keys: vec!["\"org_id\"".into(), "(lower(handle))".into()],
+            }]
+        );
+        // Without expression keys the member is left out of plan files.
+        let plain = TableExpressions {
+            index_keys: vec![],
+            ..e
+        };
+        assert!(!serde_json::to_string(&plain)
+            .unwrap()
+            .contains("index_keys"));
+    }
 }

@@ -270,7 +270,7 @@ fn index_statement(t: &Table, i: &Index, concurrently: bool, if_not_exists: bool
         ident(&i.name),
         t.qualified(),
         i.method.sql(),
-        ident_list(&i.columns)
+        i.keys_sql()
     ));
     s.push_str(nulls_not_distinct(i.nulls_not_distinct));
     if let Some(w) = &i.predicate {

@@ -100,6 +100,7 @@ codes! {
     E0041 Error "default does not fit the column",
     E0042 Error "null default on a non-null field",
     E0043 Error "unknown argument on a key, constraint or index",
+    E0044 Error "invalid expression index",
     E0050 Error "unsafe SQL fragment",
     E0051 Error "subquery where PostgreSQL allows none",
     E0060 Error "`@wes_tenant`/`@wes_owner` names an unknown column",

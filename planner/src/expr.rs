@@ -325,6 +325,311 @@ pub fn identifiers(src: &str) -> Vec<String> {
         .collect()
 }
 
+/// Words that are SQL syntax inside an expression, never a column reference (for
+/// [`column_refs`]). A column that happens to be spelled like one of them is simply not
+/// checked.
+const EXPR_KEYWORDS: &[&str] = &[
+    "all",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "at",
+    "between",
+    "both",
+    "by",
+    "case",
+    "cast",
+    "collate",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "desc",
+    "distinct",
+    "else",
+    "end",
+    "escape",
+    "exists",
+    "false",
+    "filter",
+    "first",
+    "for",
+    "from",
+    "ilike",
+    "in",
+    "is",
+    "isnull",
+    "last",
+    "leading",
+    "like",
+    "localtime",
+    "localtimestamp",
+    "normalized",
+    "not",
+    "notnull",
+    "null",
+    "nulls",
+    "of",
+    "on",
+    "or",
+    "order",
+    "over",
+    "overlaps",
+    "partition",
+    "placing",
+    "session_user",
+    "similar",
+    "some",
+    "symmetric",
+    "then",
+    "time",
+    "to",
+    "trailing",
+    "true",
+    "unknown",
+    "user",
+    "using",
+    "variadic",
+    "when",
+    "with",
+    "within",
+    "without",
+    "zone",
+];
+
+/// Words that continue a type name after its first word (`double precision`, `timestamp
+/// with time zone`, `character varying`).
+const TYPE_WORDS: &[&str] = &["precision", "varying", "with", "without", "time", "zone"];
+
+/// The words of an expression that name columns, as PostgreSQL would resolve them
+/// (unquoted ones lowercased, quoted ones exact), each with its character offset. Function
+/// names (a word before `(`), keywords, type names (after `::` or `AS`, and before a string
+/// literal: `interval '1 day'`), qualified names (`a.b`), the field of `extract(... FROM
+/// ...)` and the collation after `COLLATE` are not column references. Empty when the text
+/// does not lex.
+pub fn column_refs(src: &str) -> Vec<(String, usize)> {
+    let Ok(toks) = lex(src) else {
+        return Vec::new();
+    };
+    column_ref_tokens(&toks)
+        .into_iter()
+        .filter_map(|k| match &toks[k].tok {
+            Tok::Word(w) => Some((w.clone(), toks[k].offset)),
+            Tok::QuotedIdent(q) => Some((q.clone(), toks[k].offset)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `src` with each column reference (as [`column_refs`] finds them) that `to` renames
+/// written with its new name (bare when that reads back as the same name, else quoted).
+/// Unchanged when the text does not lex.
+pub fn rename_columns(src: &str, to: &dyn Fn(&str) -> Option<String>) -> String {
+    let (Ok(toks), Ok(raw)) = (lex(src), lex::tokens(src, lex::Policy::Fragment)) else {
+        return src.to_string();
+    };
+    let mut out = String::with_capacity(src.len());
+    let mut done = 0;
+    for k in column_ref_tokens(&toks) {
+        let old = match &toks[k].tok {
+            Tok::Word(w) => w,
+            Tok::QuotedIdent(q) => q,
+            _ => continue,
+        };
+        let Some(new) = to(old) else { continue };
+        let bare = new
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && new
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !crate::naming::is_reserved(&new);
+        out.push_str(&src[done..raw[k].start]);
+        out.push_str(&if bare { new } else { crate::sql::ident(&new) });
+        done = raw[k].end;
+    }
+    out.push_str(&src[done..]);
+    out
+}
+
+/// Indices of the tokens of [`column_refs`].
+fn column_ref_tokens(toks: &[Token]) -> Vec<usize> {
+    let name = |t: &Tok| match t {
+        Tok::Word(w) => Some(w.clone()),
+        Tok::QuotedIdent(q) => Some(q.clone()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let mut k = 0;
+    // The next name is a type (after `::` or `AS`), or skipped (after `COLLATE`, first in
+    // `extract(`).
+    let (mut type_next, mut skip_next) = (false, false);
+    while k < toks.len() {
+        let tok = &toks[k].tok;
+        let next = toks.get(k + 1).map(|t| &t.tok);
+        let prev = k.checked_sub(1).map(|j| &toks[j].tok);
+        if *tok == Tok::Punct(':') && next == Some(&Tok::Punct(':')) {
+            type_next = true;
+            k += 2;
+            continue;
+        }
+        let Some(word) = name(tok) else {
+            if *tok == Tok::Punct('(') && prev == Some(&Tok::Word("extract".into())) {
+                skip_next = true;
+            }
+            k += 1;
+            continue;
+        };
+        if type_next {
+            // The type: words (qualified with `.`), then `(...)` modifiers and `[]`.
+            type_next = false;
+            k += 1;
+            loop {
+                match toks.get(k).map(|t| &t.tok) {
+                    Some(Tok::Punct('.'))
+                        if toks.get(k + 1).is_some_and(|t| name(&t.tok).is_some()) =>
+                    {
+                        k += 2
+                    }
+                    Some(Tok::Word(w)) if TYPE_WORDS.contains(&w.as_str()) => k += 1,
+                    Some(Tok::Punct('(')) => {
+                        let mut depth = 0;
+                        while let Some(t) = toks.get(k) {
+                            match t.tok {
+                                Tok::Punct('(') => depth += 1,
+                                Tok::Punct(')') => depth -= 1,
+                                _ => {}
+                            }
+                            k += 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                    }
+                    Some(Tok::Punct('[' | ']')) => k += 1,
+                    _ => break,
+                }
+            }
+            continue;
+        }
+        let quoted = matches!(tok, Tok::QuotedIdent(_));
+        let skip = std::mem::take(&mut skip_next)
+            || prev == Some(&Tok::Punct('.'))
+            || next == Some(&Tok::Punct('.'))
+            || next == Some(&Tok::Punct('('))
+            || (!quoted && next == Some(&Tok::Str))
+            || (!quoted && EXPR_KEYWORDS.contains(&word.as_str()));
+        if !quoted && (word == "as") {
+            type_next = true;
+        }
+        if !quoted && word == "collate" {
+            skip_next = true;
+        }
+        if !skip {
+            out.push(k);
+        }
+        k += 1;
+    }
+    out
+}
+
+/// The words of an expression outside any parentheses, lowercased (quoted identifiers
+/// exact), with their character offsets. Empty when the text does not lex.
+pub fn top_level_words(src: &str) -> Vec<(String, usize)> {
+    let Ok(toks) = lex(src) else {
+        return Vec::new();
+    };
+    let mut depth = 0usize;
+    let mut out = Vec::new();
+    for t in toks {
+        match t.tok {
+            Tok::Punct('(') => depth += 1,
+            Tok::Punct(')') => depth = depth.saturating_sub(1),
+            Tok::Word(w) if depth == 0 => out.push((w, t.offset)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The first word outside parentheses that would give an index key an ordering, collation
+/// or operator class instead of being part of its expression (`DESC`, `NULLS`,
+/// `COLLATE`, `ASC`), lowercased, with its character offset.
+pub fn index_key_option(src: &str) -> Option<(String, usize)> {
+    top_level_words(src)
+        .into_iter()
+        .find(|(w, _)| ["asc", "desc", "nulls", "collate"].contains(&w.as_str()))
+}
+
+/// The identifier an expression is when it is nothing else (`email`, `"Email"`, `(email)`),
+/// lowercased unless quoted: PostgreSQL indexes such an "expression" as the column.
+pub fn lone_identifier(src: &str) -> Option<String> {
+    let toks = lex(src).ok()?;
+    let mut inner: &[Token] = &toks;
+    while inner.len() >= 2
+        && inner[0].tok == Tok::Punct('(')
+        && inner[inner.len() - 1].tok == Tok::Punct(')')
+    {
+        inner = &inner[1..inner.len() - 1];
+    }
+    match inner {
+        [Token {
+            tok: Tok::Word(w), ..
+        }] if !EXPR_KEYWORDS.contains(&w.as_str()) => Some(w.clone()),
+        [Token {
+            tok: Tok::QuotedIdent(q),
+            ..
+        }] => Some(q.clone()),
+        _ => None,
+    }
+}
+
+/// The words of an expression for a derived name: words, quoted identifiers, the contents
+/// of string literals and numbers, lowercased, with every run of characters that are not
+/// letters or digits made one `_` (`lower(email)` → `lower_email`, `(data->>'kind')` →
+/// `data_kind`). `expr` when nothing is left.
+pub fn name_words(src: &str) -> String {
+    let Ok(toks) = lex::tokens(src, lex::Policy::Fragment) else {
+        return "expr".into();
+    };
+    let mut out = String::new();
+    for t in toks {
+        let text = &src[t.start..t.end];
+        let text = match t.kind {
+            lex::TokenKind::Word | lex::TokenKind::Number => text,
+            lex::TokenKind::QuotedIdent => &text[1..text.len() - 1],
+            lex::TokenKind::String => text
+                .trim_start_matches(['E', 'e'])
+                .trim_start_matches('\'')
+                .trim_end_matches('\''),
+            _ => continue,
+        };
+        for c in text.chars().flat_map(char::to_lowercase) {
+            if c.is_alphanumeric() {
+                out.push(c);
+            } else if !out.is_empty() && !out.ends_with('_') {
+                out.push('_');
+            }
+        }
+        if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let words = out.trim_matches('_');
+    if words.is_empty() {
+        "expr".into()
+    } else {
+        words.to_string()
+    }
+}
+
 /// How volatile a (safe) default expression is. Functions Wesley does not know are taken
 /// as volatile: a wrong "volatile" only makes a plan longer, a wrong "stable" would make
 /// `ADD COLUMN` rewrite the table.
@@ -429,6 +734,73 @@ mod tests {
             assert!(e.message.contains(message), "{bad}: {e:?}");
         }
         assert!(check("1 e'x' = 1e5").is_ok());
+    }
+
+    #[test]
+    fn column_references() {
+        let refs =
+            |s: &str| -> Vec<String> { column_refs(s).into_iter().map(|(w, _)| w).collect() };
+        assert_eq!(refs("lower(email)"), vec!["email"]);
+        assert_eq!(refs("(data->>'kind')"), vec!["data"]);
+        assert_eq!(refs("Lower(\"Email\") || Name"), vec!["Email", "name"]);
+        assert_eq!(
+            refs("date_trunc('day', created_at AT TIME ZONE 'UTC')"),
+            vec!["created_at"]
+        );
+        assert_eq!(refs("extract(epoch FROM seen)"), vec!["seen"]);
+        assert_eq!(
+            refs("a::double precision + b::numeric(10, 2)[]"),
+            vec!["a", "b"]
+        );
+        assert_eq!(refs("x::timestamp with time zone AND y"), vec!["x", "y"]);
+        assert_eq!(
+            refs("CAST(a AS public.money_t) > interval '1 day'"),
+            vec!["a"]
+        );
+        assert_eq!(
+            refs("coalesce(deleted_at, 'infinity') IS NOT NULL AND n COLLATE \"C\" > ''"),
+            vec!["deleted_at", "n"]
+        );
+        assert_eq!(refs("pg_catalog.lower(t.name)"), Vec::<String>::new());
+        assert_eq!(refs("CASE WHEN kind = 'a' THEN 1 ELSE 2 END"), vec!["kind"]);
+    }
+
+    #[test]
+    fn renames_column_references() {
+        let to = |c: &str| match c {
+            "email" => Some("email_address".to_string()),
+            "name" => Some("Name".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            rename_columns("lower(email) || email.x || name", &to),
+            "lower(email_address) || email.x || \"Name\""
+        );
+        assert_eq!(
+            rename_columns("lower(\"email\")", &to),
+            "lower(email_address)"
+        );
+    }
+
+    #[test]
+    fn lone_identifiers_and_name_words() {
+        assert_eq!(lone_identifier("email"), Some("email".into()));
+        assert_eq!(lone_identifier("((Email))"), Some("email".into()));
+        assert_eq!(lone_identifier("\"Email\""), Some("Email".into()));
+        assert_eq!(lone_identifier("lower(email)"), None);
+        assert_eq!(lone_identifier("(a) + (b)"), None);
+        assert_eq!(lone_identifier("true"), None);
+        assert_eq!(name_words("lower(email)"), "lower_email");
+        assert_eq!(name_words("(data->>'kind')"), "data_kind");
+        assert_eq!(name_words("LOWER( \"Email\" )"), "lower_email");
+        assert_eq!(name_words("(a + 1)"), "a_1");
+        assert_eq!(name_words("(1)"), "1");
+        assert_eq!(name_words("('' || '')"), "expr");
+        let top: Vec<String> = top_level_words("lower(x DESC) desc")
+            .into_iter()
+            .map(|(w, _)| w)
+            .collect();
+        assert_eq!(top, vec!["lower", "desc"]);
     }
 
     #[test]

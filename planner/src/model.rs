@@ -412,13 +412,62 @@ impl IndexMethod {
     }
 }
 
+/// One key of an index: a column, or an SQL expression over the table's columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum IndexKey {
+    /// A column, by its SQL name (a string in the JSON).
+    Column(String),
+    /// An expression (a checked SQL fragment, as written; `{"expr": "..."}` in the JSON).
+    Expr {
+        /// The expression's text.
+        expr: String,
+    },
+}
+
+impl IndexKey {
+    /// The key's column, when it is one.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            IndexKey::Column(c) => Some(c),
+            IndexKey::Expr { .. } => None,
+        }
+    }
+
+    /// The key's expression, when it is one.
+    pub fn expr(&self) -> Option<&str> {
+        match self {
+            IndexKey::Column(_) => None,
+            IndexKey::Expr { expr } => Some(expr),
+        }
+    }
+
+    /// The key in `CREATE INDEX`: a quoted column, or the expression in parentheses.
+    pub fn sql(&self) -> String {
+        match self {
+            IndexKey::Column(c) => crate::sql::ident(c),
+            IndexKey::Expr { expr } => format!("({expr})"),
+        }
+    }
+
+    /// The key in messages: the column's name, or the expression in parentheses.
+    pub fn label(&self) -> String {
+        match self {
+            IndexKey::Column(c) => c.clone(),
+            IndexKey::Expr { expr } => format!("({expr})"),
+        }
+    }
+}
+
 /// An index that is not a constraint (`@wes_index`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Index {
     /// Its name (deterministic when not given).
     pub name: String,
-    /// Its columns, in order.
-    pub columns: Vec<String>,
+    /// Its keys, in order: columns and expressions (`columns` in the JSON, where a column
+    /// is a string and an expression `{"expr": "..."}`).
+    #[serde(rename = "columns")]
+    pub keys: Vec<IndexKey>,
     /// Access method.
     pub method: IndexMethod,
     /// A unique index.
@@ -427,6 +476,61 @@ pub struct Index {
     pub nulls_not_distinct: bool,
     /// Partial-index predicate (`WHERE ...`).
     pub predicate: Option<String>,
+}
+
+impl Index {
+    /// The columns of an index whose keys are all columns; `None` when an expression is
+    /// among them.
+    pub fn plain_columns(&self) -> Option<Vec<String>> {
+        self.keys
+            .iter()
+            .map(|k| k.column().map(str::to_string))
+            .collect()
+    }
+
+    /// An expression is among its keys.
+    pub fn has_expressions(&self) -> bool {
+        self.keys.iter().any(|k| k.expr().is_some())
+    }
+
+    /// Columns of `t` the index depends on: its column keys, then the columns its
+    /// expressions mention (each once, in that order).
+    pub fn mentioned_columns(&self, t: &Table) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for k in &self.keys {
+            let names = match k {
+                IndexKey::Column(c) => vec![c.clone()],
+                IndexKey::Expr { expr } => crate::expr::identifiers(expr)
+                    .into_iter()
+                    .filter(|w| t.column(w).is_some())
+                    .collect(),
+            };
+            for n in names {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+
+    /// The keys as `CREATE INDEX` lists them: `"tenant_id", (lower(email))`.
+    pub fn keys_sql(&self) -> String {
+        self.keys
+            .iter()
+            .map(IndexKey::sql)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The keys in messages: `tenant_id, (lower(email))`.
+    pub fn keys_label(&self) -> String {
+        self.keys
+            .iter()
+            .map(IndexKey::label)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The command a row-level security policy applies to.

@@ -1,5 +1,5 @@
-//! Drift in SQL expressions: defaults, check bodies, partial-index predicates and policy
-//! bodies. They are outside the schema hash because PostgreSQL stores them re-printed
+//! Drift in SQL expressions: defaults, check bodies, partial-index predicates, the keys of
+//! indexes with expressions, and policy bodies. They are outside the schema hash because PostgreSQL stores them re-printed
 //! (`'x'` becomes `'x'::text`), so a database carrying an old predicate would hash like the
 //! schema. Here the server normalises both sides: each expected expression is created on a
 //! temporary copy of its table (same name, so unqualified references resolve the same
@@ -13,10 +13,12 @@
 use std::collections::BTreeMap;
 use tokio_postgres::{Client, SimpleQueryMessage};
 use wesley_planner::canon::TableExpressions;
+use wesley_planner::model::IndexMethod;
 use wesley_planner::sql::{ident, literal, qualified};
 
 /// (kind, object name, part) → normalised text. Kinds: `default` (object: the column),
-/// `check`, `index predicate`, `policy` (part: `USING` or `WITH CHECK`).
+/// `check`, `index predicate`, `index keys` (of an index with expressions: every key as
+/// `pg_get_indexdef` prints it, joined by `, `), `policy` (part: `USING` or `WITH CHECK`).
 type Normalised = BTreeMap<(String, String, String), String>;
 
 /// The query reading one table's expressions; `$rel` is replaced by a `regclass` literal.
@@ -31,6 +33,11 @@ UNION ALL
 SELECT 'index predicate', ic.relname, '', pg_get_expr(i.indpred, i.indrelid)
   FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
   WHERE i.indrelid = $rel AND i.indpred IS NOT NULL
+UNION ALL
+SELECT 'index keys', ic.relname, '', (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)
+    FROM generate_series(1, i.indnkeyatts) k)
+  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+  WHERE i.indrelid = $rel AND i.indexprs IS NOT NULL
 UNION ALL
 SELECT 'policy', p.polname, 'USING', pg_get_expr(p.polqual, p.polrelid)
   FROM pg_policy p WHERE p.polrelid = $rel AND p.polqual IS NOT NULL
@@ -89,17 +96,32 @@ fn recreate(e: &TableExpressions, tmp: &str) -> Vec<(String, String, String, Str
             ),
         ));
     }
-    for i in &e.index_predicates {
-        out.push((
-            "index predicate".into(),
-            i.name.clone(),
-            String::new(),
-            format!(
-                "CREATE INDEX {} ON {tmp} ((1)) WHERE ({})",
-                ident(&i.name),
-                i.text
+    // One index per name: its keys (or a constant) and its predicate.
+    let mut indexes: BTreeMap<&str, (&str, String, Option<&str>)> = BTreeMap::new();
+    for k in &e.index_keys {
+        // The method is checked with the plan file; one that is not known is refused.
+        let method = IndexMethod::parse(&k.method).map_or("btree", IndexMethod::sql);
+        indexes.insert(
+            &k.name,
+            (
+                "index keys",
+                format!("USING {method} ({})", k.keys.join(", ")),
+                None,
             ),
-        ));
+        );
+    }
+    for i in &e.index_predicates {
+        indexes
+            .entry(&i.name)
+            .or_insert(("index predicate", "((1))".into(), None))
+            .2 = Some(&i.text);
+    }
+    for (name, (kind, keys, predicate)) in indexes {
+        let mut sql = format!("CREATE INDEX {} ON {tmp} {keys}", ident(name));
+        if let Some(p) = predicate {
+            sql.push_str(&format!(" WHERE ({p})"));
+        }
+        out.push((kind.into(), name.to_string(), String::new(), sql));
     }
     for p in &e.policies {
         let mut sql = format!("CREATE POLICY {} ON {tmp}", ident(&p.name));

@@ -604,6 +604,22 @@ impl Renames {
             .collect()
     }
 
+    /// An old index key in the new schema's names: a column renamed, or an expression
+    /// with the columns it mentions renamed (PostgreSQL follows a rename inside a stored
+    /// expression, so the index stays what it was).
+    fn key_of(&self, t: &Table, k: &IndexKey) -> IndexKey {
+        match k {
+            IndexKey::Column(c) => IndexKey::Column(self.column(&t.schema, &t.name, c)),
+            IndexKey::Expr { expr } => IndexKey::Expr {
+                expr: crate::expr::rename_columns(expr, &|c| {
+                    t.column(c)?;
+                    let to = self.column(&t.schema, &t.name, c);
+                    (to != c).then_some(to)
+                }),
+            },
+        }
+    }
+
     /// An old table's keys, constraints and indexes in the new schema's names.
     fn objects(&self, t: &Table) -> Table {
         Table {
@@ -623,7 +639,7 @@ impl Renames {
                 .indexes
                 .iter()
                 .map(|i| Index {
-                    columns: self.columns_of(t, &i.columns),
+                    keys: i.keys.iter().map(|k| self.key_of(t, k)).collect(),
                     ..i.clone()
                 })
                 .collect(),

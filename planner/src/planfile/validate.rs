@@ -688,7 +688,30 @@ fn check_expressions(cx: &mut Checker<'_>) {
                 .policies
                 .iter()
                 .flat_map(|p| [(&p.name, p.using.as_ref()), (&p.name, p.check.as_ref())]);
-            for (name, text) in named.chain(policies) {
+            for i in &t.index_keys {
+                if crate::model::IndexMethod::parse(&i.method).is_none() {
+                    cx.push(
+                        ErrorKind::UnknownName,
+                        None,
+                        format!(
+                            "{side}.expressions of {} ({}): unknown index method",
+                            t.table, i.name
+                        ),
+                    );
+                }
+                if i.keys.is_empty() {
+                    cx.push(
+                        ErrorKind::Invalid,
+                        None,
+                        format!("{side}.expressions of {} ({}): no keys", t.table, i.name),
+                    );
+                }
+            }
+            let keys = t
+                .index_keys
+                .iter()
+                .flat_map(|i| i.keys.iter().map(move |k| (&i.name, Some(k))));
+            for (name, text) in named.chain(policies).chain(keys) {
                 cx.printable(None, "expression name", name);
                 let Some(text) = text else { continue };
                 let field = format!("{side}.expressions of {} ({name})", t.table);
@@ -1326,10 +1349,38 @@ type User @wes_table {
                     checks: vec![],
                     index_predicates: vec![],
                     policies: vec![],
+                    index_keys: vec![],
                 }])
             }),
             ErrorKind::UnsafeSql,
             "from.expressions of public.user (a)",
+        );
+        // An index with expression keys, as a plan's target carries it.
+        let index_keys = |method: &str, key: &str| {
+            edited(|f| {
+                f.to.expressions = Some(vec![crate::canon::TableExpressions {
+                    table: "public.user".into(),
+                    defaults: vec![],
+                    checks: vec![],
+                    index_predicates: vec![],
+                    policies: vec![],
+                    index_keys: vec![crate::canon::IndexKeys {
+                        name: "user_lower_email_idx".into(),
+                        method: method.into(),
+                        keys: vec![key.into()],
+                    }],
+                }])
+            })
+        };
+        only(
+            index_keys("btree", "(lower(email))); DROP TABLE x; --"),
+            ErrorKind::UnsafeSql,
+            "to.expressions of public.user (user_lower_email_idx)",
+        );
+        only(
+            index_keys("btree (x); DROP TABLE y; --", "(lower(email))"),
+            ErrorKind::UnknownName,
+            "unknown index method",
         );
     }
 

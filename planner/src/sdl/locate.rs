@@ -114,6 +114,52 @@ pub fn in_string(src: &Source<'_>, dir: Pos, name: &str, value: &str, char_offse
     let Some(vstart) = arg_value_offset(src, dir, name) else {
         return dir;
     };
+    near(src, vstart, value, char_offset)
+}
+
+/// Position of character `char_offset` of string `value`, item `index` (from 0) of the
+/// list that is the value of argument `name`; falls back to the list's start.
+pub fn in_list_item(
+    src: &Source<'_>,
+    dir: Pos,
+    name: &str,
+    index: usize,
+    value: &str,
+    char_offset: usize,
+) -> Pos {
+    let Some(vstart) = arg_value_offset(src, dir, name) else {
+        return dir;
+    };
+    let bytes = src.text.as_bytes();
+    let (mut i, mut seen) = (vstart, 0);
+    if bytes.get(i) == Some(&b'[') {
+        while i < bytes.len() && bytes[i] != b']' {
+            if bytes[i] == b'"' {
+                if seen == index {
+                    return near(src, i, value, char_offset);
+                }
+                seen += 1;
+                if src.text[i..].starts_with("\"\"\"") {
+                    match src.text[i + 3..].find("\"\"\"") {
+                        Some(end) => i += 3 + end + 3,
+                        None => break,
+                    }
+                    continue;
+                }
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            i += 1;
+        }
+    }
+    src.pos_of(vstart)
+}
+
+/// Position of character `char_offset` of `value`, a string whose literal starts at byte
+/// `vstart`: the text around that character found in the raw source.
+fn near(src: &Source<'_>, vstart: usize, value: &str, char_offset: usize) -> Pos {
     let needle: String = value
         .chars()
         .skip(char_offset)
@@ -151,5 +197,10 @@ mod tests {
             "type A @wes_rls(\n  select: \"\"\"\n  a ) b\n\"\"\",\n  insert: \"x\") { a: Int }",
         );
         assert_eq!(arg_value(&multi, Pos::new(1, 8), "insert"), Pos::new(5, 11));
+        let list = Source::new("type A @wes_index(keys: [\"a\", \"lower(b)\"]) { a: Int }");
+        assert_eq!(
+            in_list_item(&list, Pos::new(1, 8), "keys", 1, "lower(b)", 6),
+            Pos::new(1, 38)
+        );
     }
 }

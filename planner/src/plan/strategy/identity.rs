@@ -26,7 +26,7 @@
 //!   by rewriting the table), and a type change of a sequence-backed column.
 
 use super::*;
-use crate::model::{Column, Identity, IndexMethod};
+use crate::model::{Column, Identity, IndexKey, IndexMethod};
 use crate::sql::{ident, literal, qualified};
 
 /// `pg_get_serial_sequence('"schema"."table"', 'column')`: the sequence of an identity or
@@ -72,9 +72,11 @@ fn indexed(cx: &Ctx<'_>, t: &Table, old: &Column) -> bool {
     let leads = |cols: &[String]| cols.first() == Some(&old.name);
     o.primary_key.as_ref().is_some_and(|k| leads(&k.columns))
         || o.uniques.iter().any(|u| leads(&u.columns))
-        || o.indexes
-            .iter()
-            .any(|i| i.method == IndexMethod::Btree && i.predicate.is_none() && leads(&i.columns))
+        || o.indexes.iter().any(|i| {
+            i.method == IndexMethod::Btree
+                && i.predicate.is_none()
+                && i.keys.first().and_then(IndexKey::column) == Some(old.name.as_str())
+        })
 }
 
 pub fn plan(cx: &mut Ctx<'_>, t: &Table, old: &Column, c: &Column) {

@@ -9,7 +9,7 @@ use crate::naming;
 
 /// The step that builds `i` concurrently (not pushed, so callers can chain it).
 pub fn build_step(cx: &Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> StepSpec {
-    cx.on(t, StepKind::CreateIndex, Some(&i.name), phase, format!("Build {}index {} on {} ({}){} concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.columns.join(", "), ddl::nulls_not_distinct(i.nulls_not_distinct)), stmts(&[ddl::create_index(t, i, true)]))
+    cx.on(t, StepKind::CreateIndex, Some(&i.name), phase, format!("Build {}index {} on {} ({}){} concurrently", if i.unique { "unique " } else { "" }, i.name, t.display_name(), i.keys_label(), ddl::nulls_not_distinct(i.nulls_not_distinct)), stmts(&[ddl::create_index(t, i, true)]))
         .concurrently(&t.schema, &i.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .scan()
@@ -40,17 +40,29 @@ pub fn drop_built(cx: &Ctx<'_>, t: &Table, name: &str) -> StepSpec {
     .lock(t, LockMode::ShareUpdateExclusive)
 }
 
+/// The keys of `i` as messages name them: columns by name, expressions as written (in
+/// parentheses when `parenthesised`, as `ON CONFLICT (...)` needs them).
+fn key_labels(i: &Index, parenthesised: bool) -> Vec<String> {
+    i.keys
+        .iter()
+        .map(|k| match k.expr() {
+            Some(e) if !parenthesised => e.to_string(),
+            _ => k.label(),
+        })
+        .collect()
+}
+
 /// Builds a new index: a unique one is a tightening old code notices.
 fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
     let mut spec = build_step(cx, t, i, phase);
     if i.unique {
         spec = spec.review(
             HazardKind::BreaksClients,
-            super::unique::duplicates_fail_note(t, &i.columns, i.nulls_not_distinct),
+            super::unique::duplicates_fail_note(t, &key_labels(i, false), i.nulls_not_distinct),
         );
     }
-    for c in &i.columns {
-        spec = spec.requires(c_key(t, c));
+    for c in i.mentioned_columns(t) {
+        spec = spec.requires(c_key(t, &c));
     }
     cx.push(spec)
 }
@@ -78,11 +90,11 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
     if i.unique {
         spec = spec.review(
             HazardKind::BreaksClients,
-            super::unique::on_conflict_note(t, &i.columns),
+            super::unique::on_conflict_note(t, &key_labels(i, true)),
         );
     }
-    for c in &i.columns {
-        spec = spec.requires(c_key(t, c));
+    for c in i.mentioned_columns(t) {
+        spec = spec.requires(c_key(t, &c));
     }
     cx.push(spec);
 }

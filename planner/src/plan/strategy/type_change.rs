@@ -15,7 +15,7 @@
 //! 5. contract: drop the old column.
 
 use super::*;
-use crate::model::{BaseTypeExt as _, Column, Index, Table};
+use crate::model::{BaseTypeExt as _, Column, Index, IndexKey, Table};
 use crate::naming;
 use crate::plan::convert::{self, Using};
 use crate::sql::{ident, literal, qualified};
@@ -121,6 +121,13 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         super::identity::refuse_type_change(cx, t, new);
         return;
     }
+    // Even a change without rewrite rebuilds an index with expressions (PostgreSQL reuses
+    // only plain indexes), under ACCESS EXCLUSIVE.
+    if let Some(why) = expression_index(old_t, &old.name).or_else(|| expression_index(t, &new.name))
+    {
+        refuse(cx, t, old, new, &why);
+        return;
+    }
     let using = chosen_conversion(cx, t, old, new);
     if using.is_none() && in_place(&old.ty, &new.ty) {
         let spec = cx
@@ -153,11 +160,7 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         return;
     }
     if let Some(why) = unsupported(cx, old_t, old) {
-        cx.error(
-            codes::UNSUPPORTED_TYPE_CHANGE,
-            format!("cannot change {}.{} from {} to {} online: {why}", t.display_name(), new.name, old.ty, new.ty),
-            "split the change: first remove what depends on the column, change its type, then add them back".to_string(),
-        );
+        refuse(cx, t, old, new, &why);
         return;
     }
     let Some(pk) = t.primary_key.clone() else {
@@ -266,6 +269,29 @@ fn follow_up(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
     }
 }
 
+/// E0103: the type of `old` cannot change to `new`'s online, because of `why`.
+fn refuse(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column, why: &str) {
+    cx.error(
+        codes::UNSUPPORTED_TYPE_CHANGE,
+        format!("cannot change {}.{} from {} to {} online: {why}", t.display_name(), new.name, old.ty, new.ty),
+        "split the change: first remove what depends on the column, change its type, then add them back".to_string(),
+    );
+}
+
+/// An index of `t` with expressions that depends on column `c`: PostgreSQL rebuilds it
+/// under ACCESS EXCLUSIVE whenever the column's type changes.
+fn expression_index(t: &Table, c: &str) -> Option<String> {
+    let i = t
+        .indexes
+        .iter()
+        .find(|i| i.has_expressions() && i.mentioned_columns(t).iter().any(|m| m == c))?;
+    Some(format!(
+        "expression index {} ({}) depends on it, and PostgreSQL rebuilds such an index under ACCESS EXCLUSIVE when the column's type changes",
+        i.name,
+        i.keys_label()
+    ))
+}
+
 /// Why the shadow-column strategy cannot handle this column, if it cannot.
 pub(super) fn unsupported(cx: &Ctx<'_>, t: &Table, c: &Column) -> Option<String> {
     if t.primary_key
@@ -293,16 +319,21 @@ pub(super) fn unsupported(cx: &Ctx<'_>, t: &Table, c: &Column) -> Option<String>
 /// keys: objects over several columns, partial indexes, checks and policies that name it
 /// (each would have to be rebuilt over the shadow, which Wesley does not do).
 pub(super) fn blocks_shadow(t: &Table, c: &Column) -> Option<String> {
+    if let Some(why) = expression_index(t, &c.name) {
+        return Some(why);
+    }
     let multi = |cols: &Vec<String>| cols.len() > 1 && cols.contains(&c.name);
     if t.uniques.iter().any(|u| multi(&u.columns))
-        || t.indexes.iter().any(|i| multi(&i.columns))
+        || t.indexes
+            .iter()
+            .any(|i| i.plain_columns().is_some_and(|k| multi(&k)))
         || t.foreign_keys.iter().any(|f| multi(&f.columns))
     {
         return Some("it is part of a multi-column index or constraint".into());
     }
     if t.indexes
         .iter()
-        .any(|i| i.columns == [c.name.clone()] && i.predicate.is_some())
+        .any(|i| i.keys == [IndexKey::Column(c.name.clone())] && i.predicate.is_some())
     {
         return Some("it has a partial index".into());
     }
@@ -563,7 +594,7 @@ impl<'a> ShadowColumn<'a> {
         self.old_t
             .indexes
             .iter()
-            .filter(|i| i.columns == [self.old.name.clone()])
+            .filter(|i| i.keys == [IndexKey::Column(self.old.name.clone())])
             .filter_map(|i| Some((i, self.t.indexes.iter().find(|x| x.name == i.name)?)))
     }
 
@@ -883,7 +914,7 @@ impl<'a> ShadowColumn<'a> {
         for (i, target) in self.moved_indexes() {
             let tmp = Index {
                 name: naming::fit(&format!("{}_new", target.name)),
-                columns: vec![self.shadow.clone()],
+                keys: vec![IndexKey::Column(self.shadow.clone())],
                 ..target.clone()
             };
             // The old index already enforced what this one does: no new hazard for clients.

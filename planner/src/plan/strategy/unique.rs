@@ -9,7 +9,7 @@
 //! CONFLICT` on its columns fails (review).
 
 use super::*;
-use crate::model::{Index, IndexMethod, Unique};
+use crate::model::{Index, IndexKey, IndexMethod, Unique};
 use crate::naming;
 
 /// The step that builds a unique index concurrently (not yet pushed, so callers can
@@ -24,7 +24,7 @@ pub fn unique_index_step(
 ) -> StepSpec {
     let idx = Index {
         name: name.to_string(),
-        columns: columns.to_vec(),
+        keys: columns.iter().cloned().map(IndexKey::Column).collect(),
         method: IndexMethod::Btree,
         unique: true,
         nulls_not_distinct,

@@ -148,6 +148,8 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::Index => &[
             "columns",
             "fields",
+            "expr",
+            "keys",
             "name",
             "using",
             "where",

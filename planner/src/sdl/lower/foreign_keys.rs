@@ -193,11 +193,35 @@ fn resolve_fks(
             .as_ref()
             .is_some_and(|k| same(&k.columns))
             || target.table.uniques.iter().any(|u| same(&u.columns))
-            || target
-                .table
-                .indexes
-                .iter()
-                .any(|i| i.unique && i.predicate.is_none() && same(&i.columns));
+            || target.table.indexes.iter().any(|i| {
+                i.unique && i.predicate.is_none() && i.plain_columns().is_some_and(|c| same(&c))
+            });
+        // A unique index on expressions over these columns cannot be referenced.
+        let expr_index = target.table.indexes.iter().find(|i| {
+            i.unique
+                && i.has_expressions()
+                && ref_cols
+                    .iter()
+                    .all(|c| i.mentioned_columns(&target.table).contains(c))
+        });
+        if let (false, Some(i)) = (unique, expr_index) {
+            cx.err(
+                Code::E0035,
+                rpos(cx),
+                format!(
+                    "foreign key refers to `{}` ({}), which only an expression index makes unique (`{}` on {}): PostgreSQL cannot reference one",
+                    target.table.name,
+                    ref_cols.join(", "),
+                    i.name,
+                    i.keys_label()
+                ),
+                format!(
+                    "give `{}` a unique constraint on the referenced columns (`@wes_unique`), or reference its primary key",
+                    target.obj.name
+                ),
+            );
+            continue;
+        }
         if !unique {
             let (message, help) = match ref_cols.as_slice() {
                 [one] => (

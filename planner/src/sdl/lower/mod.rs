@@ -9,6 +9,8 @@
 //! - `table`: one table per `@wes_table` type: columns (through `field`), keys, unique
 //!   constraints, indexes and checks, the primary key, redundant indexes. A new
 //!   table-level directive or constraint goes here.
+//! - `indexes` (used by `table`): the keys of `@wes_index` on a type: columns,
+//!   expressions, or both in order.
 //! - `field`: one column per field: its type, nullability and column directives. A new
 //!   column directive goes here (its default, if it has one, in `defaults`).
 //! - `identity`: `@wes_identity` and `@wes_serial` against the column's type,
@@ -35,6 +37,7 @@ mod extensions;
 mod field;
 mod foreign_keys;
 mod identity;
+mod indexes;
 mod names;
 mod rls;
 mod table;

@@ -8,7 +8,7 @@ use super::arguments::{
     Site,
 };
 use super::definitions::Definitions;
-use super::{field, p, rls, Ctx, Draft, Obj};
+use super::{field, indexes, p, rls, Ctx, Draft, Obj};
 use crate::diag::{Code, Pos};
 use crate::model::*;
 use crate::naming::{self, derived_name};
@@ -127,7 +127,11 @@ pub(super) fn lower_table<'d, 'a>(
                 }
                 Some(K::Index) => {
                     field_level_only(cx, d);
-                    if let Some(idx) = index_from(cx, d, &name, vec![col_name.clone()]) {
+                    if indexes::refuse_on_field(cx, d, &f.name) {
+                        continue;
+                    }
+                    let key = vec![IndexKey::Column(col_name.clone())];
+                    if let Some(idx) = index_from(cx, d, &name, key) {
                         table.indexes.push(idx);
                     }
                 }
@@ -184,8 +188,8 @@ pub(super) fn lower_table<'d, 'a>(
                 }
             }
             K::Index => {
-                if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
-                    if let Some(idx) = index_from(cx, d, &name, cols) {
+                if let Some(keys) = indexes::type_keys(cx, d, &table, &field_cols, &o.name) {
+                    if let Some(idx) = index_from(cx, d, &name, keys) {
                         table.indexes.push(idx);
                     }
                 }
@@ -249,14 +253,14 @@ pub(super) fn lower_table<'d, 'a>(
         .chain(table.uniques.iter().map(|u| u.columns.clone()))
         .collect();
     for idx in &table.indexes {
-        if idx.predicate.is_none()
-            && idx.method == IndexMethod::Btree
-            && keyed.contains(&idx.columns)
-        {
+        let Some(cols) = idx.plain_columns() else {
+            continue;
+        };
+        if idx.predicate.is_none() && idx.method == IndexMethod::Btree && keyed.contains(&cols) {
             let pos = o
                 .fields
                 .iter()
-                .find(|f| field_cols.get(&f.name) == idx.columns.first())
+                .find(|f| field_cols.get(&f.name) == cols.first())
                 .map(|f| p(f.position))
                 .unwrap_or(p(o.position));
             cx.warn(Code::W0103, pos, format!("index `{}` duplicates the index of a primary key or unique constraint on the same columns", idx.name), "remove `@wes_index`: the constraint's index already serves these lookups");
@@ -310,9 +314,10 @@ fn nulls_not_distinct(cx: &mut Ctx<'_>, d: &Dir<'_>) -> bool {
     bool_arg(cx, d, &["nullsNotDistinct"]).unwrap_or(false)
 }
 
-/// An index from `@wes_index` on `cols` of `table`: method, uniqueness, nulls-distinctness,
-/// predicate and name.
-fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> Option<Index> {
+/// An index from `@wes_index` on `keys` of `table`: method, uniqueness, nulls-distinctness,
+/// predicate and name. A derived name joins the keys: a column by its name, an expression
+/// by its words (`lower(email)` → `lower_email`).
+fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, keys: Vec<IndexKey>) -> Option<Index> {
     let method = match str_arg(cx, d, &["using"]) {
         None => IndexMethod::Btree,
         Some(m) => match IndexMethod::parse(&m) {
@@ -350,7 +355,7 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
         );
         return None;
     }
-    if method == IndexMethod::Hash && cols.len() > 1 {
+    if method == IndexMethod::Hash && keys.len() > 1 {
         cx.err(
             Code::E0040,
             p(d.position),
@@ -366,7 +371,14 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
         }
         None => None,
     };
-    let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let parts: Vec<String> = keys
+        .iter()
+        .map(|k| match k {
+            IndexKey::Column(c) => c.clone(),
+            IndexKey::Expr { expr } => crate::expr::name_words(expr),
+        })
+        .collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     let name = match str_arg(cx, d, &["name"]) {
         Some(n) => {
             if !cx.check_ident(&n, "index", p(d.position)) {
@@ -378,7 +390,7 @@ fn index_from(cx: &mut Ctx<'_>, d: &Dir<'_>, table: &str, cols: Vec<String>) -> 
     };
     Some(Index {
         name,
-        columns: cols,
+        keys,
         method,
         unique,
         nulls_not_distinct,
