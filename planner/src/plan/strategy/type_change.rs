@@ -698,11 +698,14 @@ impl<'a> ShadowColumn<'a> {
             .conversion()
             .expect("conversion checked before planning");
         let col = &self.new.name;
+        // An UPDATE that fills a shadow still NULL is the backfill, which sets it to the
+        // same conversion of the same row version: nothing to do again. Application code
+        // never writes the shadow, so every write of its own is converted.
         let body = format!(
-            "BEGIN\n  NEW.{} := {}(NEW.{});\n  RETURN NEW;\nEND\n",
-            ident(&self.shadow),
+            "BEGIN\n  IF TG_OP = 'UPDATE' AND OLD.{s} IS NULL AND NEW.{s} IS NOT NULL THEN\n    RETURN NEW;\n  END IF;\n  NEW.{s} := {}(NEW.{});\n  RETURN NEW;\nEND\n",
             self.conv_fn,
-            ident(&self.old.name)
+            ident(&self.old.name),
+            s = ident(&self.shadow),
         );
         let tag = dollar_tag(&body);
         let how = match self.using {
