@@ -153,13 +153,7 @@ pub fn plan<'s: 'a, 'a>(
                 );
             }
             let shadow = if via_shadow(cx, oc, nc) {
-                let self_key = same(o, t) && oc.name == old.name;
-                let why = if self_key {
-                    None
-                } else {
-                    referrer_blocked(cx, o, oc, f)
-                };
-                if let Some(why) = why {
+                if let Some(why) = referrer_blocked(cx, o, oc, f) {
                     return refuse(
                         cx,
                         format!("its referencing column {on}.{}: {why}", oc.name),
