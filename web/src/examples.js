@@ -6,6 +6,8 @@ import saasV1 from './examples/saas-v1.graphql';
 import saasV2 from './examples/saas-v2.graphql';
 import shopV1 from './examples/shop-v1.graphql';
 import shopV2 from './examples/shop-v2.graphql';
+import bigintV1 from './examples/bigint-v1.graphql';
+import bigintV2 from './examples/bigint-v2.graphql';
 
 export const EXAMPLES = [
   {
@@ -25,6 +27,12 @@ export const EXAMPLES = [
     title: 'SaaS: tenant isolation with row-level security',
     current: saasV1,
     next: saasV2,
+  },
+  {
+    id: 'bigint',
+    title: 'Ids past 2^31: a serial key and its foreign keys become bigint',
+    current: bigintV1,
+    next: bigintV2,
   },
   {
     id: 'empty',

@@ -297,6 +297,20 @@ describe('playground in Chromium', () => {
     assert.ok(await page.getByTestId('typescript-panel').isHidden());
   });
 
+  it('the bigint example swaps a primary key and the keys that reference it in one step', async () => {
+    await page.locator('#example').selectOption('bigint');
+    await page.waitForFunction(() => window.playground.texts().next.includes('id: BigInt! @wes_pk @wes_serial'));
+    await settled();
+    const swap = page.locator('[data-testid=step][data-kind=swap_columns][data-table="public.account"]');
+    assert.equal(await swap.count(), 1);
+    assert.match(await swap.textContent(), /LOCK TABLE "public"\."account", "public"\."audit_entry", "public"\."membership" IN ACCESS EXCLUSIVE MODE/);
+    assert.match(await swap.textContent(), /PRIMARY KEY USING INDEX "account_pkey_new"/);
+    assert.equal(await page.locator('[data-testid=step][data-kind=create_index][data-table="public.account"]').count(), 1, 'the new key\'s index');
+    await page.locator('#example').selectOption('blog');
+    await page.waitForFunction(() => !window.playground.texts().next.includes('@wes_serial'));
+    await settled();
+  });
+
   it('resets to the example and logged no errors', async () => {
     await page.getByTestId('reset').click();
     await page.waitForFunction(() => !window.playground.texts().next.includes('@wes_index\n  createdAt'));
