@@ -50,6 +50,8 @@ enum Tok {
 struct Token {
     tok: Tok,
     offset: usize,
+    /// Byte range in the fragment.
+    bytes: (usize, usize),
 }
 
 /// What the lexer learned from a safe fragment.
@@ -95,7 +97,11 @@ fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                 Tok::Punct(text.chars().next().unwrap_or(' '))
             }
         };
-        out.push(Token { tok, offset: chars });
+        out.push(Token {
+            tok,
+            offset: chars,
+            bytes: (t.start, t.end),
+        });
     }
     Ok(out)
 }
@@ -325,6 +331,198 @@ pub fn identifiers(src: &str) -> Vec<String> {
         .collect()
 }
 
+/// Words of SQL syntax that an expression over columns may contain besides column names:
+/// operators spelled as words, `CASE`, casts, the fields of `extract`, the keywords of
+/// `substring`/`trim`/`overlay`/`position`, `AT TIME ZONE`, `COLLATE`, constants.
+const EXPRESSION_KEYWORDS: &[&str] = &[
+    "all",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asymmetric",
+    "at",
+    "between",
+    "both",
+    "case",
+    "cast",
+    "collate",
+    "day",
+    "decade",
+    "century",
+    "distinct",
+    "dow",
+    "doy",
+    "else",
+    "end",
+    "epoch",
+    "escape",
+    "false",
+    "for",
+    "from",
+    "hour",
+    "ilike",
+    "in",
+    "is",
+    "isnull",
+    "isodow",
+    "isoyear",
+    "julian",
+    "leading",
+    "like",
+    "local",
+    "microseconds",
+    "millennium",
+    "milliseconds",
+    "minute",
+    "month",
+    "not",
+    "notnull",
+    "null",
+    "or",
+    "overlay",
+    "placing",
+    "quarter",
+    "second",
+    "similar",
+    "some",
+    "symmetric",
+    "then",
+    "time",
+    "timezone",
+    "timezone_hour",
+    "timezone_minute",
+    "to",
+    "trailing",
+    "true",
+    "unknown",
+    "week",
+    "when",
+    "year",
+    "zone",
+];
+
+/// Words that continue a type name after its first word (`double precision`, `character
+/// varying`, `timestamp with time zone`).
+const TYPE_WORDS: &[&str] = &["precision", "varying", "with", "without", "time", "zone"];
+
+/// Functions and words PostgreSQL does not count as immutable that a generated column's
+/// expression might use (it refuses them: "generation expression is not immutable").
+const NOT_IMMUTABLE: &[&str] = &[
+    "clock_timestamp",
+    "concat",
+    "concat_ws",
+    "format",
+    "gen_random_uuid",
+    "nextval",
+    "random",
+    "timeofday",
+    "txid_current",
+    "uuid_generate_v4",
+];
+
+/// The words of a (safe) expression that name columns, with their character offsets: every
+/// bare or quoted identifier that is not a function's name, a type name after `::` or
+/// `CAST (... AS`, the type of a typed literal (`interval '1 day'`), a qualifier before
+/// `.`, or SQL syntax ([`EXPRESSION_KEYWORDS`]). Bare words are lowercased, as PostgreSQL
+/// folds them. Empty when the text does not lex.
+pub fn column_references(src: &str) -> Vec<(String, usize)> {
+    let Ok(toks) = lex(src) else {
+        return Vec::new();
+    };
+    reference_tokens(&toks)
+        .into_iter()
+        .map(|(name, t)| (name, t.offset))
+        .collect()
+}
+
+/// `src` with every column reference ([`column_references`]) written as the quoted
+/// identifier `rename` gives for it, the rest as it is: two expressions over the same
+/// columns, one written before and one after some of them were renamed, compare equal
+/// after this. `None` when the text does not lex.
+pub fn with_columns_quoted(src: &str, rename: impl Fn(&str) -> String) -> Option<String> {
+    let toks = lex(src).ok()?;
+    let mut out = String::with_capacity(src.len());
+    let mut at = 0;
+    for (name, t) in reference_tokens(&toks) {
+        out.push_str(&src[at..t.bytes.0]);
+        out.push_str(&crate::sql::ident(&rename(&name)));
+        at = t.bytes.1;
+    }
+    out.push_str(&src[at..]);
+    Some(out)
+}
+
+/// The tokens of [`column_references`], with the names they stand for.
+fn reference_tokens(toks: &[Token]) -> Vec<(String, &Token)> {
+    let mut out = Vec::new();
+    // In a type name (after `::` or `CAST (... AS`): `Some(true)` before its first word,
+    // `Some(false)` after it (more words of a type name, typmods).
+    let mut in_type: Option<bool> = None;
+    let mut after_collate = false;
+    for (k, t) in toks.iter().enumerate() {
+        let prev = k.checked_sub(1).map(|j| &toks[j].tok);
+        let next = toks.get(k + 1).map(|t| &t.tok);
+        if let Some(first) = in_type {
+            let continues = match &t.tok {
+                Tok::Word(w) => first || TYPE_WORDS.contains(&w.as_str()),
+                Tok::QuotedIdent(_) => first,
+                Tok::Punct('(' | ')' | ',' | '[' | ']') | Tok::Number => !first,
+                _ => false,
+            };
+            if continues {
+                in_type = Some(false);
+                continue;
+            }
+            in_type = None;
+        }
+        let (name, bare) = match &t.tok {
+            Tok::Word(w) => (w.clone(), true),
+            Tok::QuotedIdent(q) => (q.clone(), false),
+            Tok::Punct(':') if prev == Some(&Tok::Punct(':')) => {
+                in_type = Some(true);
+                continue;
+            }
+            _ => continue,
+        };
+        if std::mem::take(&mut after_collate) {
+            continue;
+        }
+        if bare && name == "as" {
+            in_type = Some(true);
+            continue;
+        }
+        if bare && name == "collate" {
+            after_collate = true;
+            continue;
+        }
+        let called = next == Some(&Tok::Punct('('));
+        let qualifier = next == Some(&Tok::Punct('.'));
+        let typed_literal = next == Some(&Tok::Str);
+        let keyword = bare && EXPRESSION_KEYWORDS.contains(&name.as_str());
+        if !(called || qualifier || typed_literal || keyword) {
+            out.push((name, t));
+        }
+    }
+    out
+}
+
+/// The first function or word of a (safe) expression that PostgreSQL does not count as
+/// immutable, as far as Wesley knows ([`NOT_IMMUTABLE`] and the stable ones of
+/// [`volatility`]), with its character offset. Functions Wesley does not know pass: the
+/// server has the last word.
+pub fn not_immutable(src: &str) -> Option<(String, usize)> {
+    let toks = lex(src).ok()?;
+    toks.iter().enumerate().find_map(|(k, t)| {
+        let Tok::Word(w) = &t.tok else { return None };
+        let called = toks.get(k + 1).map(|t| &t.tok) == Some(&Tok::Punct('('));
+        let known = (called
+            && (NOT_IMMUTABLE.contains(&w.as_str()) || STABLE_FUNCS.contains(&w.as_str())))
+            || STABLE_WORDS.contains(&w.as_str());
+        known.then(|| (w.clone(), t.offset))
+    })
+}
+
 /// How volatile a (safe) default expression is. Functions Wesley does not know are taken
 /// as volatile: a wrong "volatile" only makes a plan longer, a wrong "stable" would make
 /// `ADD COLUMN` rewrite the table.
@@ -364,6 +562,52 @@ pub fn volatility(src: &str) -> Volatility {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_references_skip_syntax() {
+        let refs =
+            |s: &str| -> Vec<String> { column_references(s).into_iter().map(|(n, _)| n).collect() };
+        assert_eq!(refs("price * quantity"), ["price", "quantity"]);
+        assert_eq!(refs("lower(Email) || ' ' || \"Name\""), ["email", "Name"]);
+        assert_eq!(
+            refs("CASE WHEN a IS NOT NULL THEN a::numeric(10, 2) ELSE 0 END"),
+            ["a", "a"]
+        );
+        assert_eq!(refs("CAST(b AS double precision) + 1"), ["b"]);
+        assert_eq!(refs("a::int AND b > 0"), ["a", "b"]);
+        assert_eq!(refs("a::timestamp with time zone"), ["a"]);
+        assert_eq!(refs("extract(year from born) + interval '1 day'"), ["born"]);
+        assert_eq!(refs("x COLLATE \"C\""), ["x"]);
+        assert_eq!(refs("public.f(total)"), ["total"]);
+        assert_eq!(column_references("a + bogus")[1], ("bogus".to_string(), 4));
+        let renamed = |s: &str| {
+            with_columns_quoted(s, |c| {
+                if c == "qty" {
+                    "quantity".into()
+                } else {
+                    c.into()
+                }
+            })
+        };
+        assert_eq!(
+            renamed("price * Qty + lower(x)::int").as_deref(),
+            Some("\"price\" * \"quantity\" + lower(\"x\")::int")
+        );
+        assert_eq!(renamed("price * \"quantity\""), renamed("price * qty"));
+    }
+
+    #[test]
+    fn not_immutable_names_known_functions() {
+        assert_eq!(not_immutable("a * 2"), None);
+        assert_eq!(not_immutable("lower(a)"), None);
+        assert_eq!(not_immutable("a + now()"), Some(("now".into(), 4)));
+        assert_eq!(
+            not_immutable("CURRENT_DATE - d"),
+            Some(("current_date".into(), 0))
+        );
+        assert_eq!(not_immutable("concat(a, b)"), Some(("concat".into(), 0)));
+        assert_eq!(not_immutable("my_func(a)"), None);
+    }
 
     #[test]
     fn accepts_ordinary_expressions() {

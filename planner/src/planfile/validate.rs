@@ -681,6 +681,7 @@ fn check_expressions(cx: &mut Checker<'_>) {
             let named = t
                 .defaults
                 .iter()
+                .chain(&t.generated)
                 .chain(&t.checks)
                 .chain(&t.index_predicates)
                 .map(|e| (&e.name, Some(&e.text)));
@@ -1323,6 +1324,7 @@ type User @wes_table {
                         name: "a".into(),
                         text: "1); DROP TABLE x; --".into(),
                     }],
+                    generated: vec![],
                     checks: vec![],
                     index_predicates: vec![],
                     policies: vec![],
@@ -1330,6 +1332,23 @@ type User @wes_table {
             }),
             ErrorKind::UnsafeSql,
             "from.expressions of public.user (a)",
+        );
+        only(
+            edited(|f| {
+                f.to.expressions = Some(vec![crate::canon::TableExpressions {
+                    table: "public.user".into(),
+                    defaults: vec![],
+                    generated: vec![crate::canon::NamedExpr {
+                        name: "g".into(),
+                        text: "a) STORED; DROP TABLE x; --".into(),
+                    }],
+                    checks: vec![],
+                    index_predicates: vec![],
+                    policies: vec![],
+                }])
+            }),
+            ErrorKind::UnsafeSql,
+            "to.expressions of public.user (g)",
         );
     }
 

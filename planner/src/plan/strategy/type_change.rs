@@ -119,6 +119,12 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         super::identity::refuse_type_change(cx, t, new);
         return;
     }
+    // Before the in-place path: PostgreSQL refuses even those.
+    if let Some(why) = unsupported_generated(old_t, old, new) {
+        let help = "split the change: make the generated column plain (or remove it) first, change the type, then add the generated column back (`--allow table_rewrite`)";
+        refuse(cx, t, old, new, &why, help);
+        return;
+    }
     let using = chosen_conversion(cx, t, old, new);
     if using.is_none() && in_place(&old.ty, &new.ty) {
         let spec = cx
@@ -144,11 +150,8 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         return;
     }
     if let Some(why) = unsupported(cx, old_t, old) {
-        cx.error(
-            codes::UNSUPPORTED_TYPE_CHANGE,
-            format!("cannot change {}.{} from {} to {} online: {why}", t.display_name(), new.name, old.ty, new.ty),
-            "split the change: first remove what depends on the column, change its type, then add them back".to_string(),
-        );
+        let help = "split the change: first remove what depends on the column, change its type, then add them back";
+        refuse(cx, t, old, new, &why, help);
         return;
     }
     let Some(pk) = t.primary_key.clone() else {
@@ -247,6 +250,31 @@ fn follow_up(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
     } else if !old.nullable && new.nullable {
         super::not_null::drop(cx, t, new);
     }
+}
+
+/// Error E0103: the type of `old` (a column of `t`) cannot change to `new`'s online.
+fn refuse(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column, why: &str, help: &str) {
+    cx.error(
+        codes::UNSUPPORTED_TYPE_CHANGE,
+        format!(
+            "cannot change {}.{} from {} to {} online: {why}",
+            t.display_name(),
+            new.name,
+            old.ty,
+            new.ty
+        ),
+        help.to_string(),
+    );
+}
+
+/// Why a generated column stops the type of `old` (of old table `t`) changing, if one does;
+/// a column that becomes generated with the change counts too.
+fn unsupported_generated(t: &Table, old: &Column, new: &Column) -> Option<String> {
+    super::generated::blocks_type_change(t, old).or_else(|| {
+        new.generated
+            .is_some()
+            .then(|| "it becomes a generated column".into())
+    })
 }
 
 /// Why the shadow-column strategy cannot handle this column, if it cannot.
