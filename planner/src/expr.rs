@@ -406,19 +406,29 @@ const EXPRESSION_KEYWORDS: &[&str] = &[
 /// varying`, `timestamp with time zone`).
 const TYPE_WORDS: &[&str] = &["precision", "varying", "with", "without", "time", "zone"];
 
-/// Functions and words PostgreSQL does not count as immutable that a generated column's
-/// expression might use (it refuses them: "generation expression is not immutable").
+/// Functions PostgreSQL does not count as immutable in any of their forms that a generated
+/// column's expression might call (it refuses them: "generation expression is not
+/// immutable"). Functions immutable in some forms (`date_trunc` of a `timestamp`) are not
+/// listed: the server decides those.
 const NOT_IMMUTABLE: &[&str] = &[
     "clock_timestamp",
     "concat",
     "concat_ws",
+    "current_database",
+    "current_schema",
+    "current_setting",
     "format",
     "gen_random_uuid",
     "nextval",
+    "now",
     "random",
+    "statement_timestamp",
     "timeofday",
+    "to_char",
+    "transaction_timestamp",
     "txid_current",
     "uuid_generate_v4",
+    "version",
 ];
 
 /// The words of a (safe) expression that name columns, with their character offsets: every
@@ -508,17 +518,16 @@ fn reference_tokens(toks: &[Token]) -> Vec<(String, &Token)> {
 }
 
 /// The first function or word of a (safe) expression that PostgreSQL does not count as
-/// immutable, as far as Wesley knows ([`NOT_IMMUTABLE`] and the stable ones of
-/// [`volatility`]), with its character offset. Functions Wesley does not know pass: the
-/// server has the last word.
+/// immutable, as far as Wesley knows ([`NOT_IMMUTABLE`], and words such as `CURRENT_DATE`),
+/// with its character offset. Functions Wesley does not know pass: the server has the last
+/// word.
 pub fn not_immutable(src: &str) -> Option<(String, usize)> {
     let toks = lex(src).ok()?;
     toks.iter().enumerate().find_map(|(k, t)| {
         let Tok::Word(w) = &t.tok else { return None };
         let called = toks.get(k + 1).map(|t| &t.tok) == Some(&Tok::Punct('('));
-        let known = (called
-            && (NOT_IMMUTABLE.contains(&w.as_str()) || STABLE_FUNCS.contains(&w.as_str())))
-            || STABLE_WORDS.contains(&w.as_str());
+        let known =
+            (called && NOT_IMMUTABLE.contains(&w.as_str())) || STABLE_WORDS.contains(&w.as_str());
         known.then(|| (w.clone(), t.offset))
     })
 }
@@ -607,6 +616,7 @@ mod tests {
         );
         assert_eq!(not_immutable("concat(a, b)"), Some(("concat".into(), 0)));
         assert_eq!(not_immutable("my_func(a)"), None);
+        assert_eq!(not_immutable("date_trunc('day', local_ts)"), None);
     }
 
     #[test]
