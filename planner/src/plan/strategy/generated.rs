@@ -2,10 +2,10 @@
 //! has them in its `CREATE TABLE`. On an existing table:
 //!
 //! - a new generated column is one `ADD COLUMN ... GENERATED ALWAYS AS (...) STORED`, which
-//!   rewrites the table under ACCESS EXCLUSIVE (measured: docs/locks.md, the PostgreSQL 15
-//!   reference row 17). There is no online way to add one, so the step carries a
-//!   `table_rewrite` hazard (refused unless `--allow table_rewrite`) and warning W0112 names
-//!   the alternatives;
+//!   rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE (measured on
+//!   PostgreSQL 15: `add_column_generated_stored`). There is no online way to add one, so
+//!   the step carries a `table_rewrite` hazard (refused unless `--allow table_rewrite`) and
+//!   warning W0112 names the alternatives;
 //! - a generated column made plain is `ALTER COLUMN ... DROP EXPRESSION`: ACCESS EXCLUSIVE,
 //!   no rewrite, no scan (measured on PostgreSQL 15: same relfilenode, no sequential scan);
 //!   the values stay, PostgreSQL stops computing them;
