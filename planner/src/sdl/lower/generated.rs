@@ -109,11 +109,23 @@ pub(super) fn check_table(cx: &mut Ctx<'_>, o: &Obj<'_>, table: &Table) {
         }
         for (name, offset) in crate::expr::column_references(text) {
             let pos = locate::in_string(cx.src, p(d.position), "expr", text, offset);
+            // As written (PostgreSQL folds a bare word to lower case: `unitPrice` is
+            // `unitprice`).
+            let written: String = text
+                .chars()
+                .skip(offset)
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
+                .collect();
+            let shown = if written.is_empty() || written == name {
+                format!("`{name}`")
+            } else {
+                format!("`{written}` (`{name}` to PostgreSQL)")
+            };
             match table.column(&name) {
                 Some(other) if other.generated.is_some() => cx.err(
                     Code::E0025,
                     pos,
-                    format!("the generation expression of field `{}` uses `{name}`, another generated column", f.name),
+                    format!("the generation expression of field `{}` uses {shown}, another generated column", f.name),
                     format!("PostgreSQL refuses this: write `{name}`'s own expression in its place"),
                 ),
                 Some(_) => {}
@@ -137,7 +149,7 @@ pub(super) fn check_table(cx: &mut Ctx<'_>, o: &Obj<'_>, table: &Table) {
                     cx.err(
                         Code::E0025,
                         pos,
-                        format!("the generation expression of field `{}` uses `{name}`, which is not a column of `{}`", f.name, table.name),
+                        format!("the generation expression of field `{}` uses {shown}, which is not a column of `{}`", f.name, table.name),
                         help,
                     );
                 }
