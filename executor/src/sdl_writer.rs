@@ -174,6 +174,40 @@ fn index_expression_ok(text: &str, field_of: &dyn Fn(&str) -> Option<String>) ->
             .all(|(c, _)| field_of(c).is_some())
 }
 
+/// `@wes_generated(expr:)` for stored generated column `c` of `t`, or why the dialect
+/// cannot say it: the expression must be a fragment it accepts over columns of `t` that are
+/// not generated (what the planner checks), and the column must not be in the primary key.
+/// The server prints the expression in parentheses; a pair around all of it is left out.
+fn generated_directive(c: &catalog::Column, t: &catalog::Table) -> Result<String, String> {
+    let text = c.default.as_deref().unwrap_or_default().trim();
+    let inner = text
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .filter(|x| fragment_ok(x, false));
+    let text = inner.unwrap_or(text);
+    if !fragment_ok(text, false) {
+        return Err("an expression the dialect does not accept".into());
+    }
+    if t.constraints
+        .iter()
+        .any(|k| k.kind == "p" && k.columns.contains(&c.name))
+    {
+        return Err("part of the primary key, which the dialect does not allow".into());
+    }
+    for (name, _) in wesley_planner::expr::column_refs(text) {
+        match t.columns.iter().find(|x| x.name == name) {
+            Some(x) if x.generated.is_empty() => {}
+            _ => return Err(format!("its expression names `{name}`, which the dialect would not read as a column of the table")),
+        }
+    }
+    if let Some((name, _)) = wesley_planner::expr::not_immutable(text) {
+        return Err(format!(
+            "its expression uses `{name}`, which the dialect refuses there"
+        ));
+    }
+    Ok(format!("@wes_generated(expr: {})", gql_str(text)))
+}
+
 /// A written enum: GraphQL name by `schema.name`.
 struct Names {
     enums: BTreeMap<String, String>,
@@ -605,6 +639,16 @@ fn write_table(
                 if let Some(sql) = sql {
                     dirs.push(format!("@wes_type(sql: {})", gql_str(&sql)));
                 }
+                if c.generated == "s" {
+                    match generated_directive(c, t) {
+                        Ok(d) => dirs.push(d),
+                        Err(why) => note(format!(
+                            "generated column {q}.{} (GENERATED ALWAYS AS {} STORED): {why}; written as a plain column",
+                            c.name,
+                            c.default.as_deref().unwrap_or("?")
+                        )),
+                    }
+                }
                 if let Some((d, is_serial)) = sequence_directive(c, &t.name, &q, &mut note) {
                     dirs.push(d);
                     if is_serial {
@@ -639,9 +683,9 @@ fn write_table(
                 c.name
             ));
         }
-        if c.generated == "s" {
+        if !matches!(c.generated.as_str(), "" | "s") {
             note(format!(
-                "generated column {q}.{} (GENERATED ALWAYS AS {} STORED): written as a plain column",
+                "virtual generated column {q}.{} (GENERATED ALWAYS AS {}): the dialect has only stored ones; written as a plain column",
                 c.name,
                 c.default.as_deref().unwrap_or("?")
             ));

@@ -96,6 +96,10 @@ pub fn seed_sql(schema: &Schema, rows: usize) -> String {
         let mut exprs = Vec::new();
         let mut joins = String::new();
         for (k, c) in t.columns.iter().enumerate() {
+            // PostgreSQL computes a generated column and refuses any other value.
+            if c.generated.is_some() {
+                continue;
+            }
             let fk = t
                 .foreign_keys
                 .iter()

@@ -9,7 +9,7 @@
 //! * tables sorted by qualified name; columns sorted by name, each with its type as
 //!   `format_type()` prints it, `not_null`, and `has_default`; an identity column its
 //!   generation, start and increment, a serial column `serial` (the sequence's name is
-//!   not compared);
+//!   not compared), a generated column `generated` (its expression is compared apart);
 //! * primary key (name, ordered columns), uniques (and `nulls_not_distinct` where set),
 //!   foreign keys (name, columns, referenced table and columns, actions), checks (name
 //!   only), indexes (name, keys (an expression as `(expression)`), method, unique,
@@ -22,10 +22,9 @@
 //!   `plpgsql`, and is compared as the expected schema sees it
 //!   ([`CanonSchema::as_expected_by`]): only the extensions the schema lists count.
 //!
-//! SQL expression texts (defaults, check bodies, index predicates and expressions, policy
-//! bodies) are not
-//! part of the hash: PostgreSQL stores them re-printed (`'x'` becomes `'x'::text`), so only
-//! their presence and names are compared. Object keys appear in the order written below,
+//! SQL expression texts (defaults, generation expressions, check bodies, index predicates
+//! and expressions, policy bodies) are not part of the hash: PostgreSQL stores them
+//! re-printed (`'x'` becomes `'x'::text`), so only their presence and names are compared. Object keys appear in the order written below,
 //! with no whitespace; the hash is `sha256:` + lowercase hex of the UTF-8 bytes.
 
 use crate::model::*;
@@ -102,6 +101,10 @@ pub struct CanonColumn {
     /// JSON when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub serial: bool,
+    /// `GENERATED ALWAYS AS (...) STORED` (`attgenerated = 's'`; the expression is compared
+    /// apart); absent from the JSON when false. A generated column has no default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub generated: bool,
     /// `COMMENT ON COLUMN` (`col_description`); absent from the JSON when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
@@ -284,6 +287,7 @@ pub fn canonical_table(t: &Table) -> CanonTable {
                     increment: i.increment,
                 }),
                 serial: col.serial.is_some(),
+                generated: col.generated.is_some(),
                 comment: col.comment.clone(),
             })
             .collect(),
@@ -404,6 +408,10 @@ pub struct TableExpressions {
     pub table: String,
     /// Column defaults, named by column.
     pub defaults: Vec<NamedExpr>,
+    /// Generation expressions, named by column; absent from the JSON when there are none
+    /// (so plan files of schemas without generated columns read as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generated: Vec<NamedExpr>,
     /// Check bodies, named by constraint.
     pub checks: Vec<NamedExpr>,
     /// Partial-index predicates, named by index.
@@ -420,6 +428,7 @@ impl TableExpressions {
     /// The table has no expressions at all.
     pub fn is_empty(&self) -> bool {
         self.defaults.is_empty()
+            && self.generated.is_empty()
             && self.checks.is_empty()
             && self.index_predicates.is_empty()
             && self.policies.is_empty()
@@ -453,6 +462,12 @@ pub fn table_expressions(t: &Table) -> TableExpressions {
             t.columns
                 .iter()
                 .filter_map(|c| Some((c.name.clone(), c.default.as_ref()?.sql().to_string())))
+                .collect(),
+        ),
+        generated: named(
+            t.columns
+                .iter()
+                .filter_map(|c| Some((c.name.clone(), c.generated.clone()?)))
                 .collect(),
         ),
         checks: named(

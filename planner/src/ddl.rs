@@ -95,7 +95,8 @@ pub fn create_enum(e: &EnumType) -> String {
 }
 
 /// One column definition: `"name" type [NOT NULL] [DEFAULT expr]`, with `GENERATED ...
-/// AS IDENTITY` for an identity column. A serial column is written with the `serial`
+/// AS IDENTITY` for an identity column and `GENERATED ALWAYS AS (expr) STORED` for a
+/// generated one. A serial column is written with the `serial`
 /// type (`smallserial`, `serial`, `bigserial`), which makes PostgreSQL create the
 /// sequence, owned by the column, under the name [`crate::naming::pg_object_name`]
 /// derives.
@@ -117,6 +118,9 @@ pub fn column_def(c: &Column) -> String {
     if let Some(d) = &c.default {
         s.push_str(" DEFAULT ");
         s.push_str(d.sql());
+    }
+    if let Some(g) = &c.generated {
+        s.push_str(&format!(" GENERATED ALWAYS AS ({g}) STORED"));
     }
     s
 }
@@ -355,6 +359,9 @@ pub enum Alter<'a> {
     SetNotNull(&'a str),
     /// `ALTER COLUMN "name" DROP NOT NULL`.
     DropNotNull(&'a str),
+    /// `ALTER COLUMN "name" DROP EXPRESSION`: a generated column becomes a plain one,
+    /// keeping its values.
+    DropExpression(&'a str),
     /// `ADD CONSTRAINT name CHECK (expr) NOT VALID`.
     AddCheckNotValid {
         /// The constraint's name.
@@ -445,6 +452,7 @@ impl std::fmt::Display for AlterTable<'_> {
             Alter::DropDefault(c) => write!(f, "ALTER COLUMN {} DROP DEFAULT", ident(c)),
             Alter::SetNotNull(c) => write!(f, "ALTER COLUMN {} SET NOT NULL", ident(c)),
             Alter::DropNotNull(c) => write!(f, "ALTER COLUMN {} DROP NOT NULL", ident(c)),
+            Alter::DropExpression(c) => write!(f, "ALTER COLUMN {} DROP EXPRESSION", ident(c)),
             Alter::AddCheckNotValid { name, expr } => {
                 write!(f, "ADD CONSTRAINT {} CHECK ({expr}) NOT VALID", ident(name))
             }

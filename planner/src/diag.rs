@@ -90,6 +90,7 @@ codes! {
     E0022 Error "object-typed field that is not a relation, or relation on a scalar",
     E0023 Error "list of lists",
     E0024 Error "invalid identity or serial column",
+    E0025 Error "invalid generated column",
     E0030 Error "invalid primary key",
     E0031 Error "unknown column in `columns:`",
     E0032 Error "foreign key to an unknown type",
@@ -119,8 +120,10 @@ codes! {
     E0104 Error "the plan's steps depend on each other in a cycle",
     E0105 Error "backfill of a table without a primary key",
     E0106 Error "identity or serial change that cannot be done online",
+    E0107 Error "generated column change that cannot be done online",
     W0110 Warning "`@wes_convert` written for another change is ignored",
     W0111 Warning "an extension no longer declared stays installed",
+    W0112 Warning "generated column added to an existing table rewrites it",
 }
 
 impl Code {

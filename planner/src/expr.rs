@@ -50,6 +50,8 @@ enum Tok {
 struct Token {
     tok: Tok,
     offset: usize,
+    /// Byte range in the fragment.
+    bytes: (usize, usize),
 }
 
 /// What the lexer learned from a safe fragment.
@@ -95,7 +97,11 @@ fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                 Tok::Punct(text.chars().next().unwrap_or(' '))
             }
         };
-        out.push(Token { tok, offset: chars });
+        out.push(Token {
+            tok,
+            offset: chars,
+            bytes: (t.start, t.end),
+        });
     }
     Ok(out)
 }
@@ -459,6 +465,69 @@ pub fn rename_columns(src: &str, to: &dyn Fn(&str) -> Option<String>) -> String 
     out
 }
 
+/// `src` with every column reference ([`column_refs`]) written as the quoted identifier
+/// `rename` gives for it, the rest as it is: two expressions over the same columns, one
+/// written before and one after some of them were renamed, compare equal after this.
+/// `None` when the text does not lex.
+pub fn with_columns_quoted(src: &str, rename: impl Fn(&str) -> String) -> Option<String> {
+    let toks = lex(src).ok()?;
+    let mut out = String::with_capacity(src.len());
+    let mut at = 0;
+    for k in column_ref_tokens(&toks) {
+        let name = match &toks[k].tok {
+            Tok::Word(w) => w,
+            Tok::QuotedIdent(q) => q,
+            _ => continue,
+        };
+        let t = &toks[k];
+        out.push_str(&src[at..t.bytes.0]);
+        out.push_str(&crate::sql::ident(&rename(name)));
+        at = t.bytes.1;
+    }
+    out.push_str(&src[at..]);
+    Some(out)
+}
+
+/// Functions PostgreSQL does not count as immutable in any of their forms that a generated
+/// column's expression might call (it refuses them: "generation expression is not
+/// immutable"). Functions immutable in some forms (`date_trunc` of a `timestamp`) are not
+/// listed: the server decides those.
+const NOT_IMMUTABLE: &[&str] = &[
+    "clock_timestamp",
+    "concat",
+    "concat_ws",
+    "current_database",
+    "current_schema",
+    "current_setting",
+    "format",
+    "gen_random_uuid",
+    "nextval",
+    "now",
+    "random",
+    "statement_timestamp",
+    "timeofday",
+    "to_char",
+    "transaction_timestamp",
+    "txid_current",
+    "uuid_generate_v4",
+    "version",
+];
+
+/// The first function or word of a (safe) expression that PostgreSQL does not count as
+/// immutable, as far as Wesley knows ([`NOT_IMMUTABLE`], and words such as `CURRENT_DATE`),
+/// with its character offset. Functions Wesley does not know pass: the server has the last
+/// word.
+pub fn not_immutable(src: &str) -> Option<(String, usize)> {
+    let toks = lex(src).ok()?;
+    toks.iter().enumerate().find_map(|(k, t)| {
+        let Tok::Word(w) = &t.tok else { return None };
+        let called = toks.get(k + 1).map(|t| &t.tok) == Some(&Tok::Punct('('));
+        let known =
+            (called && NOT_IMMUTABLE.contains(&w.as_str())) || STABLE_WORDS.contains(&w.as_str());
+        known.then(|| (w.clone(), t.offset))
+    })
+}
+
 /// Indices of the tokens of [`column_refs`].
 fn column_ref_tokens(toks: &[Token]) -> Vec<usize> {
     let name = |t: &Tok| match t {
@@ -669,6 +738,53 @@ pub fn volatility(src: &str) -> Volatility {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_column_references_skip_syntax() {
+        let refs =
+            |s: &str| -> Vec<String> { column_refs(s).into_iter().map(|(n, _)| n).collect() };
+        assert_eq!(refs("price * quantity"), ["price", "quantity"]);
+        assert_eq!(refs("lower(Email) || ' ' || \"Name\""), ["email", "Name"]);
+        assert_eq!(
+            refs("CASE WHEN a IS NOT NULL THEN a::numeric(10, 2) ELSE 0 END"),
+            ["a", "a"]
+        );
+        assert_eq!(refs("CAST(b AS double precision) + 1"), ["b"]);
+        assert_eq!(refs("a::int AND b > 0"), ["a", "b"]);
+        assert_eq!(refs("a::timestamp with time zone"), ["a"]);
+        assert_eq!(refs("extract(year from born) + interval '1 day'"), ["born"]);
+        assert_eq!(refs("x COLLATE \"C\""), ["x"]);
+        assert_eq!(refs("public.f(total)"), ["total"]);
+        assert_eq!(column_refs("a + bogus")[1], ("bogus".to_string(), 4));
+        let renamed = |s: &str| {
+            with_columns_quoted(s, |c| {
+                if c == "qty" {
+                    "quantity".into()
+                } else {
+                    c.into()
+                }
+            })
+        };
+        assert_eq!(
+            renamed("price * Qty + lower(x)::int").as_deref(),
+            Some("\"price\" * \"quantity\" + lower(\"x\")::int")
+        );
+        assert_eq!(renamed("price * \"quantity\""), renamed("price * qty"));
+    }
+
+    #[test]
+    fn not_immutable_names_known_functions() {
+        assert_eq!(not_immutable("a * 2"), None);
+        assert_eq!(not_immutable("lower(a)"), None);
+        assert_eq!(not_immutable("a + now()"), Some(("now".into(), 4)));
+        assert_eq!(
+            not_immutable("CURRENT_DATE - d"),
+            Some(("current_date".into(), 0))
+        );
+        assert_eq!(not_immutable("concat(a, b)"), Some(("concat".into(), 0)));
+        assert_eq!(not_immutable("my_func(a)"), None);
+        assert_eq!(not_immutable("date_trunc('day', local_ts)"), None);
+    }
 
     #[test]
     fn accepts_ordinary_expressions() {

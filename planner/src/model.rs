@@ -180,6 +180,12 @@ pub struct Column {
     /// `@wes_serial`: the column's default is `nextval` of a sequence it owns (what
     /// `serial` creates). The name of that sequence; only the presence is compared.
     pub serial: Option<String>,
+    /// `@wes_generated`: `GENERATED ALWAYS AS (expr) STORED`, the expression as written
+    /// (a checked SQL fragment over columns of the same table that are not generated).
+    /// Such a column has no default, identity or serial, and is never written to. The
+    /// canonical form has only its presence; drift compares the text as the server
+    /// prints it.
+    pub generated: Option<String>,
 }
 
 impl Column {

@@ -165,13 +165,20 @@ fn table_types(
     } else {
         ""
     };
-    let (absent, update_absent) = if always {
-        (
-            "; `GENERATED ALWAYS` identity columns are absent",
-            ", except `GENERATED ALWAYS` identity columns",
-        )
+    let generated = table.columns.iter().any(|c| c.generated.is_some());
+    let left_out = match (always, generated) {
+        (true, true) => "`GENERATED ALWAYS` identity columns and generated columns",
+        (true, false) => "`GENERATED ALWAYS` identity columns",
+        (false, true) => "generated columns",
+        (false, false) => "",
+    };
+    let (absent, update_absent) = if left_out.is_empty() {
+        (String::new(), String::new())
     } else {
-        ("", "")
+        (
+            format!("; {left_out} are absent"),
+            format!(", except {left_out}"),
+        )
     };
     let mut insert = format!(
         "/** The values of an `INSERT INTO {what}`: columns with a default{sequences} and nullable columns may be left out{absent}. */\n\
@@ -188,6 +195,9 @@ fn table_types(
             Some(note) => format!("`{}`: {note}", column.ty.canonical()),
             None => format!("`{}`", column.ty.canonical()),
         };
+        if let Some(g) = &column.generated {
+            doc = format!("{doc}, generated always as ({g})");
+        }
         if let Some(described) = &column.comment {
             doc = format!("{described} ({doc})");
         }
@@ -227,12 +237,16 @@ impl Presence {
 /// How a column appears in the insert type: required, optional, or (`None`) not at all.
 /// The update type has every column the insert type has, all optional. An identity
 /// column is one more arm here: `BY DEFAULT` optional, `ALWAYS` absent (`None`, which
-/// also leaves it out of the update type, as PostgreSQL refuses to set it).
+/// also leaves it out of the update type, as PostgreSQL refuses to set it); so is a
+/// generated column (PostgreSQL computes it and refuses any other value).
 fn insert_presence(column: &Column) -> Option<Presence> {
     match column {
         Column {
             identity: Some(Identity { always: true, .. }),
             ..
+        }
+        | Column {
+            generated: Some(_), ..
         } => None,
         Column {
             identity: Some(_), ..
@@ -608,6 +622,20 @@ mod tests {
         );
         assert!(out.contains("export interface TInsert {\n  id: number;\n  a?: number;\n  b?: number | null;\n  c: number;\n}"), "{out}");
         assert!(out.contains("export interface TUpdate {\n  id?: number;\n  a?: number;\n  b?: number | null;\n  c?: number;\n}"), "{out}");
+    }
+
+    #[test]
+    fn generated_columns_are_only_in_the_row() {
+        let out = ts(
+            "type T @wes_table { id: Int! @wes_pk\n a: Int!\n b: Int! @wes_generated(expr: \"a * 2\") }",
+            Dates::Date,
+        );
+        assert!(
+            out.contains("  /** `integer`, generated always as (a * 2) */\n  b: number;"),
+            "{out}"
+        );
+        assert!(out.contains("may be left out; generated columns are absent. */\nexport interface TInsert {\n  id: number;\n  a: number;\n}"), "{out}");
+        assert!(out.contains("any of the columns, except generated columns. */\nexport interface TUpdate {\n  id?: number;\n  a?: number;\n}"), "{out}");
     }
 
     #[test]

@@ -181,7 +181,12 @@ fn check_invariants(name: &str, old: &Schema, p: &Plan) {
                 s.id
             );
         }
-        if s.rewrite || s.scan {
+        // The one exception: a rewrite the step declares as a `table_rewrite` hazard, which
+        // refuses the plan unless `--allow table_rewrite` (a generated column added to an
+        // existing table has no online path).
+        let declared_rewrite =
+            s.rewrite && !s.scan && s.hazards.iter().any(|h| h.kind == HazardKind::TableRewrite);
+        if (s.rewrite || s.scan) && !declared_rewrite {
             for l in &s.locks {
                 let (schema, table) = l.relation.split_once('.').unwrap();
                 let existing = old.table(schema, table).is_some();

@@ -1,7 +1,8 @@
-//! Drift in what the schema hash does not cover: SQL expressions (defaults, check bodies,
-//! partial-index predicates, policy USING and WITH CHECK) and a policy's roles and
-//! command. A database changed by hand in any of them must be reported by `wesley drift`
-//! and refused by `wesley apply`, with the object named; the untouched database matches.
+//! Drift in what the schema hash does not cover: SQL expressions (defaults, generation
+//! expressions, check bodies, partial-index predicates, policy USING and WITH CHECK) and a
+//! policy's roles and command. A database changed by hand in any of them (or a generated
+//! column made plain) must be reported by `wesley drift` and refused by `wesley apply`,
+//! with the object named; the untouched database matches.
 
 use wesley_e2e::exec::{database_with, Work};
 use wesley_e2e::TestDb;
@@ -14,6 +15,7 @@ type Doc @wes_table
   owner: String! @wes_default(expr: "current_user")
   status: String! @wes_default(value: "draft") @wes_check(expr: "status IN ('draft', 'live', 'archived')", name: "doc_status_check")
   score: Int @wes_check(expr: "score >= 0", name: "doc_score_check")
+  scoreTwice: Int @wes_generated(expr: "score * 2")
 }
 "#;
 
@@ -27,6 +29,7 @@ type Doc @wes_table
   owner: String! @wes_default(expr: "current_user")
   status: String! @wes_default(value: "draft") @wes_check(expr: "status IN ('draft', 'live', 'archived')", name: "doc_status_check")
   score: Int @wes_check(expr: "score >= 0", name: "doc_score_check")
+  scoreTwice: Int @wes_generated(expr: "score * 2")
   note: String
 }
 "#;
@@ -79,6 +82,16 @@ fn every_hand_made_change_of_an_expression_is_drift() {
             "default expression",
             "ALTER TABLE public.doc ALTER COLUMN owner SET DEFAULT session_user",
             &["default owner on public.doc"],
+        ),
+        (
+            "generation expression",
+            "ALTER TABLE public.doc DROP COLUMN score_twice, ADD COLUMN score_twice integer GENERATED ALWAYS AS (score * 3) STORED",
+            &["generated score_twice on public.doc"],
+        ),
+        (
+            "generated column made plain",
+            "ALTER TABLE public.doc ALTER COLUMN score_twice DROP EXPRESSION",
+            &["column public.doc.score_twice is not a generated column"],
         ),
         (
             "policy roles",

@@ -100,6 +100,13 @@ pub fn describe(expected: &CanonSchema, live: &CanonSchema) -> Vec<String> {
                             }
                         ));
                     }
+                    if x.generated != c.generated {
+                        out.push(format!(
+                            "column {t}.{} {} a generated column (GENERATED ALWAYS AS ... STORED)",
+                            c.name,
+                            if x.generated { "is" } else { "is not" }
+                        ));
+                    }
                     if let Some(d) = comment(
                         &format!("column {t}.{}", c.name),
                         c.comment.as_deref(),

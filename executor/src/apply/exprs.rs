@@ -1,5 +1,5 @@
-//! Drift in SQL expressions: defaults, check bodies, partial-index predicates, the keys of
-//! indexes with expressions, and policy bodies. They are outside the schema hash because PostgreSQL stores them re-printed
+//! Drift in SQL expressions: defaults, generation expressions, check bodies, partial-index
+//! predicates, the keys of indexes with expressions, and policy bodies. They are outside the schema hash because PostgreSQL stores them re-printed
 //! (`'x'` becomes `'x'::text`), so a database carrying an old predicate would hash like the
 //! schema. Here the server normalises both sides: each expected expression is created on a
 //! temporary copy of its table (same name, so unqualified references resolve the same
@@ -16,14 +16,16 @@ use wesley_planner::canon::TableExpressions;
 use wesley_planner::model::IndexMethod;
 use wesley_planner::sql::{ident, literal, qualified};
 
-/// (kind, object name, part) → normalised text. Kinds: `default` (object: the column),
-/// `check`, `index predicate`, `index keys` (of an index with expressions: every key as
-/// `pg_get_indexdef` prints it, joined by `, `), `policy` (part: `USING` or `WITH CHECK`).
+/// (kind, object name, part) → normalised text. Kinds: `default` and `generated` (object:
+/// the column), `check`, `index predicate`, `index keys` (of an index with expressions:
+/// every key as `pg_get_indexdef` prints it, joined by `, `), `policy` (part: `USING` or
+/// `WITH CHECK`).
 type Normalised = BTreeMap<(String, String, String), String>;
 
 /// The query reading one table's expressions; `$rel` is replaced by a `regclass` literal.
 const READ: &str = r#"
-SELECT 'default', a.attname, '', pg_get_expr(d.adbin, d.adrelid)
+SELECT CASE a.attgenerated WHEN 's' THEN 'generated' ELSE 'default' END, a.attname, '',
+    pg_get_expr(d.adbin, d.adrelid)
   FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
   WHERE d.adrelid = $rel
 UNION ALL
@@ -68,10 +70,45 @@ async fn read(c: &Client, rel: &str) -> Result<Normalised, tokio_postgres::Error
         .collect())
 }
 
+/// The columns of the temporary copy `tmp` and their types as `format_type` prints them.
+async fn column_types(
+    c: &Client,
+    tmp: &str,
+) -> Result<BTreeMap<String, String>, tokio_postgres::Error> {
+    let q = format!(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = {}::regclass AND attnum > 0 AND NOT attisdropped",
+        literal(tmp)
+    );
+    Ok(rows(c.simple_query(&q).await?)
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect())
+}
+
 /// Statements that recreate the expected expressions on the temporary copy `tmp` of the
 /// table, each under its own name, with what it stands for.
-fn recreate(e: &TableExpressions, tmp: &str) -> Vec<(String, String, String, String)> {
+fn recreate(
+    e: &TableExpressions,
+    tmp: &str,
+    types: &BTreeMap<String, String>,
+) -> Vec<(String, String, String, String)> {
     let mut out = Vec::new();
+    // The copy has the column without its expression (`LIKE` leaves generation out):
+    // it is replaced by a generated column of the same name and type.
+    for g in &e.generated {
+        let ty = types.get(&g.name).map_or("text", String::as_str);
+        out.push((
+            "generated".into(),
+            g.name.clone(),
+            String::new(),
+            format!(
+                "ALTER TABLE {tmp} DROP COLUMN {c}, ADD COLUMN {c} {ty} GENERATED ALWAYS AS ({}) STORED",
+                g.text,
+                c = ident(&g.name)
+            ),
+        ));
+    }
     for d in &e.defaults {
         out.push((
             "default".into(),
@@ -153,7 +190,8 @@ async fn normalise(
             ident(name)
         ))
         .await?;
-        for (kind, object, _, sql) in recreate(e, &tmp) {
+        let types = column_types(c, &tmp).await?;
+        for (kind, object, _, sql) in recreate(e, &tmp, &types) {
             c.batch_execute("SAVEPOINT wesley_expr").await?;
             if let Err(err) = c.batch_execute(&sql).await {
                 c.batch_execute("ROLLBACK TO SAVEPOINT wesley_expr").await?;

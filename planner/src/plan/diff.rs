@@ -138,6 +138,17 @@ pub enum Change {
         /// The column as it becomes.
         column: Column,
     },
+    /// A column whose generation expression (`@wes_generated`) was added, removed or
+    /// changed (`old` is the column as it was). An expression that only follows a rename of
+    /// the columns it uses is no change: PostgreSQL renames them in it by itself.
+    ChangeGenerated {
+        /// The table it is on.
+        table: Table,
+        /// As it was.
+        old: Column,
+        /// The column as it becomes.
+        column: Column,
+    },
     /// A primary key on a table that had none.
     AddPrimaryKey {
         /// The table it is on.
@@ -582,6 +593,20 @@ impl Renames {
             })
     }
 
+    /// Whether generation expression `b` is `a` (of a column of old table `o`), or `a`
+    /// with the columns it uses renamed as the plan renames them.
+    fn same_generated(&self, o: &Table, a: Option<&str>, b: Option<&str>) -> bool {
+        match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a == b
+                    || crate::expr::with_columns_quoted(a, |c| self.column(&o.schema, &o.name, c))
+                        == crate::expr::with_columns_quoted(b, str::to_string)
+            }
+            _ => false,
+        }
+    }
+
     /// The table's name in the new schema (itself when it is dropped or unchanged).
     pub(crate) fn table(&self, schema: &str, name: &str) -> (String, String) {
         self.tables
@@ -839,6 +864,13 @@ fn diff_table(out: &mut Vec<Change>, o: &Table, n: &Table, renames: &Renames) {
                         new: b.clone(),
                     });
                     continue; // the type strategy handles nullability and default too
+                }
+                if !renames.same_generated(o, a.generated.as_deref(), b.generated.as_deref()) {
+                    out.push(Change::ChangeGenerated {
+                        table: n.clone(),
+                        old: a.clone(),
+                        column: b.clone(),
+                    });
                 }
                 // A change of identity or serial-ness carries the default, and a dropped
                 // identity the nullability: PostgreSQL refuses both on an identity column,

@@ -136,6 +136,9 @@ closed_enum! {
         DropDefault,
         /// `ALTER COLUMN ... DROP NOT NULL`.
         DropNotNull,
+        /// `ALTER COLUMN ... DROP EXPRESSION`: a generated column becomes a plain one that
+        /// keeps its values (no rewrite, no scan).
+        DropExpression,
         /// `ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID`: the helper that lets
         /// `SET NOT NULL` skip its scan once validated.
         AddNotNullCheck,
@@ -667,6 +670,6 @@ mod tests {
             "ShareUpdateExclusiveLock"
         );
         assert_eq!(Phase::ALL.len(), 5);
-        assert_eq!(StepKind::ALL.len(), 50);
+        assert_eq!(StepKind::ALL.len(), 51);
     }
 }

@@ -681,6 +681,7 @@ fn check_expressions(cx: &mut Checker<'_>) {
             let named = t
                 .defaults
                 .iter()
+                .chain(&t.generated)
                 .chain(&t.checks)
                 .chain(&t.index_predicates)
                 .map(|e| (&e.name, Some(&e.text)));
@@ -1346,6 +1347,7 @@ type User @wes_table {
                         name: "a".into(),
                         text: "1); DROP TABLE x; --".into(),
                     }],
+                    generated: vec![],
                     checks: vec![],
                     index_predicates: vec![],
                     policies: vec![],
@@ -1361,6 +1363,7 @@ type User @wes_table {
                 f.to.expressions = Some(vec![crate::canon::TableExpressions {
                     table: "public.user".into(),
                     defaults: vec![],
+                    generated: vec![],
                     checks: vec![],
                     index_predicates: vec![],
                     policies: vec![],
@@ -1381,6 +1384,24 @@ type User @wes_table {
             index_keys("btree (x); DROP TABLE y; --", "(lower(email))"),
             ErrorKind::UnknownName,
             "unknown index method",
+        );
+        only(
+            edited(|f| {
+                f.to.expressions = Some(vec![crate::canon::TableExpressions {
+                    table: "public.user".into(),
+                    defaults: vec![],
+                    generated: vec![crate::canon::NamedExpr {
+                        name: "g".into(),
+                        text: "a) STORED; DROP TABLE x; --".into(),
+                    }],
+                    checks: vec![],
+                    index_predicates: vec![],
+                    policies: vec![],
+                    index_keys: vec![],
+                }])
+            }),
+            ErrorKind::UnsafeSql,
+            "to.expressions of public.user (g)",
         );
     }
 

@@ -217,11 +217,17 @@ fn step(o: &mut String, s: &PlanStep, n: usize, total: usize, opts: &SqlOptions)
 /// here, placed right before the step's statement. Kept to facts the step's kind proves:
 /// an `alter_column_type` step is only planned for type changes PostgreSQL makes without
 /// a rewrite (measured), and a foreign key added without `NOT VALID` only between two
-/// tables the plan creates, which are empty.
+/// tables the plan creates, which are empty. The one rewrite squawk would flag that is not
+/// safe, a generated column added to an existing table, is a refused hazard unless allowed.
 fn lint_note(s: &PlanStep) -> Option<&'static str> {
     match s.kind() {
         Some(StepKind::AlterColumnType) => Some(
             "-- squawk-ignore changing-column-type -- binary-coercible: no rewrite, no scan (measured on PostgreSQL)\n",
+        ),
+        // Not safe, but declared: a generated column has no online path, and the step's
+        // `table_rewrite` hazard refuses the plan unless it is allowed.
+        Some(StepKind::AddColumn) if s.rewrite => Some(
+            "-- squawk-ignore adding-field-with-default -- a generated column: this rewrite is the step's table_rewrite hazard, refused unless allowed\n",
         ),
         Some(StepKind::AddForeignKey) if !s.sql.contains(" NOT VALID") => Some(
             "-- squawk-ignore constraint-missing-not-valid, adding-foreign-key-constraint -- both tables are new and empty: the check is instant\n",

@@ -32,6 +32,8 @@ pub enum DirectiveKind {
     Identity,
     /// `@wes_serial`: a column whose default is `nextval` of a sequence it owns.
     Serial,
+    /// `@wes_generated`: `GENERATED ALWAYS AS (expr) STORED`.
+    Generated,
     /// `@wes_rls`: row-level security and its policies.
     Rls,
     /// `@wes_tenant`: a tenant-isolation policy.
@@ -77,6 +79,7 @@ pub fn canonical_directive(name: &str) -> Option<DirectiveKind> {
         "convert" => DirectiveKind::Convert,
         "identity" => DirectiveKind::Identity,
         "serial" => DirectiveKind::Serial,
+        "generated" => DirectiveKind::Generated,
         "rls" => DirectiveKind::Rls,
         "tenant" => DirectiveKind::Tenant,
         "owner" => DirectiveKind::Owner,

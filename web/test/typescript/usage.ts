@@ -33,3 +33,12 @@ export const sample: SampleInsert = { id: 1, int8_value: '1', numeric_value: '1.
 export const numbers: SampleInsert = { id: 2, int8_value: 2, numeric_value: 2.5 };
 // @ts-expect-error an int4 parameter is a number, not text.
 export const textInt: SampleInsert = { id: 3, int4_value: '3' };
+
+// Generated columns (generated.graphql) are read, never written.
+import type { OrderLine, OrderLineInsert, OrderLineUpdate } from '../../../planner/tests/data/sdl/ok/generated';
+export const line: OrderLineInsert = { id: 'x', unit_price: '1.50', quantity: 2 };
+// @ts-expect-error PostgreSQL computes `total`.
+export const lineWithTotal: OrderLineInsert = { id: 'x', unit_price: '1.50', quantity: 2, total: '3.00' };
+// @ts-expect-error nor can an update set it.
+export const setTotal: OrderLineUpdate = { total: '3.00' };
+export const total = (row: OrderLine): string => row.total;

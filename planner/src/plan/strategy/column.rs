@@ -2,7 +2,8 @@
 //! `ADD COLUMN` (PostgreSQL 11+ stores the default without a rewrite). A volatile default
 //! (`gen_random_uuid()`, `clock_timestamp()`) would rewrite the whole table under ACCESS
 //! EXCLUSIVE, so it becomes: add the column bare, `SET DEFAULT` (new rows only), backfill
-//! existing rows in batches, then NOT NULL through a validated CHECK if required.
+//! existing rows in batches, then NOT NULL through a validated CHECK if required. A new
+//! generated column is `generated`'s.
 
 use super::*;
 use crate::model::{BaseTypeExt as _, Column, Volatility};
@@ -10,6 +11,10 @@ use crate::model::{BaseTypeExt as _, Column, Volatility};
 pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
     if c.is_sequence_backed() {
         super::identity::refuse_new_column(cx, t, c);
+        return;
+    }
+    if c.generated.is_some() {
+        super::generated::add(cx, t, c);
         return;
     }
     let volatile = c
@@ -106,7 +111,7 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
 }
 
 /// The inverse of adding `c`: `DROP COLUMN`, which deletes what was written to it since.
-fn drop_new(cx: &Ctx<'_>, t: &Table, c: &Column) -> StepSpec {
+pub(super) fn drop_new(cx: &Ctx<'_>, t: &Table, c: &Column) -> StepSpec {
     cx.on(t, StepKind::DropColumn, Some(&c.name), Phase::Contract, format!("Drop column {}.{} (added by the plan)", t.display_name(), c.name), stmts(&[alter(t, Alter::DropColumn(&c.name))]))
         .lock(t, LockMode::AccessExclusive)
         .hazard(HazardKind::DeletesData, format!("Rolling back drops column {}.{}, added by the plan, with every value written to it since.", t.display_name(), c.name))
@@ -122,6 +127,14 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
         .removes(c_key(t, &c.name));
     if let Some(k) = c.ty.base.enum_key() {
         spec = spec.requires(k);
+    }
+    // PostgreSQL refuses to drop a column a generated column uses: a generated column goes
+    // before the columns it is computed from.
+    for (name, _) in crate::expr::column_refs(c.generated.as_deref().unwrap_or_default()) {
+        let key = c_key(t, &name);
+        if name != c.name && !spec.requires.contains(&key) {
+            spec = spec.requires(key);
+        }
     }
     cx.push(spec);
 }

@@ -9,6 +9,7 @@ mod comment;
 mod defaults;
 mod enums;
 mod foreign_key;
+mod generated;
 mod identity;
 mod index;
 mod key_type;
@@ -45,6 +46,8 @@ pub mod codes {
     /// an existing table, a serial added to an existing column, identity back to serial,
     /// a type change of a sequence-backed column).
     pub const UNSUPPORTED_SEQUENCE_CHANGE: Code = Code::E0106;
+    /// A generated column's expression changed, or a plain column made generated.
+    pub const UNSUPPORTED_GENERATED_CHANGE: Code = Code::E0107;
     /// A `@wes_convert` that does not apply (the type did not change from its `from`).
     pub const CONVERSION_IGNORED: Code = Code::W0110;
     /// An extension the new schema no longer declares: it stays installed.
@@ -469,6 +472,9 @@ pub fn plan_change(cx: &mut Ctx<'_>, change: &Change) {
         Change::SetDefault { table, old, column } => defaults::set(cx, table, old, column),
         Change::DropDefault { table, old, .. } => defaults::drop(cx, table, old),
         Change::ChangeIdentity { table, old, column } => identity::plan(cx, table, old, column),
+        Change::ChangeGenerated { table, old, column } => {
+            generated::change(cx, table, old, column)
+        }
         Change::AddPrimaryKey { table, key } => primary_key::add(cx, table, key),
         Change::DropPrimaryKey { table, key } => primary_key::drop(cx, table, key),
         Change::ReplacePrimaryKey { table, old, new } => primary_key::replace(cx, table, old, new),

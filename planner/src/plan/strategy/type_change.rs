@@ -121,11 +121,17 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         super::identity::refuse_type_change(cx, t, new);
         return;
     }
+    // Before the in-place path: PostgreSQL refuses even those.
+    if let Some(why) = unsupported_generated(old_t, old, new) {
+        let help = "split the change: make the generated column plain (or remove it) first, change the type, then add the generated column back (`--allow table_rewrite`)";
+        refuse(cx, t, old, new, &why, help);
+        return;
+    }
     // Even a change without rewrite rebuilds an index with expressions (PostgreSQL reuses
     // only plain indexes), under ACCESS EXCLUSIVE.
     if let Some(why) = expression_index(old_t, &old.name).or_else(|| expression_index(t, &new.name))
     {
-        refuse(cx, t, old, new, &why);
+        refuse(cx, t, old, new, &why, SPLIT);
         return;
     }
     let using = chosen_conversion(cx, t, old, new);
@@ -160,7 +166,7 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
         return;
     }
     if let Some(why) = unsupported(cx, old_t, old) {
-        refuse(cx, t, old, new, &why);
+        refuse(cx, t, old, new, &why, SPLIT);
         return;
     }
     let Some(pk) = t.primary_key.clone() else {
@@ -269,13 +275,32 @@ fn follow_up(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column) {
     }
 }
 
-/// E0103: the type of `old` cannot change to `new`'s online, because of `why`.
-fn refuse(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column, why: &str) {
+/// How to get past most refusals: what depends on the column goes first.
+const SPLIT: &str = "split the change: first remove what depends on the column, change its type, then add them back";
+
+/// Error E0103: the type of `old` (a column of `t`) cannot change to `new`'s online.
+fn refuse(cx: &mut Ctx<'_>, t: &Table, old: &Column, new: &Column, why: &str, help: &str) {
     cx.error(
         codes::UNSUPPORTED_TYPE_CHANGE,
-        format!("cannot change {}.{} from {} to {} online: {why}", t.display_name(), new.name, old.ty, new.ty),
-        "split the change: first remove what depends on the column, change its type, then add them back".to_string(),
+        format!(
+            "cannot change {}.{} from {} to {} online: {why}",
+            t.display_name(),
+            new.name,
+            old.ty,
+            new.ty
+        ),
+        help.to_string(),
     );
+}
+
+/// Why a generated column stops the type of `old` (of old table `t`) changing, if one does;
+/// a column that becomes generated with the change counts too.
+fn unsupported_generated(t: &Table, old: &Column, new: &Column) -> Option<String> {
+    super::generated::blocks_type_change(t, old).or_else(|| {
+        new.generated
+            .is_some()
+            .then(|| "it becomes a generated column".into())
+    })
 }
 
 /// An index of `t` with expressions that depends on column `c`: PostgreSQL rebuilds it

@@ -161,6 +161,7 @@ fn known_args(k: K) -> &'static [&'static str] {
         K::Convert => &["from", "using"],
         K::Identity => &["generated", "start", "increment"],
         K::Serial => &["sequence"],
+        K::Generated => &["expr"],
         K::Rls => &[
             "enabled",
             "select",

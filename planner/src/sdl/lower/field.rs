@@ -2,7 +2,8 @@
 //! to another table. Unwraps `!` and `[...]` (E0023 lists of lists), resolves its type
 //! (built-in scalars, `@wes_type`, enums, custom scalars; E0020 unknown, E0022 objects
 //! that are not tables), reads the column directives (`@wes_column`, `@wes_type`,
-//! `@wes_convert`, metadata) and hands `@wes_default` to `defaults`.
+//! `@wes_convert`, metadata) and hands `@wes_default` to `defaults`, `@wes_generated` to
+//! `generated`.
 
 use super::arguments::{apply_meta, sql_type_arg, str_arg, usable_directive, Site};
 use super::definitions::{DefKind, Definitions};
@@ -106,7 +107,7 @@ pub(super) fn lower_field(
     let mut explicit_type: Option<SqlType> = None;
     let mut meta = Meta::default();
     let mut convert_dir = None;
-    let (mut identity_dir, mut serial_dir) = (None, None);
+    let (mut identity_dir, mut serial_dir, mut generated_dir) = (None, None, None);
     for (d, k) in f.directives.iter().zip(&kinds_of_dirs) {
         let Some(k) = usable_directive(cx, d, *k, Site::Field) else {
             continue;
@@ -121,6 +122,7 @@ pub(super) fn lower_field(
             K::Convert => convert_dir = Some(d),
             K::Identity => identity_dir = Some(d),
             K::Serial => serial_dir = Some(d),
+            K::Generated => generated_dir = Some(d),
             K::Uid | K::Sensitive | K::Pii | K::Weight | K::Critical => {
                 apply_meta(cx, &mut meta, d, k)
             }
@@ -220,6 +222,14 @@ pub(super) fn lower_field(
     let serial = seq
         .serial
         .map(|name| name.unwrap_or_else(|| naming::pg_object_name(table, &col_name, "seq")));
+    let generated = generated_dir.and_then(|d| {
+        let others = super::generated::Others {
+            default: default.is_some(),
+            sequence: identity_dir.is_some() || serial_dir.is_some(),
+            convert: convert_dir.is_some(),
+        };
+        super::generated::from_field(cx, d, &f.name, others)
+    });
     let convert = convert_dir.and_then(|d| convert_from(cx, d, &col_name));
     let comment = super::description(
         cx,
@@ -238,6 +248,7 @@ pub(super) fn lower_field(
         comment,
         identity: seq.identity,
         serial,
+        generated,
     })
 }
 

@@ -16,6 +16,8 @@
 //! - `identity`: `@wes_identity` and `@wes_serial` against the column's type,
 //!   nullability and default.
 //! - `defaults`: `@wes_default` against the column's type.
+//! - `generated`: `@wes_generated` against the field's other directives, then (once the
+//!   table's columns are known) the columns its expression names and the primary key.
 //!   A type's description becomes the table's comment, a field's the column's
 //!   (`description`, in this module).
 //! - `rls`: `@wes_rls`, `@wes_tenant`, `@wes_owner` and the tables policies read.
@@ -36,6 +38,7 @@ mod definitions;
 mod extensions;
 mod field;
 mod foreign_keys;
+mod generated;
 mod identity;
 mod indexes;
 mod names;

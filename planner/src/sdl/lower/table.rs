@@ -267,6 +267,7 @@ pub(super) fn lower_table<'d, 'a>(
         }
     }
 
+    super::generated::check_table(cx, o, &table);
     rls::lower_rls(cx, &mut table, o, rls, tenant, owner, &field_cols);
     Draft {
         obj: o,
