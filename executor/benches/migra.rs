@@ -56,6 +56,16 @@ fn migra_program() -> PathBuf {
     p
 }
 
+/// The URL of `db` as SQLAlchemy (under migra) reads one: the socket directory as the
+/// `host` query parameter, which it does not take percent-encoded in the host part.
+fn sqlalchemy_url(cluster: &Cluster, db: &str) -> String {
+    format!(
+        "postgresql://postgres@/{db}?host={}&port={}",
+        cluster.socket_dir().display(),
+        cluster.port()
+    )
+}
+
 /// `schema` (SDL) built by `wesley generate` in a new database `db`.
 fn build(cluster: &Cluster, wesley: &Path, scratch: &Scratch, db: &str, sdl: &Path) {
     cluster.create_database(db).expect("database");
@@ -116,7 +126,9 @@ fn main() {
         build(&cluster, &wesley, &scratch, &b, &new);
         let diff = median_of_three("migra", &[0, 2], &|| {
             let mut c = Command::new(&migra);
-            c.arg("--unsafe").arg(cluster.url(&a)).arg(cluster.url(&b));
+            c.arg("--unsafe")
+                .arg(sqlalchemy_url(&cluster, &a))
+                .arg(sqlalchemy_url(&cluster, &b));
             c
         });
         let ratio = diff.as_secs_f64() / plan.as_secs_f64().max(1e-6);
