@@ -235,3 +235,27 @@ fn rollback_before_the_switch_restores_the_old_keys_and_after_it_refuses() {
         refused.stderr
     );
 }
+
+#[test]
+fn a_write_that_fills_a_shadow_itself_is_converted_all_the_same() {
+    // Only the backfill's own batches (run under `wesley.backfill`) may skip the sync
+    // trigger's conversion: a client that writes a whole row back, shadow included, must
+    // not leave the shadow at a stale value.
+    let (_work, db, _) = apply_case(
+        "primary_key_type_referenced",
+        "keytype_stale",
+        Some("expand"),
+    );
+    db.psql("UPDATE membership SET account_id = 5, account_id_new = 3 WHERE id = 1");
+    assert_eq!(
+        db.psql("SELECT account_id || ' ' || account_id_new FROM membership WHERE id = 1")
+            .trim(),
+        "5 5"
+    );
+    // Under the setting, the batch's own fill is left as the batch wrote it.
+    db.psql("BEGIN; SET LOCAL wesley.backfill = 'on'; UPDATE membership SET account_id_new = account_id::bigint WHERE id = 3 AND account_id_new IS NULL; COMMIT;");
+    assert_eq!(
+        db.psql("SELECT count(*) FROM membership WHERE account_id_new IS DISTINCT FROM account_id::bigint AND id IN (1, 3)").trim(),
+        "0"
+    );
+}

@@ -189,10 +189,13 @@ pub async fn run(
             pred = b.predicate,
         )
     };
+    // Each batch also says it is the backfill: the shadow's sync trigger then skips
+    // converting again what the batch's own UPDATE just converted.
     let timeouts = format!(
-        "SET LOCAL lock_timeout = '{}'; SET LOCAL statement_timeout = '{}'",
+        "SET LOCAL lock_timeout = '{}'; SET LOCAL statement_timeout = '{}'; SET LOCAL {} = 'on'",
         crate::duration::to_pg(limits.lock_timeout),
-        crate::duration::to_pg(limits.statement_timeout)
+        crate::duration::to_pg(limits.statement_timeout),
+        wesley_planner::plan::BACKFILL_SETTING
     );
 
     let started = Instant::now();

@@ -15,6 +15,11 @@ use crate::diag::Diagnostic;
 use crate::model::Schema;
 pub use locks::{Lock, LockMode};
 
+/// The setting (`SET LOCAL`) under which `wesley apply` runs each backfill batch, `on`:
+/// a shadow column's sync trigger skips the conversion it would repeat for the batch's own
+/// `UPDATE` only when it is set, so no other write can fill a shadow unconverted.
+pub const BACKFILL_SETTING: &str = "wesley.backfill";
+
 /// `Display` as the name used in plan files (`as_str`).
 macro_rules! display_as_str {
     ($($t:ty),*) => {$(

@@ -314,6 +314,34 @@ fn referrer_blocked(cx: &Ctx<'_>, o: &Table, c: &Column, f: &ForeignKey) -> Opti
     unsupported(cx, o, c)
 }
 
+/// What a referencing integer column that keeps a narrower type than the key's new one
+/// means for writes, if it is narrower: once the key holds larger values, rows that
+/// reference them cannot be written.
+fn narrower(
+    r: &Referrer<'_>,
+    key: &crate::types::SqlType,
+    tname: &str,
+    col: &str,
+) -> Option<String> {
+    use crate::types::BaseType::*;
+    let c = r.t.column(&r.fk.columns[0])?;
+    let max = |b: &crate::types::BaseType| match b {
+        SmallInt => Some(32_767_i64),
+        Integer => Some(2_147_483_647),
+        BigInt => Some(i64::MAX),
+        _ => None,
+    };
+    let (have, want) = (max(&c.ty.base)?, max(&key.base)?);
+    (have < want).then(|| {
+        format!(
+            "{}.{} stays {}: once {tname}.{col} holds values above {have}, rows that reference them cannot be written there (SQLSTATE 22003). Widen it in this change, or before the ids get there.",
+            r.t.display_name(),
+            c.name,
+            c.ty
+        )
+    })
+}
+
 /// `a` and `b` are the same table.
 fn same(a: &Table, b: &Table) -> bool {
     a.schema == b.schema && a.name == b.name
@@ -503,6 +531,9 @@ impl KeyChange<'_> {
         for r in &self.referrers {
             if r.shadow.is_some() {
                 sw = sw.provides(c_key(r.t, &r.fk.columns[0]));
+            } else if let Some(note) = narrower(r, self.head.new_type(), &tname, self.head_column())
+            {
+                sw = sw.review(HazardKind::BreaksClients, note);
             }
         }
         for id in &ready {

@@ -723,11 +723,12 @@ impl<'a> ShadowColumn<'a> {
             .conversion()
             .expect("conversion checked before planning");
         let col = &self.new.name;
-        // An UPDATE that fills a shadow still NULL is the backfill, which sets it to the
-        // same conversion of the same row version: nothing to do again. Application code
-        // never writes the shadow, so every write of its own is converted.
+        // The backfill's own UPDATE (run by `wesley apply` under BACKFILL_SETTING) fills a
+        // shadow still NULL with the same conversion of the same row version: nothing to
+        // do again. Every other write is converted, whatever it writes to the shadow.
         let body = format!(
-            "BEGIN\n  IF TG_OP = 'UPDATE' AND OLD.{s} IS NULL AND NEW.{s} IS NOT NULL THEN\n    RETURN NEW;\n  END IF;\n  NEW.{s} := {}(NEW.{});\n  RETURN NEW;\nEND\n",
+            "BEGIN\n  IF TG_OP = 'UPDATE' AND OLD.{s} IS NULL AND NEW.{s} IS NOT NULL AND current_setting({}, true) = 'on' THEN\n    RETURN NEW;\n  END IF;\n  NEW.{s} := {}(NEW.{});\n  RETURN NEW;\nEND\n",
+            literal(crate::plan::BACKFILL_SETTING),
             self.conv_fn,
             ident(&self.old.name),
             s = ident(&self.shadow),
