@@ -715,10 +715,16 @@ fn build_table(
     }
 
     // A composite unique constraint now and then.
+    // Its last column is one whose values can all differ (not a boolean or an enum), so
+    // that rows can be seeded (`wesley::seed`).
     if candidates.len() >= 3 && rng.chance(1, 6) {
         let a = candidates[0];
-        let b = candidates[candidates.len() - 1];
-        if !taken.contains(&vec![a, b]) {
+        let b = candidates
+            .iter()
+            .copied()
+            .rfind(|&i| !matches!(cols[i].kind, Some(Kind::Boolean | Kind::Enum)))
+            .unwrap_or(a);
+        if a != b && !taken.contains(&vec![a, b]) {
             let nnd = if features.nulls_not_distinct && rng.chance(1, 2) {
                 ", nullsNotDistinct: true"
             } else {
