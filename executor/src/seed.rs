@@ -95,6 +95,26 @@ pub fn seed_sql(schema: &Schema, rows: usize) -> String {
         let mut cols = Vec::new();
         let mut exprs = Vec::new();
         let mut joins = String::new();
+        // A foreign key over several columns to another table: one join that pairs row
+        // `g` with a referenced row, each column taking its part (to its own table: NULL).
+        for (k, f) in t.foreign_keys.iter().enumerate() {
+            if f.columns.len() < 2 || (f.ref_schema == t.schema && f.ref_table == t.name) {
+                continue;
+            }
+            let parts: Vec<String> = f
+                .ref_columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} AS v{i}", ident(c)))
+                .collect();
+            let order: Vec<String> = f.ref_columns.iter().map(|c| ident(c)).collect();
+            joins.push_str(&format!(
+                " LEFT JOIN (SELECT {}, row_number() OVER (ORDER BY {}) AS n FROM {}) f{k} ON f{k}.n = base.g",
+                parts.join(", "),
+                order.join(", "),
+                qualified(&f.ref_schema, &f.ref_table)
+            ));
+        }
         for (k, c) in t.columns.iter().enumerate() {
             // PostgreSQL computes a generated column and refuses any other value.
             if c.generated.is_some() {
@@ -104,8 +124,18 @@ pub fn seed_sql(schema: &Schema, rows: usize) -> String {
                 .foreign_keys
                 .iter()
                 .find(|f| f.columns == [c.name.clone()]);
+            let part = t.foreign_keys.iter().enumerate().find_map(|(j, f)| {
+                let i = f.columns.iter().position(|x| *x == c.name)?;
+                (f.columns.len() > 1).then_some((j, i, f))
+            });
             let expr = if c.ty.array {
                 "'{}'".to_string()
+            } else if let Some((j, i, f)) = part {
+                if f.ref_schema == t.schema && f.ref_table == t.name {
+                    "NULL".to_string()
+                } else {
+                    format!("f{j}.v{i}")
+                }
             } else if pk.as_deref() == Some(c.name.as_str()) {
                 self_key = value(schema, &c.ty.base);
                 "base.wesley_self".to_string()

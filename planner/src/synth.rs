@@ -1,10 +1,14 @@
 //! Synthetic SDL schemas for tests and benchmarks.
 //!
-//! [`schema`] writes a valid schema of any size: tables `T0000`, `T0001`, … each with an
-//! `id: ID! @wes_pk` key, a mix of scalar types (nullable and not), defaults, identity
-//! and serial columns, enum columns, check constraints, unique constraints, foreign keys
-//! to earlier tables, field-level and type-level indexes, and now and then tenant
-//! row-level security.
+//! [`schema`] writes a valid schema of any size: tables `T0000`, `T0001`, … each with a
+//! primary key (`id: ID! @wes_pk`, or now and then an `Int!` one, plain, serial or
+//! identity), a mix of scalar types (nullable and not), defaults, identity and serial
+//! columns, enum columns (some enums with `@wes_uid` on their values), check constraints,
+//! unique constraints (some `nullsNotDistinct`), foreign keys to earlier tables (some over
+//! two columns, to an earlier table's composite unique constraint), field-level,
+//! type-level and expression indexes, descriptions (comments), now and then the
+//! extensions `citext` and `pg_trgm` with `citext` columns, and tenant row-level security.
+//! A schema uses `nullsNotDistinct` only now and then, so most also apply on PostgreSQL 14.
 //! [`shuffled`] writes the same schema with its definitions, fields and directives in
 //! another order (and some comments and descriptions added), so it must hash alike.
 //!
@@ -199,17 +203,26 @@ struct FieldDef {
     name: String,
     ty: String,
     directives: Vec<String>,
+    /// The column's comment.
+    description: Option<String>,
 }
 
 enum Def {
+    /// `schema @wes_extensions(names: [...]) { query: Query }`.
+    Extensions(Vec<String>),
     Enum {
         name: String,
         values: Vec<String>,
+        /// Whether each value carries `@wes_uid(value: "<enum>.<position>")`, so that a
+        /// next version can rename it.
+        uids: bool,
     },
     Table {
         name: String,
         directives: Vec<String>,
         fields: Vec<FieldDef>,
+        /// The table's comment.
+        description: Option<String>,
     },
 }
 
@@ -218,6 +231,7 @@ enum Def {
 enum Kind {
     Text,
     Varchar,
+    Citext,
     Int,
     BigInt,
     Float,
@@ -259,6 +273,14 @@ const ENUM_VALUES: &[&str] = &[
     "LOW", "MEDIUM", "HIGH", "URGENT", "BLOCKED", "DONE", "ARCHIVED",
 ];
 
+/// What a whole schema uses or not.
+struct Features {
+    /// `@wes_extensions(names: ["citext", "pg_trgm"])`, and some text columns `citext`.
+    extensions: bool,
+    /// `nullsNotDistinct: true` on some unique constraints (PostgreSQL 15 or later).
+    nulls_not_distinct: bool,
+}
+
 /// A column as planned, before it is written as a field.
 struct Col {
     field: String,
@@ -268,16 +290,138 @@ struct Col {
     indexed: Option<String>,
     directives: Vec<String>,
     ty: String,
+    /// Part of a foreign key over several columns (declared on the type).
+    in_type_fk: bool,
 }
 
 impl Col {
+    fn new(field: &str, kind: Option<Kind>, ty: &str, directives: Vec<String>) -> Self {
+        Col {
+            field: field.to_string(),
+            column: snake_case(field),
+            kind,
+            unique: false,
+            indexed: None,
+            directives,
+            ty: ty.to_string(),
+            in_type_fk: false,
+        }
+    }
+
     /// Whether a plain btree index on this column makes sense.
     fn indexable(&self) -> bool {
-        !matches!(
-            self.kind,
-            Some(Kind::Json | Kind::TextArray | Kind::IntArray)
-        )
+        !self.in_type_fk
+            && !matches!(
+                self.kind,
+                Some(Kind::Json | Kind::TextArray | Kind::IntArray)
+            )
     }
+}
+
+/// A composite unique constraint that a foreign key over several columns may reference:
+/// its table and, per column, the field, its type as a nullable field and its
+/// `@wes_type` (a referencing column must be of the same type family).
+struct CompositeTarget {
+    table: String,
+    columns: Vec<(String, String, Option<String>)>,
+}
+
+impl CompositeTarget {
+    /// Nullable fields `<prefix>0`, `<prefix>1`, ... of the types of the target's columns,
+    /// and the type's `@wes_fk` from them to it (`extra`: more arguments, such as
+    /// `", onDelete: CASCADE"`).
+    fn reference(&self, prefix: &str, extra: &str) -> (Vec<FieldDef>, String) {
+        let fields: Vec<FieldDef> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty, sql))| FieldDef {
+                name: format!("{prefix}{i}"),
+                ty: ty.clone(),
+                directives: sql.iter().cloned().collect(),
+                description: None,
+            })
+            .collect();
+        let quote = |names: Vec<&String>| -> String {
+            let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+            list.join(", ")
+        };
+        let fk = format!(
+            "@wes_fk(columns: [{}], ref: \"{}\", refColumns: [{}]{extra})",
+            quote(fields.iter().map(|f| &f.name).collect()),
+            self.table,
+            quote(self.columns.iter().map(|(f, _, _)| f).collect())
+        );
+        (fields, fk)
+    }
+}
+
+/// The names in the first `[...]` of a directive (`columns: ["a", "b"]`).
+fn quoted_list(directive: &str) -> Vec<String> {
+    let Some(inner) = directive
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(inner, _)| inner)
+    else {
+        return Vec::new();
+    };
+    inner
+        .split(',')
+        .map(|x| x.trim().trim_matches('"').to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// The composite unique constraints of the tables in `defs`.
+fn composite_targets(defs: &[Def]) -> Vec<CompositeTarget> {
+    let mut out = Vec::new();
+    for d in defs {
+        let Def::Table {
+            name,
+            directives,
+            fields,
+            ..
+        } = d
+        else {
+            continue;
+        };
+        for dir in directives
+            .iter()
+            .filter(|x| x.starts_with("@wes_unique(columns:"))
+        {
+            let columns: Option<Vec<_>> = quoted_list(dir)
+                .into_iter()
+                .map(|n| {
+                    let f = fields.iter().find(|f| f.name == n)?;
+                    let ty = f.ty.trim_end_matches('!').to_string();
+                    let sql = f
+                        .directives
+                        .iter()
+                        .find(|x| x.starts_with("@wes_type"))
+                        .cloned();
+                    Some((n, ty, sql))
+                })
+                .collect();
+            if let Some(columns) = columns {
+                out.push(CompositeTarget {
+                    table: name.clone(),
+                    columns,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The type of the `id` key of table `table` in `defs` (`ID!` or `Int!`).
+fn key_type<'a>(defs: &'a [Def], table: &str) -> Option<&'a str> {
+    defs.iter().find_map(|d| match d {
+        Def::Table { name, fields, .. } if name == table => fields
+            .iter()
+            .find(|f| f.name == "id")
+            .map(|f| f.ty.as_str()),
+        _ => None,
+    })
 }
 
 fn build(opts: &SynthOptions) -> Vec<Def> {
@@ -297,10 +441,21 @@ fn build(opts: &SynthOptions) -> Vec<Def> {
         defs.push(Def::Enum {
             name: format!("E{e:03}"),
             values,
+            uids: rng.chance(1, 2),
         });
     }
+    // A schema in four uses the extensions, one in four NULLS NOT DISTINCT (so most
+    // schemas still apply on PostgreSQL 14).
+    let features = Features {
+        extensions: opts.tables > 0 && rng.chance(1, 4),
+        nulls_not_distinct: rng.chance(1, 4),
+    };
+    if features.extensions {
+        defs.push(Def::Extensions(vec!["citext".into(), "pg_trgm".into()]));
+    }
     for t in 0..opts.tables {
-        defs.push(build_table(&mut rng, opts, t, width, &enum_values));
+        let table = build_table(&mut rng, opts, t, width, &enum_values, &features, &defs);
+        defs.push(table);
     }
     defs
 }
@@ -311,19 +466,28 @@ fn build_table(
     t: usize,
     width: usize,
     enums: &[Vec<String>],
+    features: &Features,
+    earlier: &[Def],
 ) -> Def {
     let name = format!("T{t:0width$}");
+    let table_sql = snake_case(&name);
     let mut type_dirs = vec!["@wes_table".to_string()];
     let mut cols: Vec<Col> = Vec::new();
-    cols.push(Col {
-        field: "id".into(),
-        column: "id".into(),
-        kind: Some(Kind::Uuid),
-        unique: true,
-        indexed: None,
-        directives: vec!["@wes_pk".into()],
-        ty: "ID!".into(),
-    });
+    // The key: a UUID, or now and then an `Int!` (plain, serial or identity) that a next
+    // version can widen to `BigInt!`.
+    let int_key = rng.chance(1, 3);
+    let mut key = Col::new("id", Some(Kind::Uuid), "ID!", vec!["@wes_pk".into()]);
+    key.unique = true;
+    if int_key {
+        key.kind = Some(Kind::Int);
+        key.ty = "Int!".into();
+        match rng.below(4) {
+            0 => key.directives.push("@wes_serial".into()),
+            1 => key.directives.push("@wes_identity".into()),
+            _ => {}
+        }
+    }
+    cols.push(key);
 
     let n_scalar = opts
         .columns_per_table
@@ -332,23 +496,19 @@ fn build_table(
     let mut has_unique = false;
     for j in 0..n_scalar {
         if tenant && j == 0 {
-            cols.push(Col {
-                field: "orgId".into(),
-                column: "org_id".into(),
-                kind: Some(Kind::Uuid),
-                unique: false,
-                indexed: None,
-                directives: Vec::new(),
-                ty: "ID!".into(),
-            });
+            cols.push(Col::new("orgId", Some(Kind::Uuid), "ID!", Vec::new()));
             continue;
         }
-        let kind = *rng.pick(KINDS);
+        let mut kind = *rng.pick(KINDS);
+        if features.extensions && kind == Kind::Text && rng.chance(1, 2) {
+            kind = Kind::Citext;
+        }
         let nullable = rng.chance(1, 3);
         let with_default = rng.chance(1, 3);
         let (suffix, scalar) = match kind {
             Kind::Text => ("Title", "String".to_string()),
             Kind::Varchar => ("Code", "String".to_string()),
+            Kind::Citext => ("Email", "String".to_string()),
             Kind::Int => ("Qty", "Int".to_string()),
             Kind::BigInt => ("Total", "BigInt".to_string()),
             Kind::Float => ("Ratio", "Float".to_string()),
@@ -366,12 +526,14 @@ fn build_table(
         let field = format!("c{j}{suffix}");
         let column = snake_case(&field);
         let mut dirs = Vec::new();
-        if kind == Kind::Varchar {
-            dirs.push("@wes_type(sql: \"varchar(64)\")".to_string());
+        match kind {
+            Kind::Varchar => dirs.push("@wes_type(sql: \"varchar(64)\")".to_string()),
+            Kind::Citext => dirs.push("@wes_type(sql: \"citext\")".to_string()),
+            _ => {}
         }
         if with_default {
             let d = match kind {
-                Kind::Text => "@wes_default(value: \"n/a\")".to_string(),
+                Kind::Text | Kind::Citext => "@wes_default(value: \"n/a\")".to_string(),
                 Kind::Varchar => "@wes_default(value: \"X-0\")".to_string(),
                 Kind::Int => "@wes_default(value: 0)".to_string(),
                 Kind::BigInt => "@wes_default(value: 100)".to_string(),
@@ -411,32 +573,57 @@ fn build_table(
         if kind == Kind::Int && rng.chance(1, 3) {
             dirs.push(format!("@wes_check(expr: \"{column} >= 0\")"));
         }
-        let unique = !has_unique && matches!(kind, Kind::Text | Kind::Varchar) && rng.chance(1, 3);
+        let unique = !has_unique
+            && matches!(kind, Kind::Text | Kind::Varchar | Kind::Citext)
+            && rng.chance(1, 3);
         if unique {
             has_unique = true;
-            dirs.push("@wes_unique".into());
+            dirs.push(if features.nulls_not_distinct && rng.chance(1, 2) {
+                "@wes_unique(nullsNotDistinct: true)".into()
+            } else {
+                "@wes_unique".into()
+            });
         }
         let ty = if nullable {
             scalar
         } else {
             format!("{scalar}!")
         };
-        cols.push(Col {
-            field,
-            column,
-            kind: Some(kind),
-            unique,
-            indexed: None,
-            directives: dirs,
-            ty,
-        });
+        let mut col = Col::new(&field, Some(kind), &ty, dirs);
+        col.unique = unique;
+        cols.push(col);
     }
 
+    let targets = composite_targets(earlier);
     for k in 0..opts.fks_per_table {
+        // Now and then the first reference is over two columns, to an earlier table's
+        // composite unique constraint.
+        if k == 0 && !targets.is_empty() && rng.chance(1, 3) {
+            let target = rng.pick(&targets);
+            let action = if rng.chance(1, 2) {
+                ", onDelete: CASCADE"
+            } else {
+                ""
+            };
+            let (parts, fk) = target.reference(&format!("ref{k}Part"), action);
+            for f in parts {
+                let mut col = Col::new(&f.name, None, &f.ty, f.directives);
+                col.in_type_fk = true;
+                cols.push(col);
+            }
+            type_dirs.push(fk);
+            continue;
+        }
         let target = if t == 0 { 0 } else { rng.below(t) };
+        let target_name = format!("T{target:0width$}");
+        let int_target = if t == 0 {
+            int_key
+        } else {
+            key_type(earlier, &target_name) == Some("Int!")
+        };
         let nullable = rng.chance(1, 2);
         let field = format!("ref{k}Id");
-        let mut fk = format!("@wes_fk(ref: \"T{target:0width$}.id\"");
+        let mut fk = format!("@wes_fk(ref: \"{target_name}.id\"");
         match rng.below(5) {
             0 => fk.push_str(", onDelete: CASCADE"),
             1 => fk.push_str(", onDelete: RESTRICT"),
@@ -445,15 +632,13 @@ fn build_table(
             _ => {}
         }
         fk.push(')');
-        cols.push(Col {
-            column: snake_case(&field),
-            field,
-            kind: None,
-            unique: false,
-            indexed: None,
-            directives: vec![fk],
-            ty: if nullable { "ID".into() } else { "ID!".into() },
-        });
+        let base = if int_target { "Int" } else { "ID" };
+        let ty = if nullable {
+            base.to_string()
+        } else {
+            format!("{base}!")
+        };
+        cols.push(Col::new(&field, None, &ty, vec![fk]));
     }
 
     // Indexes: even ones on a single column (on the field), odd ones on two columns (on
@@ -530,14 +715,49 @@ fn build_table(
     }
 
     // A composite unique constraint now and then.
+    // Its last column is one whose values can all differ (not a boolean or an enum), so
+    // that rows can be seeded (`wesley::seed`).
     if candidates.len() >= 3 && rng.chance(1, 6) {
         let a = candidates[0];
-        let b = candidates[candidates.len() - 1];
-        if !taken.contains(&vec![a, b]) {
+        let b = candidates
+            .iter()
+            .copied()
+            .rfind(|&i| !matches!(cols[i].kind, Some(Kind::Boolean | Kind::Enum)))
+            .unwrap_or(a);
+        if a != b && !taken.contains(&vec![a, b]) {
+            let nnd = if features.nulls_not_distinct && rng.chance(1, 2) {
+                ", nullsNotDistinct: true"
+            } else {
+                ""
+            };
             type_dirs.push(format!(
-                "@wes_unique(columns: [\"{}\", \"{}\"])",
+                "@wes_unique(columns: [\"{}\", \"{}\"]{nnd})",
                 cols[a].field, cols[b].field
             ));
+        }
+    }
+
+    // An expression index on a text column now and then: `lower(col)` alone (with a
+    // derived or a given name), or after another column.
+    let texts: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| matches!(cols[i].kind, Some(Kind::Text | Kind::Varchar)))
+        .collect();
+    if !texts.is_empty() && rng.chance(1, 4) {
+        let i = *rng.pick(&texts);
+        let column = cols[i].column.clone();
+        let other = *rng.pick(&candidates);
+        match rng.below(3) {
+            0 => type_dirs.push(format!("@wes_index(expr: \"lower({column})\")")),
+            1 => type_dirs.push(format!(
+                "@wes_index(expr: \"lower({column})\", name: \"{table_sql}_{column}_folded\")"
+            )),
+            // The other column may be the same one.
+            _ => type_dirs.push(format!(
+                "@wes_index(keys: [\"{}\", \"lower({column})\"])",
+                cols[other].field
+            )),
         }
     }
 
@@ -548,12 +768,19 @@ fn build_table(
         }
     }
 
+    // Descriptions, which become comments: some with a quote to escape.
+    let description = rng
+        .chance(1, 5)
+        .then(|| format!("Rows of {name}, a synthetic table."));
     let fields = cols
         .into_iter()
         .map(|c| {
             let mut directives = c.directives;
             directives.extend(c.indexed);
             FieldDef {
+                description: rng
+                    .chance(1, 10)
+                    .then(|| format!("It's the {} column.", c.column)),
                 name: c.field,
                 ty: c.ty,
                 directives,
@@ -564,13 +791,18 @@ fn build_table(
         name,
         directives: type_dirs,
         fields,
+        description,
     }
 }
 
 /// The next version of `schema(opts)`: about `percent` % of the tables change (a column
-/// added, a NOT NULL column with a default added, an index added, a column dropped, or an
-/// `Int` widened to `BigInt`), and one new table references an existing one. The result is
-/// always valid and plannable, for property tests and planning benchmarks.
+/// added, a NOT NULL column with a default added, an index added, a column dropped, an
+/// `Int` widened to `BigInt`, a foreign key over two columns added or dropped, an
+/// expression index added or changed, or the table's description set), now and then an
+/// `Int!` primary key becomes `BigInt!` with the columns that reference it (each of which
+/// stays `Int` or becomes `BigInt`), an enum value with a `@wes_uid` is renamed, and one
+/// new table references an existing one. The result is always valid and plannable, for
+/// property tests and planning benchmarks.
 pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
     let mut defs = build(opts);
     let mut rng = Rng::new(change_seed ^ 0x5eed_c4a5_9e11_0001);
@@ -591,72 +823,134 @@ pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
             }
         }
     }
-    let mut first_table: Option<String> = None;
+    let targets = composite_targets(&defs);
+    let first_table = defs.iter().find_map(|d| match d {
+        Def::Table { name, .. } => Some(name.clone()),
+        _ => None,
+    });
+    // The tables a widened key involves change nothing else.
+    let involved = if rng.chance(1, 2) {
+        widen_key(&mut defs, &mut rng, first_table.as_deref())
+    } else {
+        Vec::new()
+    };
     for (n, d) in defs.iter_mut().enumerate() {
         let Def::Table {
             name,
             directives,
             fields,
+            description,
         } = d
         else {
             continue;
         };
-        first_table.get_or_insert_with(|| name.clone());
-        if !rng.chance(percent.min(100) as usize, 100) {
+        if !rng.chance(percent.min(100) as usize, 100) || involved.contains(name) {
             continue;
         }
-        let plain = |f: &FieldDef| {
-            let mentioned = directives
-                .iter()
-                .any(|x| x.contains(&f.name) || x.contains(&crate::naming::snake_case(&f.name)));
-            !mentioned
-                && !referenced.contains(&format!("{name}.{}", f.name))
-                && f.directives.iter().all(|x| {
-                    !x.starts_with("@wes_pk")
-                        && !x.starts_with("@wes_fk")
-                        && !x.starts_with("@wes_unique")
-                        && !x.starts_with("@wes_index")
-                        && !x.starts_with("@wes_check")
-                        && !x.starts_with("@wes_identity")
-                        && !x.starts_with("@wes_serial")
-                })
-        };
-        match rng.below(5) {
+        let plain: Vec<usize> = (0..fields.len())
+            .filter(|&i| {
+                let f = &fields[i];
+                !mentioned(directives, &f.name)
+                    && !referenced.contains(&format!("{name}.{}", f.name))
+                    && f.directives.iter().all(|x| {
+                        !x.starts_with("@wes_pk")
+                            && !x.starts_with("@wes_fk")
+                            && !x.starts_with("@wes_unique")
+                            && !x.starts_with("@wes_index")
+                            && !x.starts_with("@wes_check")
+                            && !x.starts_with("@wes_identity")
+                            && !x.starts_with("@wes_serial")
+                    })
+            })
+            .collect();
+        match rng.below(8) {
             0 => fields.push(FieldDef {
                 name: format!("added{n}"),
                 ty: "String".into(),
                 directives: vec![],
+                description: None,
             }),
             1 => fields.push(FieldDef {
                 name: format!("flag{n}"),
                 ty: "Boolean!".into(),
                 directives: vec!["@wes_default(value: false)".into()],
+                description: None,
             }),
             2 => {
-                if let Some(f) = fields
-                    .iter_mut()
-                    .find(|f| plain(f) && !f.ty.starts_with('[') && !f.ty.starts_with("JSON"))
+                if let Some(&i) = plain
+                    .iter()
+                    .find(|&&i| !fields[i].ty.starts_with('[') && !fields[i].ty.starts_with("JSON"))
                 {
-                    f.directives.push("@wes_index".into());
+                    fields[i].directives.push("@wes_index".into());
                 }
             }
             3 => {
-                if let Some(pos) = fields.iter().position(&plain) {
-                    fields.remove(pos);
+                if let Some(&i) = plain.first() {
+                    fields.remove(i);
+                }
+            }
+            4 => {
+                if let Some(&i) = plain.iter().find(|&&i| {
+                    (fields[i].ty == "Int" || fields[i].ty == "Int!")
+                        && fields[i]
+                            .directives
+                            .iter()
+                            .all(|x| !x.starts_with("@wes_default"))
+                }) {
+                    fields[i].ty = fields[i].ty.replace("Int", "BigInt");
+                }
+            }
+            5 => {
+                // A foreign key over two columns dropped (its columns stay), or added
+                // with two new columns.
+                if let Some(pos) = directives
+                    .iter()
+                    .position(|x| x.starts_with("@wes_fk(columns:"))
+                {
+                    directives.remove(pos);
+                } else {
+                    let others: Vec<&CompositeTarget> =
+                        targets.iter().filter(|t| t.table != *name).collect();
+                    if !others.is_empty() {
+                        let target = *rng.pick(&others);
+                        let (parts, fk) = target.reference(&format!("linked{n}Part"), "");
+                        fields.extend(parts);
+                        directives.push(fk);
+                    }
+                }
+            }
+            6 => {
+                // An expression index changed (a new derived name, or rebuilt under its
+                // given name), or one added on a text column.
+                if let Some(dir) = directives.iter_mut().find(|x| {
+                    x.starts_with("@wes_index(expr:") || x.starts_with("@wes_index(keys:")
+                }) {
+                    *dir = dir.replace("lower(", "upper(");
+                } else if let Some(&i) = plain.iter().find(|&&i| {
+                    fields[i].ty.starts_with("String")
+                        && fields[i].directives.iter().all(|x| !x.contains("citext"))
+                }) {
+                    directives.push(format!(
+                        "@wes_index(expr: \"lower({})\")",
+                        snake_case(&fields[i].name)
+                    ));
                 }
             }
             _ => {
-                if let Some(f) = fields.iter_mut().find(|f| {
-                    plain(f)
-                        && (f.ty == "Int" || f.ty == "Int!")
-                        && f.directives.iter().all(|x| !x.starts_with("@wes_default"))
-                }) {
-                    f.ty = f.ty.replace("Int", "BigInt");
-                }
+                *description = Some(match description {
+                    Some(_) => format!("Rows of {name}, described again."),
+                    None => format!("Rows of {name}, now described."),
+                });
             }
         }
     }
+    rename_enum_value(&mut defs, &mut rng);
     if let Some(target) = first_table {
+        let ty = if key_type(&defs, &target) == Some("Int!") {
+            "Int"
+        } else {
+            "ID"
+        };
         defs.push(Def::Table {
             name: "Evolved".into(),
             directives: vec!["@wes_table".into()],
@@ -665,24 +959,141 @@ pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
                     name: "id".into(),
                     ty: "ID!".into(),
                     directives: vec!["@wes_pk".into()],
+                    description: None,
                 },
                 FieldDef {
                     name: "targetId".into(),
-                    ty: "ID".into(),
+                    ty: ty.into(),
                     directives: vec![
                         format!("@wes_fk(ref: \"{target}.id\")"),
                         "@wes_index".into(),
                     ],
+                    description: None,
                 },
                 FieldDef {
                     name: "note".into(),
                     ty: "String".into(),
                     directives: vec![],
+                    description: None,
                 },
             ],
+            description: None,
         });
     }
     render(&defs, None)
+}
+
+/// Whether a type-level directive names the field (by field or column name).
+fn mentioned(type_directives: &[String], field: &str) -> bool {
+    let column = snake_case(field);
+    type_directives
+        .iter()
+        .any(|x| x.contains(field) || x.contains(&column))
+}
+
+/// Widens one `Int!` primary key to `BigInt!` (not that of `first`, which the new table
+/// of [`evolve`] references), with the columns that reference it: each stays `Int` or
+/// becomes `BigInt`. Only a key whose referencing columns a shadow column can stand in
+/// for is chosen (none in an index or constraint over several columns or a partial
+/// index). Returns the tables involved (none when no key qualifies).
+fn widen_key(defs: &mut [Def], rng: &mut Rng, first: Option<&str>) -> Vec<String> {
+    let simple = |type_dirs: &[String], f: &FieldDef| {
+        !mentioned(type_dirs, &f.name)
+            && f.directives
+                .iter()
+                .all(|x| !x.contains("where:") && !x.starts_with("@wes_pk"))
+    };
+    let mut eligible = Vec::new();
+    for d in defs.iter() {
+        let Def::Table { name, .. } = d else {
+            continue;
+        };
+        if Some(name.as_str()) == first || key_type(defs, name) != Some("Int!") {
+            continue;
+        }
+        // The key itself in an index or constraint of the type keeps it from changing.
+        let own = defs.iter().any(|o| {
+            matches!(o, Def::Table { name: n, directives, .. }
+                if n == name && directives.iter().any(|x| x.contains("\"id\"")))
+        });
+        if own {
+            continue;
+        }
+        let needle = format!("ref: \"{name}.id\"");
+        let ok = defs.iter().all(|o| match o {
+            Def::Table {
+                directives, fields, ..
+            } => fields
+                .iter()
+                .filter(|f| f.directives.iter().any(|x| x.contains(&needle)))
+                .all(|f| simple(directives, f)),
+            _ => true,
+        });
+        if ok {
+            eligible.push(name.clone());
+        }
+    }
+    if eligible.is_empty() {
+        return Vec::new();
+    }
+    let key = rng.pick(&eligible).clone();
+    let needle = format!("ref: \"{key}.id\"");
+    let mut involved = vec![key.clone()];
+    for d in defs.iter_mut() {
+        let Def::Table { name, fields, .. } = d else {
+            continue;
+        };
+        for f in fields.iter_mut() {
+            if *name == key && f.name == "id" {
+                f.ty = "BigInt!".into();
+            } else if f.directives.iter().any(|x| x.contains(&needle)) {
+                if !involved.contains(name) {
+                    involved.push(name.clone());
+                }
+                if rng.chance(1, 2) {
+                    f.ty = f.ty.replace("Int", "BigInt");
+                }
+            }
+        }
+    }
+    involved
+}
+
+/// Now and then renames a value of an enum whose values carry `@wes_uid` (the uid stays,
+/// so the plan renames the label in place). A value that a default names is left alone.
+fn rename_enum_value(defs: &mut [Def], rng: &mut Rng) {
+    let defaults: Vec<String> = defs
+        .iter()
+        .flat_map(|d| match d {
+            Def::Table { fields, .. } => fields
+                .iter()
+                .flat_map(|f| f.directives.iter())
+                .filter(|x| x.starts_with("@wes_default(value: "))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut choices = Vec::new();
+    for (d, def) in defs.iter().enumerate() {
+        if let Def::Enum {
+            values, uids: true, ..
+        } = def
+        {
+            for (i, v) in values.iter().enumerate() {
+                if !defaults.contains(&format!("@wes_default(value: {v})")) {
+                    choices.push((d, i));
+                }
+            }
+        }
+    }
+    if choices.is_empty() || !rng.chance(1, 2) {
+        return;
+    }
+    let (d, i) = *rng.pick(&choices);
+    if let Def::Enum { values, .. } = &mut defs[d] {
+        values[i] = format!("{}_RENAMED", values[i]);
+    }
 }
 
 fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
@@ -699,13 +1110,23 @@ fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
             }
         }
         match def {
-            Def::Enum { name, values } => {
+            Def::Extensions(names) => {
+                let list: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+                out.push_str(&format!(
+                    "schema @wes_extensions(names: [{}]) {{\n  query: Query\n}}\n",
+                    list.join(", ")
+                ));
+            }
+            Def::Enum { name, values, uids } => {
                 out.push_str("enum ");
                 out.push_str(name);
                 out.push_str(" {\n");
-                for v in values {
+                for (i, v) in values.iter().enumerate() {
                     out.push_str("  ");
                     out.push_str(v);
+                    if *uids {
+                        out.push_str(&format!(" @wes_uid(value: \"{name}.{i}\")"));
+                    }
                     out.push('\n');
                 }
                 out.push_str("}\n");
@@ -714,7 +1135,11 @@ fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
                 name,
                 directives,
                 fields,
+                description,
             } => {
+                if let Some(d) = description {
+                    out.push_str(&format!("\"\"\"{d}\"\"\"\n"));
+                }
                 out.push_str("type ");
                 out.push_str(name);
                 for d in directives {
@@ -728,6 +1153,9 @@ fn render(defs: &[Def], mut noise: Option<&mut Rng>) -> String {
                         if rng.chance(1, 8) {
                             out.push_str("# field note\n  ");
                         }
+                    }
+                    if let Some(d) = &f.description {
+                        out.push_str(&format!("\"{d}\"\n  "));
                     }
                     out.push_str(&f.name);
                     out.push_str(": ");
@@ -767,18 +1195,111 @@ mod tests {
 
     #[test]
     fn evolved_schemas_parse_and_plan() {
-        for seed in 0..20 {
+        // Small schemas like the property test on PostgreSQL (`plan_apply.rs`), and some
+        // large ones.
+        let runs: u64 = std::env::var("WESLEY_SYNTH_RUNS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(400);
+        for seed in 0..runs {
+            let tables = if seed % 10 == 0 {
+                30
+            } else {
+                2 + seed as usize % 6
+            };
             let opts = SynthOptions {
-                seed,
-                ..SynthOptions::new(30)
+                seed: seed.wrapping_mul(7919),
+                ..SynthOptions::new(tables)
             };
             let old = parse_ok(&schema(&opts));
-            let (new, diags) = sdl::parse("evolved.graphql", &evolve(&opts, seed, 30));
-            let new = new.unwrap_or_else(|| panic!("seed {seed}: {diags:#?}"));
+            let src = evolve(&opts, seed ^ 0x2545, 20 + (seed as u32 * 13) % 60);
+            let (new, diags) = sdl::parse("evolved.graphql", &src);
+            let new = new.unwrap_or_else(|| panic!("seed {seed}: {diags:#?}\n{src}"));
+            assert!(diags.is_empty(), "seed {seed}: {diags:#?}\n{src}");
             let p = crate::plan::plan(&old, &new);
-            assert!(!p.has_errors(), "seed {seed}: {:#?}", p.diagnostics);
+            assert!(!p.has_errors(), "seed {seed}: {:#?}\n{src}", p.diagnostics);
             assert!(!p.steps.is_empty());
         }
+    }
+
+    /// Every feature the generator knows appears in some schema of a few seeds.
+    #[test]
+    fn schemas_use_every_feature() {
+        let models: Vec<crate::Schema> = (0..40)
+            .map(|seed| {
+                parse_ok(&schema(&SynthOptions {
+                    seed,
+                    ..SynthOptions::new(12)
+                }))
+            })
+            .collect();
+        let tables = || models.iter().flat_map(|m| m.tables.iter());
+        let columns = || tables().flat_map(|t| t.columns.iter());
+        let canon: Vec<_> = models.iter().map(canon::canonical).collect();
+        assert!(canon.iter().any(|c| c.extensions == ["citext", "pg_trgm"]));
+        assert!(canon.iter().any(|c| c.min_server_major() > 14));
+        assert!(
+            canon.iter().filter(|c| c.min_server_major() <= 14).count() > 20,
+            "most schemas apply on PostgreSQL 14"
+        );
+        assert!(columns().any(|c| c.ty.base == crate::types::BaseType::Citext));
+        assert!(tables().any(|t| t.uniques.iter().any(|u| u.nulls_not_distinct)));
+        assert!(tables().any(|t| t.foreign_keys.iter().any(|f| f.columns.len() == 2)));
+        assert!(tables().any(|t| t
+            .indexes
+            .iter()
+            .any(|i| i.keys.len() == 1 && i.keys[0].column().is_none())));
+        assert!(tables().any(|t| t
+            .indexes
+            .iter()
+            .any(|i| i.keys.len() == 2 && i.keys.iter().any(|k| k.column().is_none()))));
+        assert!(models
+            .iter()
+            .any(|m| m.enums.iter().any(|e| !e.uids.is_empty())));
+        let int_key = |t: &&crate::model::Table| {
+            t.column("id")
+                .is_some_and(|c| c.ty.base == crate::types::BaseType::Integer)
+        };
+        assert!(tables()
+            .filter(int_key)
+            .any(|t| t.column("id").unwrap().serial.is_some()));
+        assert!(tables()
+            .filter(int_key)
+            .any(|t| t.column("id").unwrap().identity.is_some()));
+        assert!(tables().any(|t| t.comment.is_some()));
+        assert!(columns().any(|c| c.comment.as_deref().is_some_and(|x| x.contains('\''))));
+    }
+
+    /// The evolved versions of a few seeds exercise every change kind `evolve` knows.
+    #[test]
+    fn evolved_schemas_cover_every_change_kind() {
+        use crate::plan::StepKind;
+        let mut steps = Vec::new();
+        for seed in 0..30 {
+            let opts = SynthOptions {
+                seed,
+                ..SynthOptions::new(12)
+            };
+            let old = parse_ok(&schema(&opts));
+            let new = parse_ok(&evolve(&opts, seed, 50));
+            let p = crate::plan::plan(&old, &new);
+            assert!(!p.has_errors(), "seed {seed}: {:#?}", p.diagnostics);
+            steps.extend(p.steps.into_iter().map(|s| (s.kind, s.sql)));
+        }
+        let has = |kind: StepKind, text: &str| {
+            steps
+                .iter()
+                .any(|(k, sql)| *k == kind && sql.contains(text))
+        };
+        assert!(has(StepKind::RenameEnumValue, "_RENAMED"));
+        // An `Int!` key widened with its foreign keys: the key's shadow column.
+        assert!(has(StepKind::AddShadowColumn, "\"id_new\" bigint"));
+        assert!(has(StepKind::SwapColumns, "PRIMARY KEY"));
+        assert!(has(StepKind::AddForeignKey, "FOREIGN KEY (\"linked"));
+        assert!(has(StepKind::DropForeignKey, "_part1_fkey"));
+        assert!(has(StepKind::CreateIndex, "(lower("));
+        assert!(has(StepKind::CreateIndex, "(upper("));
+        assert!(has(StepKind::SetComment, "COMMENT ON TABLE"));
     }
 
     fn parse_ok(src: &str) -> crate::Schema {
@@ -806,7 +1327,13 @@ mod tests {
                 let model = parse_ok(&schema(&opts));
                 assert_eq!(model.tables.len(), tables);
                 for t in &model.tables {
-                    assert_eq!(t.columns.len(), cols.max(1 + fks), "{}", t.name);
+                    // A foreign key over two columns takes the place of a one-column one.
+                    let wide = t
+                        .foreign_keys
+                        .iter()
+                        .filter(|f| f.columns.len() > 1)
+                        .count();
+                    assert_eq!(t.columns.len(), cols.max(1 + fks) + wide, "{}", t.name);
                     assert_eq!(t.foreign_keys.len(), fks, "{}", t.name);
                     assert!(t.primary_key.is_some());
                 }

@@ -342,8 +342,16 @@ mod generated {
     use proptest::prelude::*;
     use wesley_planner::synth::{self, SynthOptions};
 
+    /// 16 cases, or `WESLEY_SYNTH_CASES` to explore more.
+    fn cases() -> u32 {
+        std::env::var("WESLEY_SYNTH_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(16)
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
         /// Random schema pairs (a synthetic schema and an evolved next version): the plan
         /// applies to seeded data, takes exactly its annotated locks, reaches the new

@@ -1,7 +1,8 @@
 //! Property test against a real PostgreSQL: for random small synthetic schemas, the
 //! generated DDL applies to an empty database, and the catalog read back equals the
 //! model's canonical form (so it hashes alike). One shared cluster, one fresh database
-//! per case.
+//! per case. A schema that needs a newer server (`nullsNotDistinct` on PostgreSQL 14) is
+//! checked to be refused instead.
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -59,6 +60,11 @@ proptest! {
 
         let sql = ddl::generate(&model);
         let db = fresh_db("prop_apply");
+        if db.refuses_as_too_old(&[&model]) {
+            // A schema with `nullsNotDistinct` on PostgreSQL 14: its DDL was refused
+            // clearly (checked by the harness), so there is no catalog to compare.
+            return Ok(());
+        }
         if let Err(e) = db.try_psql(&sql) {
             panic!("PostgreSQL rejected the generated DDL ({opts:?}):\n{e}\n--- DDL ---\n{sql}\n--- SDL ---\n{src}");
         }
