@@ -1,5 +1,6 @@
 //! PostgreSQL table lock modes, what each one blocks, and per-table impact summaries.
-//! Ground truth: locks measured on PostgreSQL 15 (see docs/locks.md); the mode names are
+//! Ground truth: locks measured on PostgreSQL 15, and every annotation checked against
+//! `pg_locks` on PostgreSQL 14 to 18 by `tests/tests/plan_apply.rs`; the mode names are
 //! those of `pg_locks.mode`.
 
 super::closed_enum! {

@@ -1,7 +1,7 @@
 //! Strategies: each change kind becomes one or more steps, one kind per file. Every choice
 //! of statement and every lock annotation is grounded in locks measured on PostgreSQL 15
-//! (docs/locks.md). Steps declare which objects they provide, require and remove; `graph`
-//! turns those into dependencies.
+//! (`tests/tests/plan_apply.rs` checks every annotation against `pg_locks`). Steps declare
+//! which objects they provide, require and remove; `graph` turns those into dependencies.
 
 mod check;
 mod column;
