@@ -66,33 +66,6 @@ fn sqlalchemy_url(cluster: &Cluster, db: &str) -> String {
     )
 }
 
-/// `schema` (SDL) built by `wesley generate` in a new database `db`.
-fn build(cluster: &Cluster, wesley: &Path, scratch: &Scratch, db: &str, sdl: &Path) {
-    cluster.create_database(db).expect("database");
-    let ddl = Command::new(wesley)
-        .arg("generate")
-        .arg(sdl)
-        .output()
-        .expect("wesley generate");
-    assert!(
-        ddl.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ddl.stderr)
-    );
-    let file = scratch.file(&format!("{db}.sql"), &String::from_utf8_lossy(&ddl.stdout));
-    let out = cluster
-        .psql_command(db)
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
-        .arg(&file)
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn main() {
     let sizes = common::env_list("WESLEY_BENCH_SIZES").unwrap_or_else(|| vec![1000]);
     let wesley = PathBuf::from(env!("CARGO_BIN_EXE_wesley"));
@@ -122,8 +95,10 @@ fn main() {
             c
         });
         let (a, b) = (format!("migra_old_{n}"), format!("migra_new_{n}"));
-        build(&cluster, &wesley, &scratch, &a, &old);
-        build(&cluster, &wesley, &scratch, &b, &new);
+        for (db, sdl) in [(&a, &old), (&b, &new)] {
+            cluster.create_database(db).expect("database");
+            common::generate_into(&cluster, db, &wesley, sdl);
+        }
         let diff = median_of_three("migra", &[0, 2], &|| {
             let mut c = Command::new(&migra);
             c.arg("--unsafe")

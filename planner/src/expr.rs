@@ -433,43 +433,9 @@ pub fn column_refs(src: &str) -> Vec<(String, usize)> {
         .collect()
 }
 
-/// `src` with each column reference (as [`column_refs`] finds them) that `to` renames
-/// written with its new name (bare when that reads back as the same name, else quoted).
-/// Unchanged when the text does not lex.
-pub fn rename_columns(src: &str, to: &dyn Fn(&str) -> Option<String>) -> String {
-    let (Ok(toks), Ok(raw)) = (lex(src), lex::tokens(src, lex::Policy::Fragment)) else {
-        return src.to_string();
-    };
-    let mut out = String::with_capacity(src.len());
-    let mut done = 0;
-    for k in column_ref_tokens(&toks) {
-        let old = match &toks[k].tok {
-            Tok::Word(w) => w,
-            Tok::QuotedIdent(q) => q,
-            _ => continue,
-        };
-        let Some(new) = to(old) else { continue };
-        let bare = new
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && new
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            && !crate::naming::is_reserved(&new);
-        out.push_str(&src[done..raw[k].start]);
-        out.push_str(&if bare { new } else { crate::sql::ident(&new) });
-        done = raw[k].end;
-    }
-    out.push_str(&src[done..]);
-    out
-}
-
-/// `src` with every column reference ([`column_refs`]) written as the quoted identifier
-/// `rename` gives for it, the rest as it is: two expressions over the same columns, one
-/// written before and one after some of them were renamed, compare equal after this.
-/// `None` when the text does not lex.
-pub fn with_columns_quoted(src: &str, rename: impl Fn(&str) -> String) -> Option<String> {
+/// `src` with each column reference ([`column_refs`]) for which `write` gives a text
+/// written as that text, the rest as it is; `None` when the text does not lex.
+fn splice_column_refs(src: &str, write: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let toks = lex(src).ok()?;
     let mut out = String::with_capacity(src.len());
     let mut at = 0;
@@ -479,13 +445,40 @@ pub fn with_columns_quoted(src: &str, rename: impl Fn(&str) -> String) -> Option
             Tok::QuotedIdent(q) => q,
             _ => continue,
         };
-        let t = &toks[k];
-        out.push_str(&src[at..t.bytes.0]);
-        out.push_str(&crate::sql::ident(&rename(name)));
-        at = t.bytes.1;
+        let Some(text) = write(name) else { continue };
+        out.push_str(&src[at..toks[k].bytes.0]);
+        out.push_str(&text);
+        at = toks[k].bytes.1;
     }
     out.push_str(&src[at..]);
     Some(out)
+}
+
+/// `src` with each column reference (as [`column_refs`] finds them) that `to` renames
+/// written with its new name (bare when that reads back as the same name, else quoted).
+/// Unchanged when the text does not lex.
+pub fn rename_columns(src: &str, to: &dyn Fn(&str) -> Option<String>) -> String {
+    let written = splice_column_refs(src, &|old| {
+        let new = to(old)?;
+        let bare = new
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && new
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !crate::naming::is_reserved(&new);
+        Some(if bare { new } else { crate::sql::ident(&new) })
+    });
+    written.unwrap_or_else(|| src.to_string())
+}
+
+/// `src` with every column reference ([`column_refs`]) written as the quoted identifier
+/// `rename` gives for it, the rest as it is: two expressions over the same columns, one
+/// written before and one after some of them were renamed, compare equal after this.
+/// `None` when the text does not lex.
+pub fn with_columns_quoted(src: &str, rename: impl Fn(&str) -> String) -> Option<String> {
+    splice_column_refs(src, &|name| Some(crate::sql::ident(&rename(name))))
 }
 
 /// Functions PostgreSQL does not count as immutable in any of their forms that a generated

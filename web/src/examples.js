@@ -6,8 +6,9 @@ import saasV1 from './examples/saas-v1.graphql';
 import saasV2 from './examples/saas-v2.graphql';
 import shopV1 from './examples/shop-v1.graphql';
 import shopV2 from './examples/shop-v2.graphql';
-import bigintV1 from './examples/bigint-v1.graphql';
-import bigintV2 from './examples/bigint-v2.graphql';
+// The golden plan case, so the example is the pair the PostgreSQL tests apply.
+import bigintV1 from '../../planner/tests/data/plan/primary_key_type_referenced/old.graphql';
+import bigintV2 from '../../planner/tests/data/plan/primary_key_type_referenced/new.graphql';
 
 export const EXAMPLES = [
   {

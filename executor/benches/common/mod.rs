@@ -130,20 +130,7 @@ pub fn setup(
     schema: &str,
     rows: u64,
 ) {
-    let old = scratch.file("setup.graphql", schema);
-    let ddl = Command::new(wesley)
-        .arg("generate")
-        .arg(&old)
-        .output()
-        .expect("wesley generate");
-    assert!(
-        ddl.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ddl.stderr)
-    );
-    cluster
-        .psql(db, &String::from_utf8_lossy(&ddl.stdout))
-        .expect("old schema");
+    generate_into(cluster, db, wesley, &scratch.file("setup.graphql", schema));
     cluster
         .psql(
             db,
@@ -156,6 +143,23 @@ pub fn setup(
             ),
         )
         .expect("rows");
+}
+
+/// The schema in SDL file `sdl`, built by `wesley generate` in the existing database `db`.
+pub fn generate_into(cluster: &Cluster, db: &str, wesley: &Path, sdl: &Path) {
+    let ddl = Command::new(wesley)
+        .arg("generate")
+        .arg(sdl)
+        .output()
+        .expect("wesley generate");
+    assert!(
+        ddl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ddl.stderr)
+    );
+    cluster
+        .psql(db, &String::from_utf8_lossy(&ddl.stdout))
+        .expect("the schema's DDL");
 }
 
 /// Accounts whose balance is not their number of audit rows (every write adds one to
