@@ -6,7 +6,8 @@
 //! columns, enum columns (some enums with `@wes_uid` on their values), check constraints,
 //! unique constraints (some `nullsNotDistinct`), foreign keys to earlier tables (some over
 //! two columns, to an earlier table's composite unique constraint), field-level,
-//! type-level and expression indexes, descriptions (comments), now and then the
+//! type-level and expression indexes, generated columns (`lower(...)` of a text column, or
+//! whether a column is set; some indexed), descriptions (comments), now and then the
 //! extensions `citext` and `pg_trgm` with `citext` columns, and tenant row-level security.
 //! A schema uses `nullsNotDistinct` only now and then, so most also apply on PostgreSQL 14.
 //! [`shuffled`] writes the same schema with its definitions, fields and directives in
@@ -23,7 +24,8 @@ pub struct SynthOptions {
     /// Number of tables.
     pub tables: usize,
     /// Columns per table, counting `id` and the foreign-key columns (at least
-    /// `1 + fks_per_table` are generated).
+    /// `1 + fks_per_table` are generated; a foreign key over two columns, and a generated
+    /// column, come on top).
     pub columns_per_table: usize,
     /// Indexes per table (fewer when a table has too few indexable columns).
     pub indexes_per_table: usize,
@@ -316,6 +318,14 @@ impl Col {
                 Some(Kind::Json | Kind::TextArray | Kind::IntArray)
             )
     }
+}
+
+/// Whether a column's directives give it a sequence (identity or serial), which a
+/// generation expression may not use (PostgreSQL refuses it).
+fn has_sequence(directives: &[String]) -> bool {
+    directives
+        .iter()
+        .any(|d| d.starts_with("@wes_identity") || d.starts_with("@wes_serial"))
 }
 
 /// A composite unique constraint that a foreign key over several columns may reference:
@@ -768,6 +778,37 @@ fn build_table(
         }
     }
 
+    // A generated column now and then, computed from an ordinary column: `lower(...)` of
+    // a text column, or whether a column is set.
+    let sources: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| cols[i].kind.is_some() && !has_sequence(&cols[i].directives))
+        .collect();
+    if !sources.is_empty() && rng.chance(1, 4) {
+        let i = *rng.pick(&sources);
+        let column = cols[i].column.clone();
+        let mut col = if matches!(cols[i].kind, Some(Kind::Text | Kind::Varchar)) {
+            Col::new(
+                "derivedFolded",
+                None,
+                "String",
+                vec![format!("@wes_generated(expr: \"lower({column})\")")],
+            )
+        } else {
+            Col::new(
+                "derivedPresent",
+                None,
+                "Boolean!",
+                vec![format!("@wes_generated(expr: \"{column} IS NOT NULL\")")],
+            )
+        };
+        if rng.chance(1, 3) {
+            col.indexed = Some("@wes_index".into());
+        }
+        cols.push(col);
+    }
+
     // Descriptions, which become comments: some with a quote to escape.
     let description = rng
         .chance(1, 5)
@@ -798,7 +839,8 @@ fn build_table(
 /// The next version of `schema(opts)`: about `percent` % of the tables change (a column
 /// added, a NOT NULL column with a default added, an index added, a column dropped, an
 /// `Int` widened to `BigInt`, a foreign key over two columns added or dropped, an
-/// expression index added or changed, or the table's description set), now and then an
+/// expression index added or changed, a generated column added, or the table's
+/// description set), now and then an
 /// `Int!` primary key becomes `BigInt!` with the columns that reference it (each of which
 /// stays `Int` or becomes `BigInt`), an enum value with a `@wes_uid` is renamed, and one
 /// new table references an existing one. The result is always valid and plannable, for
@@ -847,10 +889,19 @@ pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
         if !rng.chance(percent.min(100) as usize, 100) || involved.contains(name) {
             continue;
         }
+        // Generation expressions, whose columns keep their name and type.
+        let generation: Vec<String> = fields
+            .iter()
+            .flat_map(|f| f.directives.iter())
+            .filter(|d| d.starts_with("@wes_generated"))
+            .cloned()
+            .collect();
         let plain: Vec<usize> = (0..fields.len())
             .filter(|&i| {
                 let f = &fields[i];
+                let column = snake_case(&f.name);
                 !mentioned(directives, &f.name)
+                    && !generation.iter().any(|g| g.contains(&column))
                     && !referenced.contains(&format!("{name}.{}", f.name))
                     && f.directives.iter().all(|x| {
                         !x.starts_with("@wes_pk")
@@ -860,10 +911,11 @@ pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
                             && !x.starts_with("@wes_check")
                             && !x.starts_with("@wes_identity")
                             && !x.starts_with("@wes_serial")
+                            && !x.starts_with("@wes_generated")
                     })
             })
             .collect();
-        match rng.below(8) {
+        match rng.below(9) {
             0 => fields.push(FieldDef {
                 name: format!("added{n}"),
                 ty: "String".into(),
@@ -934,6 +986,18 @@ pub fn evolve(opts: &SynthOptions, change_seed: u64, percent: u32) -> String {
                         "@wes_index(expr: \"lower({})\")",
                         snake_case(&fields[i].name)
                     ));
+                }
+            }
+            7 => {
+                // A generated column added (it rewrites the table: W0112).
+                if let Some(&i) = plain.first() {
+                    let expr = format!("{} IS NOT NULL", snake_case(&fields[i].name));
+                    fields.push(FieldDef {
+                        name: format!("computed{n}"),
+                        ty: "Boolean!".into(),
+                        directives: vec![format!("@wes_generated(expr: \"{expr}\")")],
+                        description: None,
+                    });
                 }
             }
             _ => {
@@ -1267,6 +1331,14 @@ mod tests {
             .filter(int_key)
             .any(|t| t.column("id").unwrap().identity.is_some()));
         assert!(tables().any(|t| t.comment.is_some()));
+        let generated = |text: &str| {
+            columns().any(|c| c.generated.as_deref().is_some_and(|e| e.contains(text)))
+        };
+        assert!(generated("lower("));
+        assert!(generated("IS NOT NULL"));
+        assert!(tables().any(|t| t.indexes.iter().any(|i| i.keys
+            == [crate::model::IndexKey::Column("derived_present".into())]
+            || i.keys == [crate::model::IndexKey::Column("derived_folded".into())])));
         assert!(columns().any(|c| c.comment.as_deref().is_some_and(|x| x.contains('\''))));
     }
 
@@ -1300,6 +1372,7 @@ mod tests {
         assert!(has(StepKind::CreateIndex, "(lower("));
         assert!(has(StepKind::CreateIndex, "(upper("));
         assert!(has(StepKind::SetComment, "COMMENT ON TABLE"));
+        assert!(has(StepKind::AddColumn, "GENERATED ALWAYS AS"));
     }
 
     fn parse_ok(src: &str) -> crate::Schema {
@@ -1333,7 +1406,15 @@ mod tests {
                         .iter()
                         .filter(|f| f.columns.len() > 1)
                         .count();
-                    assert_eq!(t.columns.len(), cols.max(1 + fks) + wide, "{}", t.name);
+                    // A generated column comes on top.
+                    let generated = t.columns.iter().filter(|c| c.generated.is_some()).count();
+                    assert!(generated <= 1, "{}", t.name);
+                    assert_eq!(
+                        t.columns.len(),
+                        cols.max(1 + fks) + wide + generated,
+                        "{}",
+                        t.name
+                    );
                     assert_eq!(t.foreign_keys.len(), fks, "{}", t.name);
                     assert!(t.primary_key.is_some());
                 }
