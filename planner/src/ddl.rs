@@ -49,6 +49,15 @@ pub fn generate(schema: &Schema) -> String {
         "Comments",
         schema.tables.iter().flat_map(comments).collect(),
     );
+    // Indexes before foreign keys: a foreign key may reference a unique index.
+    section(
+        "Indexes",
+        schema
+            .tables
+            .iter()
+            .flat_map(|t| t.indexes.iter().map(move |i| create_index(t, i, false)))
+            .collect(),
+    );
     section(
         "Foreign keys",
         schema
@@ -59,14 +68,6 @@ pub fn generate(schema: &Schema) -> String {
                     .iter()
                     .map(move |fk| add_foreign_key(t, fk, false))
             })
-            .collect(),
-    );
-    section(
-        "Indexes",
-        schema
-            .tables
-            .iter()
-            .flat_map(|t| t.indexes.iter().map(move |i| create_index(t, i, false)))
             .collect(),
     );
     section(

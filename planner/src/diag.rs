@@ -121,6 +121,7 @@ codes! {
     E0105 Error "backfill of a table without a primary key",
     E0106 Error "identity or serial change that cannot be done online",
     E0107 Error "generated column change that cannot be done online",
+    E0108 Error "key change that foreign keys depend on",
     W0110 Warning "`@wes_convert` written for another change is ignored",
     W0111 Warning "an extension no longer declared stays installed",
     W0112 Warning "generated column added to an existing table rewrites it",

@@ -1,11 +1,14 @@
-//! A primary key's type change with the foreign keys that reference it, applied by
+//! A key's type change (a primary key, a unique constraint or a unique index) with the
+//! foreign keys that reference it, applied by
 //! `wesley apply` to seeded rows across several tables (the golden cases
-//! `primary_key_type_referenced` and `primary_key_type_identity_uuid`): every row still
+//! `primary_key_type_referenced`, `primary_key_type_identity_uuid` and
+//! `unique_key_type_referenced`): every row still
 //! points at the same parent, the keys keep their names and actions and are validated,
 //! serial and identity numbering continues where it was, and writes between the phases
 //! (with `--until`) are kept. `plan_apply.rs` checks the same cases' locks against
 //! `pg_locks`.
 
+use std::path::{Path, PathBuf};
 use wesley_e2e::exec::{case_seed, database_with, plan_cases_dir, Work};
 use wesley_e2e::TestDb;
 
@@ -28,22 +31,49 @@ fn column_types(db: &TestDb) -> String {
     db.psql("SELECT string_agg(attrelid::regclass || '.' || attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attrelid::regclass::text, attname) FROM pg_attribute WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r') AND attnum > 0 AND NOT attisdropped")
 }
 
-fn apply_case(case: &str, prefix: &str, until: Option<&str>) -> (Work, TestDb, std::path::PathBuf) {
+/// Golden plan case `case` on a fresh database (named after `prefix`) built from its old
+/// schema and seed, and its plan file: the work area, the database, the case's
+/// directory and the plan's path.
+fn prepare_case(case: &str, prefix: &str) -> (Work, TestDb, PathBuf, PathBuf) {
     let dir = plan_cases_dir().join(case);
     let work = Work::new();
-    let seed = case_seed(&dir, 0);
-    let db = database_with(prefix, &work, &dir.join("old.graphql"), &seed);
+    let db = database_with(prefix, &work, &dir.join("old.graphql"), &case_seed(&dir, 0));
     let (plan, _) = work.plan(
         &dir.join("old.graphql"),
         &dir.join("new.graphql"),
         "plan.json",
     );
+    (work, db, dir, plan)
+}
+
+fn apply_case(case: &str, prefix: &str, until: Option<&str>) -> (Work, TestDb, PathBuf) {
+    let (work, db, _, plan) = prepare_case(case, prefix);
     let mut extra = vec!["--allow", "breaks_clients"];
     if let Some(phase) = until {
         extra.extend(["--until", phase]);
     }
     work.apply(&plan, &db, &extra).expect_code(0, "apply");
     (work, db, plan)
+}
+
+/// Applies `plan` in three runs, with `during` run after the backfill phase (rows in the
+/// old shape) and `after_switch` after the switch (rows in the new shape).
+fn apply_with_writes(
+    work: &Work,
+    plan: &Path,
+    db: &TestDb,
+    during: &[&str],
+    after_switch: &[&str],
+) {
+    for (until, writes) in [("backfill", during), ("switch", after_switch)] {
+        work.apply(plan, db, &["--allow", "breaks_clients", "--until", until])
+            .expect_code(0, &format!("apply --until {until}"));
+        for sql in writes {
+            db.psql(sql);
+        }
+    }
+    work.apply(plan, db, &["--allow", "breaks_clients"])
+        .expect_code(0, "apply");
 }
 
 #[test]
@@ -53,38 +83,19 @@ fn serial_keys_and_their_references_keep_every_row_and_keep_counting() {
         ("membership", "account_id"),
         ("audit_entry", "account_id"),
     ];
-    let dir = plan_cases_dir().join("primary_key_type_referenced");
-    let work = Work::new();
-    let db = database_with(
-        "keytype_serial",
-        &work,
-        &dir.join("old.graphql"),
-        &case_seed(&dir, 0),
-    );
+    let (work, db, dir, plan) = prepare_case("primary_key_type_referenced", "keytype_serial");
     let before = snapshot(&db, &pairs);
-    let (plan, _) = work.plan(
-        &dir.join("old.graphql"),
-        &dir.join("new.graphql"),
-        "plan.json",
-    );
     // Rows written between the phases, in the old shape and then in the new one.
-    work.apply(
+    apply_with_writes(
+        &work,
         &plan,
         &db,
-        &["--allow", "breaks_clients", "--until", "backfill"],
-    )
-    .expect_code(0, "apply --until backfill");
-    db.psql("INSERT INTO account (name) VALUES ('written during the backfill phase')");
-    db.psql("INSERT INTO membership (id, account_id, role) VALUES (1001, 51, 'member')");
-    work.apply(
-        &plan,
-        &db,
-        &["--allow", "breaks_clients", "--until", "switch"],
-    )
-    .expect_code(0, "apply --until switch");
-    db.psql("INSERT INTO account (name, parent_id) VALUES ('written after the switch', 51)");
-    work.apply(&plan, &db, &["--allow", "breaks_clients"])
-        .expect_code(0, "apply");
+        &[
+            "INSERT INTO account (name) VALUES ('written during the backfill phase')",
+            "INSERT INTO membership (id, account_id, role) VALUES (1001, 51, 'member')",
+        ],
+        &["INSERT INTO account (name, parent_id) VALUES ('written after the switch', 51)"],
+    );
 
     let types = column_types(&db);
     for c in [
@@ -158,21 +169,9 @@ fn serial_keys_and_their_references_keep_every_row_and_keep_counting() {
 #[test]
 fn identity_and_text_keys_become_bigint_and_uuid() {
     let pairs = [("post_tag", "tag_id"), ("attachment", "document_id")];
-    let dir = plan_cases_dir().join("primary_key_type_identity_uuid");
-    let work = Work::new();
-    let db = database_with(
-        "keytype_identity",
-        &work,
-        &dir.join("old.graphql"),
-        &case_seed(&dir, 0),
-    );
+    let (work, db, dir, plan) = prepare_case("primary_key_type_identity_uuid", "keytype_identity");
     let before = snapshot(&db, &pairs);
     let db2 = db;
-    let (plan, _) = work.plan(
-        &dir.join("old.graphql"),
-        &dir.join("new.graphql"),
-        "plan.json",
-    );
     work.apply(&plan, &db2, &["--allow", "breaks_clients"])
         .expect_code(0, "apply");
     let types = column_types(&db2);
@@ -258,4 +257,88 @@ fn a_write_that_fills_a_shadow_itself_is_converted_all_the_same() {
         db.psql("SELECT count(*) FROM membership WHERE account_id_new IS DISTINCT FROM account_id::bigint AND id IN (1, 3)").trim(),
         "0"
     );
+}
+
+#[test]
+fn unique_keys_that_foreign_keys_reference_change_type_with_them() {
+    // `unique_key_type_referenced`: a unique constraint (int → bigint) and a nullable
+    // column with a unique index (text → uuid), each referenced by foreign keys.
+    let pairs = [
+        ("payment", "account_number"),
+        ("payment", "device_serial"),
+        ("transfer", "account_number"),
+    ];
+    let keys = |db: &TestDb| {
+        db.psql("SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated, '; ' ORDER BY conname) FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype IN ('f', 'u')")
+            + &db.psql("SELECT string_agg(indexname || ' ' || indexdef, '; ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'device'")
+    };
+    let (work, db, dir, plan) = prepare_case("unique_key_type_referenced", "keytype_unique");
+    let before = snapshot(&db, &pairs);
+    // Rows written between the phases, in the old shape and then in the new one.
+    apply_with_writes(
+        &work,
+        &plan,
+        &db,
+        &[
+            "INSERT INTO account (id, number, name) VALUES (gen_random_uuid(), 5000, 'during the plan')",
+            "INSERT INTO device (id, serial) VALUES (gen_random_uuid(), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')",
+            "INSERT INTO payment (id, account_number, device_serial, amount) VALUES ('00000000-0000-0000-0000-000000000001', 5000, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1)",
+        ],
+        &[
+            "INSERT INTO account (id, number, name) VALUES (gen_random_uuid(), 3000000000, 'past 2^31')",
+            "INSERT INTO payment (id, account_number, amount) VALUES ('00000000-0000-0000-0000-000000000002', 3000000000, 2)",
+        ],
+    );
+
+    let types = column_types(&db);
+    for c in [
+        "account.number bigint",
+        "payment.account_number bigint",
+        "transfer.account_number integer",
+        "device.serial uuid",
+        "payment.device_serial uuid",
+    ] {
+        assert!(types.contains(c), "{c} in {types}");
+    }
+    assert!(!types.contains("_old"), "old columns are dropped: {types}");
+    // Every row written before the plan points where it did.
+    let after = snapshot(&db, &pairs);
+    for (o, n) in before.lines().take(3).zip(after.lines().take(3)) {
+        for pair in o.split(',') {
+            assert!(n.split(',').any(|p| p == pair), "{pair} is kept");
+        }
+    }
+    assert!(
+        after.contains("00000000-0000-0000-0000-000000000002>3000000000"),
+        "{after}"
+    );
+    // The keys keep their names, actions and validity; the unique index its name.
+    let k = keys(&db);
+    for want in [
+        "account_number_key UNIQUE (number) t",
+        "payment_account_number_fkey FOREIGN KEY (account_number) REFERENCES account(number) ON DELETE CASCADE t",
+        "payment_device_serial_fkey FOREIGN KEY (device_serial) REFERENCES device(serial) ON DELETE SET NULL t",
+        "transfer_account_number_fkey FOREIGN KEY (account_number) REFERENCES account(number) t",
+        "device_serial_idx CREATE UNIQUE INDEX device_serial_idx ON public.device USING btree (serial)",
+    ] {
+        assert!(k.contains(want), "{want} in {k}");
+    }
+    // The keys still refuse orphans and duplicates, and their actions act.
+    for (sql, code) in [
+        ("INSERT INTO payment (id, account_number, amount) VALUES (gen_random_uuid(), 999999, 1)", "23503"),
+        ("INSERT INTO account (id, number, name) VALUES (gen_random_uuid(), 5000, 'twice')", "23505"),
+        ("INSERT INTO device (id, serial) VALUES (gen_random_uuid(), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')", "23505"),
+    ] {
+        let err = db.try_psql(sql).expect_err(sql);
+        assert!(err.contains(code) || err.contains("violates"), "{sql}: {err}");
+    }
+    db.psql("DELETE FROM transfer WHERE account_number = 5000; DELETE FROM account WHERE number = 5000; DELETE FROM device WHERE serial = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'");
+    assert_eq!(
+        db.psql("SELECT count(*) FROM payment WHERE account_number = 5000")
+            .trim(),
+        "0",
+        "ON DELETE CASCADE acts through the new key"
+    );
+    let (code, out) = work.drift(&dir.join("new.graphql"), &db);
+    assert_eq!(code, Some(0), "no drift: {out}");
 }

@@ -40,6 +40,42 @@ pub fn referenced_first(
     ]
 }
 
+/// Refuses (E0108) to drop or replace `what` (a primary key, unique constraint or unique
+/// index of `t`, over `columns`) while foreign keys that the plan keeps as they are
+/// reference those columns: PostgreSQL ties a foreign key to the unique index it found
+/// when the key was created, and refuses to drop that index or its constraint while
+/// the foreign key exists (SQLSTATE 2BP01). Foreign keys the plan drops or replaces are
+/// dropped first (`unique_key` in their steps' requirements). Returns whether it refused.
+pub fn refuse_if_referenced(cx: &mut Ctx<'_>, t: &Table, columns: &[String], what: &str) -> bool {
+    let key = unique_key(&t.schema, &t.name, columns);
+    let mut kept = Vec::new();
+    for o in &cx.old.tables {
+        let Some(n) = cx.new.table(&o.schema, &o.name) else {
+            continue;
+        };
+        for f in &o.foreign_keys {
+            let same = n.foreign_keys.iter().any(|x| x == f);
+            if same && unique_key(&f.ref_schema, &f.ref_table, &f.ref_columns) == key {
+                kept.push(format!("{} on {}", f.name, o.display_name()));
+            }
+        }
+    }
+    if kept.is_empty() {
+        return false;
+    }
+    cx.error(
+        codes::REFERENCED_KEY_CHANGE,
+        format!(
+            "{what} of {} ({}) is dropped or replaced, but foreign keys that stay reference it: {}",
+            t.display_name(),
+            columns.join(", "),
+            kept.join(", ")
+        ),
+        "split the change: drop those foreign keys in one change (or point them at another key), change the key in the next, and add them back in a third".to_string(),
+    );
+    true
+}
+
 fn keys(mut spec: StepSpec, t: &Table, fk: &ForeignKey) -> StepSpec {
     for c in &fk.columns {
         spec = spec.requires(c_key(t, c));
@@ -48,6 +84,7 @@ fn keys(mut spec: StepSpec, t: &Table, fk: &ForeignKey) -> StepSpec {
         spec = spec.requires(column_key(&fk.ref_schema, &fk.ref_table, c));
     }
     spec.requires(table_key(&fk.ref_schema, &fk.ref_table))
+        .requires(unique_key(&fk.ref_schema, &fk.ref_table, &fk.ref_columns))
 }
 
 fn add_not_valid_and_validate(

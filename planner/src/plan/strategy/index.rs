@@ -64,6 +64,12 @@ fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
     for c in i.mentioned_columns(t) {
         spec = spec.requires(c_key(t, &c));
     }
+    if let Some(cols) = i
+        .plain_columns()
+        .filter(|_| i.unique && i.predicate.is_none())
+    {
+        spec = spec.provides(unique_key(&t.schema, &t.name, &cols));
+    }
     cx.push(spec)
 }
 
@@ -76,6 +82,11 @@ pub fn drop_sql(t: &Table, name: &str) -> String {
 }
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
+    if let Some((cols, what)) = referencable(i) {
+        if super::foreign_key::refuse_if_referenced(cx, t, &cols, &what) {
+            return;
+        }
+    }
     let mut spec = cx
         .on(
             t,
@@ -96,11 +107,30 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
     for c in i.mentioned_columns(t) {
         spec = spec.requires(c_key(t, &c));
     }
+    if let Some(cols) = i
+        .plain_columns()
+        .filter(|_| i.unique && i.predicate.is_none())
+    {
+        spec = spec.removes(unique_key(&t.schema, &t.name, &cols));
+    }
     cx.push(spec);
 }
 
 /// Builds the new definition as `<name>_new`, drops the old index, renames the new one.
+/// The columns of a unique index that a foreign key may reference (no predicate, no
+/// expression), and what the messages call it.
+fn referencable(i: &Index) -> Option<(Vec<String>, String)> {
+    i.plain_columns()
+        .filter(|_| i.unique && i.predicate.is_none())
+        .map(|cols| (cols, format!("unique index {}", i.name)))
+}
+
 pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
+    if let Some((cols, what)) = referencable(old) {
+        if super::foreign_key::refuse_if_referenced(cx, t, &cols, &what) {
+            return;
+        }
+    }
     let tmp = Index {
         name: naming::fit(&format!("{}_new", new.name)),
         ..new.clone()
@@ -122,6 +152,12 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
         .concurrently(&t.schema, &old.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .after(&built);
+    // Foreign keys dropped in this plan go first; one over the same columns stays on.
+    let key = |i: &Index| referencable(i).map(|(cols, _)| unique_key(&t.schema, &t.name, &cols));
+    let dropped = match key(old) {
+        Some(k) if key(new).as_ref() != Some(&k) => dropped.removes(k),
+        _ => dropped,
+    };
     // Back: the old definition built again (the rename of its replacement is undone first).
     let mut rebuild = build_step(cx, t, old, Phase::Expand);
     rebuild.step.sql = stmts(&[ddl::create_index_if_not_exists(t, old)]);

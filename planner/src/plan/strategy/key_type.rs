@@ -1,19 +1,21 @@
-//! A type change of a single-column primary key, and of the foreign keys that reference
-//! it (`int` → `bigint` before the 2^31 wrap, `text` → `uuid`), while writes continue.
+//! A type change of a single-column key that foreign keys reference (a primary key, a
+//! unique constraint or a unique index), and of the foreign keys that reference it
+//! (`int` → `bigint` before the 2^31 wrap, `text` → `uuid`), while writes continue.
 //! PostgreSQL's own `ALTER COLUMN ... TYPE` rewrites every table involved under ACCESS
 //! EXCLUSIVE; this plan never holds that lock for longer than an instant:
 //!
 //! 1. expand: a shadow column (`type_change::ShadowColumn`) on the key, and on every
 //!    referencing column whose type changes too, each kept in sync by its trigger;
 //! 2. backfill: each shadow in key-range batches;
-//! 3. validate: every value proven converted; the shadow key made NOT NULL through a
-//!    validated check; a unique index built concurrently on it; each foreign key built
-//!    again `NOT VALID` against the shadow key (a foreign key may reference the columns
-//!    of a unique index, measured on PostgreSQL 14 to 18) and validated;
+//! 3. validate: every value proven converted; a NOT NULL key's shadow made NOT NULL
+//!    through a validated check; a unique index built concurrently on it; each foreign
+//!    key built again `NOT VALID` against the shadow key (a foreign key may reference the
+//!    columns of a unique index, measured on PostgreSQL 14 to 18) and validated;
 //! 4. switch: one short transaction over every table involved drops the old foreign
-//!    keys and primary key, swaps each column with its shadow, attaches the primary key
-//!    `USING INDEX` (instant: the column is NOT NULL and the index is unique) and gives
-//!    the new foreign keys the old names;
+//!    keys and the old key, swaps each column with its shadow, attaches the primary key
+//!    or unique constraint `USING INDEX` (instant: the index is unique, and a primary
+//!    key's column is NOT NULL) or gives the unique index the old name, and gives the new
+//!    foreign keys the old names;
 //! 5. contract: the old columns are dropped.
 //!
 //! A referencing column that keeps its type (an `int` column referencing a key that
@@ -22,25 +24,86 @@
 //! from then on.
 //!
 //! Refused (E0103), with what to do instead: a key over several columns, a foreign key
-//! over several columns that includes it, a rename or a changed foreign key in the same
-//! plan, a new foreign key to it, a referencing table that is dropped, and whatever
-//! keeps a shadow column from standing in (`type_change::unsupported`).
+//! over several columns that includes it, a rename or a changed foreign key or key in
+//! the same plan, a new foreign key to it, a referencing table that is dropped, and
+//! whatever keeps a shadow column from standing in (`type_change::unsupported`).
 
 use super::foreign_key::referenced_first;
 use super::type_change::{blocks_shadow, conversion_for, unsupported, via_shadow, ShadowColumn};
 use super::*;
-use crate::model::{Column, ForeignKey, PrimaryKey};
+use crate::model::{Column, ForeignKey, Index, IndexKey, PrimaryKey, Unique};
 use crate::naming;
 
-/// Whether `c` of the old table `t` is its whole primary key: its type change is planned
-/// here ([`plan`]).
-pub fn is_key(old_t: &Table, t: &Table, c: &Column) -> bool {
-    let single = |k: &Option<PrimaryKey>| k.as_ref().is_some_and(|k| k.columns == [c.name.clone()]);
-    single(&old_t.primary_key) || single(&t.primary_key)
+/// The single-column key of a column that a foreign key may reference, as PostgreSQL
+/// requires one (a primary key, a unique constraint, or a unique index without
+/// predicate; see `sdl::lower::foreign_keys`, error E0035).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key<'a> {
+    Primary(&'a PrimaryKey),
+    Unique(&'a Unique),
+    Index(&'a Index),
 }
 
-/// The primary key columns, in the old model, whose type changes through a shadow column,
-/// that single-column foreign key `f` references.
+impl<'a> Key<'a> {
+    /// The key on exactly column `c` of `t`: its primary key first, then a unique
+    /// constraint, then a unique index.
+    fn of(t: &'a Table, c: &str) -> Option<Key<'a>> {
+        let one = |cols: &[String]| cols.len() == 1 && cols[0] == c;
+        if let Some(k) = t.primary_key.as_ref().filter(|k| one(&k.columns)) {
+            return Some(Key::Primary(k));
+        }
+        if let Some(u) = t.uniques.iter().find(|u| one(&u.columns)) {
+            return Some(Key::Unique(u));
+        }
+        t.indexes
+            .iter()
+            .find(|i| {
+                i.unique && i.predicate.is_none() && i.keys == [IndexKey::Column(c.to_string())]
+            })
+            .map(Key::Index)
+    }
+
+    /// The constraint's or index's name.
+    fn name(&self) -> &'a str {
+        match self {
+            Key::Primary(k) => &k.name,
+            Key::Unique(u) => &u.name,
+            Key::Index(i) => &i.name,
+        }
+    }
+
+    /// `primary key`, `unique key`: what the messages call it.
+    fn label(&self) -> &'static str {
+        match self {
+            Key::Primary(_) => "primary key",
+            Key::Unique(_) | Key::Index(_) => "unique key",
+        }
+    }
+}
+
+/// Whether a foreign key of the old schema references column `c` of the old table `t`.
+fn referenced(cx: &Ctx<'_>, t: &Table, c: &str) -> bool {
+    cx.old.tables.iter().any(|o| {
+        o.foreign_keys.iter().any(|f| {
+            f.ref_schema == t.schema
+                && f.ref_table == t.name
+                && f.ref_columns.iter().any(|r| r == c)
+        })
+    })
+}
+
+/// Whether the type change of `c` of the old table `old_t` (new table `t`) is planned
+/// here ([`plan`]): `c` is the whole primary key, or a unique key that foreign keys
+/// reference (an unreferenced unique column changes through its own shadow column).
+pub fn is_key(cx: &Ctx<'_>, old_t: &Table, t: &Table, c: &Column) -> bool {
+    let primary = |t: &Table| matches!(Key::of(t, &c.name), Some(Key::Primary(_)));
+    primary(old_t)
+        || primary(t)
+        || (Key::of(old_t, &c.name).is_some() && referenced(cx, old_t, &c.name))
+}
+
+/// The key columns, in the old model, whose type changes through a shadow column, that
+/// single-column foreign key `f` references.
 fn changing_key<'a>(cx: &Ctx<'a>, f: &ForeignKey) -> Option<(&'a Table, &'a Column)> {
     let old: &'a Schema = cx.old;
     let new: &'a Schema = cx.new;
@@ -51,7 +114,7 @@ fn changing_key<'a>(cx: &Ctx<'a>, f: &ForeignKey) -> Option<(&'a Table, &'a Colu
     let nt = new.table(&f.ref_schema, &f.ref_table)?;
     let oc = ot.column(col)?;
     let nc = nt.column(col)?;
-    (is_key(ot, nt, oc) && via_shadow(cx, oc, nc)).then_some((ot, oc))
+    (is_key(cx, ot, nt, oc) && via_shadow(cx, oc, nc)).then_some((ot, oc))
 }
 
 /// Whether the type change of `old` (on the old table `old_t`) is planned with the type
@@ -87,8 +150,9 @@ impl Referrer<'_> {
     }
 }
 
-/// Plans the type change of `old` → `new`, the primary key of `t` (old table `old_t`),
-/// with every foreign key that references it; or reports why it cannot be done online.
+/// Plans the type change of `old` → `new`, a key of `t` (old table `old_t`; see
+/// [`is_key`]), with every foreign key that references it; or reports why it cannot be
+/// done online (E0103, E0106).
 pub fn plan<'s: 'a, 'a>(
     cx: &mut Ctx<'s>,
     old_t: &'a Table,
@@ -98,21 +162,24 @@ pub fn plan<'s: 'a, 'a>(
     using: Option<crate::plan::convert::Using<'a>>,
 ) {
     let tname = t.display_name();
+    let label = Key::of(old_t, &old.name)
+        .or(Key::of(t, &new.name))
+        .map_or("key", |k| k.label());
     let refuse = |cx: &mut Ctx<'_>, why: String, help: &str| {
         cx.error(
             codes::UNSUPPORTED_TYPE_CHANGE,
             format!(
-                "cannot change the primary key {tname}.{} from {} to {} online: {why}",
+                "cannot change the {label} {tname}.{} from {} to {} online: {why}",
                 new.name, old.ty, new.ty
             ),
             help.to_string(),
         )
     };
-    let (Some(old_key), Some(key)) = (&old_t.primary_key, &t.primary_key) else {
+    let (Some(old_key), Some(key)) = (Key::of(old_t, &old.name), Key::of(t, &new.name)) else {
         return refuse(
             cx,
-            "the primary key is added or removed in the same change".into(),
-            "change the primary key and its type in separate changes",
+            format!("the {label} is added or removed in the same change"),
+            &format!("change the {label} and its type in separate changes"),
         );
     };
     if old_key != key || old_t.name != t.name || old_t.schema != t.schema || old.name != new.name {
@@ -122,6 +189,13 @@ pub fn plan<'s: 'a, 'a>(
             "rename first, in a change of its own, then change the type",
         );
     }
+    let Some(walk) = t.primary_key.as_ref().map(|k| k.columns.clone()) else {
+        return refuse(
+            cx,
+            format!("{tname} has no primary key to walk its backfill in batches"),
+            "give it a primary key (`@wes_pk`) first",
+        );
+    };
     if let Some(why) = blocks_shadow(old_t, old) {
         return refuse(cx, why, "split the change: first remove what depends on the column, change its type, then add them back");
     }
@@ -213,14 +287,18 @@ pub fn plan<'s: 'a, 'a>(
             }
         }
     }
-    let head = ShadowColumn::new(old_t, t, old, new, key.columns.clone(), using);
+    let head = ShadowColumn::new(old_t, t, old, new, walk, using);
+    let head = match key {
+        Key::Primary(_) => head,
+        Key::Unique(_) | Key::Index(_) => head.without_key(key.name()),
+    };
     let moves = match sequence_moves(t, old, new, head.shadow_name()) {
         Ok(m) => m,
         Err(why) => {
             return cx.error(
                 codes::UNSUPPORTED_SEQUENCE_CHANGE,
                 format!(
-                    "cannot change the primary key {tname}.{} from {} to {} online: {why}",
+                    "cannot change the {label} {tname}.{} from {} to {} online: {why}",
                     new.name, old.ty, new.ty
                 ),
                 format!("change the type of `{}` in one change and its `@wes_identity`/`@wes_serial` in another", new.graphql_name),
@@ -349,7 +427,7 @@ fn same(a: &Table, b: &Table) -> bool {
 
 struct KeyChange<'a> {
     t: &'a Table,
-    key: &'a PrimaryKey,
+    key: Key<'a>,
     head: ShadowColumn<'a>,
     referrers: Vec<Referrer<'a>>,
     /// What the switch does to the key's identity or serial sequence, for its hazard.
@@ -368,15 +446,30 @@ impl KeyChange<'_> {
             .collect();
         let mut ready = head.ready.clone();
         // The new key's index, built on the shadow. The old key already enforces it.
-        let index = naming::fit(&format!("{}_new", self.key.name));
-        let mut build = super::unique::unique_index_step(
-            cx,
-            t,
-            &index,
-            std::slice::from_ref(&self.head.shadow_name().to_string()),
-            false,
-            Phase::Validate,
-        )
+        let index = naming::fit(&format!("{}_new", self.key.name()));
+        let shadow_name = self.head.shadow_name().to_string();
+        let shadow = std::slice::from_ref(&shadow_name);
+        let mut build = match self.key {
+            Key::Primary(_) => {
+                super::unique::unique_index_step(cx, t, &index, shadow, false, Phase::Validate)
+            }
+            Key::Unique(u) => super::unique::unique_index_step(
+                cx,
+                t,
+                &index,
+                shadow,
+                u.nulls_not_distinct,
+                Phase::Validate,
+            ),
+            Key::Index(i) => {
+                let tmp = Index {
+                    name: index.clone(),
+                    keys: vec![IndexKey::Column(shadow_name.clone())],
+                    ..i.clone()
+                };
+                super::index::build_step(cx, t, &tmp, Phase::Validate)
+            }
+        }
         .after(&head.checked);
         build
             .step
@@ -498,15 +591,31 @@ impl KeyChange<'_> {
             tables.join(", ")
         )];
         sql.extend(fk_drops);
-        sql.push(alter(t, Alter::DropConstraint(&self.key.name)));
+        let name = self.key.name();
+        sql.push(match self.key {
+            Key::Primary(_) | Key::Unique(_) => alter(t, Alter::DropConstraint(name)),
+            Key::Index(_) => {
+                crate::ddl::rename_index(&t.schema, name, &naming::fit(&format!("{name}_old")))
+            }
+        });
         sql.extend(head.switch_sql.iter().cloned());
-        sql.push(alter(
-            t,
-            Alter::AddPrimaryKeyUsingIndex {
-                name: &self.key.name,
-                index: &index,
-            },
-        ));
+        sql.push(match self.key {
+            Key::Primary(_) => alter(
+                t,
+                Alter::AddPrimaryKeyUsingIndex {
+                    name,
+                    index: &index,
+                },
+            ),
+            Key::Unique(_) => alter(
+                t,
+                Alter::AddUniqueUsingIndex {
+                    name,
+                    index: &index,
+                },
+            ),
+            Key::Index(_) => crate::ddl::rename_index(&t.schema, &index, name),
+        });
         for p in shadows.iter().flatten() {
             sql.extend(p.switch_sql.iter().cloned());
         }
@@ -520,7 +629,7 @@ impl KeyChange<'_> {
             )
             .collect();
         let mut sw = cx
-            .on(t, StepKind::SwapColumns, Some(self.head_column()), Phase::Switch, format!("Swap the primary key {tname}.{} ({} → {}) and the foreign keys that reference it in one short transaction", self.head_column(), self.head_old_type(), self.head_new_type()), stmts(&sql))
+            .on(t, StepKind::SwapColumns, Some(self.head_column()), Phase::Switch, format!("Swap the {} {tname}.{} ({} → {}) and the foreign keys that reference it in one short transaction", self.key.label(), self.head_column(), self.head_old_type(), self.head_new_type()), stmts(&sql))
             .lock(t, LockMode::AccessExclusive)
             .hazard(HazardKind::BreaksClients, format!("From this step on, {} have their new types and are each the last column of their table: code written for the old types must be ready for the new ones, `SELECT *` returns the columns in a new order, and `INSERT ... VALUES` without a column list puts values in the wrong columns. The old values stay in the `_old` columns until the contract phase.{}", columns.join(", "), self.sequence.as_deref().unwrap_or("")))
             .provides(c_key(t, self.head_column()))
@@ -547,7 +656,7 @@ impl KeyChange<'_> {
     }
 
     fn head_column(&self) -> &str {
-        &self.key.columns[0]
+        self.head.column_name()
     }
 
     fn head_old_type(&self) -> String {

@@ -48,6 +48,9 @@ pub mod codes {
     pub const UNSUPPORTED_SEQUENCE_CHANGE: Code = Code::E0106;
     /// A generated column's expression changed, or a plain column made generated.
     pub const UNSUPPORTED_GENERATED_CHANGE: Code = Code::E0107;
+    /// A primary key, unique constraint or unique index that kept foreign keys
+    /// reference is dropped or replaced.
+    pub const REFERENCED_KEY_CHANGE: Code = Code::E0108;
     /// A `@wes_convert` that does not apply (the type did not change from its `from`).
     pub const CONVERSION_IGNORED: Code = Code::W0110;
     /// An extension the new schema no longer declares: it stays installed.
@@ -85,6 +88,16 @@ pub fn column_key(schema: &str, table: &str, column: &str) -> String {
 /// The object key of an enum type: `enum:schema.name`.
 pub fn enum_key(schema: &str, name: &str) -> String {
     format!("enum:{schema}.{name}")
+}
+
+/// The object key of a primary key, unique constraint or unique index (without
+/// predicate) over `columns` of a table, in any order: what a foreign key to those
+/// columns needs (PostgreSQL: "there is no unique constraint matching given keys",
+/// SQLSTATE 42830, without one). `unique:schema.table.a,b` with the columns sorted.
+pub fn unique_key(schema: &str, table: &str, columns: &[String]) -> String {
+    let mut cols: Vec<&str> = columns.iter().map(String::as_str).collect();
+    cols.sort_unstable();
+    format!("unique:{schema}.{table}.{}", cols.join(","))
 }
 
 /// [`table_key`] of `t`.

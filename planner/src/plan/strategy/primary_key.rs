@@ -39,8 +39,14 @@ fn attach(
             stmts(&sql),
         )
         .lock(t, LockMode::AccessExclusive)
+        .provides(unique_key(&t.schema, &t.name, &key.columns))
         .after(after);
     if let Some(old) = drop_old {
+        // Foreign keys dropped in this plan go first; one over the same columns stays on.
+        let old_key = unique_key(&t.schema, &t.name, &old.columns);
+        if old_key != unique_key(&t.schema, &t.name, &key.columns) {
+            spec = spec.removes(old_key);
+        }
         spec = spec.review(
             HazardKind::BreaksClients,
             super::unique::on_conflict_note(t, &old.columns),
@@ -86,17 +92,7 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
 }
 
 pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &PrimaryKey, new: &PrimaryKey) {
-    let referenced = cx.old.tables.iter().any(|o| {
-        o.foreign_keys.iter().any(|f| {
-            f.ref_schema == t.schema && f.ref_table == t.name && f.ref_columns == old.columns
-        })
-    });
-    if referenced {
-        cx.error(
-            codes::UNSUPPORTED_TYPE_CHANGE,
-            format!("the primary key of {} changes from ({}) to ({}), but foreign keys reference the old key", t.display_name(), old.columns.join(", "), new.columns.join(", ")),
-            "move the referencing foreign keys to a unique constraint first, in a separate change".to_string(),
-        );
+    if super::foreign_key::refuse_if_referenced(cx, t, &old.columns, "the primary key") {
         return;
     }
     let tmp = naming::fit(&format!("{}_new", new.name));
@@ -105,6 +101,9 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &PrimaryKey, new: &PrimaryKey) 
 }
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
+    if super::foreign_key::refuse_if_referenced(cx, t, &key.columns, "the primary key") {
+        return;
+    }
     let spec = cx
         .on(
             t,
@@ -118,6 +117,7 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, key: &PrimaryKey) {
         .review(
             HazardKind::BreaksClients,
             super::unique::on_conflict_note(t, &key.columns),
-        );
+        )
+        .removes(unique_key(&t.schema, &t.name, &key.columns));
     cx.push(spec);
 }

@@ -116,7 +116,7 @@ fn chosen_conversion<'c>(
 
 pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Column) {
     if (old.is_sequence_backed() || new.is_sequence_backed())
-        && !super::key_type::is_key(old_t, t, old)
+        && !super::key_type::is_key(cx, old_t, t, old)
     {
         super::identity::refuse_type_change(cx, t, new);
         return;
@@ -161,7 +161,7 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
     if super::key_type::planned_with_its_key(cx, old_t, old, new) {
         return;
     }
-    if super::key_type::is_key(old_t, t, old) {
+    if super::key_type::is_key(cx, old_t, t, old) {
         super::key_type::plan(cx, old_t, t, old, new, using);
         return;
     }
@@ -436,6 +436,9 @@ pub struct ShadowColumn<'a> {
     /// Foreign keys from the column that are rebuilt elsewhere (by the type change of the
     /// key they reference, `key_type`), by name.
     skip_fks: Vec<String>,
+    /// The column's unique constraint or unique index that is rebuilt elsewhere (by
+    /// `key_type`, because foreign keys reference it), by name.
+    skip_keys: Vec<String>,
     /// Statements of the switch that run once the shadow is NOT NULL, before the names
     /// are swapped (what moves a sequence from the old column to the shadow).
     before_swap: Vec<String>,
@@ -501,6 +504,7 @@ impl<'a> ShadowColumn<'a> {
             old_name,
             not_null_check,
             skip_fks: Vec::new(),
+            skip_keys: Vec::new(),
             before_swap: Vec::new(),
         }
     }
@@ -517,6 +521,12 @@ impl<'a> ShadowColumn<'a> {
         self
     }
 
+    /// Leaves the column's unique constraint or unique index `name` to whoever rebuilds it.
+    pub(super) fn without_key(mut self, name: &str) -> Self {
+        self.skip_keys.push(name.to_string());
+        self
+    }
+
     /// The column's type before the change.
     pub(super) fn old_type(&self) -> &SqlType {
         &self.old.ty
@@ -525,6 +535,11 @@ impl<'a> ShadowColumn<'a> {
     /// The column's type after the change.
     pub(super) fn new_type(&self) -> &SqlType {
         &self.new.ty
+    }
+
+    /// The column's name (the same before and after the change).
+    pub(super) fn column_name(&self) -> &str {
+        &self.new.name
     }
 
     /// The shadow column's name (`<col>_new`) until the switch.
@@ -619,7 +634,10 @@ impl<'a> ShadowColumn<'a> {
         self.old_t
             .indexes
             .iter()
-            .filter(|i| i.keys == [IndexKey::Column(self.old.name.clone())])
+            .filter(|i| {
+                i.keys == [IndexKey::Column(self.old.name.clone())]
+                    && !self.skip_keys.contains(&i.name)
+            })
             .filter_map(|i| Some((i, self.t.indexes.iter().find(|x| x.name == i.name)?)))
     }
 
@@ -631,7 +649,7 @@ impl<'a> ShadowColumn<'a> {
         self.old_t
             .uniques
             .iter()
-            .filter(|u| u.columns == [self.old.name.clone()])
+            .filter(|u| u.columns == [self.old.name.clone()] && !self.skip_keys.contains(&u.name))
             .filter_map(|u| Some((u, self.t.uniques.iter().find(|x| x.name == u.name)?)))
     }
 

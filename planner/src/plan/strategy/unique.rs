@@ -107,6 +107,7 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
             )]),
         )
         .lock(t, LockMode::AccessExclusive)
+        .provides(unique_key(&t.schema, &t.name, &u.columns))
         .after(&built)
         .undo_by(drop_added(cx, t, &u.name));
     cx.push(spec);
@@ -180,6 +181,10 @@ pub fn on_conflict_note(t: &Table, columns: &[String]) -> String {
 }
 
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
+    let what = format!("unique constraint {}", u.name);
+    if super::foreign_key::refuse_if_referenced(cx, t, &u.columns, &what) {
+        return;
+    }
     let mut spec = cx
         .on(
             t,
@@ -190,7 +195,8 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
             stmts(&[alter(t, Alter::DropConstraint(&u.name))]),
         )
         .lock(t, LockMode::AccessExclusive)
-        .review(HazardKind::BreaksClients, on_conflict_note(t, &u.columns));
+        .review(HazardKind::BreaksClients, on_conflict_note(t, &u.columns))
+        .removes(unique_key(&t.schema, &t.name, &u.columns));
     for c in &u.columns {
         spec = spec.requires(c_key(t, c));
     }
@@ -200,6 +206,10 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, u: &Unique) {
 /// New definition under a temporary index name; the switch drops the old constraint and
 /// attaches the new index under the constraint's name.
 pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
+    let what = format!("unique constraint {}", old.name);
+    if super::foreign_key::refuse_if_referenced(cx, t, &old.columns, &what) {
+        return;
+    }
     let tmp = naming::fit(&format!("{}_new", new.name));
     let built = build_unique_index(
         cx,
@@ -235,8 +245,14 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
         )
         .lock(t, LockMode::AccessExclusive)
         .review(HazardKind::BreaksClients, on_conflict_note(t, &old.columns))
+        .provides(unique_key(&t.schema, &t.name, &new.columns))
         .after(&built);
     let mut spec = spec;
+    let old_key = unique_key(&t.schema, &t.name, &old.columns);
+    // Foreign keys dropped in this plan go first; one over the same columns stays on.
+    if old_key != unique_key(&t.schema, &t.name, &new.columns) {
+        spec = spec.removes(old_key);
+    }
     for u in swap_back(cx, t, old, &new.name, StepKind::AddUnique, |index| {
         alter(
             t,
