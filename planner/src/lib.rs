@@ -15,6 +15,7 @@ pub mod planfile;
 pub mod policy;
 pub mod render;
 pub mod sdl;
+pub mod session;
 pub mod sql;
 /// Synthetic schemas for benchmarks and property tests; the `synth` feature, so the
 /// browser build never downloads it.

@@ -14,8 +14,9 @@ use crate::plan::HazardKind;
 use crate::planfile::{self, PlanFile};
 use crate::policy::{self, HazardPolicy};
 use crate::render::{self, markdown, sql, text};
+use crate::session::{Parsed, Session};
 use crate::typescript::{self, Dates};
-use crate::{ddl, plan, sdl, Schema};
+use crate::{ddl, plan, sdl};
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -122,8 +123,50 @@ pub fn plan(old_file: &str, old: &str, new_file: &str, new: &str) -> Result<JsVa
         }
         None => JsValue::NULL,
     };
-    js_sys::Reflect::set(&object, &JsValue::from_str("plan"), &file)
-        .map_err(|_| JsError::new("cannot set `plan`"))?;
+    with_field(object, "plan", file)
+}
+
+#[derive(Serialize)]
+struct Previewed {
+    /// The diagnostics of both schemas (their `file` tells which), then the planner's.
+    diagnostics: Vec<Diagnostic>,
+    /// True when there is a plan without error diagnostics (as in `Planned`).
+    applicable: bool,
+    /// The verdict `wesley plan` gives with its defaults (no `--allow`, no `--deny`), as
+    /// [`verdict`] returns it; `null` when a schema has errors.
+    verdict: Option<VerdictInfo>,
+}
+
+/// What the playground shows while someone types: [`plan`] without the plan file. Returns
+/// `{ plan, diagnostics, applicable, verdict }`: `plan` is the plan file's steps, rollback,
+/// waves, critical path, tables and diagnostics (`planfile::Preview`, exactly as [`plan`]'s
+/// `plan` has them), `null` when a schema has errors. The two schemas' canonical forms,
+/// hashes and texts are not computed: [`plan_json`] builds the file for an export.
+#[wasm_bindgen]
+pub fn preview(old_file: &str, old: &str, new_file: &str, new: &str) -> Result<JsValue, JsError> {
+    let previewed =
+        SESSION.with(|session| session.borrow_mut().preview(old_file, old, new_file, new));
+    let (shown, verdict) = match previewed.plan {
+        Some((preview, verdict)) => {
+            // As in `plan`: the engine parses JSON text much faster than the structs convert.
+            let text = serde_json::to_string(&preview).map_err(|e| JsError::new(&e.to_string()))?;
+            let shown =
+                js_sys::JSON::parse(&text).map_err(|_| JsError::new("unreadable preview JSON"))?;
+            (shown, Some(verdict_info(&verdict)))
+        }
+        None => (JsValue::NULL, None),
+    };
+    let object = to_js(&Previewed {
+        diagnostics: previewed.diagnostics,
+        applicable: previewed.applicable,
+        verdict,
+    })?;
+    with_field(object, "plan", shown)
+}
+
+fn with_field(object: JsValue, name: &str, value: JsValue) -> Result<JsValue, JsError> {
+    js_sys::Reflect::set(&object, &JsValue::from_str(name), &value)
+        .map_err(|_| JsError::new(&format!("cannot set `{name}`")))?;
     Ok(object)
 }
 
@@ -187,33 +230,14 @@ fn plan_both(old_file: &str, old_text: &str, new_file: &str, new_text: &str) -> 
     }
 }
 
-type Parsed = (Option<Schema>, Vec<Diagnostic>);
-
 thread_local! {
-    /// The last few parses, by file name and text. While someone types in one editor the
-    /// other schema does not change, and parsing is most of the cost of planning.
-    static PARSED: RefCell<Vec<(String, String, Rc<Parsed>)>> = const { RefCell::new(Vec::new()) };
+    /// The last few parses: while someone types in one editor the other schema does not
+    /// change, and parsing is most of the cost of planning.
+    static SESSION: RefCell<Session> = RefCell::new(Session::new());
 }
 
-/// How many parses [`PARSED`] keeps (both editors, and one spare).
-const PARSED_KEPT: usize = 3;
-
 fn parsed(file: &str, source: &str) -> Rc<Parsed> {
-    PARSED.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(i) = cache.iter().position(|(f, t, _)| f == file && t == source) {
-            let hit = cache.remove(i);
-            let result = Rc::clone(&hit.2);
-            cache.push(hit);
-            return result;
-        }
-        let result = Rc::new(sdl::parse(file, source));
-        if cache.len() >= PARSED_KEPT {
-            cache.remove(0);
-        }
-        cache.push((file.to_string(), source.to_string(), Rc::clone(&result)));
-        result
-    })
+    SESSION.with(|session| session.borrow_mut().parse(file, source))
 }
 
 /// The plan file (JSON text) as a psql script, like `wesley plan --format sql`. Timeouts
@@ -285,17 +309,21 @@ struct VerdictInfo {
 pub fn verdict(plan_json: &str, allow: Vec<String>, deny: Vec<String>) -> Result<JsValue, JsError> {
     let file = read_plan(plan_json)?;
     let v = render::verdict(&file, &policy(&allow, &deny)?);
+    to_js(&verdict_info(&v))
+}
+
+fn verdict_info(v: &render::Verdict) -> VerdictInfo {
     let level = match v {
         render::Verdict::Errors(_) => "error",
         render::Verdict::Refused { .. } => "refused",
         render::Verdict::Review { .. } => "review",
         render::Verdict::Safe { .. } | render::Verdict::NoChanges => "ok",
     };
-    to_js(&VerdictInfo {
+    VerdictInfo {
         level,
         summary: v.summary(),
         blocks: v.blocks(),
-    })
+    }
 }
 
 #[derive(Serialize)]

@@ -24,7 +24,7 @@ const state = {
   queued: false,
   timer: 0,
   urlTimer: 0,
-  good: null, // the last plan without schema errors: { plan, json, applicable, verdict }
+  good: null, // the last plan without schema errors: { plan, texts, applicable, verdict }
   stale: false,
   scrollTop: false, // show the next plan from its top (after a new example or a reset)
   example: EXAMPLES[0],
@@ -191,7 +191,7 @@ async function replan() {
     const now = texts();
     // A newer edit is waiting: its plan replaces this one, so do not show positions that
     // no longer match the text.
-    if (now.current === asked.current && now.next === asked.next) show(result);
+    if (now.current === asked.current && now.next === asked.next) show(result, asked);
   } catch (e) {
     showFailure(e);
   } finally {
@@ -204,11 +204,13 @@ async function replan() {
   }
 }
 
-function show(result) {
+function show(result, asked) {
   showEditorDiagnostics(result.diagnostics);
   showDiagnosticList(result.diagnostics);
   if (result.plan) {
-    state.good = { plan: result.plan, json: result.json, applicable: result.applicable, verdict: result.verdict };
+    // The texts it was planned from: an export builds their plan file (the plan shown is
+    // its steps only, without the schemas).
+    state.good = { plan: result.plan, texts: asked, applicable: result.applicable, verdict: result.verdict };
     state.stale = false;
     renderPreview();
     $('timing').textContent = `planned in ${Math.max(1, Math.round(result.millis))} ms`;
@@ -350,10 +352,9 @@ function download(name, type, text) {
 }
 
 async function exportAs(kind) {
-  const { json } = state.good;
+  const { json, refused } = await call('file', state.good.texts);
   if (kind !== 'markdown') {
     // Like `wesley plan`: never write a plan file or script that `wesley apply` refuses.
-    const refused = await call('validate', { json });
     if (refused.length) {
       showDiagnosticList([], refused);
       toast('Not exported: wesley apply would refuse this plan (see Diagnostics)');
@@ -431,7 +432,8 @@ function wire() {
   $('export-sql').addEventListener('click', () => exportAs('sql'));
   $('export-markdown').addEventListener('click', () => exportAs('markdown'));
   $('copy-markdown').addEventListener('click', async () => {
-    await copyText(await call('markdown', { json: state.good.json }));
+    const { json } = await call('file', state.good.texts);
+    await copyText(await call('markdown', { json }));
     toast('Markdown copied: paste it into a pull request');
   });
 }
@@ -456,14 +458,15 @@ async function main() {
   }
 }
 
-// For tests and for the curious: the current texts, the last plan and the last TypeScript.
+// For tests and for the curious: the current texts, the last plan shown (its steps, as the
+// planner's `preview` returns them) and the texts it was planned from, and the last TypeScript.
 window.playground = {
   texts,
   get plan() {
     return state.good?.plan ?? null;
   },
-  get json() {
-    return state.good?.json ?? null;
+  get planned() {
+    return state.good?.texts ?? null;
   },
   get typescript() {
     return state.ts;

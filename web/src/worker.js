@@ -1,27 +1,15 @@
 // The planner, off the main thread: typing stays smooth however long a plan takes.
 //
-// Messages in:  { id, op: 'plan', current, next } | { id, op: 'validate' | 'sql' | 'markdown', json }
+// Messages in:  { id, op: 'plan' | 'file', current, next } | { id, op: 'sql' | 'markdown', json }
 //               | { id, op: 'typescript', next, dates }
 // Messages out: { ready, version, format, hazards } once, then { id, result } or
 //               { id, error, panic }. A panic (a planner bug) leaves the module in an
 //               unknown state: the page then replaces this worker with a fresh one.
 
 import init, * as wesley from '../../pkg/wesley_planner.js';
+import { planOps } from './ops.js';
 
-const ops = {
-  plan: ({ current, next }) => {
-    const started = performance.now();
-    const result = wesley.plan('current.graphql', current, 'next.graphql', next);
-    // The verdict `wesley plan` gives with its defaults (no --allow, no --deny).
-    result.verdict = result.json ? wesley.verdict(result.json, [], []) : null;
-    result.millis = performance.now() - started;
-    return result;
-  },
-  validate: ({ json }) => wesley.validatePlan(json),
-  sql: ({ json }) => wesley.renderSql(json),
-  markdown: ({ json }) => wesley.renderMarkdown(json, [], []),
-  typescript: ({ next, dates }) => wesley.generateTypescript('next.graphql', next, dates),
-};
+const ops = planOps(wesley);
 
 const ready = init({ module_or_path: new URL('./wesley_planner_bg.wasm', import.meta.url) }).then(
   () => {

@@ -32,10 +32,15 @@ let page;
 let work;
 const problems = [];
 
-// The page's planner, in Node: the plan the page must end up showing for given texts.
+// The page's planner, in Node: the plan the page must end up showing for given texts (its
+// steps, as `preview` returns them), as JSON text.
 const planner = await import(join(PKG, 'wesley_planner.js'));
 planner.initSync({ module: readFileSync(join(PKG, 'wesley_planner_bg.wasm')) });
-const planFor = ({ current, next }) => planner.plan('current.graphql', current, 'next.graphql', next).json;
+const planFor = ({ current, next }) => {
+  const { plan } = planner.preview('current.graphql', current, 'next.graphql', next);
+  return plan === null ? null : JSON.stringify(plan);
+};
+const same = (a, b) => a !== null && b !== null && a.current === b.current && a.next === b.next;
 
 const WAIT_MS = 30_000;
 const brief = (value) => {
@@ -73,11 +78,12 @@ async function settled(p = page) {
     () =>
       p.evaluate(() => ({
         texts: window.playground?.texts() ?? null,
-        json: window.playground?.json ?? null,
+        planned: window.playground?.planned ?? null,
+        plan: window.playground?.plan ? JSON.stringify(window.playground.plan) : null,
         ready: document.body.dataset.ready === 'true',
         planning: Boolean(document.body.dataset.planning),
       })),
-    (s) => s.ready && !s.planning && s.texts !== null && s.json !== null && s.json === planFor(s.texts),
+    (s) => s.ready && !s.planning && same(s.texts, s.planned) && s.plan !== null && s.plan === planFor(s.texts),
   );
 }
 

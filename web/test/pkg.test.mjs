@@ -53,6 +53,19 @@ for (const c of cases()) {
     const neu = read(c.new);
     const json = cli('plan', '--from', c.old, '--to', c.new, '--format', 'json');
     const result = wesley.plan('old.graphql', old, 'new.graphql', neu);
+    // The playground's preview (what it plans while someone types) is this plan file's
+    // steps, with the same diagnostics and the verdict of the file.
+    const shown = wesley.preview('old.graphql', old, 'new.graphql', neu);
+    assert.deepEqual(shown.diagnostics, result.diagnostics);
+    assert.equal(shown.applicable, result.applicable);
+    if (result.plan === null) {
+      assert.equal(shown.plan, null);
+      assert.equal(shown.verdict, null);
+    } else {
+      const fields = ['steps', 'rollback', 'waves', 'critical_path', 'tables', 'diagnostics'];
+      assert.deepEqual(shown.plan, Object.fromEntries(fields.map((k) => [k, result.plan[k]])));
+      assert.deepEqual(shown.verdict, wesley.verdict(result.json, [], []));
+    }
     if (json.status === 2) {
       // The command writes no plan file for a plan with errors; neither does planJson.
       assert.equal(json.stdout, '');

@@ -572,9 +572,57 @@ impl Plan {
     }
 }
 
+/// A plan without the two schemas' canonical forms, hashes and expressions: the steps
+/// and what is derived from them alone. [`plan`] adds the rest; the browser's preview,
+/// recomputed on every keystroke, needs nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Steps {
+    /// See [`Plan::steps`].
+    pub steps: Vec<Step>,
+    /// See [`Plan::rollback`].
+    pub rollback: Vec<Step>,
+    /// See [`Plan::waves`].
+    pub waves: Vec<Vec<String>>,
+    /// See [`Plan::critical_path`].
+    pub critical_path: Vec<String>,
+    /// See [`Plan::new_tables`].
+    pub new_tables: Vec<String>,
+    /// See [`Plan::diagnostics`].
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Steps {
+    /// True when a diagnostic is an error (the plan cannot be applied as is).
+    pub fn has_errors(&self) -> bool {
+        crate::diag::has_errors(&self.diagnostics)
+    }
+}
+
 /// Plans the migration from `old` to `new`. Never fails: changes that cannot be planned
 /// safely come back as error diagnostics.
 pub fn plan(old: &Schema, new: &Schema) -> Plan {
+    let s = steps(old, new);
+    let from = crate::canon::canonical(old);
+    let to = crate::canon::canonical(new);
+    Plan {
+        from_hash: from.hash(),
+        to_hash: to.hash(),
+        from,
+        to,
+        from_exprs: crate::canon::expressions(old),
+        to_exprs: crate::canon::expressions(new),
+        steps: s.steps,
+        rollback: s.rollback,
+        waves: s.waves,
+        critical_path: s.critical_path,
+        new_tables: s.new_tables,
+        diagnostics: s.diagnostics,
+    }
+}
+
+/// [`plan`] without the schemas' canonical forms: the same steps, rollback, waves,
+/// critical path, new tables and diagnostics.
+pub fn steps(old: &Schema, new: &Schema) -> Steps {
     let changes = diff::diff(old, new);
     let mut ctx = strategy::Ctx::new(old, new);
     let new_tables = ctx.new_tables.clone();
@@ -589,17 +637,9 @@ pub fn plan(old: &Schema, new: &Schema) -> Plan {
                 .with_help("split the change into two migrations, and report this schema pair as a planner bug"),
         );
     }
-    let from = crate::canon::canonical(old);
-    let to = crate::canon::canonical(new);
     let mut steps = ordered.steps;
     let rollback = rollback_steps(&mut steps);
-    Plan {
-        from_hash: from.hash(),
-        to_hash: to.hash(),
-        from,
-        to,
-        from_exprs: crate::canon::expressions(old),
-        to_exprs: crate::canon::expressions(new),
+    Steps {
         steps,
         rollback,
         waves: ordered.waves,

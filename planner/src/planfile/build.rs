@@ -5,14 +5,20 @@ use super::dto::*;
 use super::{plan_hash, tables, FORMAT, VERIFIED_ON};
 use crate::canon::{CanonSchema, TableExpressions};
 use crate::diag::Diagnostic;
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, Step, Steps};
 use std::collections::BTreeSet;
 
 /// Converts an internal plan into a plan file, with its `plan_hash`.
 pub fn to_plan_file(plan: &Plan) -> PlanFile {
-    let steps: Vec<PlanStep> = plan.steps.iter().map(step).collect();
-    let touched: BTreeSet<String> = steps.iter().flat_map(|s| s.touches.clone()).collect();
-    let new_tables: BTreeSet<String> = plan.new_tables.iter().cloned().collect();
+    let body = preview(
+        &plan.steps,
+        &plan.rollback,
+        &plan.waves,
+        &plan.critical_path,
+        &plan.new_tables,
+        &plan.diagnostics,
+    );
+    let touched: BTreeSet<String> = body.steps.iter().flat_map(|s| s.touches.clone()).collect();
     let mut file = PlanFile {
         format: FORMAT.to_string(),
         planner_version: crate::VERSION.to_string(),
@@ -20,15 +26,49 @@ pub fn to_plan_file(plan: &Plan) -> PlanFile {
         from: schema_ref(&plan.from_hash, &plan.from, &plan.from_exprs, &touched),
         to: schema_ref(&plan.to_hash, &plan.to, &plan.to_exprs, &touched),
         plan_hash: String::new(),
-        tables: tables::summarize(&steps, &new_tables),
-        steps,
-        rollback: plan.rollback.iter().map(step).collect(),
-        waves: plan.waves.clone(),
-        critical_path: plan.critical_path.clone(),
-        diagnostics: plan.diagnostics.iter().map(diagnostic).collect(),
+        tables: body.tables,
+        steps: body.steps,
+        rollback: body.rollback,
+        waves: body.waves,
+        critical_path: body.critical_path,
+        diagnostics: body.diagnostics,
     };
     file.plan_hash = plan_hash(&file);
     file
+}
+
+/// The [`Preview`] of planned steps: exactly those fields of the plan file
+/// [`to_plan_file`] writes for the same plan.
+pub fn to_preview(s: &Steps) -> Preview {
+    preview(
+        &s.steps,
+        &s.rollback,
+        &s.waves,
+        &s.critical_path,
+        &s.new_tables,
+        &s.diagnostics,
+    )
+}
+
+/// The plan file's fields that depend on the steps alone.
+fn preview(
+    steps: &[Step],
+    rollback: &[Step],
+    waves: &[Vec<String>],
+    critical_path: &[String],
+    new_tables: &[String],
+    diagnostics: &[Diagnostic],
+) -> Preview {
+    let steps: Vec<PlanStep> = steps.iter().map(step).collect();
+    let new_tables: BTreeSet<String> = new_tables.iter().cloned().collect();
+    Preview {
+        tables: tables::summarize(&steps, &new_tables),
+        steps,
+        rollback: rollback.iter().map(step).collect(),
+        waves: waves.to_vec(),
+        critical_path: critical_path.to_vec(),
+        diagnostics: diagnostics.iter().map(diagnostic).collect(),
+    }
 }
 
 /// The versions of [`VERIFIED_ON`] both schemas can exist on: a plan whose schemas use

@@ -45,6 +45,26 @@ pub struct PlanFile {
     pub diagnostics: Vec<PlanDiagnostic>,
 }
 
+/// What the browser shows of a plan while someone types: the fields of the [`PlanFile`]
+/// that depend on the steps alone, with the same names and values (`to_preview` and
+/// `to_plan_file` build them with the same code). It has no schemas and no hash, so it is
+/// never a plan file: exports build the file itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preview {
+    /// See [`PlanFile::steps`].
+    pub steps: Vec<PlanStep>,
+    /// See [`PlanFile::rollback`].
+    pub rollback: Vec<PlanStep>,
+    /// See [`PlanFile::waves`].
+    pub waves: Vec<Vec<String>>,
+    /// See [`PlanFile::critical_path`].
+    pub critical_path: Vec<String>,
+    /// See [`PlanFile::tables`].
+    pub tables: Vec<PlanTable>,
+    /// See [`PlanFile::diagnostics`].
+    pub diagnostics: Vec<PlanDiagnostic>,
+}
+
 /// A schema identified by its canonical hash (`crate::canon`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -49,7 +49,7 @@ mod validate;
 #[allow(unused_imports)]
 use crate::plan::Plan;
 
-pub use build::{to_json, to_plan_file, with_sdl};
+pub use build::{to_json, to_plan_file, to_preview, with_sdl};
 pub use dto::*;
 pub use hash::plan_hash;
 pub use tables::summarize;

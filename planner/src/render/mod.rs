@@ -10,7 +10,7 @@ pub mod sql;
 pub mod text;
 
 use crate::plan::{HazardKind, LockMode, Phase};
-use crate::planfile::{PlanFile, PlanHazard, PlanStep};
+use crate::planfile::{PlanDiagnostic, PlanFile, PlanHazard, PlanStep};
 use crate::policy::HazardPolicy;
 
 /// What a reviewer needs to know first.
@@ -101,8 +101,18 @@ impl Verdict {
 /// Judges a plan: errors first, then hazards that [`HazardPolicy::blocks_hazard`], then
 /// hazards left for review (refusals that were allowed count as allowed, not review).
 pub fn verdict(file: &PlanFile, policy: &HazardPolicy) -> Verdict {
+    verdict_of(&file.diagnostics, &file.steps, policy)
+}
+
+/// [`verdict`] on a plan's diagnostics and steps: all it reads of the file (the browser's
+/// preview has no schemas).
+pub fn verdict_of(
+    diagnostics: &[PlanDiagnostic],
+    steps: &[PlanStep],
+    policy: &HazardPolicy,
+) -> Verdict {
     let mut codes: Vec<String> = Vec::new();
-    for d in file.diagnostics.iter().filter(|d| d.is_error()) {
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
         if !codes.contains(&d.code) {
             codes.push(d.code.clone());
         }
@@ -110,28 +120,32 @@ pub fn verdict(file: &PlanFile, policy: &HazardPolicy) -> Verdict {
     if !codes.is_empty() {
         return Verdict::Errors(codes);
     }
-    let refused = blocking(file, policy);
+    let hazards = || {
+        steps
+            .iter()
+            .flat_map(|s| s.hazards.iter().map(move |h| (s, h)))
+    };
+    let refused: Vec<_> = hazards().filter(|(_, h)| policy.blocks_hazard(h)).collect();
     if !refused.is_empty() {
         return Verdict::Refused {
             hazards: refused.len(),
             kinds: kinds_of(&refused),
         };
     }
-    if file.steps.is_empty() {
+    if steps.is_empty() {
         return Verdict::NoChanges;
     }
-    let (allowed, review): (Vec<_>, Vec<_>) = file
-        .hazards()
-        .partition(|(_, h)| standing(h, policy) == Standing::Allowed);
+    let (allowed, review): (Vec<_>, Vec<_>) =
+        hazards().partition(|(_, h)| standing(h, policy) == Standing::Allowed);
     if !review.is_empty() {
         return Verdict::Review {
-            steps: file.steps.len(),
+            steps: steps.len(),
             hazards: review.len(),
             kinds: kinds_of(&review),
         };
     }
     Verdict::Safe {
-        steps: file.steps.len(),
+        steps: steps.len(),
         allowed: allowed.len(),
         kinds: kinds_of(&allowed),
     }
