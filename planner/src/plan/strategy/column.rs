@@ -110,19 +110,46 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
     }
 }
 
-/// The inverse of adding `c`: `DROP COLUMN`, which deletes what was written to it since.
+/// The inverse of adding `c`: `DROP COLUMN`, which deletes what was written to it since
+/// (nothing for a generated column: its values are computed from the others).
 pub(super) fn drop_new(cx: &Ctx<'_>, t: &Table, c: &Column) -> StepSpec {
-    cx.on(t, StepKind::DropColumn, Some(&c.name), Phase::Contract, format!("Drop column {}.{} (added by the plan)", t.display_name(), c.name), stmts(&[alter(t, Alter::DropColumn(&c.name))]))
-        .lock(t, LockMode::AccessExclusive)
-        .hazard(HazardKind::DeletesData, format!("Rolling back drops column {}.{}, added by the plan, with every value written to it since.", t.display_name(), c.name))
+    let spec = cx
+        .on(
+            t,
+            StepKind::DropColumn,
+            Some(&c.name),
+            Phase::Contract,
+            format!(
+                "Drop column {}.{} (added by the plan)",
+                t.display_name(),
+                c.name
+            ),
+            stmts(&[alter(t, Alter::DropColumn(&c.name))]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    if c.generated.is_some() {
+        return spec;
+    }
+    spec.hazard(HazardKind::DeletesData, format!("Rolling back drops column {}.{}, added by the plan, with every value written to it since.", t.display_name(), c.name))
 }
 
 /// `DROP COLUMN`, in the contract phase only.
 pub fn drop(cx: &mut Ctx<'_>, t: &Table, c: &Column) {
     let mut spec = cx
-        .on(t, StepKind::DropColumn, Some(&c.name), Phase::Contract, format!("Drop column {}.{}", t.display_name(), c.name), stmts(&[alter(t, Alter::DropColumn(&c.name))]))
-        .lock(t, LockMode::AccessExclusive)
-        .hazard(HazardKind::DeletesData, format!("Dropping column {}.{} deletes its data for good. Deploy code that no longer reads or writes it first, and take a backup if the data may be needed.", t.display_name(), c.name))
+        .on(
+            t,
+            StepKind::DropColumn,
+            Some(&c.name),
+            Phase::Contract,
+            format!("Drop column {}.{}", t.display_name(), c.name),
+            stmts(&[alter(t, Alter::DropColumn(&c.name))]),
+        )
+        .lock(t, LockMode::AccessExclusive);
+    // A generated column's values are computed from the other columns: nothing is lost.
+    if c.generated.is_none() {
+        spec = spec.hazard(HazardKind::DeletesData, format!("Dropping column {}.{} deletes its data for good. Deploy code that no longer reads or writes it first, and take a backup if the data may be needed.", t.display_name(), c.name));
+    }
+    spec = spec
         .hazard(HazardKind::BreaksClients, format!("From this step on, queries that name {}.{} fail (SQLSTATE 42703), and `SELECT *` returns one column less.", t.display_name(), c.name))
         .removes(c_key(t, &c.name));
     if let Some(k) = c.ty.base.enum_key() {
