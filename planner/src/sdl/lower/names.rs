@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::diag::{Code, Pos};
 use crate::model::Schema;
 use crate::naming::MAX_IDENT_BYTES;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 impl Ctx<'_> {
     /// Checks a name PostgreSQL will store (`what` says which, for the message): empty or
@@ -48,58 +48,74 @@ pub(super) fn check_name_collisions(
     kinds: &BTreeMap<String, (DefKind, Pos)>,
 ) {
     let pos_of_type = |name: &str| kinds.get(name).map(|k| k.1).unwrap_or_default();
-    let mut relations: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut claim = |cx: &mut Ctx<'_>, schema: &str, name: &str, what: String, pos: Pos| {
-        let key = (schema.to_string(), name.to_string());
-        if let Some(prev) = relations.get(&key) {
-            cx.err(
+    // What holds a relation or type name, described only when another claims it too.
+    #[derive(Clone, Copy)]
+    enum Holder<'a> {
+        Enum(&'a str),
+        Table(&'a str),
+        PrimaryKey(&'a str),
+        Unique(&'a str),
+        Index(&'a str),
+    }
+    impl std::fmt::Display for Holder<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Holder::Enum(n) => write!(f, "enum `{n}`"),
+                Holder::Table(n) => write!(f, "table `{n}`"),
+                Holder::PrimaryKey(t) => write!(f, "the primary key of `{t}`"),
+                Holder::Unique(t) => write!(f, "unique constraint on `{t}`"),
+                Holder::Index(t) => write!(f, "index on `{t}`"),
+            }
+        }
+    }
+    type Names<'s> = HashMap<(&'s str, &'s str), Holder<'s>>;
+    fn claim<'s>(
+        cx: &mut Ctx<'_>,
+        relations: &mut Names<'s>,
+        key: (&'s str, &'s str),
+        what: Holder<'s>,
+        pos: Pos,
+    ) {
+        match relations.get(&key) {
+            Some(prev) => cx.err(
                 Code::E0061,
                 pos,
-                format!("{what} is named `{name}`, like {prev}"),
+                format!("{what} is named `{}`, like {prev}", key.1),
                 "PostgreSQL needs distinct names here: set another name with `name:`",
-            );
-        } else {
-            relations.insert(key, what);
+            ),
+            None => {
+                relations.insert(key, what);
+            }
         }
-    };
+    }
+    let mut relations: Names<'_> = HashMap::new();
+    let rel = &mut relations;
     for e in &schema.enums {
         claim(
             cx,
-            &e.schema,
-            &e.name,
-            format!("enum `{}`", e.graphql_name),
+            rel,
+            (&e.schema, &e.name),
+            Holder::Enum(&e.graphql_name),
             pos_of_type(&e.graphql_name),
         );
     }
     for t in &schema.tables {
         let pos = pos_of_type(&t.graphql_name);
-        claim(cx, &t.schema, &t.name, format!("table `{}`", t.name), pos);
+        claim(cx, rel, (&t.schema, &t.name), Holder::Table(&t.name), pos);
         if let Some(pk) = &t.primary_key {
             claim(
                 cx,
-                &t.schema,
-                &pk.name,
-                format!("the primary key of `{}`", t.name),
+                rel,
+                (&t.schema, &pk.name),
+                Holder::PrimaryKey(&t.name),
                 pos,
             );
         }
         for u in &t.uniques {
-            claim(
-                cx,
-                &t.schema,
-                &u.name,
-                format!("unique constraint on `{}`", t.name),
-                pos,
-            );
+            claim(cx, rel, (&t.schema, &u.name), Holder::Unique(&t.name), pos);
         }
         for i in &t.indexes {
-            claim(
-                cx,
-                &t.schema,
-                &i.name,
-                format!("index on `{}`", t.name),
-                pos,
-            );
+            claim(cx, rel, (&t.schema, &i.name), Holder::Index(&t.name), pos);
         }
         let mut cons: BTreeSet<&str> = BTreeSet::new();
         let names = t
