@@ -111,7 +111,14 @@ pub(super) async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), S
             summary: text.summary.clone(),
             attempt,
         });
-        let started_at = now_text(w, ctx).await;
+        // When the attempt started, for the ledger. A transactional step records itself in
+        // its own transaction, where `'now'::timestamptz` is the time its BEGIN ran: the
+        // attempt's start, without a round trip to ask for the clock first.
+        let started_at = if step.transactional && step.backfill.is_none() {
+            "now".to_string()
+        } else {
+            now_text(w, ctx).await
+        };
         let attempt_ = Attempt {
             ctx,
             step,

@@ -5,7 +5,9 @@
 //! While the file is read, each step is deserialised on its own, hashed (its compact JSON
 //! fed to the running `plan_hash`), checked with every check that needs only the step
 //! (`validate::check_step`: names, facts, SQL lexed as psql would), and its summary and
-//! SQL moved into the spool; what stays in memory is the step without them. The checks
+//! SQL moved into the spool; what stays in memory is the step without them. `from` and
+//! `to` have their SDL checked as soon as each is read (`validate::check_side_sdl`), before
+//! the steps are in memory. The checks
 //! across steps (ids, dependencies, rollback, waves, critical path, tables), the header's
 //! and the hash comparison then run on that, through the same `validate::checks` as a
 //! file parsed in memory. Only a file that passes all of them comes back as a
@@ -18,7 +20,7 @@
 
 use super::dto::{PlanDiagnostic, PlanFile, PlanStep, PlanTable, SchemaRef};
 use super::valid::{spool_text, Spool, TextRef, ValidPlan};
-use super::validate::{check_step, checks, ErrorKind, Pass, PlanFileError};
+use super::validate::{check_side_sdl, check_step, checks, ErrorKind, Pass, PlanFileError};
 use super::FORMAT;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
@@ -61,7 +63,7 @@ pub fn read<R: io::Read>(
     }
     let hash = st.hash.finish();
     let mut errors = std::mem::take(&mut st.cx.errors);
-    errors.extend(checks(&file, Pass::Streamed { hash: &hash }, true));
+    errors.extend(checks(&file, Pass::Streamed { hash: &hash }, false));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -269,12 +271,14 @@ impl<'de> Visitor<'de> for FileVisitor<'_, '_> {
                     once(&from, "from")?;
                     let v: SchemaRef = map.next_value()?;
                     st.hash.section(0, &v);
+                    check_side_sdl(&mut st.cx, "from", &v);
                     from = Some(v);
                 }
                 "to" => {
                     once(&to, "to")?;
                     let v: SchemaRef = map.next_value()?;
                     st.hash.section(1, &v);
+                    check_side_sdl(&mut st.cx, "to", &v);
                     to = Some(v);
                 }
                 "plan_hash" => {

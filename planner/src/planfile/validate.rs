@@ -124,8 +124,9 @@ pub(super) enum Pass<'a> {
     /// Everything: the file is in memory, steps with their SQL.
     All,
     /// The file was read as a stream ([`super::read`]): every step already passed
-    /// [`check_step`] as it was read (its texts are no longer in `file`), and `hash` is the
-    /// `plan_hash` of the content as read.
+    /// [`check_step`] as it was read (its texts are no longer in `file`), `from.sdl` and
+    /// `to.sdl` passed [`check_side_sdl`], and `hash` is the `plan_hash` of the content as
+    /// read.
     Streamed { hash: &'a str },
 }
 
@@ -665,21 +666,27 @@ fn check_facts(cx: &mut Checker, s: &PlanStep) {
 /// `from.sdl` and `to.sdl`, when present, must be valid SDL describing exactly their
 /// schema hash: the executor records the target's as the schema the database then has.
 fn check_sdl(cx: &mut Checker, file: &PlanFile) {
-    for (side, r) in [("from", &file.from), ("to", &file.to)] {
-        let Some(text) = &r.sdl else { continue };
-        match crate::sdl::parse(&format!("{side}.sdl"), text).0 {
-            None => cx.push(
-                ErrorKind::Invalid,
-                None,
-                format!("{side}.sdl is not a valid schema"),
-            ),
-            Some(model) if crate::canon::schema_hash(&model) != r.schema_hash => cx.push(
-                ErrorKind::Invalid,
-                None,
-                format!("{side}.sdl does not describe {side}.schema_hash"),
-            ),
-            Some(_) => {}
-        }
+    check_side_sdl(cx, "from", &file.from);
+    check_side_sdl(cx, "to", &file.to);
+}
+
+/// [`check_sdl`] of one side (`from` or `to`). A file read as a stream checks each side
+/// as soon as it is read, while little else is in memory (parsing a large schema's SDL
+/// takes far more memory than the schema).
+pub(super) fn check_side_sdl(cx: &mut Checker, side: &str, r: &SchemaRef) {
+    let Some(text) = &r.sdl else { return };
+    match crate::sdl::parse(&format!("{side}.sdl"), text).0 {
+        None => cx.push(
+            ErrorKind::Invalid,
+            None,
+            format!("{side}.sdl is not a valid schema"),
+        ),
+        Some(model) if crate::canon::schema_hash(&model) != r.schema_hash => cx.push(
+            ErrorKind::Invalid,
+            None,
+            format!("{side}.sdl does not describe {side}.schema_hash"),
+        ),
+        Some(_) => {}
     }
 }
 
