@@ -14,4 +14,5 @@ pub mod live;
 pub mod output;
 pub mod sdl_writer;
 pub mod seed;
+pub mod spool;
 pub mod usage;

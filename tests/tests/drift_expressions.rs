@@ -137,3 +137,48 @@ fn every_hand_made_change_of_an_expression_is_drift() {
         );
     }
 }
+
+#[test]
+fn an_expression_the_server_refuses_is_named_and_the_next_ones_still_compared() {
+    use wesley_planner::canon::{NamedExpr, TableExpressions};
+    let db = wesley_e2e::fresh_db("drift_expr_refused");
+    db.psql("CREATE TABLE public.t (a int DEFAULT 1, b int DEFAULT 2);");
+    let named = |name: &str, text: &str| NamedExpr {
+        name: name.into(),
+        text: text.into(),
+    };
+    let expected = vec![TableExpressions {
+        table: "public.t".into(),
+        defaults: vec![named("a", "no_such_function()"), named("b", "3")],
+        generated: vec![],
+        checks: vec![],
+        index_predicates: vec![],
+        policies: vec![],
+        index_keys: vec![],
+    }];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let found = rt.block_on(async {
+        let conn = wesley::apply::connect::ConnInfo::resolve(Some(&db.url)).expect("conn");
+        let (client, _) = conn.connect_pinned(None).await.expect("connect");
+        wesley::apply::exprs::differences(&client, &expected)
+            .await
+            .expect("differences")
+    });
+    assert!(
+        found
+            .iter()
+            .any(|d| d
+                .starts_with("default a on public.t: the schema's expression does not compile")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d == "default b on public.t is (2) instead of (3)"),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+}

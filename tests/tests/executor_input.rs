@@ -73,6 +73,34 @@ fn tampered_plan_is_refused_before_anything_runs() {
 }
 
 #[test]
+fn malformed_last_step_is_named_and_nothing_runs() {
+    // The plan is read as a stream: the steps before the malformed one were already read
+    // (and their SQL set aside) when it is found, and still none of them runs.
+    let s = setup("input_malformed");
+    let text = std::fs::read_to_string(&s.plan_path).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let last = s.plan.steps.len() - 1;
+    value["steps"][last]["transactional"] = "yes".into();
+    let malformed = s.work.path("malformed.json");
+    std::fs::write(&malformed, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+
+    let run = s.work.apply(&malformed, &s.db, &[]);
+    run.expect_code(2, "malformed plan");
+    let expected = format!(
+        "steps[{last}] (step {}, after `{}`): invalid type",
+        last + 1,
+        s.plan.steps[last - 1].id
+    );
+    assert!(
+        run.stderr.contains(&expected),
+        "the error should name the step ({expected}):\n{}",
+        run.stderr
+    );
+    assert!(!has_ledger(&s.db), "the ledger schema was created");
+    assert!(!column_exists(&s.db, "note"));
+}
+
+#[test]
 fn psql_meta_command_is_refused_even_with_a_recomputed_hash() {
     let s = setup("input_meta");
     let marker = std::env::temp_dir().join(format!("wesley-pwned-{}", std::process::id()));

@@ -37,30 +37,42 @@ impl Checkpoint {
             return;
         }
         self.last_write = Instant::now();
-        let steps: Vec<serde_json::Value> = ctx
-            .plan
-            .steps
-            .iter()
-            .map(|s| {
-                let status = if self.applied.contains(&s.id) {
-                    "applied"
-                } else if self.failed.as_deref() == Some(s.id.as_str()) {
-                    "failed"
-                } else {
-                    "pending"
-                };
-                serde_json::json!({ "id": s.id, "phase": s.phase.as_str(), "status": status })
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "format": "wesley.checkpoint/v1",
-            "plan_hash": ctx.plan.plan_hash(),
-            "database": ctx.opts.conn.to_string(),
-            "status": self.status,
-            "applied": self.applied.len(),
-            "total": ctx.plan.steps.len(),
-            "steps": steps,
-        });
+        /// The steps with their status, serialised one at a time (no copy of the plan).
+        struct Steps<'a>(&'a Ctx, &'a Checkpoint);
+        impl serde::Serialize for Steps<'_> {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                let Steps(ctx, cp) = self;
+                ser.collect_seq(ctx.plan.steps.iter().map(|s| {
+                    let status = if cp.applied.contains(&s.id) {
+                        "applied"
+                    } else if cp.failed.as_deref() == Some(s.id.as_str()) {
+                        "failed"
+                    } else {
+                        "pending"
+                    };
+                    serde_json::json!({ "id": s.id, "phase": s.phase.as_str(), "status": status })
+                }))
+            }
+        }
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            format: &'a str,
+            plan_hash: &'a str,
+            database: String,
+            status: &'a str,
+            applied: usize,
+            total: usize,
+            steps: Steps<'a>,
+        }
+        let doc = Doc {
+            format: "wesley.checkpoint/v1",
+            plan_hash: ctx.plan.plan_hash(),
+            database: ctx.opts.conn.to_string(),
+            status: &self.status,
+            applied: self.applied.len(),
+            total: ctx.plan.steps.len(),
+            steps: Steps(ctx, self),
+        };
         let _ = std::fs::create_dir_all(dir);
         let path = dir.join(file_name(ctx.plan.plan_hash()));
         let _ = crate::output::write_atomic(

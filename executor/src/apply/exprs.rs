@@ -183,17 +183,19 @@ async fn normalise(
 ) -> Result<Normalised, tokio_postgres::Error> {
     let (_, name) = e.table.split_once('.').unwrap_or(("", &e.table));
     let tmp = format!("pg_temp.{}", ident(name));
-    c.batch_execute("BEGIN").await?;
+    // BEGIN and the temporary table in one round trip: if the table cannot be made, the
+    // ROLLBACK below ends the transaction all the same.
     let result = async {
         c.batch_execute(&format!(
-            "SET LOCAL lock_timeout = '2s'; CREATE TEMP TABLE {} (LIKE {live_rel}) ON COMMIT DROP",
+            "BEGIN; SET LOCAL lock_timeout = '2s'; CREATE TEMP TABLE {} (LIKE {live_rel}) ON COMMIT DROP",
             ident(name)
         ))
         .await?;
         let types = column_types(c, &tmp).await?;
         for (kind, object, _, sql) in recreate(e, &tmp, &types) {
-            c.batch_execute("SAVEPOINT wesley_expr").await?;
-            if let Err(err) = c.batch_execute(&sql).await {
+            // The savepoint and the statement in one round trip (the statements of one
+            // simple query run in order; an error stops them after the savepoint).
+            if let Err(err) = c.batch_execute(&format!("SAVEPOINT wesley_expr; {sql}")).await {
                 c.batch_execute("ROLLBACK TO SAVEPOINT wesley_expr").await?;
                 let why = crate::error::DbError::from(err);
                 problems.push(format!(

@@ -472,8 +472,9 @@ async fn run_steps(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Ou
     if opts.dry_run {
         for &i in &pending {
             let s = &plan.steps[i];
+            let summary = plan.text(s).map_err(DbError::Unexpected)?.summary;
             rep.emit(Event::Message {
-                text: format!("  would run [{}] {} — {}", s.phase, s.summary, s.id),
+                text: format!("  would run [{}] {summary} — {}", s.phase, s.id),
             });
         }
         return Ok(Outcome::DryRun);

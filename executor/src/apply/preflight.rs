@@ -83,7 +83,7 @@ pub(super) async fn check(
     };
     for s in &plan.steps {
         if let Some((sum, _)) = applied.get(&s.id) {
-            if *sum != ledger::checksum(&s.sql) {
+            if *sum != ledger::checksum(&plan.text(s).map_err(DbError::Unexpected)?.sql) {
                 return Ok(ControlFlow::Break(Outcome::refused(
                     RefuseReason::ModifiedPlan,
                     format!("step {} was applied with different SQL than this plan file holds; the plan file was modified after it was applied", s.id),

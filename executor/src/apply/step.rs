@@ -92,6 +92,12 @@ pub fn step_timeout(class: TimeoutClass, opts: &Options) -> Duration {
 /// it fails for good, or the retry budget (`--retries`, `--lock-retry-budget`) is spent.
 pub(super) async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), StepError> {
     let step = &ctx.plan.steps[i];
+    // The step's SQL, read back from the plan's spool (checked against its digest) for
+    // as long as the step runs.
+    let text = ctx
+        .plan
+        .text(step)
+        .map_err(|e| StepError::Db(DbError::Unexpected(e)))?;
     let opts = &ctx.opts;
     let started_clock = Instant::now();
     let mut attempt = 0u32;
@@ -102,13 +108,21 @@ pub(super) async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), S
         ctx.rep.emit(Event::StepStarted {
             step: step.id.clone(),
             phase: step.phase.to_string(),
-            summary: step.summary.clone(),
+            summary: text.summary.clone(),
             attempt,
         });
-        let started_at = now_text(w, ctx).await;
+        // When the attempt started, for the ledger. A transactional step records itself in
+        // its own transaction, where `'now'::timestamptz` is the time its BEGIN ran: the
+        // attempt's start, without a round trip to ask for the clock first.
+        let started_at = if step.transactional && step.backfill.is_none() {
+            "now".to_string()
+        } else {
+            now_text(w, ctx).await
+        };
         let attempt_ = Attempt {
             ctx,
             step,
+            sql: &text.sql,
             number: attempt,
             started_at: &started_at,
         };
@@ -155,6 +169,8 @@ pub(super) async fn execute(ctx: &Ctx, i: usize, w: &mut Worker) -> Result<(), S
 struct Attempt<'a> {
     ctx: &'a Ctx,
     step: &'a ValidStep,
+    /// Its SQL ([`wesley_planner::planfile::ValidPlan::text`]).
+    sql: &'a str,
     /// 1 for the first attempt; recorded in the ledger.
     number: u32,
     /// The server's clock when the attempt started, as text (for the ledger).
@@ -170,7 +186,7 @@ impl Attempt<'_> {
             c,
             self.ctx.plan.plan_hash(),
             &s.id,
-            &s.sql,
+            self.sql,
             self.number,
             self.started_at,
         )
@@ -210,11 +226,11 @@ impl Attempt<'_> {
             "BEGIN;\nSET LOCAL lock_timeout = '{}';\nSET LOCAL statement_timeout = '{}';\n{}{}COMMIT;\n",
             crate::duration::to_pg(opts.lock_timeout),
             crate::duration::to_pg(step_timeout(s.timeout, opts)),
-            ensure_newline(&s.sql),
+            ensure_newline(self.sql),
             ledger::record_sql(
                 self.ctx.plan.plan_hash(),
                 &s.id,
-                &s.sql,
+                self.sql,
                 self.number,
                 self.started_at
             )
@@ -272,7 +288,7 @@ impl Attempt<'_> {
                 opts.lock_timeout
             }),
             crate::duration::to_pg(step_timeout(s.timeout, opts)),
-            ensure_newline(&s.sql)
+            ensure_newline(self.sql)
         );
         let ran = session(ctx, w).await?.run(&script).await;
         if let (Err(e), Some((schema, name)), true) = (&ran, index, creating) {

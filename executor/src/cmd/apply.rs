@@ -177,16 +177,25 @@ impl RunArgs {
     }
 }
 
-/// Reads and validates a plan file; prints the problems and returns None when invalid.
+/// Reads and validates a plan file in one pass (`planfile::read`: the file is not held in
+/// memory, its steps' SQL goes to a [`crate::spool::FileSpool`]); prints the problems and
+/// returns None when it cannot be read or is invalid. Nothing later reads the file again.
 pub fn load_plan(path: &std::path::Path) -> Option<planfile::ValidPlan> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("error: cannot read plan file {}: {e}", path.display());
             return None;
         }
     };
-    match planfile::parse(&text) {
+    let spool = match crate::spool::FileSpool::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot create a temporary file for the plan's SQL: {e}");
+            return None;
+        }
+    };
+    match planfile::read(file, Box::new(spool)) {
         Ok(p) => Some(p),
         Err(errors) => {
             eprintln!("error: {} is not a valid plan file:", path.display());
@@ -257,7 +266,7 @@ where
     };
     if plan.has_errors() {
         eprintln!("error: the plan has error diagnostics and cannot be applied:");
-        for d in &plan.file().diagnostics {
+        for d in plan.diagnostics() {
             eprintln!("  - {}: {}", d.code, d.message);
         }
         return Ok(exit::INVALID);

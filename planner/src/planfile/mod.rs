@@ -35,7 +35,10 @@
 //!
 //! Modules: [`dto`] (the serde types), `build` (from a [`Plan`]), `hash`, `tables` (the
 //! per-table summary, computed from the steps for writing and for checking), `validate`
-//! (untrusted files), [`valid`] (the typed, validated plan the executor requires).
+//! (untrusted files: every check, in one place), `stream` (a file read and validated in
+//! one pass, [`read`]: what `wesley apply` uses, so its memory does not grow with the
+//! plan's SQL), [`valid`] (the typed, validated plan the executor requires, its steps'
+//! texts in a [`Spool`]).
 
 pub mod dto;
 pub mod psql;
@@ -43,6 +46,7 @@ pub mod valid;
 
 mod build;
 mod hash;
+mod stream;
 mod tables;
 mod validate;
 
@@ -52,8 +56,11 @@ use crate::plan::Plan;
 pub use build::{to_json, to_plan_file, to_preview, with_sdl};
 pub use dto::*;
 pub use hash::plan_hash;
+pub use stream::read;
 pub use tables::summarize;
-pub use valid::{RollbackPlan, ValidPlan, ValidStep, ROLLBACK_PREFIX};
+pub use valid::{
+    MemorySpool, RollbackPlan, Spool, StepText, TextRef, ValidPlan, ValidStep, ROLLBACK_PREFIX,
+};
 pub use validate::{parse, parse_file, validate, validate_own, ErrorKind, PlanFileError};
 
 /// The value of `format` this planner writes and reads.

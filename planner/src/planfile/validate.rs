@@ -56,10 +56,10 @@ impl fmt::Display for PlanFileError {
 impl std::error::Error for PlanFileError {}
 
 /// Reads a plan file from untrusted text: parses the JSON, runs [`validate`] and types it.
-/// Only a plan that comes back `Ok` can reach the executor.
+/// Only a plan that comes back `Ok` can reach the executor. The text is read as a stream
+/// ([`super::read`]) with the steps' texts kept in memory.
 pub fn parse(text: &str) -> Result<ValidPlan, Vec<PlanFileError>> {
-    let file = parse_file(text)?;
-    Ok(ValidPlan::new(file))
+    super::read(text.as_bytes(), Box::new(super::MemorySpool::default()))
 }
 
 /// Like [`parse`], but returns the plan file itself (for renderers and tools that show a
@@ -78,21 +78,9 @@ pub fn parse_file(text: &str) -> Result<PlanFile, Vec<PlanFileError>> {
         return Err(syntax("not a plan file: expected a JSON object".into()));
     };
     match object.get("format") {
-        None => {
-            return Err(vec![PlanFileError {
-                kind: ErrorKind::Format,
-                step: None,
-                message: format!("not a plan file: there is no `format` field (expected \"{FORMAT}\")"),
-            }])
-        }
+        None => return Err(vec![super::stream::no_format()]),
         Some(f) if f.as_str() != Some(FORMAT) => {
-            return Err(vec![PlanFileError {
-                kind: ErrorKind::Format,
-                step: None,
-                message: format!(
-                    "unsupported plan format {f}: this wesley reads \"{FORMAT}\"; plan again with this version of wesley"
-                ),
-            }])
+            return Err(vec![super::stream::wrong_format(&f.to_string())])
         }
         Some(_) => {}
     }
@@ -125,12 +113,24 @@ const FORBIDDEN_STATEMENTS: &[&str] = &[
     "start",
 ];
 
-struct Checker<'a> {
-    file: &'a PlanFile,
-    errors: Vec<PlanFileError>,
+/// The problems found so far.
+#[derive(Default)]
+pub(super) struct Checker {
+    pub(super) errors: Vec<PlanFileError>,
 }
 
-impl Checker<'_> {
+/// What [`checks`] still has to do.
+pub(super) enum Pass<'a> {
+    /// Everything: the file is in memory, steps with their SQL.
+    All,
+    /// The file was read as a stream ([`super::read`]): every step already passed
+    /// [`check_step`] as it was read (its texts are no longer in `file`), `from.sdl` and
+    /// `to.sdl` passed [`check_side_sdl`], and `hash` is the `plan_hash` of the content as
+    /// read.
+    Streamed { hash: &'a str },
+}
+
+impl Checker {
     fn push(&mut self, kind: ErrorKind, step: Option<&str>, message: String) {
         self.errors.push(PlanFileError {
             kind,
@@ -190,7 +190,7 @@ fn is_hash(s: &str) -> bool {
 /// Checks a plan file read from an untrusted place. Returns every problem found (empty
 /// when the file may be rendered and applied); see [`ErrorKind`] for what is checked.
 pub fn validate(file: &PlanFile) -> Vec<PlanFileError> {
-    checks(file, true)
+    checks(file, Pass::All, true)
 }
 
 /// [`validate`] for a plan file this process just built (`to_plan_file`, `with_sdl`) from
@@ -198,14 +198,13 @@ pub fn validate(file: &PlanFile) -> Vec<PlanFileError> {
 /// compare them with their schema hashes, which hold by construction (and cost as much as
 /// planning itself on large schemas).
 pub fn validate_own(file: &PlanFile) -> Vec<PlanFileError> {
-    checks(file, false)
+    checks(file, Pass::All, false)
 }
 
-fn checks(file: &PlanFile, parse_sdl: bool) -> Vec<PlanFileError> {
-    let mut cx = Checker {
-        file,
-        errors: Vec::new(),
-    };
+/// Every check of a plan file, in one place for both ways of reading one; see [`Pass`].
+pub(super) fn checks(file: &PlanFile, pass: Pass<'_>, parse_sdl: bool) -> Vec<PlanFileError> {
+    let mut cx = Checker::default();
+    let per_step = matches!(pass, Pass::All);
     if file.format != FORMAT {
         cx.push(
             ErrorKind::Format,
@@ -245,7 +244,11 @@ fn checks(file: &PlanFile, parse_sdl: bool) -> Vec<PlanFileError> {
             }
         }
     }
-    if is_hash(&file.plan_hash) && plan_hash(file) != file.plan_hash {
+    let computed = match pass {
+        Pass::All => plan_hash(file),
+        Pass::Streamed { hash } => hash.to_string(),
+    };
+    if is_hash(&file.plan_hash) && computed != file.plan_hash {
         cx.push(
             ErrorKind::Modified,
             None,
@@ -258,11 +261,11 @@ fn checks(file: &PlanFile, parse_sdl: bool) -> Vec<PlanFileError> {
         cx.push(ErrorKind::Invalid, None, "planner_version is empty".into());
     }
     cx.printable(None, "planner_version", &file.planner_version);
-    check_steps(&mut cx);
-    check_derived(&mut cx);
-    check_expressions(&mut cx);
+    check_steps(&mut cx, file, per_step);
+    check_derived(&mut cx, file);
+    check_expressions(&mut cx, file);
     if parse_sdl {
-        check_sdl(&mut cx);
+        check_sdl(&mut cx, file);
     }
     for d in &file.diagnostics {
         if !matches!(d.severity.as_str(), "error" | "warning") {
@@ -281,7 +284,9 @@ fn checks(file: &PlanFile, parse_sdl: bool) -> Vec<PlanFileError> {
 
 /// The checks every step gets, of `steps` and of `rollback` alike: printable texts, known
 /// names, locks that agree with their modes, facts that agree with the step, safe SQL.
-fn check_step(cx: &mut Checker<'_>, s: &PlanStep) {
+/// It needs nothing but the step, so a file read as a stream checks each step as it is
+/// read.
+pub(super) fn check_step(cx: &mut Checker, s: &PlanStep) {
     let id = s.id.as_str();
     cx.printable(Some(id), "id", id);
     cx.printable(Some(id), "summary", &s.summary);
@@ -370,8 +375,9 @@ fn check_step(cx: &mut Checker<'_>, s: &PlanStep) {
     check_sql(cx, s);
 }
 
-fn check_steps(cx: &mut Checker<'_>) {
-    let file = cx.file;
+/// Ids and dependencies of `steps`, then the rollback section; with `per_step`, also
+/// [`check_step`] on every step.
+fn check_steps(cx: &mut Checker, file: &PlanFile, per_step: bool) {
     let mut position: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, s) in file.steps.iter().enumerate() {
         if s.id.trim().is_empty() {
@@ -392,7 +398,9 @@ fn check_steps(cx: &mut Checker<'_>) {
     let mut graph: Option<DependsOn> = None;
     for (i, s) in file.steps.iter().enumerate() {
         let id = s.id.as_str();
-        check_step(cx, s);
+        if per_step {
+            check_step(cx, s);
+        }
         for d in &s.depends_on {
             match position.get(d.as_str()) {
                 None => cx.push(
@@ -426,15 +434,19 @@ fn check_steps(cx: &mut Checker<'_>) {
             }
         }
     }
-    check_rollback(cx, &position);
+    check_rollback(cx, file, &position, per_step);
 }
 
 /// The rollback section: every inverse step passes the checks of any step, has an id of
 /// its own, undoes a step of `steps` whose `undo` is `steps`, and depends on nothing (they
 /// run in the order listed). Every step of `steps` says what undoes it, and says `steps`
 /// exactly when inverse steps name it.
-fn check_rollback(cx: &mut Checker<'_>, forward: &BTreeMap<&str, usize>) {
-    let file = cx.file;
+fn check_rollback(
+    cx: &mut Checker,
+    file: &PlanFile,
+    forward: &BTreeMap<&str, usize>,
+    per_step: bool,
+) {
     let mut ids: BTreeSet<&str> = BTreeSet::new();
     let mut undone: BTreeSet<&str> = BTreeSet::new();
     for s in &file.rollback {
@@ -454,7 +466,9 @@ fn check_rollback(cx: &mut Checker<'_>, forward: &BTreeMap<&str, usize>) {
                 "the id is used by more than one step".into(),
             );
         }
-        check_step(cx, s);
+        if per_step {
+            check_step(cx, s);
+        }
         if s.undo.is_some() {
             cx.push(
                 ErrorKind::Inconsistent,
@@ -571,7 +585,7 @@ impl DependsOn {
 
 /// The facts the executor reads from a step must agree with the step: its timeout class,
 /// its cost, the index of a non-transactional step, the tables it touches.
-fn check_facts(cx: &mut Checker<'_>, s: &PlanStep) {
+fn check_facts(cx: &mut Checker, s: &PlanStep) {
     let id = s.id.as_str();
     match s.timeout() {
         None => cx.push(
@@ -651,30 +665,34 @@ fn check_facts(cx: &mut Checker<'_>, s: &PlanStep) {
 
 /// `from.sdl` and `to.sdl`, when present, must be valid SDL describing exactly their
 /// schema hash: the executor records the target's as the schema the database then has.
-fn check_sdl(cx: &mut Checker<'_>) {
-    let file = cx.file;
-    for (side, r) in [("from", &file.from), ("to", &file.to)] {
-        let Some(text) = &r.sdl else { continue };
-        match crate::sdl::parse(&format!("{side}.sdl"), text).0 {
-            None => cx.push(
-                ErrorKind::Invalid,
-                None,
-                format!("{side}.sdl is not a valid schema"),
-            ),
-            Some(model) if crate::canon::schema_hash(&model) != r.schema_hash => cx.push(
-                ErrorKind::Invalid,
-                None,
-                format!("{side}.sdl does not describe {side}.schema_hash"),
-            ),
-            Some(_) => {}
-        }
+fn check_sdl(cx: &mut Checker, file: &PlanFile) {
+    check_side_sdl(cx, "from", &file.from);
+    check_side_sdl(cx, "to", &file.to);
+}
+
+/// [`check_sdl`] of one side (`from` or `to`). A file read as a stream checks each side
+/// as soon as it is read, while little else is in memory (parsing a large schema's SDL
+/// takes far more memory than the schema).
+pub(super) fn check_side_sdl(cx: &mut Checker, side: &str, r: &SchemaRef) {
+    let Some(text) = &r.sdl else { return };
+    match crate::sdl::parse(&format!("{side}.sdl"), text).0 {
+        None => cx.push(
+            ErrorKind::Invalid,
+            None,
+            format!("{side}.sdl is not a valid schema"),
+        ),
+        Some(model) if crate::canon::schema_hash(&model) != r.schema_hash => cx.push(
+            ErrorKind::Invalid,
+            None,
+            format!("{side}.sdl does not describe {side}.schema_hash"),
+        ),
+        Some(_) => {}
     }
 }
 
 /// Expressions are sent to the server to be normalised (drift checks): each must be a
 /// fragment of one statement.
-fn check_expressions(cx: &mut Checker<'_>) {
-    let file = cx.file;
+fn check_expressions(cx: &mut Checker, file: &PlanFile) {
     for (side, r) in [("from", &file.from), ("to", &file.to)] {
         for t in r.expressions.iter().flatten() {
             cx.printable(None, "expressions.table", &t.table);
@@ -729,7 +747,7 @@ fn check_expressions(cx: &mut Checker<'_>) {
     }
 }
 
-fn check_sql(cx: &mut Checker<'_>, s: &PlanStep) {
+fn check_sql(cx: &mut Checker, s: &PlanStep) {
     let id = s.id.as_str();
     if s.sql.trim().is_empty() {
         cx.push(ErrorKind::Invalid, Some(id), "sql is empty".into());
@@ -809,8 +827,7 @@ fn check_sql(cx: &mut Checker<'_>, s: &PlanStep) {
 }
 
 /// Checks that waves, critical path and per-table summaries agree with the steps.
-fn check_derived(cx: &mut Checker<'_>) {
-    let file = cx.file;
+fn check_derived(cx: &mut Checker, file: &PlanFile) {
     let steps: BTreeMap<&str, &PlanStep> = file.steps.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut wave_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (w, wave) in file.waves.iter().enumerate() {
@@ -952,12 +969,19 @@ type User @wes_table {
     }
 
     /// Applies `edit`, recomputes the hash (so only the content check can refuse it) and
-    /// returns the errors.
+    /// returns the errors. Reading the file as a stream finds the same ones.
     fn edited(edit: impl FnOnce(&mut PlanFile)) -> Vec<PlanFileError> {
         let mut f = sample();
         edit(&mut f);
         f.plan_hash = plan_hash(&f);
-        validate(&f)
+        let errors = validate(&f);
+        let sorted = |mut e: Vec<PlanFileError>| {
+            e.sort_by_key(|e| e.to_string());
+            e
+        };
+        let streamed = parse(&to_json(&f)).err().unwrap_or_default();
+        assert_eq!(sorted(streamed), sorted(errors.clone()), "streamed");
+        errors
     }
 
     fn has(errors: Vec<PlanFileError>, kind: ErrorKind, needle: &str) {
@@ -1018,7 +1042,79 @@ type User @wes_table {
                 "{}",
                 dir.display()
             );
+            let v = parse(&to_json(&f)).unwrap();
+            assert_eq!(v.steps.len(), f.steps.len());
+            assert_eq!(v.rollback.len(), f.rollback.len());
+            for (vs, s) in v
+                .steps
+                .iter()
+                .zip(&f.steps)
+                .chain(v.rollback.iter().zip(&f.rollback))
+            {
+                assert_eq!(vs.id, s.id);
+                let t = v.text(vs).unwrap();
+                assert_eq!((t.summary, t.sql), (s.summary.clone(), s.sql.clone()));
+            }
         }
+    }
+
+    #[test]
+    fn streamed_sections_in_any_order_hash_the_same() {
+        let f = sample();
+        let value: serde_json::Value = serde_json::from_str(&to_json(&f)).unwrap();
+        let mut reordered = serde_json::Map::new();
+        for (k, v) in value.as_object().unwrap().iter().rev() {
+            reordered.insert(k.clone(), v.clone());
+        }
+        let text = serde_json::to_string(&reordered).unwrap();
+        assert!(text.starts_with("{\"diagnostics\""), "{text}");
+        let v = parse(&text).unwrap();
+        assert_eq!(v.plan_hash(), f.plan_hash);
+        let tampered = text.replacen("ADD COLUMN", "ADD COLUMn", 1);
+        let e = parse(&tampered).unwrap_err();
+        assert_eq!(
+            e.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [ErrorKind::Modified]
+        );
+    }
+
+    #[test]
+    fn malformed_step_deep_in_a_plan_is_named() {
+        let f = sample();
+        let mut value: serde_json::Value = serde_json::from_str(&to_json(&f)).unwrap();
+        value["steps"][2]["cost"] = "ten".into();
+        let e = parse(&serde_json::to_string_pretty(&value).unwrap()).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:#?}");
+        assert_eq!(e[0].kind, ErrorKind::Syntax);
+        let expected = format!("steps[2] (step 3, after `{}`): invalid type", f.steps[1].id);
+        assert!(e[0].message.contains(&expected), "{}", e[0].message);
+        assert!(e[0].message.contains("line "), "{}", e[0].message);
+    }
+
+    /// A spool whose bytes change after they were written.
+    #[derive(Debug, Default)]
+    struct Flipping(crate::planfile::MemorySpool);
+
+    impl crate::planfile::Spool for Flipping {
+        fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
+            self.0.append(bytes)
+        }
+        fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+            let mut b = self.0.read_at(offset, len)?;
+            if let Some(last) = b.last_mut() {
+                *last ^= 1;
+            }
+            Ok(b)
+        }
+    }
+
+    #[test]
+    fn step_text_changed_after_validation_is_refused() {
+        let text = to_json(&sample());
+        let v = super::super::read(text.as_bytes(), Box::<Flipping>::default()).unwrap();
+        let e = v.text(&v.steps[0]).unwrap_err();
+        assert!(e.contains(&v.steps[0].id), "{e}");
+        assert!(e.contains("changed after the plan was validated"), "{e}");
     }
 
     #[test]
