@@ -503,6 +503,12 @@ pub fn drop_index_concurrently(schema: &str, name: &str) -> String {
     format!("DROP INDEX CONCURRENTLY {}", qualified(schema, name))
 }
 
+/// `DROP INDEX "schema"."name"`: inside a transaction that already holds ACCESS
+/// EXCLUSIVE on the index's table (where it is instant).
+pub fn drop_index(schema: &str, name: &str) -> String {
+    format!("DROP INDEX {}", qualified(schema, name))
+}
+
 /// `DROP INDEX CONCURRENTLY IF EXISTS "schema"."name"`: the inverse of an index build,
 /// which runs even when the build may only have started.
 pub fn drop_index_concurrently_if_exists(schema: &str, name: &str) -> String {

@@ -324,21 +324,53 @@ fn unique_keys_that_foreign_keys_reference_change_type_with_them() {
         assert!(k.contains(want), "{want} in {k}");
     }
     // The keys still refuse orphans and duplicates, and their actions act.
-    for (sql, code) in [
-        ("INSERT INTO payment (id, account_number, amount) VALUES (gen_random_uuid(), 999999, 1)", "23503"),
-        ("INSERT INTO account (id, number, name) VALUES (gen_random_uuid(), 5000, 'twice')", "23505"),
-        ("INSERT INTO device (id, serial) VALUES (gen_random_uuid(), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')", "23505"),
+    for (sql, refusal) in [
+        ("INSERT INTO payment (id, account_number, amount) VALUES (gen_random_uuid(), 999999, 1)", "violates foreign key constraint"),
+        ("INSERT INTO account (id, number, name) VALUES (gen_random_uuid(), 5000, 'twice')", "duplicate key value violates unique constraint"),
+        ("INSERT INTO device (id, serial) VALUES (gen_random_uuid(), 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')", "duplicate key value violates unique constraint"),
     ] {
         let err = db.try_psql(sql).expect_err(sql);
-        assert!(err.contains(code) || err.contains("violates"), "{sql}: {err}");
+        assert!(err.contains(refusal), "{sql}: {err}");
     }
-    db.psql("DELETE FROM transfer WHERE account_number = 5000; DELETE FROM account WHERE number = 5000; DELETE FROM device WHERE serial = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'");
+    db.psql("DELETE FROM device WHERE serial = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'");
+    assert_eq!(
+        db.psql("SELECT count(*) FROM payment WHERE id = '00000000-0000-0000-0000-000000000001' AND device_serial IS NULL").trim(),
+        "1",
+        "ON DELETE SET NULL acts through the new unique index"
+    );
+    db.psql(
+        "DELETE FROM transfer WHERE account_number = 5000; DELETE FROM account WHERE number = 5000",
+    );
     assert_eq!(
         db.psql("SELECT count(*) FROM payment WHERE account_number = 5000")
             .trim(),
         "0",
         "ON DELETE CASCADE acts through the new key"
     );
+    let (code, out) = work.drift(&dir.join("new.graphql"), &db);
+    assert_eq!(code, Some(0), "no drift: {out}");
+}
+
+#[test]
+fn a_nulls_not_distinct_unique_index_lets_rows_in_after_the_switch() {
+    // The old index is dropped at the switch: kept on the old column until the contract,
+    // it would hold only one row with that column NULL, and nothing fills it any more.
+    let (work, db, dir, plan) =
+        prepare_case("unique_index_nulls_not_distinct_key_type", "keytype_nnd");
+    apply_with_writes(
+        &work,
+        &plan,
+        &db,
+        &[],
+        &[
+            "INSERT INTO device (id, serial) VALUES (gen_random_uuid(), 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')",
+            "INSERT INTO device (id, serial) VALUES (gen_random_uuid(), 'c0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')",
+        ],
+    );
+    let err = db
+        .try_psql("INSERT INTO device (id) VALUES (gen_random_uuid())")
+        .expect_err("a second NULL serial is refused: the new index is NULLS NOT DISTINCT");
+    assert!(err.contains("duplicate key value"), "{err}");
     let (code, out) = work.drift(&dir.join("new.graphql"), &db);
     assert_eq!(code, Some(0), "no drift: {out}");
 }

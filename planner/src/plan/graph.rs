@@ -4,7 +4,7 @@
 //! most one concurrent index build per table. Ordered deterministically (phase, then the
 //! order changes were planned in); also records waves and the critical path.
 
-use super::strategy::StepSpec;
+use super::strategy::{is_capability, StepSpec};
 use super::{Phase, Step};
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::cmp::Reverse;
@@ -79,6 +79,14 @@ pub fn order(mut specs: Vec<StepSpec>) -> Ordered {
                 add(p, i);
             }
             for &r in removers.get(k).into_iter().flatten() {
+                // A key that a foreign key can reference may be held by an old object and
+                // a new one at once: the old goes first, so that a foreign key added after
+                // it takes the one that stays (PostgreSQL binds it to the first unique
+                // index that matches, and then refuses to drop that one, 2BP01).
+                if is_capability(k) {
+                    add(r, i);
+                    continue;
+                }
                 // A removal waits for users of the old object, unless the user also needs
                 // something the removal's own chain provides.
                 if !s.removes.is_empty() || specs[r].phase_rank() >= s.phase_rank() {
@@ -86,7 +94,17 @@ pub fn order(mut specs: Vec<StepSpec>) -> Ordered {
                 }
             }
         }
+        // What a step uses as it was is removed only after it (`raise_phases` has put
+        // every remover in the user's phase or a later one).
+        for k in &s.uses {
+            for &r in removers.get(k.as_str()).into_iter().flatten() {
+                add(i, r);
+            }
+        }
         for k in &s.provides {
+            if is_capability(k) {
+                continue; // old and new key may stand side by side
+            }
             for &r in removers.get(k.as_str()).into_iter().flatten() {
                 add(r, i); // drop the old object before creating its replacement
             }
@@ -241,9 +259,17 @@ fn raise_phases(specs: &mut [StepSpec]) {
         .map(|(i, s)| (s.step.id.clone(), i))
         .collect();
     let mut providers: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut users: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut removers: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, s) in specs.iter().enumerate() {
         for k in &s.provides {
             providers.entry(k.clone()).or_default().push(i);
+        }
+        for k in s.removes.iter().filter(|k| is_capability(k)) {
+            removers.entry(k.clone()).or_default().push(i);
+        }
+        for k in &s.uses {
+            users.entry(k.clone()).or_default().push(i);
         }
     }
     let needs: Vec<Vec<usize>> = specs
@@ -264,8 +290,20 @@ fn raise_phases(specs: &mut [StepSpec]) {
                         .get(k)
                         .into_iter()
                         .flatten()
+                        .chain(removers.get(k).into_iter().flatten())
                         .copied()
                         .filter(|&p| p != i),
+                );
+            }
+            // A removal comes in the phase of the last step that uses the old object.
+            for k in &s.removes {
+                v.extend(
+                    users
+                        .get(k)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&u| u != i),
                 );
             }
             v

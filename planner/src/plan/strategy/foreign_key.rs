@@ -41,22 +41,44 @@ pub fn referenced_first(
 }
 
 /// Refuses (E0108) to drop or replace `what` (a primary key, unique constraint or unique
-/// index of `t`, over `columns`) while foreign keys that the plan keeps as they are
-/// reference those columns: PostgreSQL ties a foreign key to the unique index it found
-/// when the key was created, and refuses to drop that index or its constraint while
-/// the foreign key exists (SQLSTATE 2BP01). Foreign keys the plan drops or replaces are
-/// dropped first (`unique_key` in their steps' requirements). Returns whether it refused.
+/// index of `t`, over `columns`) while a foreign key references those columns both
+/// before and after the plan (kept as it is, or replaced by one over the same key; a
+/// renamed table, column or constraint counts as the same): PostgreSQL ties a foreign
+/// key to the unique index it found when the key was created, and refuses to drop that
+/// index or its constraint while the foreign key exists (SQLSTATE 2BP01). Foreign keys
+/// the plan drops, or points at another key, are dropped first ([`StepSpec::uses`]).
+/// Returns whether it refused.
 pub fn refuse_if_referenced(cx: &mut Ctx<'_>, t: &Table, columns: &[String], what: &str) -> bool {
     let key = unique_key(&t.schema, &t.name, columns);
     let mut kept = Vec::new();
     for o in &cx.old.tables {
-        let Some(n) = cx.new.table(&o.schema, &o.name) else {
+        let (ns, nn) = cx.renames.table(&o.schema, &o.name);
+        let Some(n) = cx.new.table(&ns, &nn) else {
             continue;
         };
-        for f in &o.foreign_keys {
-            let same = n.foreign_keys.iter().any(|x| x == f);
-            if same && unique_key(&f.ref_schema, &f.ref_table, &f.ref_columns) == key {
-                kept.push(format!("{} on {}", f.name, o.display_name()));
+        for f in o
+            .foreign_keys
+            .iter()
+            .filter(|f| referenced_key(cx, f) == key)
+        {
+            // The same foreign key after the plan: by name, or over the same columns
+            // (renamed with its table or on its own).
+            let columns: std::collections::BTreeSet<String> = f
+                .columns
+                .iter()
+                .map(|c| cx.renames.column(&o.schema, &o.name, c))
+                .collect();
+            let after = n.foreign_keys.iter().find(|g| {
+                g.name == f.name
+                    || g.columns
+                        .iter()
+                        .cloned()
+                        .collect::<std::collections::BTreeSet<_>>()
+                        == columns
+            });
+            if after.is_some_and(|g| unique_key(&g.ref_schema, &g.ref_table, &g.ref_columns) == key)
+            {
+                kept.push(format!("{} on {}", f.name, n.display_name()));
             }
         }
     }
@@ -84,7 +106,24 @@ fn keys(mut spec: StepSpec, t: &Table, fk: &ForeignKey) -> StepSpec {
         spec = spec.requires(column_key(&fk.ref_schema, &fk.ref_table, c));
     }
     spec.requires(table_key(&fk.ref_schema, &fk.ref_table))
-        .requires(unique_key(&fk.ref_schema, &fk.ref_table, &fk.ref_columns))
+}
+
+/// [`keys`] of a foreign key being added: also the key it references, which must exist.
+fn add_keys(spec: StepSpec, t: &Table, fk: &ForeignKey) -> StepSpec {
+    keys(spec, t, fk).requires(unique_key(&fk.ref_schema, &fk.ref_table, &fk.ref_columns))
+}
+
+/// The key that `fk`, a foreign key of the old schema, references, by the names it has
+/// while the plan runs (after renames): whatever drops that key waits for the foreign
+/// key's drop ([`StepSpec::uses`]).
+pub fn referenced_key(cx: &Ctx<'_>, fk: &ForeignKey) -> String {
+    let (rs, rt) = cx.renames.table(&fk.ref_schema, &fk.ref_table);
+    let cols: Vec<String> = fk
+        .ref_columns
+        .iter()
+        .map(|c| cx.renames.column(&fk.ref_schema, &fk.ref_table, c))
+        .collect();
+    unique_key(&rs, &rt, &cols)
 }
 
 fn add_not_valid_and_validate(
@@ -123,7 +162,7 @@ fn add_not_valid_and_validate(
         add.review(HazardKind::BreaksClients, format!("From this step on, writes to {} whose ({}) points at no row of {}.{} fail (SQLSTATE 23503).", t.display_name(), fk.columns.join(", "), fk.ref_schema, fk.ref_table))
     };
     let add = add.undo_by(drop_added(cx, t, fk));
-    let add_id = cx.push(keys(add, t, fk));
+    let add_id = cx.push(add_keys(add, t, fk));
     let v = cx
         .on(t, StepKind::ValidateConstraint, Some(&fk.name), Phase::Validate, format!("Validate foreign key {} on {} (reads and writes continue)", fk.name, t.display_name()), stmts(&[alter(t, Alter::ValidateConstraint(&fk.name))]))
         .lock(t, LockMode::ShareUpdateExclusive)
@@ -182,7 +221,7 @@ pub fn add(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey, new_table: bool) {
             spec = spec.lock_rel(&fk.ref_schema, &fk.ref_table, LockMode::ShareRowExclusive);
         }
         spec = spec.undo_by(drop_added(cx, t, fk));
-        cx.push(keys(spec, t, fk));
+        cx.push(add_keys(spec, t, fk));
         return;
     }
     add_not_valid_and_validate(cx, t, fk, Phase::Expand);
@@ -213,7 +252,8 @@ pub fn drop_step(cx: &mut Ctx<'_>, t: &Table, fk: &ForeignKey) -> String {
     if let Some(note) = lost_actions(t, fk).filter(|_| !table_dropped) {
         spec = spec.review(HazardKind::BreaksClients, note);
     }
-    cx.push(keys(spec, t, fk))
+    let used = referenced_key(cx, fk);
+    cx.push(keys(spec, t, fk).uses(used))
 }
 
 /// What stops happening when a foreign key with referential actions is dropped.
@@ -266,6 +306,7 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &ForeignKey, new: &ForeignKey) 
             ]),
         )
         .lock(t, LockMode::AccessExclusive)
+        .uses(referenced_key(cx, old))
         .after(&validated);
     if old.ref_schema != t.schema || old.ref_table != t.name {
         spec = spec.lock_rel(&old.ref_schema, &old.ref_table, LockMode::AccessExclusive);

@@ -52,8 +52,10 @@ fn key_labels(i: &Index, parenthesised: bool) -> Vec<String> {
         .collect()
 }
 
-/// Builds a new index: a unique one is a tightening old code notices.
-fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
+/// Builds a new index: a unique one is a tightening old code notices. With `provides`,
+/// foreign keys to its columns may be added once it is built (if it is a key they can
+/// reference).
+fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase, provides: bool) -> String {
     let mut spec = build_step(cx, t, i, phase);
     if i.unique {
         spec = spec.review(
@@ -64,17 +66,14 @@ fn build(cx: &mut Ctx<'_>, t: &Table, i: &Index, phase: Phase) -> String {
     for c in i.mentioned_columns(t) {
         spec = spec.requires(c_key(t, &c));
     }
-    if let Some(cols) = i
-        .plain_columns()
-        .filter(|_| i.unique && i.predicate.is_none())
-    {
+    if let Some((cols, _)) = referencable(i).filter(|_| provides) {
         spec = spec.provides(unique_key(&t.schema, &t.name, &cols));
     }
     cx.push(spec)
 }
 
 pub fn add(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
-    build(cx, t, i, Phase::Expand);
+    build(cx, t, i, Phase::Expand, true);
 }
 
 pub fn drop_sql(t: &Table, name: &str) -> String {
@@ -116,7 +115,6 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
     cx.push(spec);
 }
 
-/// Builds the new definition as `<name>_new`, drops the old index, renames the new one.
 /// The columns of a unique index that a foreign key may reference (no predicate, no
 /// expression), and what the messages call it.
 fn referencable(i: &Index) -> Option<(Vec<String>, String)> {
@@ -125,6 +123,7 @@ fn referencable(i: &Index) -> Option<(Vec<String>, String)> {
         .map(|cols| (cols, format!("unique index {}", i.name)))
 }
 
+/// Builds the new definition as `<name>_new`, drops the old index, renames the new one.
 pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
     if let Some((cols, what)) = referencable(old) {
         if super::foreign_key::refuse_if_referenced(cx, t, &cols, &what) {
@@ -135,7 +134,14 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
         name: naming::fit(&format!("{}_new", new.name)),
         ..new.clone()
     };
-    let built = build(cx, t, &tmp, Phase::Expand);
+    let columns = |i: &Index| referencable(i).map(|(cols, _)| cols);
+    let (old_key, new_key) = (columns(old), columns(new));
+    // Over other columns, the new index is a key of its own as soon as it is built; over
+    // the same ones, a foreign key added before the old index is dropped would take the
+    // old one (PostgreSQL binds it to the first unique index that matches).
+    let key = |c: &Option<Vec<String>>| c.as_deref().map(|c| unique_key(&t.schema, &t.name, c));
+    let same = key(&old_key).is_some() && key(&old_key) == key(&new_key);
+    let built = build(cx, t, &tmp, Phase::Expand, !same);
     let dropped = cx
         .on(
             t,
@@ -152,12 +158,12 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Index, new: &Index) {
         .concurrently(&t.schema, &old.name)
         .lock(t, LockMode::ShareUpdateExclusive)
         .after(&built);
-    // Foreign keys dropped in this plan go first; one over the same columns stays on.
-    let key = |i: &Index| referencable(i).map(|(cols, _)| unique_key(&t.schema, &t.name, &cols));
-    let dropped = match key(old) {
-        Some(k) if key(new).as_ref() != Some(&k) => dropped.removes(k),
-        _ => dropped,
-    };
+    let dropped = swap_keys(
+        dropped,
+        t,
+        old_key.as_deref(),
+        new_key.as_deref().filter(|_| same),
+    );
     // Back: the old definition built again (the rename of its replacement is undone first).
     let mut rebuild = build_step(cx, t, old, Phase::Expand);
     rebuild.step.sql = stmts(&[ddl::create_index_if_not_exists(t, old)]);

@@ -190,10 +190,10 @@ pub fn plan<'s: 'a, 'a>(
         );
     }
     let Some(walk) = t.primary_key.as_ref().map(|k| k.columns.clone()) else {
-        return refuse(
-            cx,
-            format!("{tname} has no primary key to walk its backfill in batches"),
-            "give it a primary key (`@wes_pk`) first",
+        return cx.error(
+            codes::NO_KEY_FOR_BACKFILL,
+            format!("changing {tname}.{} from {} to {} copies every row, but {tname} has no primary key to walk it in batches", new.name, old.ty, new.ty),
+            "give it a primary key (`@wes_pk`) first".to_string(),
         );
     };
     if let Some(why) = blocks_shadow(old_t, old) {
@@ -594,9 +594,10 @@ impl KeyChange<'_> {
         let name = self.key.name();
         sql.push(match self.key {
             Key::Primary(_) | Key::Unique(_) => alter(t, Alter::DropConstraint(name)),
-            Key::Index(_) => {
-                crate::ddl::rename_index(&t.schema, name, &naming::fit(&format!("{name}_old")))
-            }
+            // Dropped, not kept on the old column until the contract: nothing fills the
+            // old column after the switch, and a NULLS NOT DISTINCT index would let only
+            // one row with it NULL in.
+            Key::Index(_) => crate::ddl::drop_index(&t.schema, name),
         });
         sql.extend(head.switch_sql.iter().cloned());
         sql.push(match self.key {

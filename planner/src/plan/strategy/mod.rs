@@ -71,6 +71,10 @@ pub struct StepSpec {
     pub requires: Vec<String>,
     /// Objects this step removes: every step requiring them runs first.
     pub removes: Vec<String>,
+    /// Objects this step uses as they were before the plan (a foreign key's drop uses the
+    /// key it references): every step removing them runs after it, in its phase or a
+    /// later one; steps providing them are no concern.
+    pub uses: Vec<String>,
     /// Explicit predecessors (ids), for chains within one change.
     pub after: Vec<String>,
 }
@@ -94,10 +98,41 @@ pub fn enum_key(schema: &str, name: &str) -> String {
 /// predicate) over `columns` of a table, in any order: what a foreign key to those
 /// columns needs (PostgreSQL: "there is no unique constraint matching given keys",
 /// SQLSTATE 42830, without one). `unique:schema.table.a,b` with the columns sorted.
+/// Unlike a named object, two keys may hold it at once (a new unique index before the
+/// old constraint is dropped), so the graph never orders its removers before its
+/// providers ([`is_capability`]).
 pub fn unique_key(schema: &str, table: &str, columns: &[String]) -> String {
     let mut cols: Vec<&str> = columns.iter().map(String::as_str).collect();
     cols.sort_unstable();
     format!("unique:{schema}.{table}.{}", cols.join(","))
+}
+
+/// Whether object key `key` is a capability several objects may provide at once
+/// ([`unique_key`]) rather than one named object.
+pub fn is_capability(key: &str) -> bool {
+    key.starts_with("unique:")
+}
+
+/// The object keys of `spec`, a step that drops key `old` of `t` and attaches key `new`
+/// in its place (`None`: not a key a foreign key can reference): it removes the old key
+/// and provides the new one. A foreign key to the new key is added after it, not after
+/// the build of its index: added before, it would take that index (or, over the same
+/// columns, the old key's: PostgreSQL binds it to the first unique index that matches),
+/// and undoing the attach (dropping the constraint with its index) would then fail
+/// (SQLSTATE 2BP01).
+pub fn swap_keys(
+    mut spec: StepSpec,
+    t: &Table,
+    old: Option<&[String]>,
+    new: Option<&[String]>,
+) -> StepSpec {
+    if let Some(o) = old {
+        spec = spec.removes(unique_key(&t.schema, &t.name, o));
+    }
+    if let Some(n) = new {
+        spec = spec.provides(unique_key(&t.schema, &t.name, n));
+    }
+    spec
 }
 
 /// [`table_key`] of `t`.
@@ -234,6 +269,7 @@ impl<'a> Ctx<'a> {
             provides: Vec::new(),
             requires: Vec::new(),
             removes: Vec::new(),
+            uses: Vec::new(),
             after: Vec::new(),
         }
     }
@@ -404,6 +440,12 @@ impl StepSpec {
     /// The step removes object `key` (steps that require it run first).
     pub fn removes(mut self, key: String) -> Self {
         self.removes.push(key);
+        self
+    }
+    /// The step uses object `key` as it was before the plan (steps that remove it run
+    /// after it; see [`StepSpec::uses`]).
+    pub fn uses(mut self, key: String) -> Self {
+        self.uses.push(key);
         self
     }
     /// The step runs after step `id`.

@@ -39,14 +39,14 @@ fn attach(
             stmts(&sql),
         )
         .lock(t, LockMode::AccessExclusive)
-        .provides(unique_key(&t.schema, &t.name, &key.columns))
         .after(after);
+    spec = swap_keys(
+        spec,
+        t,
+        drop_old.map(|o| o.columns.as_slice()),
+        Some(&key.columns),
+    );
     if let Some(old) = drop_old {
-        // Foreign keys dropped in this plan go first; one over the same columns stays on.
-        let old_key = unique_key(&t.schema, &t.name, &old.columns);
-        if old_key != unique_key(&t.schema, &t.name, &key.columns) {
-            spec = spec.removes(old_key);
-        }
         spec = spec.review(
             HazardKind::BreaksClients,
             super::unique::on_conflict_note(t, &old.columns),

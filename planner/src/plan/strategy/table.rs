@@ -141,7 +141,8 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table) {
             let (rs, rt) = cx.renames.table(&fk.ref_schema, &fk.ref_table);
             spec = spec
                 .lock_rel(&rs, &rt, LockMode::AccessExclusive)
-                .requires(table_key(&rs, &rt));
+                .requires(table_key(&rs, &rt))
+                .uses(super::foreign_key::referenced_key(cx, fk));
         }
     }
     for id in &fk_drops {

@@ -129,8 +129,14 @@ pub fn plan(cx: &mut Ctx<'_>, old_t: &Table, t: &Table, old: &Column, new: &Colu
     }
     // Even a change without rewrite rebuilds an index with expressions or a predicate
     // (PostgreSQL reuses only plain indexes), under ACCESS EXCLUSIVE.
-    if let Some(why) = expression_index(old_t, &old.name).or_else(|| expression_index(t, &new.name))
+    if let Some(what) =
+        expression_index(old_t, &old.name).or_else(|| expression_index(t, &new.name))
     {
+        let why = if in_place(&old.ty, &new.ty) {
+            format!("{what} depends on it, and PostgreSQL rebuilds such an index under ACCESS EXCLUSIVE when the column's type changes")
+        } else {
+            shadow_drops(&what)
+        };
         refuse(cx, t, old, new, &why, SPLIT);
         return;
     }
@@ -304,9 +310,9 @@ fn unsupported_generated(t: &Table, old: &Column, new: &Column) -> Option<String
 }
 
 /// An index of `t` with expressions or a predicate that depends on column `c` (in a key,
-/// an expression or the predicate): PostgreSQL rebuilds it under ACCESS EXCLUSIVE
-/// whenever the column's type changes (`CheckIndexCompatible` reuses only plain indexes;
-/// measured on PostgreSQL 15), and dropping the column drops it.
+/// an expression or the predicate), described: PostgreSQL rebuilds it under ACCESS
+/// EXCLUSIVE whenever the column's type changes (`CheckIndexCompatible` reuses only plain
+/// indexes; measured on PostgreSQL 15), and dropping the column drops it.
 fn expression_index(t: &Table, c: &str) -> Option<String> {
     let in_predicate = |i: &Index| {
         i.predicate
@@ -321,9 +327,12 @@ fn expression_index(t: &Table, c: &str) -> Option<String> {
         Some(p) => format!("partial index {} ({} WHERE {p})", i.name, i.keys_label()),
         None => format!("expression index {} ({})", i.name, i.keys_label()),
     };
-    Some(format!(
-        "{what} depends on it, and PostgreSQL rebuilds such an index under ACCESS EXCLUSIVE when the column's type changes"
-    ))
+    Some(what)
+}
+
+/// Why index `what` (described) stops a shadow column from standing in for a column.
+fn shadow_drops(what: &str) -> String {
+    format!("{what} depends on it, and dropping the old column after the switch would drop that index (Wesley does not rebuild it over the shadow column)")
 }
 
 /// Why the shadow-column strategy cannot handle this column, if it cannot.
@@ -353,8 +362,8 @@ pub(super) fn unsupported(cx: &Ctx<'_>, t: &Table, c: &Column) -> Option<String>
 /// keys: objects over several columns, partial indexes, checks and policies that name it
 /// (each would have to be rebuilt over the shadow, which Wesley does not do).
 pub(super) fn blocks_shadow(t: &Table, c: &Column) -> Option<String> {
-    if let Some(why) = expression_index(t, &c.name) {
-        return Some(why);
+    if let Some(what) = expression_index(t, &c.name) {
+        return Some(shadow_drops(&what));
     }
     let multi = |cols: &Vec<String>| cols.len() > 1 && cols.contains(&c.name);
     if t.uniques.iter().any(|u| multi(&u.columns))

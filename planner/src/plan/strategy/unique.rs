@@ -61,7 +61,8 @@ pub fn duplicates_fail_note(t: &Table, columns: &[String], nulls_not_distinct: b
     )
 }
 
-/// Builds a unique index concurrently on the given columns; returns the step id.
+/// Builds a unique index concurrently on the given columns, for a constraint to attach;
+/// returns the step id. The attach provides the key to foreign keys ([`swap_keys`]).
 pub fn build_unique_index(
     cx: &mut Ctx<'_>,
     t: &Table,
@@ -245,14 +246,8 @@ pub fn replace(cx: &mut Ctx<'_>, t: &Table, old: &Unique, new: &Unique) {
         )
         .lock(t, LockMode::AccessExclusive)
         .review(HazardKind::BreaksClients, on_conflict_note(t, &old.columns))
-        .provides(unique_key(&t.schema, &t.name, &new.columns))
         .after(&built);
-    let mut spec = spec;
-    let old_key = unique_key(&t.schema, &t.name, &old.columns);
-    // Foreign keys dropped in this plan go first; one over the same columns stays on.
-    if old_key != unique_key(&t.schema, &t.name, &new.columns) {
-        spec = spec.removes(old_key);
-    }
+    let mut spec = swap_keys(spec, t, Some(&old.columns), Some(&new.columns));
     for u in swap_back(cx, t, old, &new.name, StepKind::AddUnique, |index| {
         alter(
             t,
