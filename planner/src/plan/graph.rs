@@ -1,5 +1,8 @@
 //! The step graph: dependencies from explicit chains, object keys (a step requiring an
-//! object runs after the steps providing it and before the steps removing it), phase order
+//! object runs after the steps providing it and before the steps removing it; one using
+//! it as it was runs before the steps removing it; a key a foreign key can reference,
+//! which old and new objects may hold at once, is required after its old holders are
+//! removed), phase order
 //! per table (expand before backfill before validate before switch before contract), and at
 //! most one concurrent index build per table. Ordered deterministically (phase, then the
 //! order changes were planned in); also records waves and the critical path.
