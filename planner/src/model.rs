@@ -494,6 +494,14 @@ impl Index {
             .collect()
     }
 
+    /// The columns of a unique index that a foreign key may reference: unique, without
+    /// predicate, its keys all columns (PostgreSQL's rule for a foreign key's target,
+    /// "there is no unique constraint matching given keys", SQLSTATE 42830, otherwise).
+    pub fn referencable_columns(&self) -> Option<Vec<String>> {
+        self.plain_columns()
+            .filter(|_| self.unique && self.predicate.is_none())
+    }
+
     /// An expression is among its keys.
     pub fn has_expressions(&self) -> bool {
         self.keys.iter().any(|k| k.expr().is_some())

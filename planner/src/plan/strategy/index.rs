@@ -106,20 +106,15 @@ pub fn drop(cx: &mut Ctx<'_>, t: &Table, i: &Index) {
     for c in i.mentioned_columns(t) {
         spec = spec.requires(c_key(t, &c));
     }
-    if let Some(cols) = i
-        .plain_columns()
-        .filter(|_| i.unique && i.predicate.is_none())
-    {
+    if let Some(cols) = i.referencable_columns() {
         spec = spec.removes(unique_key(&t.schema, &t.name, &cols));
     }
     cx.push(spec);
 }
 
-/// The columns of a unique index that a foreign key may reference (no predicate, no
-/// expression), and what the messages call it.
+/// [`Index::referencable_columns`], and what the messages call the index.
 fn referencable(i: &Index) -> Option<(Vec<String>, String)> {
-    i.plain_columns()
-        .filter(|_| i.unique && i.predicate.is_none())
+    i.referencable_columns()
         .map(|cols| (cols, format!("unique index {}", i.name)))
 }
 

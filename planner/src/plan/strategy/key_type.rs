@@ -57,9 +57,7 @@ impl<'a> Key<'a> {
         }
         t.indexes
             .iter()
-            .find(|i| {
-                i.unique && i.predicate.is_none() && i.keys == [IndexKey::Column(c.to_string())]
-            })
+            .find(|i| i.referencable_columns().is_some_and(|k| one(&k)))
             .map(Key::Index)
     }
 

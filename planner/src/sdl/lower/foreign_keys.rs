@@ -193,9 +193,11 @@ fn resolve_fks(
             .as_ref()
             .is_some_and(|k| same(&k.columns))
             || target.table.uniques.iter().any(|u| same(&u.columns))
-            || target.table.indexes.iter().any(|i| {
-                i.unique && i.predicate.is_none() && i.plain_columns().is_some_and(|c| same(&c))
-            });
+            || target
+                .table
+                .indexes
+                .iter()
+                .any(|i| i.referencable_columns().is_some_and(|c| same(&c)));
         // A unique index on expressions over these columns cannot be referenced.
         let expr_index = target.table.indexes.iter().find(|i| {
             i.unique
