@@ -138,6 +138,21 @@ fn every_hand_made_change_of_an_expression_is_drift() {
     }
 }
 
+/// `exprs::differences` of `expected` on `db`, through the library.
+fn differences(db: &TestDb, expected: &[wesley_planner::canon::TableExpressions]) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conn = wesley::apply::connect::ConnInfo::resolve(Some(&db.url)).expect("conn");
+        let (client, _) = conn.connect_pinned(None).await.expect("connect");
+        wesley::apply::exprs::differences(&client, expected)
+            .await
+            .expect("differences")
+    })
+}
+
 #[test]
 fn an_expression_the_server_refuses_is_named_and_the_next_ones_still_compared() {
     use wesley_planner::canon::{NamedExpr, TableExpressions};
@@ -156,17 +171,7 @@ fn an_expression_the_server_refuses_is_named_and_the_next_ones_still_compared() 
         policies: vec![],
         index_keys: vec![],
     }];
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let found = rt.block_on(async {
-        let conn = wesley::apply::connect::ConnInfo::resolve(Some(&db.url)).expect("conn");
-        let (client, _) = conn.connect_pinned(None).await.expect("connect");
-        wesley::apply::exprs::differences(&client, &expected)
-            .await
-            .expect("differences")
-    });
+    let found = differences(&db, &expected);
     assert!(
         found
             .iter()
@@ -181,4 +186,59 @@ fn an_expression_the_server_refuses_is_named_and_the_next_ones_still_compared() 
         "{found:#?}"
     );
     assert_eq!(found.len(), 2, "{found:#?}");
+}
+
+/// Tables are compared in batches, one transaction each, with their temporary copies named
+/// like them: tables of the same name in two schemas, more tables than one batch, a
+/// missing table and an expression the server refuses in the middle must each be
+/// reported for their own table, in the order given.
+#[test]
+fn many_tables_of_the_same_names_in_two_schemas_are_each_compared() {
+    use wesley_planner::canon::{NamedExpr, TableExpressions};
+    let db = wesley_e2e::fresh_db("drift_expr_many");
+    let n = 120;
+    let mut ddl = String::from("CREATE SCHEMA a; CREATE SCHEMA b;\n");
+    for i in 0..n {
+        for s in ["a", "b"] {
+            // b.t7 has drifted: its default is 8 where the schema says 7.
+            let default = if s == "b" && i == 7 { 8 } else { i };
+            ddl.push_str(&format!(
+                "CREATE TABLE {s}.t{i} (x int DEFAULT {default}, CONSTRAINT t{i}_x CHECK (x >= {i}));\n"
+            ));
+        }
+    }
+    db.psql(&ddl);
+    let table = |s: &str, i: usize, default: &str| TableExpressions {
+        table: format!("{s}.t{i}"),
+        defaults: vec![NamedExpr {
+            name: "x".into(),
+            text: default.into(),
+        }],
+        generated: vec![],
+        checks: vec![NamedExpr {
+            name: format!("t{i}_x"),
+            text: format!("x >= {i}"),
+        }],
+        index_predicates: vec![],
+        policies: vec![],
+        index_keys: vec![],
+    };
+    let mut expected = Vec::new();
+    for i in 0..n {
+        expected.push(table("a", i, &i.to_string()));
+        expected.push(table("b", i, &i.to_string()));
+    }
+    // A table that is not there (skipped), and one whose expression cannot compile.
+    expected.insert(60, table("a", n + 5, "1"));
+    expected[101].defaults[0].text = "no_such_function()".into();
+    let refused = expected[101].table.clone();
+    let found = differences(&db, &expected);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0], "default x on b.t7 is (8) instead of (7)");
+    assert!(
+        found[1].starts_with(&format!(
+            "default x on {refused}: the schema's expression does not compile"
+        )),
+        "{found:#?}"
+    );
 }

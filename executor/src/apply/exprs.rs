@@ -5,7 +5,10 @@
 //! temporary copy of its table (same name, so unqualified references resolve the same
 //! way; `CREATE TEMP TABLE ... (LIKE ...)`) inside a transaction that is rolled back, and
 //! read back with `pg_get_expr`, exactly as the live one is. Nothing persists: temporary
-//! objects only, and the transaction never commits.
+//! objects only, and the transaction never commits. Tables go in batches: one transaction
+//! and one batch of statements for up to [`BATCH`] tables, and only a batch in which
+//! something fails is done again table by table, with a savepoint per statement, to name
+//! what failed.
 //!
 //! Every query uses the simple query protocol (no prepared statements), so it also works
 //! through transaction-pooling connection poolers.
@@ -22,30 +25,31 @@ use wesley_planner::sql::{ident, literal, qualified};
 /// `WITH CHECK`).
 type Normalised = BTreeMap<(String, String, String), String>;
 
-/// The query reading one table's expressions; `$rel` is replaced by a `regclass` literal.
+/// The query reading the expressions of the relations `rels(k, rel)` (a `WITH` list that
+/// [`read_many`] puts before it), each row tagged with its relation's `k`.
 const READ: &str = r#"
-SELECT CASE a.attgenerated WHEN 's' THEN 'generated' ELSE 'default' END, a.attname, '',
+SELECT rels.k, CASE a.attgenerated WHEN 's' THEN 'generated' ELSE 'default' END, a.attname, '',
     pg_get_expr(d.adbin, d.adrelid)
-  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-  WHERE d.adrelid = $rel
+  FROM rels JOIN pg_attrdef d ON d.adrelid = rels.rel
+  JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
 UNION ALL
-SELECT 'check', c.conname, '', pg_get_expr(c.conbin, c.conrelid)
-  FROM pg_constraint c WHERE c.conrelid = $rel AND c.contype = 'c'
+SELECT rels.k, 'check', c.conname, '', pg_get_expr(c.conbin, c.conrelid)
+  FROM rels JOIN pg_constraint c ON c.conrelid = rels.rel WHERE c.contype = 'c'
 UNION ALL
-SELECT 'index predicate', ic.relname, '', pg_get_expr(i.indpred, i.indrelid)
-  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-  WHERE i.indrelid = $rel AND i.indpred IS NOT NULL
+SELECT rels.k, 'index predicate', ic.relname, '', pg_get_expr(i.indpred, i.indrelid)
+  FROM rels JOIN pg_index i ON i.indrelid = rels.rel JOIN pg_class ic ON ic.oid = i.indexrelid
+  WHERE i.indpred IS NOT NULL
 UNION ALL
-SELECT 'index keys', ic.relname, '', (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', ' ORDER BY k)
-    FROM generate_series(1, i.indnkeyatts) k)
-  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-  WHERE i.indrelid = $rel AND i.indexprs IS NOT NULL
+SELECT rels.k, 'index keys', ic.relname, '', (SELECT string_agg(pg_get_indexdef(i.indexrelid, n, true), ', ' ORDER BY n)
+    FROM generate_series(1, i.indnkeyatts) n)
+  FROM rels JOIN pg_index i ON i.indrelid = rels.rel JOIN pg_class ic ON ic.oid = i.indexrelid
+  WHERE i.indexprs IS NOT NULL
 UNION ALL
-SELECT 'policy', p.polname, 'USING', pg_get_expr(p.polqual, p.polrelid)
-  FROM pg_policy p WHERE p.polrelid = $rel AND p.polqual IS NOT NULL
+SELECT rels.k, 'policy', p.polname, 'USING', pg_get_expr(p.polqual, p.polrelid)
+  FROM rels JOIN pg_policy p ON p.polrelid = rels.rel WHERE p.polqual IS NOT NULL
 UNION ALL
-SELECT 'policy', p.polname, 'WITH CHECK', pg_get_expr(p.polwithcheck, p.polrelid)
-  FROM pg_policy p WHERE p.polrelid = $rel AND p.polwithcheck IS NOT NULL
+SELECT rels.k, 'policy', p.polname, 'WITH CHECK', pg_get_expr(p.polwithcheck, p.polrelid)
+  FROM rels JOIN pg_policy p ON p.polrelid = rels.rel WHERE p.polwithcheck IS NOT NULL
 "#;
 
 fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<String>> {
@@ -60,14 +64,6 @@ fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<String>> {
             _ => None,
         })
         .collect()
-}
-
-async fn read(c: &Client, rel: &str) -> Result<Normalised, tokio_postgres::Error> {
-    let q = READ.replace("$rel", &format!("{}::regclass", literal(rel)));
-    Ok(rows(c.simple_query(&q).await?)
-        .into_iter()
-        .map(|r| ((r[0].clone(), r[1].clone(), r[2].clone()), r[3].clone()))
-        .collect())
 }
 
 /// The columns of the temporary copy `tmp` and their types as `format_type` prints them.
@@ -204,7 +200,110 @@ async fn normalise(
                 ));
             }
         }
-        read(c, &tmp).await
+        Ok(read_many(c, std::slice::from_ref(&tmp))
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+    .await;
+    c.batch_execute("ROLLBACK").await?;
+    result
+}
+
+/// Tables whose expressions are normalised in one transaction (and read in one query):
+/// few round trips per table, while the locks one transaction holds (`ACCESS SHARE` on
+/// each live table, the temporary copies and their indexes) stay well within
+/// PostgreSQL's shared lock table (`max_locks_per_transaction` × connections, 6,400 by
+/// default).
+const BATCH: usize = 50;
+
+/// `(VALUES (0, <rel>), (1, <rel>), ...) AS rels(k, rel)`: the relations of a batch,
+/// numbered, for one query over all of them; `rel` renders each as a SQL expression.
+fn numbered<T>(items: &[T], rel: impl Fn(&T) -> String) -> String {
+    let rows: Vec<String> = items
+        .iter()
+        .enumerate()
+        .map(|(k, t)| format!("({k}, {})", rel(t)))
+        .collect();
+    format!("(VALUES {}) AS rels(k, rel)", rows.join(", "))
+}
+
+/// The expressions of several relations in one query ([`READ`]), by position.
+async fn read_many(c: &Client, rels: &[String]) -> Result<Vec<Normalised>, tokio_postgres::Error> {
+    let mut out = vec![Normalised::new(); rels.len()];
+    if rels.is_empty() {
+        return Ok(out);
+    }
+    let values = numbered(rels, |r| format!("{}::regclass", literal(r)));
+    let q = format!("WITH rels AS (SELECT * FROM {values}){READ}");
+    for r in rows(c.simple_query(&q).await?) {
+        let Some(slot) = r[0].parse::<usize>().ok().and_then(|k| out.get_mut(k)) else {
+            continue;
+        };
+        slot.insert((r[1].clone(), r[2].clone(), r[3].clone()), r[4].clone());
+    }
+    Ok(out)
+}
+
+/// The expected expressions of several tables, normalised by the server in one
+/// transaction with one batch of statements: `None` when any statement fails (a table
+/// that cannot be copied, an expression the server refuses), so that the caller goes
+/// table by table ([`normalise`]) and names the failure. The tables' bare names must
+/// differ (their temporary copies are named like them).
+async fn normalise_many(
+    c: &Client,
+    tables: &[(&TableExpressions, String)],
+) -> Result<Option<Vec<Normalised>>, tokio_postgres::Error> {
+    let bare = |e: &TableExpressions| {
+        let (_, name) = e.table.split_once('.').unwrap_or(("", &e.table));
+        ident(name)
+    };
+    let tmps: Vec<String> = tables
+        .iter()
+        .map(|(e, _)| format!("pg_temp.{}", bare(e)))
+        .collect();
+    let mut create = String::from("BEGIN; SET LOCAL lock_timeout = '2s';");
+    for (e, live_rel) in tables {
+        create.push_str(&format!(
+            "\nCREATE TEMP TABLE {} (LIKE {live_rel}) ON COMMIT DROP;",
+            bare(e)
+        ));
+    }
+    let result = async {
+        if c.batch_execute(&create).await.is_err() {
+            return Ok(None);
+        }
+        // Column types, for the tables that have generated columns.
+        let with_generated: Vec<usize> = (0..tables.len())
+            .filter(|&k| !tables[k].0.generated.is_empty())
+            .collect();
+        let mut types = vec![BTreeMap::new(); tables.len()];
+        if !with_generated.is_empty() {
+            let values = numbered(&with_generated, |&k| {
+                format!("{}::regclass", literal(&tmps[k]))
+            });
+            let q = format!(
+                "SELECT rels.k, attname, format_type(atttypid, atttypmod) FROM {values} \
+                 JOIN pg_attribute ON attrelid = rels.rel WHERE attnum > 0 AND NOT attisdropped"
+            );
+            for r in rows(c.simple_query(&q).await?) {
+                let k = r[0].parse::<usize>().ok();
+                if let Some(&k) = k.and_then(|i| with_generated.get(i)) {
+                    types[k].insert(r[1].clone(), r[2].clone());
+                }
+            }
+        }
+        let mut statements = String::new();
+        for (k, (e, _)) in tables.iter().enumerate() {
+            for (_, _, _, sql) in recreate(e, &tmps[k], &types[k]) {
+                statements.push_str(&sql);
+                statements.push_str(";\n");
+            }
+        }
+        if !statements.is_empty() && c.batch_execute(&statements).await.is_err() {
+            return Ok(None);
+        }
+        read_many(c, &tmps).await.map(Some)
     }
     .await;
     c.batch_execute("ROLLBACK").await?;
@@ -212,65 +311,111 @@ async fn normalise(
 }
 
 /// Differences between the expressions a schema expects and a live database's, one
-/// sentence each. Tables that are missing live are skipped (the hash check reports them);
-/// so are objects present on one side only (their presence is part of the hash).
+/// sentence each, table by table in the order given. Tables that are missing live are
+/// skipped (the hash check reports them); so are objects present on one side only (their
+/// presence is part of the hash). Tables go [`BATCH`] at a time: which exist, their live
+/// expressions, and their expected ones normalised, each in one round trip per batch.
 pub async fn differences(
     c: &Client,
     expected: &[TableExpressions],
 ) -> Result<Vec<String>, crate::error::DbError> {
     let mut out = Vec::new();
-    for e in expected {
-        let (schema, name) = e.table.split_once('.').unwrap_or(("public", &e.table));
-        let rel = qualified(schema, name);
-        let exists = rows(
-            c.simple_query(&format!("SELECT to_regclass({})", literal(&rel)))
-                .await?,
+    for batch in expected.chunks(BATCH) {
+        let rels: Vec<String> = batch
+            .iter()
+            .map(|e| {
+                let (schema, name) = e.table.split_once('.').unwrap_or(("public", &e.table));
+                qualified(schema, name)
+            })
+            .collect();
+        let q = format!(
+            "SELECT rels.k, to_regclass(rels.rel) IS NOT NULL FROM {} ORDER BY rels.k",
+            numbered(&rels, |r| literal(r))
         );
-        if exists.first().is_none_or(|r| r[0].is_empty()) {
-            continue;
-        }
-        let live = read(c, &rel).await?;
-        let want = normalise(c, e, &rel, &mut out).await?;
-        for (key, text) in &want {
-            let (kind, object, part) = key;
-            let Some(have) = live.get(key) else { continue };
-            if have != text {
-                let part = if part.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {part}")
-                };
-                out.push(format!(
-                    "{kind} {object} on {}{part} is ({have}) instead of ({text})",
-                    e.table
-                ));
+        let exists: Vec<bool> = rows(c.simple_query(&q).await?)
+            .into_iter()
+            .map(|r| r[1] == "t")
+            .collect();
+        let present: Vec<(&TableExpressions, String)> = batch
+            .iter()
+            .zip(&rels)
+            .zip(&exists)
+            .filter(|(_, &e)| e)
+            .map(|((e, r), _)| (e, r.clone()))
+            .collect();
+        let live_rels: Vec<String> = present.iter().map(|(_, r)| r.clone()).collect();
+        let live = read_many(c, &live_rels).await?;
+        // Rounds of tables with distinct bare names (their copies share pg_temp).
+        let mut wants: Vec<Option<Normalised>> = vec![None; present.len()];
+        let mut left: Vec<usize> = (0..present.len()).collect();
+        while !left.is_empty() {
+            let mut names = std::collections::BTreeSet::new();
+            let (round, rest): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&k| {
+                let table = &present[k].0.table;
+                names.insert(table.split_once('.').map_or(table.as_str(), |(_, n)| n))
+            });
+            left = rest;
+            let tables: Vec<(&TableExpressions, String)> =
+                round.iter().map(|&k| present[k].clone()).collect();
+            if let Some(normalised) = normalise_many(c, &tables).await? {
+                for (k, n) in round.into_iter().zip(normalised) {
+                    wants[k] = Some(n);
+                }
             }
         }
-        // A policy part present on one side only (a USING added or removed).
-        for (key, have) in &live {
-            let (kind, object, part) = key;
-            if kind == "policy"
-                && !want.contains_key(key)
-                && want.keys().any(|(k, o, _)| k == kind && o == object)
-            {
-                out.push(format!(
-                    "policy {object} on {} has {part} ({have}), which the schema does not",
-                    e.table
-                ));
-            }
-        }
-        for key in want.keys() {
-            let (kind, object, part) = key;
-            if kind == "policy"
-                && !live.contains_key(key)
-                && live.keys().any(|(k, o, _)| k == kind && o == object)
-            {
-                out.push(format!(
-                    "policy {object} on {} lacks the {part} clause the schema gives it",
-                    e.table
-                ));
-            }
+        for (k, (e, rel)) in present.iter().enumerate() {
+            let want = match wants[k].take() {
+                Some(w) => w,
+                // Its batch failed: this table on its own, naming what fails.
+                None => normalise(c, e, rel, &mut out).await?,
+            };
+            compare(e, &live[k], &want, &mut out);
         }
     }
     Ok(out)
+}
+
+/// The differences between one table's live expressions and its expected ones,
+/// normalised, as sentences.
+fn compare(e: &TableExpressions, live: &Normalised, want: &Normalised, out: &mut Vec<String>) {
+    for (key, text) in want {
+        let (kind, object, part) = key;
+        let Some(have) = live.get(key) else { continue };
+        if have != text {
+            let part = if part.is_empty() {
+                String::new()
+            } else {
+                format!(" {part}")
+            };
+            out.push(format!(
+                "{kind} {object} on {}{part} is ({have}) instead of ({text})",
+                e.table
+            ));
+        }
+    }
+    // A policy part present on one side only (a USING added or removed).
+    for (key, have) in live {
+        let (kind, object, part) = key;
+        if kind == "policy"
+            && !want.contains_key(key)
+            && want.keys().any(|(k, o, _)| k == kind && o == object)
+        {
+            out.push(format!(
+                "policy {object} on {} has {part} ({have}), which the schema does not",
+                e.table
+            ));
+        }
+    }
+    for key in want.keys() {
+        let (kind, object, part) = key;
+        if kind == "policy"
+            && !live.contains_key(key)
+            && live.keys().any(|(k, o, _)| k == kind && o == object)
+        {
+            out.push(format!(
+                "policy {object} on {} lacks the {part} clause the schema gives it",
+                e.table
+            ));
+        }
+    }
 }
