@@ -318,6 +318,30 @@ proptest! {
 }
 
 proptest! {
+    #![proptest_config(config(48))]
+
+    /// `CanonSchema::hashes` (one serialisation for the schema hash and every table's)
+    /// gives exactly `hash()` and each table's `hash()`, with and without extensions.
+    #[test]
+    fn one_pass_hashes_equal_the_separate_ones(base in base_schema(), ext in any::<bool>()) {
+        let (model, diags) = sdl::parse("base.graphql", &base);
+        let model = model.ok_or_else(|| TestCaseError::fail(format!("{diags:#?}")))?;
+        let mut c = canon::canonical(&model);
+        if ext {
+            c.extensions.push("citext".into());
+        } else {
+            c.extensions.clear();
+        }
+        let (hash, tables) = c.hashes();
+        prop_assert_eq!(hash, c.hash());
+        prop_assert_eq!(tables.len(), c.tables.len());
+        for t in &c.tables {
+            prop_assert_eq!(tables.get(&t.name), Some(&t.hash()));
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(config(64))]
 
     #[test]

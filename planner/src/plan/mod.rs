@@ -528,6 +528,11 @@ pub struct Plan {
     pub from_hash: String,
     /// The canonical hash of the schema it ends at.
     pub to_hash: String,
+    /// The hash of every table of the starting schema ([`crate::canon::CanonTable::hash`]),
+    /// by `schema.table`.
+    pub from_table_hashes: std::collections::BTreeMap<String, String>,
+    /// The same for the target schema.
+    pub to_table_hashes: std::collections::BTreeMap<String, String>,
     /// Canonical forms of the two schemas (their hashes are `from_hash` and `to_hash`).
     pub from: crate::canon::CanonSchema,
     /// The target's canonical form.
@@ -599,24 +604,59 @@ impl Steps {
 }
 
 /// Plans the migration from `old` to `new`. Never fails: changes that cannot be planned
-/// safely come back as error diagnostics.
+/// safely come back as error diagnostics. On native targets the two schemas' canonical
+/// forms and hashes are computed on threads of their own while the steps are planned
+/// (the result is the same either way).
 pub fn plan(old: &Schema, new: &Schema) -> Plan {
-    let s = steps(old, new);
-    let from = crate::canon::canonical(old);
-    let to = crate::canon::canonical(new);
+    #[cfg(not(target_arch = "wasm32"))]
+    let (s, from, to) = std::thread::scope(|scope| {
+        let from = scope.spawn(|| Side::of(old));
+        let to = scope.spawn(|| Side::of(new));
+        let s = steps(old, new);
+        let join = |h: std::thread::ScopedJoinHandle<'_, Side>| {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        (s, join(from), join(to))
+    });
+    #[cfg(target_arch = "wasm32")]
+    let (s, from, to) = (steps(old, new), Side::of(old), Side::of(new));
     Plan {
-        from_hash: from.hash(),
-        to_hash: to.hash(),
-        from,
-        to,
-        from_exprs: crate::canon::expressions(old),
-        to_exprs: crate::canon::expressions(new),
+        from_hash: from.hash,
+        to_hash: to.hash,
+        from_table_hashes: from.table_hashes,
+        to_table_hashes: to.table_hashes,
+        from: from.canonical,
+        to: to.canonical,
+        from_exprs: from.exprs,
+        to_exprs: to.exprs,
         steps: s.steps,
         rollback: s.rollback,
         waves: s.waves,
         critical_path: s.critical_path,
         new_tables: s.new_tables,
         diagnostics: s.diagnostics,
+    }
+}
+
+/// What a plan says of one of its two schemas.
+struct Side {
+    canonical: crate::canon::CanonSchema,
+    hash: String,
+    table_hashes: std::collections::BTreeMap<String, String>,
+    exprs: Vec<crate::canon::TableExpressions>,
+}
+
+impl Side {
+    fn of(schema: &Schema) -> Side {
+        let canonical = crate::canon::canonical(schema);
+        let (hash, table_hashes) = canonical.hashes();
+        Side {
+            canonical,
+            hash,
+            table_hashes,
+            exprs: crate::canon::expressions(schema),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::{plan_hash, tables, FORMAT, VERIFIED_ON};
 use crate::canon::{CanonSchema, TableExpressions};
 use crate::diag::Diagnostic;
 use crate::plan::{Plan, Step, Steps};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Converts an internal plan into a plan file, with its `plan_hash`.
 pub fn to_plan_file(plan: &Plan) -> PlanFile {
@@ -23,8 +23,20 @@ pub fn to_plan_file(plan: &Plan) -> PlanFile {
         format: FORMAT.to_string(),
         planner_version: crate::VERSION.to_string(),
         verified_on: verified_on(plan),
-        from: schema_ref(&plan.from_hash, &plan.from, &plan.from_exprs, &touched),
-        to: schema_ref(&plan.to_hash, &plan.to, &plan.to_exprs, &touched),
+        from: schema_ref(
+            &plan.from_hash,
+            &plan.from_table_hashes,
+            &plan.from,
+            &plan.from_exprs,
+            &touched,
+        ),
+        to: schema_ref(
+            &plan.to_hash,
+            &plan.to_table_hashes,
+            &plan.to,
+            &plan.to_exprs,
+            &touched,
+        ),
         plan_hash: String::new(),
         tables: body.tables,
         steps: body.steps,
@@ -97,18 +109,14 @@ pub fn to_json(file: &PlanFile) -> String {
 
 fn schema_ref(
     hash: &str,
+    table_hashes: &BTreeMap<String, String>,
     full: &CanonSchema,
     exprs: &[TableExpressions],
     touched: &BTreeSet<String>,
 ) -> SchemaRef {
     SchemaRef {
         schema_hash: hash.to_string(),
-        table_hashes: Some(
-            full.tables
-                .iter()
-                .map(|t| (t.name.clone(), t.hash()))
-                .collect(),
-        ),
+        table_hashes: Some(table_hashes.clone()),
         canonical: Some(CanonSchema {
             enums: full.enums.clone(),
             tables: full

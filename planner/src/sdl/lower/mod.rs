@@ -131,7 +131,7 @@ pub fn lower(file: &str, src: &str, doc: &Document<'_, String>) -> (Schema, Vec<
 
     // Pass 2: columns, keys, constraints, indexes, policies of each table.
     let mut used_enums: BTreeMap<String, EnumType> = BTreeMap::new();
-    let mut drafts: Vec<Draft<'_, '_>> = Vec::new();
+    let mut drafts: Vec<Draft<'_, '_>> = Vec::with_capacity(defs.table_objs.len());
     for &o in &defs.table_objs {
         drafts.push(table::lower_table(&mut cx, o, &defs, &mut used_enums));
     }
