@@ -188,57 +188,78 @@ fn an_expression_the_server_refuses_is_named_and_the_next_ones_still_compared() 
     assert_eq!(found.len(), 2, "{found:#?}");
 }
 
-/// Tables are compared in batches, one transaction each, with their temporary copies named
-/// like them: tables of the same name in two schemas, more tables than one batch, a
-/// missing table and an expression the server refuses in the middle must each be
-/// reported for their own table, in the order given.
+/// Tables are compared in batches, one transaction each: tables with defaults only on one
+/// temporary table, the others on copies named like them. Tables of the same name in two
+/// schemas, more tables than one batch, defaults of several types, a missing table and
+/// expressions the server refuses in the middle must each be reported for their own table,
+/// in the order given.
 #[test]
 fn many_tables_of_the_same_names_in_two_schemas_are_each_compared() {
     use wesley_planner::canon::{NamedExpr, TableExpressions};
     let db = wesley_e2e::fresh_db("drift_expr_many");
     let n = 120;
+    // Odd tables have a check too; even ones only defaults (an int and a text one).
     let mut ddl = String::from("CREATE SCHEMA a; CREATE SCHEMA b;\n");
     for i in 0..n {
         for s in ["a", "b"] {
-            // b.t7 has drifted: its default is 8 where the schema says 7.
-            let default = if s == "b" && i == 7 { 8 } else { i };
+            // b.t7 and a.t8 have drifted: their default is one more than the schema's.
+            let default = if (s, i) == ("b", 7) || (s, i) == ("a", 8) {
+                i + 1
+            } else {
+                i
+            };
+            let check = if i % 2 == 1 {
+                format!(", CONSTRAINT t{i}_x CHECK (x >= {i})")
+            } else {
+                String::new()
+            };
             ddl.push_str(&format!(
-                "CREATE TABLE {s}.t{i} (x int DEFAULT {default}, CONSTRAINT t{i}_x CHECK (x >= {i}));\n"
+                "CREATE TABLE {s}.t{i} (x int DEFAULT {default}, y varchar(20) DEFAULT 'n/a'{check});\n"
             ));
         }
     }
     db.psql(&ddl);
-    let table = |s: &str, i: usize, default: &str| TableExpressions {
+    let named = |name: &str, text: &str| NamedExpr {
+        name: name.into(),
+        text: text.into(),
+    };
+    let table = |s: &str, i: usize| TableExpressions {
         table: format!("{s}.t{i}"),
-        defaults: vec![NamedExpr {
-            name: "x".into(),
-            text: default.into(),
-        }],
+        defaults: vec![named("x", &i.to_string()), named("y", "'n/a'")],
         generated: vec![],
-        checks: vec![NamedExpr {
-            name: format!("t{i}_x"),
-            text: format!("x >= {i}"),
-        }],
+        checks: if i % 2 == 1 {
+            vec![named(&format!("t{i}_x"), &format!("x >= {i}"))]
+        } else {
+            vec![]
+        },
         index_predicates: vec![],
         policies: vec![],
         index_keys: vec![],
     };
     let mut expected = Vec::new();
     for i in 0..n {
-        expected.push(table("a", i, &i.to_string()));
-        expected.push(table("b", i, &i.to_string()));
+        expected.push(table("a", i));
+        expected.push(table("b", i));
     }
-    // A table that is not there (skipped), and one whose expression cannot compile.
-    expected.insert(60, table("a", n + 5, "1"));
-    expected[101].defaults[0].text = "no_such_function()".into();
-    let refused = expected[101].table.clone();
+    // A table that is not there (skipped), and two whose expression cannot compile: one
+    // with a check (b.t50), one with defaults only (a.t52).
+    expected.insert(60, table("a", n + 5));
+    let refused = ["b.t50", "a.t52"];
+    for e in &mut expected {
+        if refused.contains(&e.table.as_str()) {
+            e.defaults[0].text = "no_such_function()".into();
+        }
+    }
     let found = differences(&db, &expected);
-    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found.len(), 4, "{found:#?}");
     assert_eq!(found[0], "default x on b.t7 is (8) instead of (7)");
-    assert!(
-        found[1].starts_with(&format!(
-            "default x on {refused}: the schema's expression does not compile"
-        )),
-        "{found:#?}"
-    );
+    assert_eq!(found[1], "default x on a.t8 is (9) instead of (8)");
+    for (k, table) in refused.iter().enumerate() {
+        assert!(
+            found[2 + k].starts_with(&format!(
+                "default x on {table}: the schema's expression does not compile"
+            )),
+            "{found:#?}"
+        );
+    }
 }

@@ -8,7 +8,9 @@
 //! objects only, and the transaction never commits. Tables go in batches: one transaction
 //! and one batch of statements for up to [`BATCH`] tables, and only a batch in which
 //! something fails is done again table by table, with a savepoint per statement, to name
-//! what failed.
+//! what failed. Tables whose only expressions are column defaults need no copy: a default
+//! cannot name a column, so each distinct (column type, default) of the batch becomes a
+//! column of one temporary table.
 //!
 //! Every query uses the simple query protocol (no prepared statements), so it also works
 //! through transaction-pooling connection poolers.
@@ -310,11 +312,101 @@ async fn normalise_many(
     result
 }
 
+/// Whether a table's only expressions are column defaults: those print the same on any
+/// column of the same type (a default cannot name a column), so they need no copy of
+/// their table ([`normalise_defaults`]).
+fn only_defaults(e: &TableExpressions) -> bool {
+    e.generated.is_empty()
+        && e.checks.is_empty()
+        && e.index_predicates.is_empty()
+        && e.policies.is_empty()
+        && e.index_keys.is_empty()
+}
+
+/// The expected defaults of several tables that have nothing else ([`only_defaults`]),
+/// normalised by the server on one temporary table: one column per distinct (type as
+/// `format_type` prints the live column's, expression), in a transaction that is rolled
+/// back. `None` when a default's column is missing live or the table cannot be made (an
+/// expression the server refuses): the caller then goes table by table ([`normalise`]),
+/// which names the failure.
+async fn normalise_defaults(
+    c: &Client,
+    tables: &[(&TableExpressions, String)],
+) -> Result<Option<Vec<Normalised>>, tokio_postgres::Error> {
+    let mut out = vec![Normalised::new(); tables.len()];
+    if tables.is_empty() {
+        return Ok(Some(out));
+    }
+    let rels: Vec<&str> = tables.iter().map(|(_, r)| r.as_str()).collect();
+    let q = format!(
+        "SELECT rels.k, attname, format_type(atttypid, atttypmod) FROM {} \
+         JOIN pg_attribute ON attrelid = rels.rel WHERE attnum > 0 AND NOT attisdropped",
+        numbered(&rels, |r| format!("{}::regclass", literal(r)))
+    );
+    let mut types: Vec<BTreeMap<String, String>> = vec![BTreeMap::new(); tables.len()];
+    for r in rows(c.simple_query(&q).await?) {
+        if let Some(t) = r[0].parse::<usize>().ok().and_then(|k| types.get_mut(k)) {
+            t.insert(r[1].clone(), r[2].clone());
+        }
+    }
+    // One column per distinct (type, expression).
+    let mut columns: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut uses: Vec<(usize, &str, usize)> = Vec::new();
+    for (k, (e, _)) in tables.iter().enumerate() {
+        for d in &e.defaults {
+            let Some(ty) = types[k].get(&d.name) else {
+                return Ok(None);
+            };
+            let next = columns.len();
+            let j = *columns
+                .entry((ty.as_str(), d.text.as_str()))
+                .or_insert(next);
+            uses.push((k, &d.name, j));
+        }
+    }
+    let mut defs: Vec<(usize, String)> = columns
+        .iter()
+        .map(|(&(ty, text), &j)| (j, format!("d{j} {ty} DEFAULT ({text})")))
+        .collect();
+    defs.sort();
+    let defs: Vec<String> = defs.into_iter().map(|(_, d)| d).collect();
+    let result = async {
+        let create = format!(
+            "BEGIN; CREATE TEMP TABLE wesley_defaults ({}) ON COMMIT DROP",
+            defs.join(", ")
+        );
+        if c.batch_execute(&create).await.is_err() {
+            return Ok(None);
+        }
+        let q = "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d \
+                 JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
+                 WHERE d.adrelid = 'pg_temp.wesley_defaults'::regclass";
+        let printed: BTreeMap<String, String> = rows(c.simple_query(q).await?)
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+        for (k, column, j) in &uses {
+            let Some(text) = printed.get(&format!("d{j}")) else {
+                return Ok(None);
+            };
+            out[*k].insert(
+                ("default".into(), column.to_string(), String::new()),
+                text.clone(),
+            );
+        }
+        Ok(Some(out))
+    }
+    .await;
+    c.batch_execute("ROLLBACK").await?;
+    result
+}
+
 /// Differences between the expressions a schema expects and a live database's, one
 /// sentence each, table by table in the order given. Tables that are missing live are
 /// skipped (the hash check reports them); so are objects present on one side only (their
 /// presence is part of the hash). Tables go [`BATCH`] at a time: which exist, their live
-/// expressions, and their expected ones normalised, each in one round trip per batch.
+/// expressions, and their expected ones normalised, each in one round trip per batch
+/// (the defaults of tables that have nothing else on one temporary table).
 pub async fn differences(
     c: &Client,
     expected: &[TableExpressions],
@@ -345,9 +437,19 @@ pub async fn differences(
             .collect();
         let live_rels: Vec<String> = present.iter().map(|(_, r)| r.clone()).collect();
         let live = read_many(c, &live_rels).await?;
-        // Rounds of tables with distinct bare names (their copies share pg_temp).
         let mut wants: Vec<Option<Normalised>> = vec![None; present.len()];
-        let mut left: Vec<usize> = (0..present.len()).collect();
+        // Tables with defaults only: on one temporary table for the whole batch.
+        let (plain, mut left): (Vec<usize>, Vec<usize>) =
+            (0..present.len()).partition(|&k| only_defaults(present[k].0));
+        let tables: Vec<(&TableExpressions, String)> =
+            plain.iter().map(|&k| present[k].clone()).collect();
+        if let Some(normalised) = normalise_defaults(c, &tables).await? {
+            for (k, n) in plain.into_iter().zip(normalised) {
+                wants[k] = Some(n);
+            }
+        }
+        // The others on copies of their tables, in rounds of distinct bare names (the
+        // copies share pg_temp).
         while !left.is_empty() {
             let mut names = std::collections::BTreeSet::new();
             let (round, rest): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&k| {
