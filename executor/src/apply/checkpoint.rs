@@ -34,12 +34,13 @@ impl Checkpoint {
 
     /// Writes `<dir>/<plan hash>.json` atomically. Unless forced, at most twice a second,
     /// and at most 5% of the time: after a write that took 40 ms (a plan of about 20,000
-    /// steps), the next one waits 800 ms.
+    /// steps), the next one waits 800 ms; never more than 5 s (one slow disk write does
+    /// not stop the file from following the run).
     pub fn write(&mut self, ctx: &Ctx, force: bool) {
         let Some(dir) = &ctx.opts.checkpoint_dir else {
             return;
         };
-        let wait = Duration::from_millis(500).max(self.last_cost * 20);
+        let wait = (self.last_cost * 20).clamp(Duration::from_millis(500), Duration::from_secs(5));
         if !force && self.last_write.elapsed() < wait {
             return;
         }

@@ -606,18 +606,24 @@ impl Steps {
 /// Plans the migration from `old` to `new`. Never fails: changes that cannot be planned
 /// safely come back as error diagnostics. On native targets the two schemas' canonical
 /// forms and hashes are computed on threads of their own while the steps are planned
-/// (the result is the same either way).
+/// (on this thread when one cannot be started; the result is the same either way).
 pub fn plan(old: &Schema, new: &Schema) -> Plan {
     #[cfg(not(target_arch = "wasm32"))]
     let (s, from, to) = std::thread::scope(|scope| {
-        let from = scope.spawn(|| Side::of(old));
-        let to = scope.spawn(|| Side::of(new));
-        let s = steps(old, new);
-        let join = |h: std::thread::ScopedJoinHandle<'_, Side>| {
-            h.join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        let spawn = |schema| {
+            std::thread::Builder::new()
+                .spawn_scoped(scope, move || Side::of(schema))
+                .ok()
         };
-        (s, join(from), join(to))
+        let (from, to) = (spawn(old), spawn(new));
+        let s = steps(old, new);
+        let join = |h: Option<std::thread::ScopedJoinHandle<'_, Side>>, schema| match h {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => Side::of(schema),
+        };
+        (s, join(from, old), join(to, new))
     });
     #[cfg(target_arch = "wasm32")]
     let (s, from, to) = (steps(old, new), Side::of(old), Side::of(new));
