@@ -287,25 +287,22 @@ fn a_policy_naming_another_table_of_the_batch_matches() {
         policies: vec![],
         index_keys: vec![],
     };
+    let named = |name: &str, text: &str| NamedExpr {
+        name: name.into(),
+        text: text.into(),
+    };
     let mut a = empty("public.a");
-    a.defaults.push(NamedExpr {
-        name: "id".into(),
-        text: "0".into(),
-    });
+    a.defaults.push(named("id", "0"));
     a.policies.push(PolicyExpr {
         name: "a_members".into(),
         using: Some("EXISTS (SELECT 1 FROM public.memberships m WHERE m.a_id = a.id)".into()),
         check: None,
     });
+    // A check too, so that the table is copied in the same round as `a` (not absent
+    // live: only expressions on both sides are compared).
     let mut m = empty("public.memberships");
-    m.checks.push(NamedExpr {
-        name: "memberships_role_check".into(),
-        text: "role <> ''".into(),
-    });
-    m.defaults.push(NamedExpr {
-        name: "role".into(),
-        text: "'member'".into(),
-    });
+    m.checks.push(named("memberships_role_check", "role <> ''"));
+    m.defaults.push(named("role", "'member'"));
     let found = differences(&db, &[a, m]);
     assert!(found.is_empty(), "{found:#?}");
 }
