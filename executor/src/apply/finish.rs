@@ -14,8 +14,26 @@ use tokio_postgres::Client;
 const PAUSED: &str = "paused";
 
 /// Records how the run ended in the ledger and the checkpoint file, and says so.
-/// `failure` is the step that failed, with its error.
+/// `failure` is the step that failed, with its error. When the database fails while the
+/// end is being checked or recorded, the checkpoint file is still brought up to date
+/// (every step applied so far; the run still `running`, as the ledger has it) before the
+/// error is returned.
 pub(super) async fn finish(
+    ctx: &Ctx,
+    client: &Client,
+    state: &mut Checkpoint,
+    failure: Option<(String, StepError)>,
+    held: usize,
+) -> Result<Outcome, DbError> {
+    let result = end(ctx, client, state, failure, held).await;
+    if result.is_err() {
+        state.write(ctx, true);
+    }
+    result
+}
+
+/// [`finish`], but for the checkpoint file after a database error.
+async fn end(
     ctx: &Ctx,
     client: &Client,
     state: &mut Checkpoint,
