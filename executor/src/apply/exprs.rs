@@ -448,11 +448,10 @@ pub async fn differences(
                 wants[k] = Some(n);
             }
         }
-        // The others on copies of their tables, in rounds of distinct bare names (the
-        // copies share pg_temp).
+        // The others on copies of their tables, in rounds. The copies and their indexes
+        // share pg_temp: a table joins a round when neither its name nor its indexes'
+        // are taken.
         while !left.is_empty() {
-            // The copies and their indexes share pg_temp: a table joins the round when
-            // neither its name nor its indexes' are taken.
             let mut names = std::collections::BTreeSet::new();
             let (round, rest): (Vec<usize>, Vec<usize>) = left.iter().partition(|&&k| {
                 let e = present[k].0;
