@@ -96,15 +96,25 @@ pub fn canonical_directive(name: &str) -> Option<DirectiveKind> {
     })
 }
 
-pub type Dir<'a> = Directive<'a, String>;
-pub type Val<'a> = Value<'a, String>;
+pub type Dir<'a> = Directive<'a, &'a str>;
+pub type Val<'a> = Value<'a, &'a str>;
+
+/// The text of a string or enum value (`"x"` or `X`), which some arguments take either
+/// way; `None` for any other kind of value.
+pub fn word<'v>(v: &'v Val<'_>) -> Option<&'v str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Enum(s) => Some(s),
+        _ => None,
+    }
+}
 
 /// Looks up an argument by any of its names.
 pub fn arg<'d, 'a>(d: &'d Dir<'a>, names: &[&str]) -> Option<(&'d str, &'d Val<'a>)> {
     d.arguments
         .iter()
-        .find(|(n, _)| names.contains(&n.as_str()))
-        .map(|(n, v)| (n.as_str(), v))
+        .find(|(n, _)| names.contains(n))
+        .map(|(n, v)| (*n, v))
 }
 
 /// A human description of a GraphQL value's kind, for error messages.

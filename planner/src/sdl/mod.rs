@@ -33,7 +33,7 @@ pub fn parse(file: &str, src: &str) -> (Option<Schema>, Vec<Diagnostic>) {
     if prescan::is_blank(src) {
         return (Some(Schema::default()), diags);
     }
-    let doc = match graphql_parser::parse_schema::<String>(src) {
+    let doc = match graphql_parser::parse_schema::<&str>(src) {
         Ok(doc) => doc,
         Err(e) => {
             diags.push(parse_error(file, &e.to_string()));

@@ -234,7 +234,7 @@ pub(super) fn check_args(cx: &mut Ctx<'_>, d: &Dir<'_>, k: K) {
         }
     );
     for (n, _) in &d.arguments {
-        if known.contains(&n.as_str()) {
+        if known.contains(n) {
             continue;
         }
         let pos = locate::arg_value(cx.src, p(d.position), n);
@@ -360,7 +360,7 @@ pub(super) fn string_list_arg(
             for it in items {
                 match it {
                     Value::String(s) => out.push(s.clone()),
-                    Value::Enum(s) => out.push(s.clone()),
+                    Value::Enum(s) => out.push(s.to_string()),
                     other => {
                         bad(cx, other);
                         return None;

@@ -295,10 +295,10 @@ fn enum_or_string_default(
 
 /// A literal default of an enum column (field `f` of enum type `e`) must be one of the
 /// enum's values; `None` (reported) when it is not.
-pub(super) fn enum_default(
+pub(super) fn enum_default<'e>(
     cx: &mut Ctx<'_>,
     f: &Fld<'_>,
-    e: &EnumType<'_, String>,
+    e: &EnumType<'e, &'e str>,
     default: Option<Default>,
 ) -> Option<Default> {
     let Some(Default::Literal(lit)) = &default else {
@@ -306,7 +306,7 @@ pub(super) fn enum_default(
     };
     let v = lit.trim_matches('\'').replace("''", "'");
     if !e.values.iter().any(|x| x.name == v) {
-        let names: Vec<&str> = e.values.iter().map(|x| x.name.as_str()).collect();
+        let names: Vec<&str> = e.values.iter().map(|x| x.name).collect();
         cx.err(
             Code::E0041,
             p(f.position),

@@ -29,7 +29,7 @@ pub(super) struct Definitions<'d, 'a> {
     /// defined twice).
     pub kinds: BTreeMap<String, (DefKind, Pos)>,
     /// Enums by GraphQL name.
-    pub enums: BTreeMap<String, &'d EnumType<'a, String>>,
+    pub enums: BTreeMap<String, &'d EnumType<'a, &'a str>>,
     /// Scalars by GraphQL name → their `@wes_type` (when given and valid) and position.
     pub scalars: BTreeMap<String, (Option<SqlType>, Pos)>,
     /// GraphQL type name → (schema, table) of every table.
@@ -41,37 +41,37 @@ pub(super) struct Definitions<'d, 'a> {
 /// The first pass: collects the document's definitions and names its tables.
 pub(super) fn collect<'d, 'a>(
     cx: &mut Ctx<'_>,
-    doc: &'d Document<'a, String>,
+    doc: &'d Document<'a, &'a str>,
 ) -> Definitions<'d, 'a> {
     // Pass 1: every named definition.
     let mut kinds: BTreeMap<String, (DefKind, Pos)> = BTreeMap::new();
     let mut objects: Vec<&Obj<'_>> = Vec::new();
-    let mut enums: BTreeMap<String, &EnumType<'_, String>> = BTreeMap::new();
+    let mut enums: BTreeMap<String, &EnumType<'_, &str>> = BTreeMap::new();
     let mut scalars: BTreeMap<String, (Option<SqlType>, Pos)> = BTreeMap::new();
     for def in &doc.definitions {
         let (name, kind, pos) = match def {
             Definition::TypeDefinition(td) => match td {
                 TypeDefinition::Object(o) => {
                     objects.push(o);
-                    (o.name.clone(), DefKind::Object, p(o.position))
+                    (o.name, DefKind::Object, p(o.position))
                 }
                 TypeDefinition::Enum(e) => {
-                    enums.insert(e.name.clone(), e);
-                    (e.name.clone(), DefKind::Enum, p(e.position))
+                    enums.insert(e.name.to_string(), e);
+                    (e.name, DefKind::Enum, p(e.position))
                 }
                 TypeDefinition::Scalar(s) => {
                     let mut ty = None;
                     for d in &s.directives {
-                        if canonical_directive(&d.name) == Some(K::Type) {
+                        if canonical_directive(d.name) == Some(K::Type) {
                             ty = sql_type_arg(cx, d);
                         }
                     }
-                    scalars.insert(s.name.clone(), (ty, p(s.position)));
-                    (s.name.clone(), DefKind::Scalar, p(s.position))
+                    scalars.insert(s.name.to_string(), (ty, p(s.position)));
+                    (s.name, DefKind::Scalar, p(s.position))
                 }
-                TypeDefinition::Interface(i) => (i.name.clone(), DefKind::Interface, p(i.position)),
-                TypeDefinition::Union(u) => (u.name.clone(), DefKind::Union, p(u.position)),
-                TypeDefinition::InputObject(i) => (i.name.clone(), DefKind::Input, p(i.position)),
+                TypeDefinition::Interface(i) => (i.name, DefKind::Interface, p(i.position)),
+                TypeDefinition::Union(u) => (u.name, DefKind::Union, p(u.position)),
+                TypeDefinition::InputObject(i) => (i.name, DefKind::Input, p(i.position)),
             },
             Definition::TypeExtension(ext) => {
                 let pos = match ext {
@@ -92,7 +92,7 @@ pub(super) fn collect<'d, 'a>(
             }
             Definition::SchemaDefinition(_) | Definition::DirectiveDefinition(_) => continue,
         };
-        if let Some((_, first)) = kinds.get(&name) {
+        if let Some((_, first)) = kinds.get(name) {
             let first = *first;
             cx.err(
                 Code::E0010,
@@ -105,7 +105,7 @@ pub(super) fn collect<'d, 'a>(
             );
             continue;
         }
-        kinds.insert(name, (kind, pos));
+        kinds.insert(name.to_string(), (kind, pos));
     }
 
     // Which objects are tables, and their SQL names.
@@ -113,17 +113,17 @@ pub(super) fn collect<'d, 'a>(
     let mut seen_tables: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut table_objs: Vec<&Obj<'_>> = Vec::new();
     for &o in &objects {
-        if kinds.get(&o.name).map(|k| k.1) != Some(p(o.position)) {
+        if kinds.get(o.name).map(|k| k.1) != Some(p(o.position)) {
             continue; // a duplicate definition, already reported
         }
         let Some(td) = o
             .directives
             .iter()
-            .find(|d| canonical_directive(&d.name) == Some(K::Table))
+            .find(|d| canonical_directive(d.name) == Some(K::Table))
         else {
             continue;
         };
-        let name = str_arg(cx, td, &["name"]).unwrap_or_else(|| snake_case(&o.name));
+        let name = str_arg(cx, td, &["name"]).unwrap_or_else(|| snake_case(o.name));
         let schema = str_arg(cx, td, &["schema"]).unwrap_or_else(|| "public".to_string());
         let ok_name = cx.check_ident(&name, "table", p(o.position));
         let ok_schema = cx.check_ident(&schema, "schema", p(td.position));
@@ -150,8 +150,8 @@ pub(super) fn collect<'d, 'a>(
                 format!("Wesley always quotes it; hand-written SQL must write `\"{name}\"` too"),
             );
         }
-        seen_tables.insert((schema.clone(), name.clone()), o.name.clone());
-        table_names.insert(o.name.clone(), (schema, name));
+        seen_tables.insert((schema.clone(), name.clone()), o.name.to_string());
+        table_names.insert(o.name.to_string(), (schema, name));
         table_objs.push(o);
     }
 

@@ -14,14 +14,14 @@ use crate::sdl::locate;
 use graphql_parser::schema::{Definition, Document};
 
 /// The extensions the document's `schema` definitions declare, sorted, each once.
-pub(super) fn declared(cx: &mut Ctx<'_>, doc: &Document<'_, String>) -> Vec<String> {
+pub(super) fn declared<'a>(cx: &mut Ctx<'_>, doc: &Document<'a, &'a str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for def in &doc.definitions {
         let Definition::SchemaDefinition(s) = def else {
             continue;
         };
         for d in &s.directives {
-            match canonical_directive(&d.name) {
+            match canonical_directive(d.name) {
                 None => {}
                 Some(K::Extensions) => {
                     check_args(cx, d, K::Extensions);

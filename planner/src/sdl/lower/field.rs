@@ -55,11 +55,12 @@ pub(super) fn lower_field(
     let Type::NamedType(type_name) = t else {
         return None;
     };
+    let type_name: &str = type_name;
 
     let kinds_of_dirs: Vec<Option<K>> = f
         .directives
         .iter()
-        .map(|d| canonical_directive(&d.name))
+        .map(|d| canonical_directive(d.name))
         .collect();
     let is_relation = kinds_of_dirs
         .iter()
@@ -73,7 +74,7 @@ pub(super) fn lower_field(
         if table_names.contains_key(type_name) || is_relation {
             // A virtual relation: no column. Column directives here would do nothing.
             for d in &f.directives {
-                match canonical_directive(&d.name) {
+                match canonical_directive(d.name) {
                     None => cx.warn(Code::W0100, p(d.position), format!("unknown directive `@{}` is ignored", d.name), "check the spelling; Wesley's directives are listed in docs/dialect.md"),
                     Some(K::HasMany | K::HasOne | K::BelongsTo | K::Uid | K::Sensitive | K::Pii | K::Weight | K::Critical) => {}
                     Some(_) => cx.warn(
@@ -103,7 +104,7 @@ pub(super) fn lower_field(
     }
 
     // Directives on the field.
-    let mut col_name = snake_case(&f.name);
+    let mut col_name = snake_case(f.name);
     let mut explicit_type: Option<SqlType> = None;
     let mut meta = Meta::default();
     let mut convert_dir = None;
@@ -147,12 +148,12 @@ pub(super) fn lower_field(
         if !used_enums.contains_key(type_name) {
             let uids = enum_value_uids(cx, e);
             used_enums.insert(
-                type_name.clone(),
+                type_name.to_string(),
                 EnumType {
                     schema: "public".into(),
                     name: sql_name.clone(),
-                    graphql_name: type_name.clone(),
-                    values: e.values.iter().map(|v| v.name.clone()).collect(),
+                    graphql_name: type_name.to_string(),
+                    values: e.values.iter().map(|v| v.name.to_string()).collect(),
                     uids,
                 },
             );
@@ -202,7 +203,7 @@ pub(super) fn lower_field(
     let mut default = None;
     for (d, k) in f.directives.iter().zip(&kinds_of_dirs) {
         if *k == Some(K::Default) {
-            default = defaults::default_from(cx, d, &ty, nullable, &f.name);
+            default = defaults::default_from(cx, d, &ty, nullable, f.name);
         }
     }
     if let (false, Some(e)) = (ty.array, enums.get(type_name)) {
@@ -213,7 +214,7 @@ pub(super) fn lower_field(
         cx,
         identity_dir,
         serial_dir,
-        &f.name,
+        f.name,
         p(f.position),
         &ty,
         nullable,
@@ -228,7 +229,7 @@ pub(super) fn lower_field(
             sequence: identity_dir.is_some() || serial_dir.is_some(),
             convert: convert_dir.is_some(),
         };
-        super::generated::from_field(cx, d, &f.name, others)
+        super::generated::from_field(cx, d, f.name, others)
     });
     let convert = convert_dir.and_then(|d| convert_from(cx, d, &col_name));
     let comment = super::description(
@@ -239,7 +240,7 @@ pub(super) fn lower_field(
     );
     Some(Column {
         name: col_name,
-        graphql_name: f.name.clone(),
+        graphql_name: f.name.to_string(),
         ty,
         nullable,
         default,
@@ -284,15 +285,15 @@ fn convert_from(cx: &mut Ctx<'_>, d: &Dir<'_>, column: &str) -> Option<Convert> 
 /// The `@wes_uid` of each value of enum `e` (label → uid). Any other directive has no
 /// meaning on an enum value and is reported as ignored (W0104, or W0100 when unknown);
 /// two values with one uid are E0063.
-fn enum_value_uids(
+fn enum_value_uids<'e>(
     cx: &mut Ctx<'_>,
-    e: &graphql_parser::schema::EnumType<'_, String>,
+    e: &graphql_parser::schema::EnumType<'e, &'e str>,
 ) -> std::collections::BTreeMap<String, String> {
     let mut uids = std::collections::BTreeMap::new();
     let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     for v in &e.values {
         for d in &v.directives {
-            match canonical_directive(&d.name) {
+            match canonical_directive(d.name) {
                 Some(K::Uid) => {
                     let Some(uid) = str_arg(cx, d, &["value", "id"]) else {
                         continue;
@@ -309,8 +310,8 @@ fn enum_value_uids(
                         );
                         continue;
                     }
-                    seen.insert(uid.clone(), v.name.clone());
-                    uids.insert(v.name.clone(), uid);
+                    seen.insert(uid.clone(), v.name.to_string());
+                    uids.insert(v.name.to_string(), uid);
                 }
                 None => cx.warn(
                     Code::W0100,

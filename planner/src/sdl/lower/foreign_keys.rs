@@ -11,9 +11,8 @@ use super::{p, Ctx};
 use crate::diag::Code;
 use crate::model::*;
 use crate::naming::derived_name;
-use crate::sdl::directives::arg;
+use crate::sdl::directives::{arg, word};
 use crate::sdl::locate;
-use graphql_parser::schema::Value;
 use std::collections::BTreeMap;
 
 /// Resolves the foreign keys every draft is waiting for, now that every table's columns
@@ -23,7 +22,7 @@ pub(super) fn resolve_all(cx: &mut Ctx<'_>, drafts: &mut [Draft<'_, '_>]) {
     let by_type: BTreeMap<&str, usize> = drafts
         .iter()
         .enumerate()
-        .map(|(i, d)| (d.obj.name.as_str(), i))
+        .map(|(i, d)| (d.obj.name, i))
         .collect();
     let mut by_table: BTreeMap<String, usize> = BTreeMap::new();
     for (i, d) in drafts.iter().enumerate().rev() {
@@ -73,7 +72,7 @@ fn resolve_fks(
             .or_else(|| by_table.get(type_part.as_str()))
             .map(|&i| &all[i]);
         let Some(target) = target else {
-            let known: Vec<&str> = all.iter().map(|t| t.obj.name.as_str()).collect();
+            let known: Vec<&str> = all.iter().map(|t| t.obj.name).collect();
             cx.err(
                 Code::E0032,
                 rpos(cx),
@@ -259,11 +258,8 @@ fn resolve_fks(
             match arg(dir, names) {
                 None => FkAction::NoAction,
                 Some((n, v)) => {
-                    let text = match v {
-                        Value::String(s) | Value::Enum(s) => s.clone(),
-                        _ => String::new(),
-                    };
-                    FkAction::parse(&text).unwrap_or_else(|| {
+                    let text = word(v).unwrap_or_default();
+                    FkAction::parse(text).unwrap_or_else(|| {
                         let pos = locate::arg_value(cx.src, p(dir.position), n);
                         cx.err(Code::E0040, pos, format!("`{n}` must be one of CASCADE, RESTRICT, SET_NULL, SET_DEFAULT, NO_ACTION"), format!("write e.g. `{n}: CASCADE`"));
                         FkAction::NoAction

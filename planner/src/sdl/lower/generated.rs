@@ -56,7 +56,7 @@ pub(super) fn from_field(
         return None;
     }
     let Some(text) = str_arg(cx, d, &["expr"]) else {
-        if d.arguments.iter().all(|(n, _)| n != "expr") {
+        if d.arguments.iter().all(|(n, _)| *n != "expr") {
             cx.err(
                 Code::E0040,
                 p(d.position),
@@ -91,7 +91,7 @@ pub(super) fn check_table(cx: &mut Ctx<'_>, o: &Obj<'_>, table: &Table) {
         let Some(d) = f
             .directives
             .iter()
-            .find(|d| canonical_directive(&d.name) == Some(K::Generated))
+            .find(|d| canonical_directive(d.name) == Some(K::Generated))
         else {
             continue;
         };

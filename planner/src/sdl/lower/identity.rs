@@ -8,7 +8,7 @@
 use super::{p, Ctx};
 use crate::diag::{Code, Pos};
 use crate::model::Identity;
-use crate::sdl::directives::{arg, kind_of, Dir};
+use crate::sdl::directives::{arg, kind_of, word, Dir};
 use crate::sdl::locate;
 use crate::types::{BaseType, SqlType};
 use graphql_parser::schema::Value;
@@ -134,13 +134,8 @@ fn identity_args(cx: &mut Ctx<'_>, d: &Dir<'_>, ty: &SqlType) -> Option<Identity
     let always = match arg(d, &["generated"]) {
         None => false,
         Some((n, v)) => {
-            let word = match v {
-                Value::Enum(s) | Value::String(s) => {
-                    Some(s.to_ascii_uppercase().replace([' ', '-'], "_"))
-                }
-                _ => None,
-            };
-            match word.as_deref() {
+            let upper = word(v).map(|s| s.to_ascii_uppercase().replace([' ', '-'], "_"));
+            match upper.as_deref() {
                 Some("ALWAYS") => true,
                 Some("BY_DEFAULT") => false,
                 _ => {
@@ -151,9 +146,9 @@ fn identity_args(cx: &mut Ctx<'_>, d: &Dir<'_>, ty: &SqlType) -> Option<Identity
                         format!(
                             "argument `{n}` of `@{}` must be `ALWAYS` or `BY_DEFAULT`, not {}",
                             d.name,
-                            match v {
-                                Value::Enum(s) | Value::String(s) => format!("`{s}`"),
-                                _ => kind_of(v).to_string(),
+                            match word(v) {
+                                Some(s) => format!("`{s}`"),
+                                None => kind_of(v).to_string(),
                             }
                         ),
                         "write `generated: ALWAYS` or `generated: BY_DEFAULT` (the default)",

@@ -52,8 +52,8 @@ use crate::model::{EnumType, Schema, Table};
 use graphql_parser::schema::{Document, Field, ObjectType};
 use std::collections::BTreeMap;
 
-type Obj<'a> = ObjectType<'a, String>;
-type Fld<'a> = Field<'a, String>;
+type Obj<'a> = ObjectType<'a, &'a str>;
+type Fld<'a> = Field<'a, &'a str>;
 
 /// The position graphql-parser recorded, as a diagnostic position.
 fn p(pos: graphql_parser::Pos) -> Pos {
@@ -118,7 +118,11 @@ fn description(cx: &mut Ctx<'_>, text: &Option<String>, pos: Pos, what: &str) ->
 /// Lowers a parsed document (`src` is its text, `file` the name diagnostics carry) into
 /// the schema model and every diagnostic found. The schema is complete only when no
 /// diagnostic is an error; the caller decides what to return.
-pub fn lower(file: &str, src: &str, doc: &Document<'_, String>) -> (Schema, Vec<Diagnostic>) {
+pub fn lower<'a>(
+    file: &str,
+    src: &'a str,
+    doc: &Document<'a, &'a str>,
+) -> (Schema, Vec<Diagnostic>) {
     let source = locate::Source::new(src);
     let mut cx = Ctx {
         file,

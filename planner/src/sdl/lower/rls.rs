@@ -237,12 +237,12 @@ fn check_table_policies(
         .obj
         .directives
         .iter()
-        .find(|x| canonical_directive(&x.name) == Some(K::Rls))
+        .find(|x| canonical_directive(x.name) == Some(K::Rls))
     else {
         return;
     };
     for (argname, _) in &dir.arguments {
-        let Some((_, Value::String(text))) = arg(dir, &[argname.as_str()]) else {
+        let Some((_, Value::String(text))) = arg(dir, &[*argname]) else {
             continue;
         };
         let Ok(info) = expr::check(text) else {

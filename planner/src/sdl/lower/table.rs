@@ -24,11 +24,11 @@ pub(super) fn lower_table<'d, 'a>(
     defs: &Definitions<'_, '_>,
     used_enums: &mut BTreeMap<String, EnumType>,
 ) -> Draft<'d, 'a> {
-    let (schema, name) = defs.table_names[&o.name].clone();
+    let (schema, name) = defs.table_names[o.name].clone();
     let mut table = Table {
         schema: schema.clone(),
         name: name.clone(),
-        graphql_name: o.name.clone(),
+        graphql_name: o.name.to_string(),
         meta: Meta::default(),
         columns: Vec::with_capacity(o.fields.len()),
         primary_key: None,
@@ -93,19 +93,19 @@ pub(super) fn lower_table<'d, 'a>(
                 ),
             );
         }
-        col_pos.insert(col.name.clone(), (p(f.position), f.name.clone()));
-        field_cols.insert(f.name.clone(), col.name.clone());
+        col_pos.insert(col.name.clone(), (p(f.position), f.name.to_string()));
+        field_cols.insert(f.name.to_string(), col.name.clone());
         table.columns.push(col);
     }
 
     // Field-level keys, constraints and indexes.
     let mut field_pk_name: Option<String> = None;
     for f in &o.fields {
-        let Some(col_name) = field_cols.get(&f.name).cloned() else {
+        let Some(col_name) = field_cols.get(f.name).cloned() else {
             continue;
         };
         for d in &f.directives {
-            match canonical_directive(&d.name) {
+            match canonical_directive(d.name) {
                 Some(K::Pk) => {
                     field_level_only(cx, d);
                     pk_fields.push(col_name.clone());
@@ -127,7 +127,7 @@ pub(super) fn lower_table<'d, 'a>(
                 }
                 Some(K::Index) => {
                     field_level_only(cx, d);
-                    if indexes::refuse_on_field(cx, d, &f.name) {
+                    if indexes::refuse_on_field(cx, d, f.name) {
                         continue;
                     }
                     let key = vec![IndexKey::Column(col_name.clone())];
@@ -163,12 +163,12 @@ pub(super) fn lower_table<'d, 'a>(
     let mut tenant: Option<&Dir<'_>> = None;
     let mut owner: Option<&Dir<'_>> = None;
     for d in &o.directives {
-        let Some(k) = usable_directive(cx, d, canonical_directive(&d.name), Site::Type) else {
+        let Some(k) = usable_directive(cx, d, canonical_directive(d.name), Site::Type) else {
             continue;
         };
         match k {
             K::Pk => {
-                if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
+                if let Some(cols) = columns_arg(cx, d, &field_cols, o.name, true) {
                     let pk_name = arg(d, &["name"])
                         .is_some()
                         .then(|| explicit_name(cx, d, "primary key", String::new));
@@ -176,7 +176,7 @@ pub(super) fn lower_table<'d, 'a>(
                 }
             }
             K::Unique => {
-                if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
+                if let Some(cols) = columns_arg(cx, d, &field_cols, o.name, true) {
                     let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
                     let cname =
                         explicit_name(cx, d, "constraint", || derived_name(&name, &refs, "key"));
@@ -188,7 +188,7 @@ pub(super) fn lower_table<'d, 'a>(
                 }
             }
             K::Index => {
-                if let Some(keys) = indexes::type_keys(cx, d, &table, &field_cols, &o.name) {
+                if let Some(keys) = indexes::type_keys(cx, d, &table, &field_cols, o.name) {
                     if let Some(idx) = index_from(cx, d, &name, keys) {
                         table.indexes.push(idx);
                     }
@@ -200,7 +200,7 @@ pub(super) fn lower_table<'d, 'a>(
                 }
             }
             K::Fk => {
-                if let Some(cols) = columns_arg(cx, d, &field_cols, &o.name, true) {
+                if let Some(cols) = columns_arg(cx, d, &field_cols, o.name, true) {
                     fks.push((cols, d));
                 }
             }
@@ -260,7 +260,7 @@ pub(super) fn lower_table<'d, 'a>(
             let pos = o
                 .fields
                 .iter()
-                .find(|f| field_cols.get(&f.name) == cols.first())
+                .find(|f| field_cols.get(f.name) == cols.first())
                 .map(|f| p(f.position))
                 .unwrap_or(p(o.position));
             cx.warn(Code::W0103, pos, format!("index `{}` duplicates the index of a primary key or unique constraint on the same columns", idx.name), "remove `@wes_index`: the constraint's index already serves these lookups");
