@@ -196,15 +196,7 @@ impl CanonSchema {
         self.extensions.sort();
         self.extensions.dedup();
         for t in &mut self.tables {
-            t.columns.sort_by(|a, b| a.name.cmp(&b.name));
-            t.uniques.sort_by(|a, b| a.name.cmp(&b.name));
-            t.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
-            t.checks.sort();
-            t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
-            t.policies.sort_by(|a, b| a.name.cmp(&b.name));
-            for p in &mut t.policies {
-                p.roles.sort();
-            }
+            t.normalize();
         }
     }
 
@@ -247,33 +239,70 @@ impl CanonSchema {
     /// the schema's. The bytes hashed are exactly `serde_json`'s for the schema and for
     /// each table (a test compares both ways on random schemas).
     pub fn hashes(&self) -> (String, std::collections::BTreeMap<String, String>) {
-        let mut all = Sha256::new();
-        let mut tables = std::collections::BTreeMap::new();
+        let mut all = SchemaHasher::new(&self.enums);
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| (t.name.clone(), all.table(t)))
+            .collect();
+        (all.finish(&self.extensions), tables)
+    }
+}
+
+/// A schema's hash ([`CanonSchema::hash`]) computed as its canonical JSON would be
+/// written, one table at a time, so that a schema read as a stream (a live catalog, table
+/// by table) is hashed without holding it whole. The bytes hashed are exactly those of
+/// `serde_json` for the whole [`CanonSchema`], as long as the tables come in canonical
+/// order (by name, byte-wise) and each is normalised ([`CanonTable::normalize`]); the
+/// caller keeps to that order.
+#[derive(Clone)]
+pub struct SchemaHasher {
+    all: Sha256,
+    buf: Vec<u8>,
+    tables: usize,
+}
+
+impl SchemaHasher {
+    /// Starts a schema with these enums (sorted by name, as in [`CanonSchema`]).
+    pub fn new(enums: &[CanonEnum]) -> SchemaHasher {
         let mut buf = Vec::new();
         // Writing into a vector cannot fail, and these plain structs always serialise.
-        let _ = serde_json::to_writer(&mut buf, &self.enums);
+        let _ = serde_json::to_writer(&mut buf, enums);
+        let mut all = Sha256::new();
         all.update(b"{\"enums\":");
         all.update(&buf);
         all.update(b",\"tables\":[");
-        for (k, t) in self.tables.iter().enumerate() {
-            buf.clear();
-            let _ = serde_json::to_writer(&mut buf, t);
-            if k > 0 {
-                all.update(b",");
-            }
-            all.update(&buf);
-            let one = format!("sha256:{}", hex::encode(Sha256::digest(&buf)));
-            tables.insert(t.name.clone(), one);
+        SchemaHasher {
+            all,
+            buf,
+            tables: 0,
         }
-        all.update(b"]");
-        if !self.extensions.is_empty() {
-            buf.clear();
-            let _ = serde_json::to_writer(&mut buf, &self.extensions);
-            all.update(b",\"extensions\":");
-            all.update(&buf);
+    }
+
+    /// Adds the next table; returns its own hash ([`CanonTable::hash`]).
+    pub fn table(&mut self, t: &CanonTable) -> String {
+        self.buf.clear();
+        let _ = serde_json::to_writer(&mut self.buf, t);
+        if self.tables > 0 {
+            self.all.update(b",");
         }
-        all.update(b"}");
-        (format!("sha256:{}", hex::encode(all.finalize())), tables)
+        self.tables += 1;
+        self.all.update(&self.buf);
+        format!("sha256:{}", hex::encode(Sha256::digest(&self.buf)))
+    }
+
+    /// The schema's hash, `sha256:` and 64 hex digits, with these extensions (sorted and
+    /// without duplicates, as in [`CanonSchema`]).
+    pub fn finish(mut self, extensions: &[String]) -> String {
+        self.all.update(b"]");
+        if !extensions.is_empty() {
+            self.buf.clear();
+            let _ = serde_json::to_writer(&mut self.buf, extensions);
+            self.all.update(b",\"extensions\":");
+            self.all.update(&self.buf);
+        }
+        self.all.update(b"}");
+        format!("sha256:{}", hex::encode(self.all.finalize()))
     }
 }
 
@@ -288,6 +317,16 @@ fn action(a: FkAction) -> String {
 /// The canonical form of a model.
 pub fn canonical(schema: &Schema) -> CanonSchema {
     let mut c = CanonSchema {
+        tables: schema.tables.iter().map(canonical_table).collect(),
+        ..canonical_head(schema)
+    };
+    c.normalize();
+    c
+}
+
+/// The canonical form of the schema's enums and extensions, without its tables.
+fn canonical_head(schema: &Schema) -> CanonSchema {
+    let mut c = CanonSchema {
         enums: schema
             .enums
             .iter()
@@ -296,7 +335,7 @@ pub fn canonical(schema: &Schema) -> CanonSchema {
                 values: e.values.clone(),
             })
             .collect(),
-        tables: schema.tables.iter().map(canonical_table).collect(),
+        tables: Vec::new(),
         extensions: schema.extensions(),
     };
     c.normalize();
@@ -388,11 +427,40 @@ impl CanonTable {
     pub fn hash(&self) -> String {
         sha256_json(self)
     }
+
+    /// Puts the table's lists in canonical order (for a table read from elsewhere, such as
+    /// a live catalog): columns, keys, indexes and policies by name, checks and each
+    /// policy's roles sorted.
+    pub fn normalize(&mut self) {
+        self.columns.sort_by(|a, b| a.name.cmp(&b.name));
+        self.uniques.sort_by(|a, b| a.name.cmp(&b.name));
+        self.foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+        self.checks.sort();
+        self.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        self.policies.sort_by(|a, b| a.name.cmp(&b.name));
+        for p in &mut self.policies {
+            p.roles.sort();
+        }
+    }
 }
 
-/// `sha256:<hex>` of the model's canonical form.
+/// `sha256:<hex>` of the model's canonical form: [`canonical`]`(schema).hash()`, computed
+/// one table at a time ([`SchemaHasher`]) so that the whole canonical form is never held.
 pub fn schema_hash(schema: &Schema) -> String {
-    canonical(schema).hash()
+    let head = canonical_head(schema);
+    let mut tables: Vec<(String, &Table)> = schema
+        .tables
+        .iter()
+        .map(|t| (t.display_name(), t))
+        .collect();
+    tables.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut all = SchemaHasher::new(&head.enums);
+    for (_, t) in tables {
+        let mut c = canonical_table(t);
+        c.normalize();
+        all.table(&c);
+    }
+    all.finish(&head.extensions)
 }
 
 /// One named expression: a column's default (named by the column), a check's body, a
