@@ -39,8 +39,10 @@
 
 use wesley_planner::canon::CanonSchema;
 
-/// Returns one row with one `json` column: the canonical form of the database.
-pub const CANONICAL_QUERY: &str = r#"
+/// The catalog CTEs every canonical query starts with: `rels` (the tables) and `cols`.
+macro_rules! ctes {
+    () => {
+        r#"
 WITH rels AS (
   SELECT c.oid, n.nspname, c.relname, c.relrowsecurity
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -80,16 +82,14 @@ cols AS (
   LEFT JOIN pg_namespace etn ON etn.oid = et.typnamespace
   WHERE a.attnum > 0 AND NOT a.attisdropped
 )
-SELECT json_build_object(
-  'enums', COALESCE((
-    SELECT json_agg(json_build_object('name', n.nspname || '.' || t.typname,
-      'values', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid))
-      ORDER BY n.nspname, t.typname)
-    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE t.typtype = 'e' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'wesley')
-  ), '[]'::json),
-  'tables', COALESCE((
-    SELECT json_agg(json_build_object(
+"#
+    };
+}
+
+/// One table's canonical JSON, for the table `r` of `rels`.
+macro_rules! table_json {
+    () => {
+        r#"json_build_object(
       'name', r.nspname || '.' || r.relname,
       'columns', COALESCE((SELECT json_agg(json_build_object('name', c.attname, 'type', c.type,
           'not_null', c.attnotnull, 'has_default', c.atthasdef,
@@ -136,13 +136,65 @@ SELECT json_build_object(
           ORDER BY p.polname)
         FROM pg_policy p WHERE p.polrelid = r.oid), '[]'::json),
       'comment', obj_description(r.oid, 'pg_class')
-    ) ORDER BY r.nspname, r.relname)
-    FROM rels r
-  ), '[]'::json),
-  'extensions', COALESCE((SELECT json_agg(x.extname::text ORDER BY x.extname)
-    FROM pg_extension x WHERE x.extname <> 'plpgsql'), '[]'::json)
-)::text
-"#;
+    )"#
+    };
+}
+
+/// The enums' canonical JSON (an array).
+macro_rules! enums_json {
+    () => {
+        r#"COALESCE((
+    SELECT json_agg(json_build_object('name', n.nspname || '.' || t.typname,
+      'values', (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid))
+      ORDER BY n.nspname, t.typname)
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+    WHERE t.typtype = 'e' AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'wesley')
+  ), '[]'::json)"#
+    };
+}
+
+/// The extensions' canonical JSON (an array).
+macro_rules! extensions_json {
+    () => {
+        r#"COALESCE((SELECT json_agg(x.extname::text ORDER BY x.extname)
+    FROM pg_extension x WHERE x.extname <> 'plpgsql'), '[]'::json)"#
+    };
+}
+
+/// Returns one row with one `text` column: the canonical form of the database, whole
+/// (for `psql`; [`drift::live`](crate::apply::drift::live) reads [`HEAD_QUERY`] and
+/// [`TABLES_QUERY`] instead, so that no reply holds every table).
+pub const CANONICAL_QUERY: &str = concat!(
+    ctes!(),
+    "SELECT json_build_object('enums', ",
+    enums_json!(),
+    ", 'tables', COALESCE((SELECT json_agg(",
+    table_json!(),
+    " ORDER BY r.nspname, r.relname) FROM rels r), '[]'::json), 'extensions', ",
+    extensions_json!(),
+    ")::text"
+);
+
+/// Returns one row with one `text` column: the canonical form of the database without
+/// its tables (`"tables": []`).
+pub const HEAD_QUERY: &str = concat!(
+    "SELECT json_build_object('enums', ",
+    enums_json!(),
+    ", 'tables', '[]'::json, 'extensions', ",
+    extensions_json!(),
+    ")::text"
+);
+
+/// Returns a row per table, each with one `text` column, its canonical JSON (its lists
+/// not yet sorted: `CanonTable::normalize`), in canonical order: by `schema.table`
+/// byte-wise (`COLLATE "C"`), which is how Rust orders the same names when they are
+/// UTF-8.
+pub const TABLES_QUERY: &str = concat!(
+    ctes!(),
+    "SELECT ",
+    table_json!(),
+    "::text FROM rels r ORDER BY (r.nspname || '.' || r.relname) COLLATE \"C\""
+);
 
 /// Parses the query's output into a normalized canonical form.
 pub fn parse_canonical(json: &str) -> Result<CanonSchema, serde_json::Error> {

@@ -171,3 +171,63 @@ fn not_enforced_constraints_are_left_out() {
         .collect();
     assert_eq!(fks, ["child_parent_id_fkey"]);
 }
+
+/// A run reads the catalog table by table (`drift::read`): its schema hash, table hashes
+/// and tables equal those of the whole-catalog query, for schema and table names whose
+/// `ORDER BY nspname, relname` order is not the byte-wise order of `schema.table`
+/// (`a-b.t` sorts before `a.t` byte-wise, after it by schema), upper case and non-ASCII
+/// names, enums, extensions counted or not, and a `keep` that asks for one table.
+#[test]
+fn a_catalog_read_table_by_table_equals_the_whole() {
+    let db = fresh_db("introspect_stream");
+    db.psql(
+        r#"CREATE SCHEMA a; CREATE SCHEMA "a-b"; CREATE SCHEMA a_b; CREATE SCHEMA "Z";
+        CREATE TYPE a.mood AS ENUM ('ok', 'sad');
+        CREATE EXTENSION IF NOT EXISTS citext;
+        CREATE TABLE a.t (id int PRIMARY KEY, m a.mood, z text UNIQUE, b int CHECK (b > 0));
+        CREATE TABLE "a-b".t (id int PRIMARY KEY REFERENCES a.t (id));
+        CREATE TABLE a_b.t (id int, "Upper" text);
+        CREATE TABLE "Z"."T" (x int);
+        CREATE TABLE a."é" (x int);
+        CREATE TABLE a.tt (x int); CREATE INDEX ON a.tt (x);
+        CREATE TABLE public.p (x int);"#,
+    );
+    let whole = canonical(&db);
+    assert_eq!(whole.tables.len(), 7, "{whole:#?}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (live, schema) = rt.block_on(async {
+        let conn = wesley::apply::connect::ConnInfo::resolve(Some(&db.url)).expect("conn");
+        let (client, _) = conn.connect_pinned(None).await.expect("connect");
+        let live = wesley::apply::drift::read(&client, &|name, _| name == "a-b.t")
+            .await
+            .expect("read");
+        let schema = wesley::apply::drift::live(&client).await.expect("live");
+        (live, schema)
+    });
+    assert_eq!(schema, whole, "the streamed whole form");
+    for extensions in [vec![], vec!["citext".to_string()]] {
+        assert_eq!(
+            live.hash(&extensions),
+            whole.as_expected_by(&extensions).hash(),
+            "expecting {extensions:?}"
+        );
+    }
+    let names: Vec<&str> = live.tables.iter().map(|t| t.name.as_str()).collect();
+    let want: Vec<&str> = whole.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, want);
+    for (l, t) in live.tables.iter().zip(&whole.tables) {
+        assert_eq!(
+            live.table_hash(&t.name),
+            Some(t.hash().as_str()),
+            "{}",
+            t.name
+        );
+        let columns: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(l.columns, columns, "{}", t.name);
+    }
+    assert_eq!(live.table_hash("a.missing"), None);
+    assert_eq!(live.kept.keys().collect::<Vec<_>>(), ["a-b.t"]);
+}

@@ -1,19 +1,160 @@
 //! Drift detection: the live catalog, read into the planner's canonical form, compared
 //! with what the plan expects, and the differences described in words.
 
-use crate::introspect::{parse_canonical, CANONICAL_QUERY};
-use std::collections::BTreeSet;
+use crate::error::DbError;
+use crate::introspect::{parse_canonical, CANONICAL_QUERY, HEAD_QUERY, TABLES_QUERY};
+use futures_util::TryStreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
-use wesley_planner::canon::{CanonSchema, CanonTable};
+use wesley_planner::canon::{CanonEnum, CanonSchema, CanonTable, SchemaHasher};
 use wesley_planner::ddl::nulls_not_distinct;
 
-/// The canonical form of the connected database (one catalog query, PostgreSQL 14 to
-/// 18), comparable with a plan's `from`/`to` and hashed the same way.
-pub async fn live(c: &Client) -> Result<CanonSchema, crate::error::DbError> {
+/// The connected database's schema as [`read`] leaves it: every table's name, hash and
+/// columns, the whole canonical form of only the tables asked for, and the schema hash
+/// for any set of expected extensions. Its size grows with the number of tables, not
+/// with their contents: a run keeps it, not the whole catalog.
+pub struct Live {
+    /// Enums, sorted by qualified name.
+    pub enums: Vec<CanonEnum>,
+    /// Installed extensions but `plpgsql`, sorted.
+    pub extensions: Vec<String>,
+    /// Every table, in canonical order (by `schema.table`, byte-wise).
+    pub tables: Vec<LiveTable>,
+    /// The whole canonical form of the tables `keep` chose, by `schema.table`.
+    pub kept: BTreeMap<String, CanonTable>,
+    /// The schema hash so far: enums and every table.
+    hasher: SchemaHasher,
+}
+
+/// One live table: what a run keeps of every table.
+pub struct LiveTable {
+    /// `schema.table`.
+    pub name: String,
+    /// Its canonical hash ([`CanonTable::hash`]).
+    pub hash: String,
+    /// Its columns' names, sorted.
+    pub columns: Vec<String>,
+}
+
+impl Live {
+    /// The schema hash (`sha256:` and 64 hex digits) of this database as a schema that
+    /// expects `extensions` sees it (only those of its extensions count; see
+    /// [`CanonSchema::as_expected_by`]): the hash [`CanonSchema::hash`] gives the same
+    /// catalog read whole.
+    pub fn hash(&self, extensions: &[String]) -> String {
+        let seen: Vec<String> = self
+            .extensions
+            .iter()
+            .filter(|e| extensions.contains(e))
+            .cloned()
+            .collect();
+        self.hasher.clone().finish(&seen)
+    }
+
+    /// A table's hash, when the database has the table.
+    pub fn table_hash(&self, name: &str) -> Option<&str> {
+        self.tables
+            .binary_search_by(|t| t.name.as_str().cmp(name))
+            .ok()
+            .map(|i| self.tables[i].hash.as_str())
+    }
+
+    /// Whether the database has exactly these tables, with these hashes (`schema.table`
+    /// to hash, as a plan's `table_hashes`).
+    pub fn tables_are(&self, hashes: &BTreeMap<String, String>) -> bool {
+        self.tables.len() == hashes.len()
+            && self
+                .tables
+                .iter()
+                .all(|t| hashes.get(&t.name) == Some(&t.hash))
+    }
+
+    /// A schema read whole ([`parse_canonical`]) as a [`Live`].
+    fn from_schema(schema: CanonSchema, keep: &dyn Fn(&str, &str) -> bool) -> Live {
+        let mut live = Live::new(schema.enums, schema.extensions);
+        for t in schema.tables {
+            live.push(t, keep);
+        }
+        live
+    }
+
+    fn new(enums: Vec<CanonEnum>, extensions: Vec<String>) -> Live {
+        Live {
+            hasher: SchemaHasher::new(&enums),
+            enums,
+            extensions,
+            tables: Vec::new(),
+            kept: BTreeMap::new(),
+        }
+    }
+
+    /// Adds the next table (normalised, in canonical order).
+    fn push(&mut self, t: CanonTable, keep: &dyn Fn(&str, &str) -> bool) {
+        let hash = self.hasher.table(&t);
+        self.tables.push(LiveTable {
+            name: t.name.clone(),
+            columns: t.columns.iter().map(|c| c.name.clone()).collect(),
+            hash: hash.clone(),
+        });
+        if keep(&t.name, &hash) {
+            self.kept.insert(t.name.clone(), t);
+        }
+    }
+}
+
+/// Reads the connected database's schema (PostgreSQL 14 to 18) table by table: one small
+/// query for enums and extensions, then one row per table, hashed as it arrives. Only the
+/// tables for which `keep(name, hash)` is true are kept whole (see [`Live`]). The reply
+/// is read as a stream, so memory does not grow with the catalog's size.
+///
+/// # Errors
+/// The server's errors; [`DbError::Unexpected`] for a reply that is not the canonical
+/// form. Tables that arrive out of canonical order (a server whose encoding orders names
+/// other than UTF-8 does) are read again with the whole-catalog query and sorted here.
+pub async fn read(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live, DbError> {
+    let unreadable =
+        |e: serde_json::Error| DbError::Unexpected(format!("cannot read the catalog: {e}"));
+    let head: String = c.query_typed_one(HEAD_QUERY, &[]).await?.get(0);
+    let head = parse_canonical(&head).map_err(unreadable)?;
+    let mut live = Live::new(head.enums, head.extensions);
+    let rows = c
+        .query_typed_raw(
+            TABLES_QUERY,
+            std::iter::empty::<(&(dyn ToSql + Sync), Type)>(),
+        )
+        .await?;
+    futures_util::pin_mut!(rows);
+    while let Some(row) = rows.try_next().await? {
+        let text: &str = row.get(0);
+        let mut t: CanonTable = serde_json::from_str(text).map_err(unreadable)?;
+        t.normalize();
+        if live.tables.last().is_some_and(|l| l.name >= t.name) {
+            // Drain the rest of the reply before the next query.
+            while rows.try_next().await?.is_some() {}
+            return Ok(Live::from_schema(live_whole(c).await?, keep));
+        }
+        live.push(t, keep);
+    }
+    Ok(live)
+}
+
+/// The connected database's canonical form, whole: for comparing with a schema in every
+/// detail (`wesley drift`). A run reads the catalog with [`read`] instead.
+pub async fn live(c: &Client) -> Result<CanonSchema, DbError> {
+    let live = read(c, &|_, _| true).await?;
+    Ok(CanonSchema {
+        enums: live.enums,
+        tables: live.kept.into_values().collect(),
+        extensions: live.extensions,
+    })
+}
+
+/// The whole canonical form from one reply ([`CANONICAL_QUERY`]).
+async fn live_whole(c: &Client) -> Result<CanonSchema, DbError> {
     let row = c.query_typed_one(CANONICAL_QUERY, &[]).await?;
     let json: String = row.get(0);
-    parse_canonical(&json)
-        .map_err(|e| crate::error::DbError::Unexpected(format!("cannot read the catalog: {e}")))
+    parse_canonical(&json).map_err(|e| DbError::Unexpected(format!("cannot read the catalog: {e}")))
 }
 
 /// Differences between an expected and a live schema, one sentence each.
@@ -280,12 +421,13 @@ fn comment(what: &str, want: Option<&str>, have: Option<&str>) -> Option<String>
 }
 
 /// Differences between the schema a plan expects (`SchemaRef`: all enums, every table's
-/// hash, and the full form of the tables the plan touches) and a live schema.
-pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &CanonSchema) -> Vec<String> {
+/// hash, and the full form of the tables the plan touches) and a live schema (read with
+/// the tables that differ from `expected` kept whole).
+pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &Live) -> Vec<String> {
     let Some(hashes) = &expected.table_hashes else {
         return vec![format!(
             "schema hash is {}, the plan expects {}",
-            live.hash(),
+            live.hash(expected.extensions()),
             expected.schema_hash
         )];
     };
@@ -302,12 +444,19 @@ pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &CanonSchem
             extensions: live.extensions.clone(),
         },
     );
+    let one = |t: &CanonTable| CanonSchema {
+        tables: vec![t.clone()],
+        ..CanonSchema::default()
+    };
     for (name, hash) in hashes {
-        match live.tables.iter().find(|t| &t.name == name) {
+        match live.table_hash(name) {
             None => out.push(format!("table {name} is missing")),
-            Some(l) if &l.hash() != hash => match detail.tables.iter().find(|t| &t.name == name) {
-                Some(want) => out.extend(describe(&CanonSchema { tables: vec![want.clone()], ..CanonSchema::default() }, &CanonSchema { tables: vec![l.clone()], ..CanonSchema::default() })),
-                None => out.push(format!("table {name} differs from what the plan expects (the plan does not change it; `wesley drift --schema OLD.graphql` lists the differences)")),
+            Some(h) if h != hash => match (
+                detail.tables.iter().find(|t| &t.name == name),
+                live.kept.get(name),
+            ) {
+                (Some(want), Some(have)) => out.extend(describe(&one(want), &one(have))),
+                _ => out.push(format!("table {name} differs from what the plan expects (the plan does not change it; `wesley drift --schema OLD.graphql` lists the differences)")),
             },
             _ => {}
         }
@@ -325,7 +474,7 @@ pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &CanonSchem
 pub fn partial(
     from: &wesley_planner::planfile::SchemaRef,
     to: &wesley_planner::planfile::SchemaRef,
-    live: &CanonSchema,
+    live: &Live,
     changed: &BTreeSet<String>,
 ) -> Vec<String> {
     let (Some(fh), Some(th)) = (&from.table_hashes, &to.table_hashes) else {
@@ -335,11 +484,11 @@ pub fn partial(
     // An untouched table may already be in its new form: its foreign keys name the
     // tables they reference, which the plan may have renamed.
     for (name, hash) in fh.iter().filter(|(n, _)| !changed.contains(*n)) {
-        match live.tables.iter().find(|t| &t.name == name) {
+        match live.table_hash(name) {
             None => out.push(format!("table {name} is missing")),
-            Some(l) if &l.hash() != hash && th.get(name) != Some(&l.hash()) => out.push(format!(
-                "table {name} changed, although the plan does not touch it"
-            )),
+            Some(h) if h != hash && th.get(name).map(String::as_str) != Some(h) => out.push(
+                format!("table {name} changed, although the plan does not touch it"),
+            ),
             _ => {}
         }
     }

@@ -19,8 +19,9 @@ pub(super) struct Start {
     pub runs: Vec<ledger::Run>,
     /// Steps of this plan already applied: id → (SQL checksum, when it finished).
     pub applied: BTreeMap<String, (String, String)>,
-    /// The live schema before any step runs, and its canonical hash.
-    pub live: wesley_planner::canon::CanonSchema,
+    /// The live schema before any step runs (the whole form of only the tables that
+    /// differ from the plan's start), and its canonical hash.
+    pub live: drift::Live,
     pub live_hash: String,
 }
 
@@ -104,8 +105,13 @@ pub(super) async fn check(
         return Ok(ControlFlow::Break(Outcome::AlreadyApplied));
     }
 
-    let live = drift::live(client).await?;
-    let live_hash = live.as_expected_by(plan.from().extensions()).hash();
+    // Described in words when they differ: the tables not as the plan's start has them.
+    let from_hashes = plan.from().table_hashes.as_ref();
+    let live = drift::read(client, &|name, hash| {
+        from_hashes.is_some_and(|h| h.get(name).is_some_and(|want| want != hash))
+    })
+    .await?;
+    let live_hash = live.hash(plan.from().extensions());
     // A run of this plan was started before (even if it recorded no step: an interrupted
     // first index build leaves its index behind): check it as a partial application.
     // A rollback starts wherever the plan stopped: between its two schemas.
@@ -178,10 +184,10 @@ pub(super) async fn end_orphaned_sessions(ctx: &Ctx, client: &Client) -> Result<
 async fn first_run_drift(
     ctx: &Ctx,
     client: &Client,
-    live: &wesley_planner::canon::CanonSchema,
+    live: &drift::Live,
 ) -> Result<Vec<String>, DbError> {
     let plan = &ctx.plan;
-    let live_hash = live.as_expected_by(plan.from().extensions()).hash();
+    let live_hash = live.hash(plan.from().extensions());
     let expr_diffs = exprs::differences(
         client,
         plan.from().expressions.as_deref().unwrap_or_default(),
@@ -196,7 +202,7 @@ async fn first_run_drift(
         Vec::new()
     };
     differences.extend(expr_diffs);
-    if live.as_expected_by(plan.to().extensions()).hash() == plan.to().schema_hash {
+    if live.hash(plan.to().extensions()) == plan.to().schema_hash {
         differences.insert(
             0,
             "the database already matches the plan's target schema (applied by other means?)"
@@ -214,7 +220,7 @@ async fn first_run_drift(
 async fn resumed_run_drift(
     ctx: &Ctx,
     client: &Client,
-    live: &wesley_planner::canon::CanonSchema,
+    live: &drift::Live,
 ) -> Result<Vec<String>, DbError> {
     let plan = &ctx.plan;
     let changed: BTreeSet<String> = match &ctx.mode {

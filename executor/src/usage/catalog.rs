@@ -1,9 +1,9 @@
 //! The tables and columns statements are resolved against: from a schema file's model
-//! (`wesley usage --schema`) or from a live catalog's canonical form (`wesley apply`, which
+//! (`wesley usage --schema`) or from a live catalog as a run reads it (`wesley apply`, which
 //! has just checked that the database is the schema its plan starts from).
 
+use crate::apply::drift::Live;
 use std::collections::BTreeMap;
-use wesley_planner::canon::CanonSchema;
 use wesley_planner::model::Schema;
 
 /// A table by schema and name, both as PostgreSQL stores them (case-sensitive).
@@ -59,14 +59,12 @@ impl Catalog {
         }))
     }
 
-    /// The tables of a canonical form (`schema.table` names; schema names hold no dot).
-    pub fn from_canonical(schema: &CanonSchema) -> Catalog {
-        Catalog::new(schema.tables.iter().map(|t| {
+    /// The tables of a live catalog as a run reads it (`schema.table` names; schema names
+    /// hold no dot).
+    pub fn from_live(live: &Live) -> Catalog {
+        Catalog::new(live.tables.iter().map(|t| {
             let (s, n) = t.name.split_once('.').unwrap_or(("public", &t.name));
-            (
-                TableName::new(s, n),
-                t.columns.iter().map(|c| c.name.clone()).collect(),
-            )
+            (TableName::new(s, n), t.columns.clone())
         }))
     }
 

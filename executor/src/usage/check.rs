@@ -253,11 +253,11 @@ pub async fn gate(
     c: &Client,
     plan: &ValidPlan,
     pending: &[usize],
-    live: &wesley_planner::canon::CanonSchema,
+    live: &crate::apply::drift::Live,
     policy: &wesley_planner::policy::HazardPolicy,
     rep: &crate::apply::events::Reporter,
 ) -> Result<Option<String>, DbError> {
-    let catalog = Catalog::from_canonical(live);
+    let catalog = Catalog::from_live(live);
     let check = check_steps(
         c,
         pending.iter().map(|&i| &plan.steps[i]),
