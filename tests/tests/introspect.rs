@@ -231,3 +231,55 @@ fn a_catalog_read_table_by_table_equals_the_whole() {
     assert_eq!(live.table_hash("a.missing"), None);
     assert_eq!(live.kept.keys().collect::<Vec<_>>(), ["a-b.t"]);
 }
+
+/// In a database whose encoding orders names otherwise than UTF-8 does (WIN1252 puts `€`,
+/// byte 0x80, before `é`, 0xE9; in UTF-8 `é` comes first), the table-by-table read comes
+/// out of order: it reads the catalog whole instead, and still hashes as the whole does.
+#[test]
+fn a_catalog_in_another_encoding_is_read_in_canonical_order() {
+    let utf8 = fresh_db("introspect_win1252");
+    let name = format!("{}_w", utf8.name);
+    utf8.psql(&format!(
+        "CREATE DATABASE {name} ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;"
+    ));
+    let url = utf8.url.replace(&utf8.name, &name);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conn = wesley::apply::connect::ConnInfo::resolve(Some(&url)).expect("conn");
+        let (client, _) = conn.connect_pinned(None).await.expect("connect");
+        client
+            .batch_execute(r#"CREATE TABLE public."€" (x int); CREATE TABLE public."é" (y int PRIMARY KEY);"#)
+            .await
+            .expect("tables");
+        let server_order: Vec<String> = client
+            .query(
+                "SELECT relname::text FROM pg_class WHERE relname IN ('€', 'é') ORDER BY relname COLLATE \"C\"",
+                &[],
+            )
+            .await
+            .expect("order")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(server_order, ["€", "é"], "the server orders them otherwise than UTF-8");
+        let text: String = client
+            .query_one(CANONICAL_QUERY, &[])
+            .await
+            .expect("whole")
+            .get(0);
+        let whole = parse_canonical(&text).expect("canonical JSON");
+        let live = wesley::apply::drift::read(&client, &|_, _| false)
+            .await
+            .expect("read");
+        let names: Vec<&str> = live.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["public.é", "public.€"]);
+        assert_eq!(live.hash(&[]), whole.as_expected_by(&[]).hash());
+        assert_eq!(
+            wesley::apply::drift::live(&client).await.expect("live"),
+            whole
+        );
+    });
+}
