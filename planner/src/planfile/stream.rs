@@ -6,8 +6,9 @@
 //! fed to the running `plan_hash`), checked with every check that needs only the step
 //! (`validate::check_step`: names, facts, SQL lexed as psql would), and its summary and
 //! SQL moved into the spool; what stays in memory is the step without them. `from` and
-//! `to` have their SDL checked as soon as each is read (`validate::check_side_sdl`), before
-//! the steps are in memory. The checks
+//! `to` have their SDL checked as soon as each is read, before the steps are in memory
+//! (`validate::check_side_sdl_compactly`: the side's canonical form and expressions wait
+//! as JSON meanwhile, the peak of reading a large plan). The checks
 //! across steps (ids, dependencies, rollback, waves, critical path, tables), the header's
 //! and the hash comparison then run on that, through the same `validate::checks` as a
 //! file parsed in memory. Only a file that passes all of them comes back as a
@@ -20,7 +21,9 @@
 
 use super::dto::{PlanDiagnostic, PlanFile, PlanStep, PlanTable, SchemaRef};
 use super::valid::{spool_text, Spool, TextRef, ValidPlan};
-use super::validate::{check_side_sdl, check_step, checks, ErrorKind, Pass, PlanFileError};
+use super::validate::{
+    check_side_sdl_compactly, check_step, checks, ErrorKind, Pass, PlanFileError,
+};
 use super::FORMAT;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer as _;
@@ -271,15 +274,13 @@ impl<'de> Visitor<'de> for FileVisitor<'_, '_> {
                     once(&from, "from")?;
                     let v: SchemaRef = map.next_value()?;
                     st.hash.section(0, &v);
-                    check_side_sdl(&mut st.cx, "from", &v);
-                    from = Some(v);
+                    from = Some(check_side_sdl_compactly(&mut st.cx, "from", v));
                 }
                 "to" => {
                     once(&to, "to")?;
                     let v: SchemaRef = map.next_value()?;
                     st.hash.section(1, &v);
-                    check_side_sdl(&mut st.cx, "to", &v);
-                    to = Some(v);
+                    to = Some(check_side_sdl_compactly(&mut st.cx, "to", v));
                 }
                 "plan_hash" => {
                     once(&plan_hash, "plan_hash")?;

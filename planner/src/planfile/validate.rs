@@ -690,6 +690,42 @@ pub(super) fn check_side_sdl(cx: &mut Checker, side: &str, r: &SchemaRef) {
     }
 }
 
+/// [`check_side_sdl`] for a side read from a stream, with its canonical form and
+/// expressions held as compact JSON while the SDL is parsed and lowered: that is the peak
+/// of reading a large plan, and those two as structs take about two and a half times the
+/// size of their JSON (measured with heaptrack on a 19,370-step plan: 38 MiB against
+/// 14.5 MB; the peak went from 161 to 138 MiB). Returns the side as it came.
+pub(super) fn check_side_sdl_compactly(
+    cx: &mut Checker,
+    side: &str,
+    mut r: SchemaRef,
+) -> SchemaRef {
+    if r.sdl.is_none() {
+        return r;
+    }
+    let parked = (r.canonical.take(), r.expressions.take());
+    let bytes = match serde_json::to_vec(&parked) {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            // Cannot happen with these plain structs; check with them in memory then.
+            (r.canonical, r.expressions) = parked;
+            check_side_sdl(cx, side, &r);
+            return r;
+        }
+    };
+    drop(parked);
+    check_side_sdl(cx, side, &r);
+    match serde_json::from_slice(&bytes) {
+        Ok(back) => (r.canonical, r.expressions) = back,
+        Err(e) => cx.push(
+            ErrorKind::Syntax,
+            None,
+            format!("cannot keep {side} while its SDL is checked: {e}"),
+        ),
+    }
+    r
+}
+
 /// Expressions are sent to the server to be normalised (drift checks): each must be a
 /// fragment of one statement.
 fn check_expressions(cx: &mut Checker, file: &PlanFile) {
