@@ -2,7 +2,8 @@
 //! ([`wesley_planner::canon::CanonSchema`]), so that a database and an SDL file hash alike
 //! when they describe the same schema.
 //!
-//! One query builds the whole canonical JSON inside PostgreSQL. Extensions are every
+//! The canonical JSON is built inside PostgreSQL, whole in one reply ([`CANONICAL_QUERY`])
+//! or as a row per table ([`LIVE_QUERY`], which a run streams). Extensions are every
 //! installed one but `plpgsql` (always there); a schema is compared with only those it
 //! expects (`CanonSchema::as_expected_by`). Comments on tables and
 //! columns come from `pg_description` through `obj_description`/`col_description`. It covers every schema
@@ -162,8 +163,10 @@ macro_rules! extensions_json {
 }
 
 /// Returns one row with one `text` column: the canonical form of the database, whole
-/// (for `psql`; [`drift::live`](crate::apply::drift::live) reads [`HEAD_QUERY`] and
-/// [`TABLES_QUERY`] instead, so that no reply holds every table).
+/// (for psql: `wesley rehearse` and tests; also what [`drift::read`] falls back to if
+/// [`LIVE_QUERY`]'s rows ever came out of order).
+///
+/// [`drift::read`]: crate::apply::drift::read
 pub const CANONICAL_QUERY: &str = concat!(
     ctes!(),
     "SELECT json_build_object('enums', ",
@@ -175,25 +178,20 @@ pub const CANONICAL_QUERY: &str = concat!(
     ")::text"
 );
 
-/// Returns one row with one `text` column: the canonical form of the database without
-/// its tables (`"tables": []`).
-pub const HEAD_QUERY: &str = concat!(
-    "SELECT json_build_object('enums', ",
+/// The same canonical form as [`CANONICAL_QUERY`], from one statement (one snapshot) as
+/// rows of one `text` column, so that no reply holds every table: first the schema
+/// without its tables (`"tables": []`), then each table's canonical JSON (its lists not
+/// yet sorted: `CanonTable::normalize`) in canonical order, by `schema.table` as UTF-8
+/// bytes, which is how Rust orders the same names, whatever the server's encoding.
+pub const LIVE_QUERY: &str = concat!(
+    ctes!(),
+    "SELECT t FROM (SELECT 0 AS part, ''::bytea AS k, json_build_object('enums', ",
     enums_json!(),
     ", 'tables', '[]'::json, 'extensions', ",
     extensions_json!(),
-    ")::text"
-);
-
-/// Returns a row per table, each with one `text` column, its canonical JSON (its lists
-/// not yet sorted: `CanonTable::normalize`), in canonical order: by `schema.table`
-/// byte-wise (`COLLATE "C"`), which is how Rust orders the same names when they are
-/// UTF-8.
-pub const TABLES_QUERY: &str = concat!(
-    ctes!(),
-    "SELECT ",
+    ")::text AS t UNION ALL SELECT 1, convert_to(r.nspname || '.' || r.relname, 'UTF8'), ",
     table_json!(),
-    "::text FROM rels r ORDER BY (r.nspname || '.' || r.relname) COLLATE \"C\""
+    "::text FROM rels r) x ORDER BY part, k"
 );
 
 /// Parses the query's output into a normalized canonical form.

@@ -2,7 +2,7 @@
 //! every PostgreSQL version for the same state, including states only some versions can
 //! reach. Run against other versions with `WESLEY_PG_BINDIR` (`scripts/test-pg-matrix`).
 
-use wesley::introspect::{parse_canonical, CANONICAL_QUERY};
+use wesley::introspect::{parse_canonical, CANONICAL_QUERY, LIVE_QUERY};
 use wesley_e2e::{fresh_db, TestDb};
 use wesley_planner::canon::{CanonSchema, CanonTable};
 
@@ -198,16 +198,21 @@ fn a_catalog_read_table_by_table_equals_the_whole() {
         .enable_all()
         .build()
         .unwrap();
-    let (live, schema) = rt.block_on(async {
+    let (live, schema, streamed) = rt.block_on(async {
         let conn = wesley::apply::connect::ConnInfo::resolve(Some(&db.url)).expect("conn");
         let (client, _) = conn.connect_pinned(None).await.expect("connect");
         let live = wesley::apply::drift::read(&client, &|name, _| name == "a-b.t")
             .await
             .expect("read");
         let schema = wesley::apply::drift::live(&client).await.expect("live");
-        (live, schema)
+        (live, schema, live_query_names(&client).await)
     });
     assert_eq!(schema, whole, "the streamed whole form");
+    let want: Vec<&str> = whole.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        streamed, want,
+        "LIVE_QUERY's own order (no fallback needed)"
+    );
     for extensions in [vec![], vec!["citext".to_string()]] {
         assert_eq!(
             live.hash(&extensions),
@@ -215,10 +220,9 @@ fn a_catalog_read_table_by_table_equals_the_whole() {
             "expecting {extensions:?}"
         );
     }
-    let names: Vec<&str> = live.tables.iter().map(|t| t.name.as_str()).collect();
-    let want: Vec<&str> = whole.tables.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> = live.tables().iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, want);
-    for (l, t) in live.tables.iter().zip(&whole.tables) {
+    for (l, t) in live.tables().iter().zip(&whole.tables) {
         assert_eq!(
             live.table_hash(&t.name),
             Some(t.hash().as_str()),
@@ -229,12 +233,26 @@ fn a_catalog_read_table_by_table_equals_the_whole() {
         assert_eq!(l.columns, columns, "{}", t.name);
     }
     assert_eq!(live.table_hash("a.missing"), None);
-    assert_eq!(live.kept.keys().collect::<Vec<_>>(), ["a-b.t"]);
+    let kept: Vec<&str> = live.kept().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(kept, ["a-b.t"]);
+}
+
+/// The table names of [`LIVE_QUERY`]'s rows, in the order the server sends them (its
+/// first row is the schema without tables).
+async fn live_query_names(client: &tokio_postgres::Client) -> Vec<String> {
+    let rows = client.query(LIVE_QUERY, &[]).await.expect("LIVE_QUERY");
+    rows.iter()
+        .skip(1)
+        .map(|r| {
+            let t: CanonTable = serde_json::from_str(r.get(0)).expect("a table's JSON");
+            t.name
+        })
+        .collect()
 }
 
 /// In a database whose encoding orders names otherwise than UTF-8 does (WIN1252 puts `€`,
-/// byte 0x80, before `é`, 0xE9; in UTF-8 `é` comes first), the table-by-table read comes
-/// out of order: it reads the catalog whole instead, and still hashes as the whole does.
+/// byte 0x80, before `é`, 0xE9; in UTF-8 `é` comes first), the table-by-table read still
+/// comes in canonical order, and hashes as the whole does.
 #[test]
 fn a_catalog_in_another_encoding_is_read_in_canonical_order() {
     let utf8 = fresh_db("introspect_win1252");
@@ -274,8 +292,9 @@ fn a_catalog_in_another_encoding_is_read_in_canonical_order() {
         let live = wesley::apply::drift::read(&client, &|_, _| false)
             .await
             .expect("read");
-        let names: Vec<&str> = live.tables.iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<&str> = live.tables().iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["public.é", "public.€"]);
+        assert_eq!(live_query_names(&client).await, names, "LIVE_QUERY's own order");
         assert_eq!(live.hash(&[]), whole.as_expected_by(&[]).hash());
         assert_eq!(
             wesley::apply::drift::live(&client).await.expect("live"),

@@ -2,27 +2,24 @@
 //! with what the plan expects, and the differences described in words.
 
 use crate::error::DbError;
-use crate::introspect::{parse_canonical, CANONICAL_QUERY, HEAD_QUERY, TABLES_QUERY};
+use crate::introspect::{parse_canonical, CANONICAL_QUERY, LIVE_QUERY};
 use futures_util::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 use wesley_planner::canon::{CanonEnum, CanonSchema, CanonTable, SchemaHasher};
 use wesley_planner::ddl::nulls_not_distinct;
+use wesley_planner::planfile::SchemaRef;
 
 /// The connected database's schema as [`read`] leaves it: every table's name, hash and
-/// columns, the whole canonical form of only the tables asked for, and the schema hash
-/// for any set of expected extensions. Its size grows with the number of tables, not
-/// with their contents: a run keeps it, not the whole catalog.
+/// column names, the whole canonical form of only the tables asked for, and the schema
+/// hash for any set of expected extensions. A run keeps this, not the whole catalog: a
+/// few names and a hash per table.
 pub struct Live {
-    /// Enums, sorted by qualified name.
-    pub enums: Vec<CanonEnum>,
-    /// Installed extensions but `plpgsql`, sorted.
-    pub extensions: Vec<String>,
-    /// Every table, in canonical order (by `schema.table`, byte-wise).
-    pub tables: Vec<LiveTable>,
-    /// The whole canonical form of the tables `keep` chose, by `schema.table`.
-    pub kept: BTreeMap<String, CanonTable>,
+    enums: Vec<CanonEnum>,
+    extensions: Vec<String>,
+    tables: Vec<LiveTable>,
+    kept: Vec<CanonTable>,
     /// The schema hash so far: enums and every table.
     hasher: SchemaHasher,
 }
@@ -50,6 +47,26 @@ impl Live {
             .cloned()
             .collect();
         self.hasher.clone().finish(&seen)
+    }
+
+    /// Enums, sorted by qualified name.
+    pub fn enums(&self) -> &[CanonEnum] {
+        &self.enums
+    }
+
+    /// Installed extensions but `plpgsql`, sorted.
+    pub fn extensions(&self) -> &[String] {
+        &self.extensions
+    }
+
+    /// Every table, in canonical order (by `schema.table`, byte-wise).
+    pub fn tables(&self) -> &[LiveTable] {
+        &self.tables
+    }
+
+    /// The whole canonical form of the tables `keep` chose, in canonical order.
+    pub fn kept(&self) -> &[CanonTable] {
+        &self.kept
     }
 
     /// A table's hash, when the database has the table.
@@ -85,7 +102,7 @@ impl Live {
             enums,
             extensions,
             tables: Vec::new(),
-            kept: BTreeMap::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -98,40 +115,58 @@ impl Live {
             hash: hash.clone(),
         });
         if keep(&t.name, &hash) {
-            self.kept.insert(t.name.clone(), t);
+            self.kept.push(t);
         }
     }
 }
 
-/// Reads the connected database's schema (PostgreSQL 14 to 18) table by table: one small
-/// query for enums and extensions, then one row per table, hashed as it arrives. Only the
-/// tables for which `keep(name, hash)` is true are kept whole (see [`Live`]). The reply
-/// is read as a stream, so memory does not grow with the catalog's size.
+/// What a run keeps whole of a live database compared with `expected` (a plan's side):
+/// the tables whose hash differs from what `expected` says and of which it has the full
+/// form, which are the tables [`against`] describes column by column. Nothing when
+/// `expected` has no table hashes.
+pub fn differing(expected: &SchemaRef) -> impl Fn(&str, &str) -> bool + '_ {
+    move |name, hash| {
+        expected
+            .table_hashes
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .is_some_and(|want| want != hash)
+            && expected
+                .canonical
+                .as_ref()
+                .is_some_and(|c| c.tables.iter().any(|t| t.name == name))
+    }
+}
+
+/// Reads the connected database's schema (PostgreSQL 14 to 18) from one statement
+/// ([`LIVE_QUERY`]), streamed: enums and extensions, then a row per table, each
+/// normalised and hashed as it arrives and then dropped unless `keep(name, hash)` is
+/// true. Memory holds a [`Live`], not the catalog.
+///
+/// Should the rows ever come out of canonical order, the catalog is read again whole
+/// ([`CANONICAL_QUERY`]) and sorted here, with the same result.
 ///
 /// # Errors
 /// The server's errors; [`DbError::Unexpected`] for a reply that is not the canonical
-/// form. Tables that arrive out of canonical order (a server whose encoding orders names
-/// other than UTF-8 does) are read again with the whole-catalog query and sorted here.
+/// form (not JSON of that shape, or not UTF-8).
 pub async fn read(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live, DbError> {
-    let unreadable =
-        |e: serde_json::Error| DbError::Unexpected(format!("cannot read the catalog: {e}"));
-    let head: String = c.query_typed_one(HEAD_QUERY, &[]).await?.get(0);
-    let head = parse_canonical(&head).map_err(unreadable)?;
-    let mut live = Live::new(head.enums, head.extensions);
     let rows = c
         .query_typed_raw(
-            TABLES_QUERY,
+            LIVE_QUERY,
             std::iter::empty::<(&(dyn ToSql + Sync), Type)>(),
         )
         .await?;
     futures_util::pin_mut!(rows);
+    let Some(head) = rows.try_next().await? else {
+        return Err(unreadable("no rows"));
+    };
+    let head = parse_canonical(text(&head)?).map_err(unreadable)?;
+    let mut live = Live::new(head.enums, head.extensions);
     while let Some(row) = rows.try_next().await? {
-        let text: &str = row.get(0);
-        let mut t: CanonTable = serde_json::from_str(text).map_err(unreadable)?;
+        let mut t: CanonTable = serde_json::from_str(text(&row)?).map_err(unreadable)?;
         t.normalize();
         if live.tables.last().is_some_and(|l| l.name >= t.name) {
-            // Drain the rest of the reply before the next query.
-            while rows.try_next().await?.is_some() {}
+            // The rest of the reply is read and dropped by the connection.
             return Ok(Live::from_schema(live_whole(c).await?, keep));
         }
         live.push(t, keep);
@@ -140,12 +175,12 @@ pub async fn read(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live,
 }
 
 /// The connected database's canonical form, whole: for comparing with a schema in every
-/// detail (`wesley drift`). A run reads the catalog with [`read`] instead.
+/// detail (`wesley drift`, `wesley introspect`), read through [`read`].
 pub async fn live(c: &Client) -> Result<CanonSchema, DbError> {
     let live = read(c, &|_, _| true).await?;
     Ok(CanonSchema {
         enums: live.enums,
-        tables: live.kept.into_values().collect(),
+        tables: live.kept,
         extensions: live.extensions,
     })
 }
@@ -153,8 +188,16 @@ pub async fn live(c: &Client) -> Result<CanonSchema, DbError> {
 /// The whole canonical form from one reply ([`CANONICAL_QUERY`]).
 async fn live_whole(c: &Client) -> Result<CanonSchema, DbError> {
     let row = c.query_typed_one(CANONICAL_QUERY, &[]).await?;
-    let json: String = row.get(0);
-    parse_canonical(&json).map_err(|e| DbError::Unexpected(format!("cannot read the catalog: {e}")))
+    parse_canonical(text(&row)?).map_err(unreadable)
+}
+
+/// A row's one text column.
+fn text(row: &tokio_postgres::Row) -> Result<&str, DbError> {
+    row.try_get(0).map_err(unreadable)
+}
+
+fn unreadable(e: impl std::fmt::Display) -> DbError {
+    DbError::Unexpected(format!("cannot read the catalog: {e}"))
 }
 
 /// Differences between an expected and a live schema, one sentence each.
@@ -422,8 +465,8 @@ fn comment(what: &str, want: Option<&str>, have: Option<&str>) -> Option<String>
 
 /// Differences between the schema a plan expects (`SchemaRef`: all enums, every table's
 /// hash, and the full form of the tables the plan touches) and a live schema (read with
-/// the tables that differ from `expected` kept whole).
-pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &Live) -> Vec<String> {
+/// [`differing`] from `expected`).
+pub fn against(expected: &SchemaRef, live: &Live) -> Vec<String> {
     let Some(hashes) = &expected.table_hashes else {
         return vec![format!(
             "schema hash is {}, the plan expects {}",
@@ -453,7 +496,7 @@ pub fn against(expected: &wesley_planner::planfile::SchemaRef, live: &Live) -> V
             None => out.push(format!("table {name} is missing")),
             Some(h) if h != hash => match (
                 detail.tables.iter().find(|t| &t.name == name),
-                live.kept.get(name),
+                live.kept.iter().find(|t| &t.name == name),
             ) {
                 (Some(want), Some(have)) => out.extend(describe(&one(want), &one(have))),
                 _ => out.push(format!("table {name} differs from what the plan expects (the plan does not change it; `wesley drift --schema OLD.graphql` lists the differences)")),

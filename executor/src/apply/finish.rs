@@ -41,13 +41,7 @@ async fn end(
     held: usize,
 ) -> Result<Outcome, DbError> {
     let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
-    // Described in words when they differ: the tables not as the plan's target has them.
-    let to_hashes = plan.to().table_hashes.as_ref();
-    let live_after = drift::read(client, &|name, hash| {
-        to_hashes.is_some_and(|h| h.get(name).is_some_and(|want| want != hash))
-    })
-    .await
-    .ok();
+    let live_after = drift::read(client, &drift::differing(plan.to())).await.ok();
     let live_hash = live_after.as_ref().map(|l| l.hash(plan.to().extensions()));
     let done = state.applied.len();
     if let Some((step, error)) = failure {
@@ -114,7 +108,12 @@ async fn end(
         Mode::Undo { stays, .. } if !stays.is_empty() => Some(stays),
         _ => None,
     };
-    let tables_at_target = |live: &drift::Live| to_hashes.is_some_and(|h| live.tables_are(h));
+    let tables_at_target = |live: &drift::Live| {
+        plan.to()
+            .table_hashes
+            .as_ref()
+            .is_some_and(|h| live.tables_are(h))
+    };
     match &live_after {
         _ if at_target && expr_diffs.is_empty() => {}
         Some(live) if !at_target && stays.is_some() && tables_at_target(live) => rep.emit(Event::Message {

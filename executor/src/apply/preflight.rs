@@ -105,12 +105,7 @@ pub(super) async fn check(
         return Ok(ControlFlow::Break(Outcome::AlreadyApplied));
     }
 
-    // Described in words when they differ: the tables not as the plan's start has them.
-    let from_hashes = plan.from().table_hashes.as_ref();
-    let live = drift::read(client, &|name, hash| {
-        from_hashes.is_some_and(|h| h.get(name).is_some_and(|want| want != hash))
-    })
-    .await?;
+    let live = drift::read(client, &drift::differing(plan.from())).await?;
     let live_hash = live.hash(plan.from().extensions());
     // A run of this plan was started before (even if it recorded no step: an interrupted
     // first index build leaves its index behind): check it as a partial application.

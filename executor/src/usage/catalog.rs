@@ -62,7 +62,7 @@ impl Catalog {
     /// The tables of a live catalog as a run reads it (`schema.table` names; schema names
     /// hold no dot).
     pub fn from_live(live: &Live) -> Catalog {
-        Catalog::new(live.tables.iter().map(|t| {
+        Catalog::new(live.tables().iter().map(|t| {
             let (s, n) = t.name.split_once('.').unwrap_or(("public", &t.name));
             (TableName::new(s, n), t.columns.clone())
         }))

@@ -694,7 +694,7 @@ pub(super) fn check_side_sdl(cx: &mut Checker, side: &str, r: &SchemaRef) {
 /// expressions held as compact JSON while the SDL is parsed and lowered: that is the peak
 /// of reading a large plan, and those two as structs take about two and a half times the
 /// size of their JSON (measured with heaptrack on a 19,370-step plan: 38 MiB against
-/// 14.5 MB; the peak went from 161 to 138 MiB). Returns the side as it came.
+/// 14 MiB; the peak went from 161 to 138 MiB). Returns the side as it came.
 pub(super) fn check_side_sdl_compactly(
     cx: &mut Checker,
     side: &str,
