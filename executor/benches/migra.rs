@@ -27,12 +27,6 @@ use common::Scratch;
 use wesley::cluster::{Cluster, ClusterOptions};
 use wesley_planner::synth::{self, SynthOptions};
 
-/// The median of three timed runs of `cmd` (built afresh by `make`); each run must exit
-/// with one of `ok` codes.
-fn median_of_three(what: &str, ok: &[i32], make: &dyn Fn() -> Command) -> Duration {
-    median_of(3, what, ok, make)
-}
-
 /// The median of `runs` timed runs of `cmd` (built afresh by `make`); each run must exit
 /// with one of `ok` codes.
 fn median_of(runs: usize, what: &str, ok: &[i32], make: &dyn Fn() -> Command) -> Duration {
@@ -136,7 +130,7 @@ fn main() {
     for n in sizes {
         let (old, new) = pair(&scratch, n);
         let out = scratch.0.join(format!("plan-{n}.json"));
-        let plan = median_of_three("wesley plan", &[0, 3], &|| {
+        let plan = median_of(3, "wesley plan", &[0, 3], &|| {
             wesley_plan(&wesley, &old, &new, &out)
         });
         let (a, b) = (format!("migra_old_{n}"), format!("migra_new_{n}"));
@@ -144,7 +138,7 @@ fn main() {
             cluster.create_database(db).expect("database");
             common::generate_into(&cluster, db, &wesley, sdl);
         }
-        let diff = median_of_three("migra", &[0, 2], &|| {
+        let diff = median_of(3, "migra", &[0, 2], &|| {
             let mut c = Command::new(&migra);
             c.arg("--unsafe")
                 .arg(sqlalchemy_url(&cluster, &a))

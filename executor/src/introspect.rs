@@ -163,10 +163,7 @@ macro_rules! extensions_json {
 }
 
 /// Returns one row with one `text` column: the canonical form of the database, whole
-/// (for psql: `wesley rehearse` and tests; also what [`drift::read`] falls back to if
-/// [`LIVE_QUERY`]'s rows ever came out of order).
-///
-/// [`drift::read`]: crate::apply::drift::read
+/// (for psql: `wesley rehearse` and tests; a run streams [`LIVE_QUERY`] instead).
 pub const CANONICAL_QUERY: &str = concat!(
     ctes!(),
     "SELECT json_build_object('enums', ",

@@ -229,9 +229,13 @@ impl CanonSchema {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// `sha256:<hex>` of the canonical JSON.
+    /// `sha256:<hex>` of the canonical JSON (written by [`SchemaHasher`]).
     pub fn hash(&self) -> String {
-        sha256_json(self)
+        let mut all = SchemaHasher::new(&self.enums);
+        for t in &self.tables {
+            all.add(t);
+        }
+        all.finish(&self.extensions)
     }
 
     /// [`CanonSchema::hash`] and every table's [`CanonTable::hash`] by name, from one
@@ -243,7 +247,7 @@ impl CanonSchema {
         let tables = self
             .tables
             .iter()
-            .map(|t| (t.name.clone(), all.table(t)))
+            .map(|t| (t.name.clone(), all.add_hashed(t)))
             .collect();
         (all.finish(&self.extensions), tables)
     }
@@ -279,8 +283,8 @@ impl SchemaHasher {
         }
     }
 
-    /// Adds the next table; returns its own hash ([`CanonTable::hash`]).
-    pub fn table(&mut self, t: &CanonTable) -> String {
+    /// Adds the next table.
+    pub fn add(&mut self, t: &CanonTable) {
         self.buf.clear();
         let _ = serde_json::to_writer(&mut self.buf, t);
         if self.tables > 0 {
@@ -288,6 +292,12 @@ impl SchemaHasher {
         }
         self.tables += 1;
         self.all.update(&self.buf);
+    }
+
+    /// [`SchemaHasher::add`], returning the table's own hash ([`CanonTable::hash`]) from
+    /// the same bytes.
+    pub fn add_hashed(&mut self, t: &CanonTable) -> String {
+        self.add(t);
         format!("sha256:{}", hex::encode(Sha256::digest(&self.buf)))
     }
 
@@ -458,7 +468,7 @@ pub fn schema_hash(schema: &Schema) -> String {
     for (_, t) in tables {
         let mut c = canonical_table(t);
         c.normalize();
-        all.table(&c);
+        all.add(&c);
     }
     all.finish(&head.extensions)
 }

@@ -2,7 +2,7 @@
 //! with what the plan expects, and the differences described in words.
 
 use crate::error::DbError;
-use crate::introspect::{parse_canonical, CANONICAL_QUERY, LIVE_QUERY};
+use crate::introspect::{parse_canonical, LIVE_QUERY};
 use futures_util::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::types::{ToSql, Type};
@@ -49,16 +49,6 @@ impl Live {
         self.hasher.clone().finish(&seen)
     }
 
-    /// Enums, sorted by qualified name.
-    pub fn enums(&self) -> &[CanonEnum] {
-        &self.enums
-    }
-
-    /// Installed extensions but `plpgsql`, sorted.
-    pub fn extensions(&self) -> &[String] {
-        &self.extensions
-    }
-
     /// Every table, in canonical order (by `schema.table`, byte-wise).
     pub fn tables(&self) -> &[LiveTable] {
         &self.tables
@@ -87,15 +77,6 @@ impl Live {
                 .all(|t| hashes.get(&t.name) == Some(&t.hash))
     }
 
-    /// A schema read whole ([`parse_canonical`]) as a [`Live`].
-    fn from_schema(schema: CanonSchema, keep: &dyn Fn(&str, &str) -> bool) -> Live {
-        let mut live = Live::new(schema.enums, schema.extensions);
-        for t in schema.tables {
-            live.push(t, keep);
-        }
-        live
-    }
-
     fn new(enums: Vec<CanonEnum>, extensions: Vec<String>) -> Live {
         Live {
             hasher: SchemaHasher::new(&enums),
@@ -108,7 +89,7 @@ impl Live {
 
     /// Adds the next table (normalised, in canonical order).
     fn push(&mut self, t: CanonTable, keep: &dyn Fn(&str, &str) -> bool) {
-        let hash = self.hasher.table(&t);
+        let hash = self.hasher.add_hashed(&t);
         self.tables.push(LiveTable {
             name: t.name.clone(),
             columns: t.columns.iter().map(|c| c.name.clone()).collect(),
@@ -143,12 +124,11 @@ pub fn differing(expected: &SchemaRef) -> impl Fn(&str, &str) -> bool + '_ {
 /// normalised and hashed as it arrives and then dropped unless `keep(name, hash)` is
 /// true. Memory holds a [`Live`], not the catalog.
 ///
-/// Should the rows ever come out of canonical order, the catalog is read again whole
-/// ([`CANONICAL_QUERY`]) and sorted here, with the same result.
-///
 /// # Errors
 /// The server's errors; [`DbError::Unexpected`] for a reply that is not the canonical
-/// form (not JSON of that shape, or not UTF-8).
+/// form (not JSON of that shape, not UTF-8, or tables out of canonical order: two tables
+/// whose `schema.table` reads alike, such as `"a.b".c` and `a."b.c"`, which no schema
+/// can describe).
 pub async fn read(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live, DbError> {
     let rows = c
         .query_typed_raw(
@@ -156,7 +136,7 @@ pub async fn read(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live,
             std::iter::empty::<(&(dyn ToSql + Sync), Type)>(),
         )
         .await?;
-    futures_util::pin_mut!(rows);
+    let mut rows = std::pin::pin!(rows);
     let Some(head) = rows.try_next().await? else {
         return Err(unreadable("no rows"));
     };
@@ -165,9 +145,11 @@ pub async fn read(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live,
     while let Some(row) = rows.try_next().await? {
         let mut t: CanonTable = serde_json::from_str(text(&row)?).map_err(unreadable)?;
         t.normalize();
-        if live.tables.last().is_some_and(|l| l.name >= t.name) {
-            // The rest of the reply is read and dropped by the connection.
-            return Ok(Live::from_schema(live_whole(c).await?, keep));
+        if let Some(l) = live.tables.last().filter(|l| l.name >= t.name) {
+            return Err(unreadable(format!(
+                "table {} came after {} (out of canonical order)",
+                t.name, l.name
+            )));
         }
         live.push(t, keep);
     }
@@ -183,12 +165,6 @@ pub async fn live(c: &Client) -> Result<CanonSchema, DbError> {
         tables: live.kept,
         extensions: live.extensions,
     })
-}
-
-/// The whole canonical form from one reply ([`CANONICAL_QUERY`]).
-async fn live_whole(c: &Client) -> Result<CanonSchema, DbError> {
-    let row = c.query_typed_one(CANONICAL_QUERY, &[]).await?;
-    parse_canonical(text(&row)?).map_err(unreadable)
 }
 
 /// A row's one text column.

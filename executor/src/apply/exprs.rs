@@ -6,9 +6,10 @@
 //! way; `CREATE TEMP TABLE ... (LIKE ...)`) inside a transaction that is rolled back, and
 //! read back with `pg_get_expr`, exactly as the live one is. Nothing persists: temporary
 //! objects only, and the transaction never commits. Tables go in batches: one transaction
-//! and one batch of statements for up to [`BATCH`] tables, and only a batch in which
-//! something fails is done again table by table, with a savepoint per statement, to name
-//! what failed. Tables whose only expressions are column defaults need no copy: a default
+//! and one batch of statements for up to [`BATCH`] tables. A table is done again on its own,
+//! with a savepoint per statement, when its batch fails (to name what failed) or finds it
+//! different (a batch's temporary copies can change how another table's expressions
+//! resolve and print, so only the table alone confirms a difference). Tables whose only expressions are column defaults need no copy: a default
 //! cannot name a column, so each distinct (column type, default) of the batch becomes a
 //! column of one temporary table.
 //!
@@ -68,20 +69,27 @@ fn rows(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The columns of the temporary copy `tmp` and their types as `format_type` prints them.
-async fn column_types(
+/// The columns of each relation of `rels` and their types as `format_type` prints them,
+/// by position, in one query.
+async fn column_types<R: AsRef<str>>(
     c: &Client,
-    tmp: &str,
-) -> Result<BTreeMap<String, String>, tokio_postgres::Error> {
+    rels: &[R],
+) -> Result<Vec<BTreeMap<String, String>>, tokio_postgres::Error> {
+    let mut out = vec![BTreeMap::new(); rels.len()];
+    if rels.is_empty() {
+        return Ok(out);
+    }
     let q = format!(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute \
-         WHERE attrelid = {}::regclass AND attnum > 0 AND NOT attisdropped",
-        literal(tmp)
+        "SELECT rels.k, attname, format_type(atttypid, atttypmod) FROM {} \
+         JOIN pg_attribute ON attrelid = rels.rel WHERE attnum > 0 AND NOT attisdropped",
+        numbered(rels, |r| format!("{}::regclass", literal(r.as_ref())))
     );
-    Ok(rows(c.simple_query(&q).await?)
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
-        .collect())
+    for r in rows(c.simple_query(&q).await?) {
+        if let Some(t) = r[0].parse::<usize>().ok().and_then(|k| out.get_mut(k)) {
+            t.insert(r[1].clone(), r[2].clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Statements that recreate the expected expressions on the temporary copy `tmp` of the
@@ -189,7 +197,7 @@ async fn normalise(
             ident(name)
         ))
         .await?;
-        let types = column_types(c, &tmp).await?;
+        let types = column_types(c, &[&tmp]).await?.pop().unwrap_or_default();
         for (kind, object, _, sql) in recreate(e, &tmp, &types) {
             // The savepoint and the statement in one round trip (the statements of one
             // simple query run in order; an error stops them after the savepoint).
@@ -280,20 +288,9 @@ async fn normalise_many(
             .filter(|&k| !tables[k].0.generated.is_empty())
             .collect();
         let mut types = vec![BTreeMap::new(); tables.len()];
-        if !with_generated.is_empty() {
-            let values = numbered(&with_generated, |&k| {
-                format!("{}::regclass", literal(&tmps[k]))
-            });
-            let q = format!(
-                "SELECT rels.k, attname, format_type(atttypid, atttypmod) FROM {values} \
-                 JOIN pg_attribute ON attrelid = rels.rel WHERE attnum > 0 AND NOT attisdropped"
-            );
-            for r in rows(c.simple_query(&q).await?) {
-                let k = r[0].parse::<usize>().ok();
-                if let Some(&k) = k.and_then(|i| with_generated.get(i)) {
-                    types[k].insert(r[1].clone(), r[2].clone());
-                }
-            }
+        let some: Vec<&str> = with_generated.iter().map(|&k| tmps[k].as_str()).collect();
+        for (&k, t) in with_generated.iter().zip(column_types(c, &some).await?) {
+            types[k] = t;
         }
         let mut statements = String::new();
         for (k, (e, _)) in tables.iter().enumerate() {
@@ -338,17 +335,7 @@ async fn normalise_defaults(
         return Ok(Some(out));
     }
     let rels: Vec<&str> = tables.iter().map(|(_, r)| r.as_str()).collect();
-    let q = format!(
-        "SELECT rels.k, attname, format_type(atttypid, atttypmod) FROM {} \
-         JOIN pg_attribute ON attrelid = rels.rel WHERE attnum > 0 AND NOT attisdropped",
-        numbered(&rels, |r| format!("{}::regclass", literal(r)))
-    );
-    let mut types: Vec<BTreeMap<String, String>> = vec![BTreeMap::new(); tables.len()];
-    for r in rows(c.simple_query(&q).await?) {
-        if let Some(t) = r[0].parse::<usize>().ok().and_then(|k| types.get_mut(k)) {
-            t.insert(r[1].clone(), r[2].clone());
-        }
-    }
+    let types = column_types(c, &rels).await?;
     // One column per distinct (type, expression).
     let mut columns: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut uses: Vec<(usize, &str, usize)> = Vec::new();
@@ -364,12 +351,10 @@ async fn normalise_defaults(
             uses.push((k, &d.name, j));
         }
     }
-    let mut defs: Vec<(usize, String)> = columns
+    let defs: Vec<String> = columns
         .iter()
-        .map(|(&(ty, text), &j)| (j, format!("d{j} {ty} DEFAULT ({text})")))
+        .map(|(&(ty, text), &j)| format!("d{j} {ty} DEFAULT ({text})"))
         .collect();
-    defs.sort();
-    let defs: Vec<String> = defs.into_iter().map(|(_, d)| d).collect();
     let result = async {
         let create = format!(
             "BEGIN; CREATE TEMP TABLE wesley_defaults ({}) ON COMMIT DROP",
@@ -378,15 +363,14 @@ async fn normalise_defaults(
         if c.batch_execute(&create).await.is_err() {
             return Ok(None);
         }
-        let q = "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d \
-                 JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum \
-                 WHERE d.adrelid = 'pg_temp.wesley_defaults'::regclass";
-        let printed: BTreeMap<String, String> = rows(c.simple_query(q).await?)
-            .into_iter()
-            .map(|r| (r[0].clone(), r[1].clone()))
-            .collect();
+        // Printed by the same query as the live side.
+        let printed = read_many(c, &["pg_temp.wesley_defaults".to_string()])
+            .await?
+            .pop()
+            .unwrap_or_default();
         for (k, column, j) in &uses {
-            let Some(text) = printed.get(&format!("d{j}")) else {
+            let key = ("default".to_string(), format!("d{j}"), String::new());
+            let Some(text) = printed.get(&key) else {
                 return Ok(None);
             };
             out[*k].insert(

@@ -32,7 +32,8 @@ pub(super) async fn finish(
     result
 }
 
-/// [`finish`], but for the checkpoint file after a database error.
+/// What [`finish`] does, without bringing the checkpoint file up to date after a database
+/// error (which `finish` does).
 async fn end(
     ctx: &Ctx,
     client: &Client,

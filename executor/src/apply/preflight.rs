@@ -111,7 +111,7 @@ pub(super) async fn check(
     // first index build leaves its index behind): check it as a partial application.
     // A rollback starts wherever the plan stopped: between its two schemas.
     let differences = if mine.is_none() && ctx.mode == Mode::Apply {
-        first_run_drift(ctx, client, &live).await?
+        first_run_drift(ctx, client, &live, &live_hash).await?
     } else {
         resumed_run_drift(ctx, client, &live).await?
     };
@@ -180,9 +180,9 @@ async fn first_run_drift(
     ctx: &Ctx,
     client: &Client,
     live: &drift::Live,
+    live_hash: &str,
 ) -> Result<Vec<String>, DbError> {
     let plan = &ctx.plan;
-    let live_hash = live.hash(plan.from().extensions());
     let expr_diffs = exprs::differences(
         client,
         plan.from().expressions.as_deref().unwrap_or_default(),
