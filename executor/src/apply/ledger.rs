@@ -60,7 +60,8 @@ pub fn checksum(sql: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(sql.as_bytes())))
 }
 
-/// The INSERT that records a step; run inside the step's own transaction.
+/// The INSERT that records a step, without its `;`; run inside the step's own
+/// transaction (sent with its `COMMIT` as one request: `psql::Part::Own`).
 pub fn record_sql(
     plan_hash: &str,
     step_id: &str,
@@ -69,7 +70,7 @@ pub fn record_sql(
     started: &str,
 ) -> String {
     format!(
-        "INSERT INTO wesley.applied_steps (plan_hash, step_id, sql_checksum, attempt, started_at) VALUES ({}, {}, {}, {attempt}, {}::timestamptz);\n",
+        "INSERT INTO wesley.applied_steps (plan_hash, step_id, sql_checksum, attempt, started_at) VALUES ({}, {}, {}, {attempt}, {}::timestamptz)",
         literal(plan_hash),
         literal(step_id),
         literal(&checksum(sql)),

@@ -14,14 +14,18 @@
 //! ```
 //!
 //! so the first failing statement reports its SQLSTATE and the server's own message on
-//! stdout and ends the session (an open transaction is rolled back with it). After the
+//! stdout and ends the session (an open transaction is rolled back with it). Wesley's own
+//! statements around a step (`BEGIN` and its `SET LOCAL`s; the ledger row and `COMMIT`)
+//! go as one request each, joined by psql's `\;` ([`Part::Own`]): one round trip to the
+//! server instead of one per statement, so that a step costs the server what `psql -f`
+//! of the same SQL does, plus one request for its ledger row. After the
 //! last statement Wesley writes its `\echo` success marker and waits for one of the two.
 //! psql's stderr is only read for the DETAIL and HINT of that error (psql labels them in
 //! English: its locale is set to C by `ConnInfo::psql`), and, when psql dies without a
 //! marker (connection lost, or never made), for whatever it said.
 //!
 //! The only psql meta-commands sent are Wesley's own (`\set`, `\pset`, `\echo`, `\if`,
-//! `\q`); plan SQL has been checked to contain none before it gets here.
+//! `\q`, `\;`); plan SQL has been checked to contain none before it gets here.
 
 use super::connect::ConnInfo;
 use crate::error::DbError;
@@ -32,6 +36,15 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 use wesley_planner::planfile::psql::split_statements;
+
+/// A piece of what [`PsqlSession::run_parts`] sends.
+pub enum Part<'a> {
+    /// Wesley's own statements, each without its `;` (no psql meta-command, no `;`
+    /// outside quotes): sent together as one request (`a \; b;`).
+    Own(Vec<String>),
+    /// SQL from the plan: whole statements, each ended by `;`, sent one by one.
+    Sql(&'a str),
+}
 
 /// A long-lived `psql` process fed over stdin: statements are sent one at a time and
 /// each is checked for an error by SQLSTATE before the next.
@@ -104,21 +117,47 @@ impl PsqlSession {
     /// The first statement that fails ends the session with its error: start a new one
     /// to continue.
     pub async fn run(&mut self, sql: &str) -> Result<(), DbError> {
-        let statements = split_statements(sql).map_err(|e| {
-            DbError::Psql(format!(
-                "cannot split the SQL into statements: {}",
-                e.message
-            ))
-        })?;
+        self.run_parts(&[Part::Sql(sql)]).await
+    }
+
+    /// Runs the parts in order, as [`PsqlSession::run`] runs SQL: each of Wesley's own
+    /// groups as one request, the plan's SQL statement by statement. Errors: the first
+    /// statement that fails ([`DbError::Server`] with its SQLSTATE; the session is over),
+    /// SQL that cannot be split into statements, or psql gone ([`DbError::Psql`]).
+    pub async fn run_parts(&mut self, parts: &[Part<'_>]) -> Result<(), DbError> {
         let err_mark = self.err_mark(self.marker + 1);
         let check = format!(
             "\n\\if :ERROR\n\\echo {err_mark} :LAST_ERROR_SQLSTATE\n\\echo :LAST_ERROR_MESSAGE\n\\q\n\\endif\n"
         );
-        let mut script = String::with_capacity(sql.len() + statements.len() * check.len());
-        for s in statements {
-            script.push_str(s);
-            if s.trim_end().ends_with(';') {
-                script.push_str(&check);
+        let mut script = String::new();
+        for part in parts {
+            match part {
+                Part::Own(statements) if statements.is_empty() => {}
+                Part::Own(statements) => {
+                    // `a \; b;` is one request: psql sends `a; b;` in one Query message,
+                    // and the server stops at the first statement that fails.
+                    script.push_str(&statements.join(" \\; "));
+                    script.push(';');
+                    script.push_str(&check);
+                }
+                Part::Sql(sql) => {
+                    let statements = split_statements(sql).map_err(|e| {
+                        DbError::Psql(format!(
+                            "cannot split the SQL into statements: {}",
+                            e.message
+                        ))
+                    })?;
+                    script.reserve(sql.len() + statements.len() * check.len());
+                    for s in statements {
+                        script.push_str(s);
+                        if s.trim_end().ends_with(';') {
+                            script.push_str(&check);
+                        }
+                    }
+                    if !script.ends_with('\n') {
+                        script.push('\n');
+                    }
+                }
             }
         }
         self.exchange(&script).await

@@ -13,7 +13,7 @@
 use super::backfill;
 use super::events::Event;
 use super::ledger;
-use super::psql::PsqlSession;
+use super::psql::{Part, PsqlSession};
 use super::{Ctx, Options, STEP_APP};
 use crate::error::DbError;
 use std::time::{Duration, Instant};
@@ -219,23 +219,36 @@ impl Attempt<'_> {
         self.record(w).await
     }
 
-    /// A transactional step: one transaction with its timeouts and its ledger row.
+    /// A transactional step: one transaction with its timeouts and its ledger row. Three
+    /// requests besides the step's own statements: `BEGIN` with the timeouts, then the
+    /// ledger row with `COMMIT`.
     async fn transactional(&self, w: &mut Worker) -> Result<(), DbError> {
         let (opts, s) = (&self.ctx.opts, self.step);
-        let script = format!(
-            "BEGIN;\nSET LOCAL lock_timeout = '{}';\nSET LOCAL statement_timeout = '{}';\n{}{}COMMIT;\n",
-            crate::duration::to_pg(opts.lock_timeout),
-            crate::duration::to_pg(step_timeout(s.timeout, opts)),
-            ensure_newline(self.sql),
+        let begin = Part::Own(vec![
+            "BEGIN".into(),
+            format!(
+                "SET LOCAL lock_timeout = '{}'",
+                crate::duration::to_pg(opts.lock_timeout)
+            ),
+            format!(
+                "SET LOCAL statement_timeout = '{}'",
+                crate::duration::to_pg(step_timeout(s.timeout, opts))
+            ),
+        ]);
+        let commit = Part::Own(vec![
             ledger::record_sql(
                 self.ctx.plan.plan_hash(),
                 &s.id,
                 self.sql,
                 self.number,
-                self.started_at
-            )
-        );
-        session(self.ctx, w).await?.run(&script).await
+                self.started_at,
+            ),
+            "COMMIT".into(),
+        ]);
+        session(self.ctx, w)
+            .await?
+            .run_parts(&[begin, Part::Sql(self.sql), commit])
+            .await
     }
 
     /// A non-transactional (`CONCURRENTLY`) step: idempotent and verified.
@@ -280,17 +293,28 @@ impl Attempt<'_> {
                 _ => {}
             }
         }
-        let script = format!(
-            "SET lock_timeout = '{}';\nSET statement_timeout = '{}';\n{}RESET lock_timeout;\nRESET statement_timeout;\n",
-            crate::duration::to_pg(if index.is_some() {
-                opts.concurrent_lock_timeout
-            } else {
-                opts.lock_timeout
-            }),
-            crate::duration::to_pg(step_timeout(s.timeout, opts)),
-            ensure_newline(self.sql)
-        );
-        let ran = session(ctx, w).await?.run(&script).await;
+        let set = Part::Own(vec![
+            format!(
+                "SET lock_timeout = '{}'",
+                crate::duration::to_pg(if index.is_some() {
+                    opts.concurrent_lock_timeout
+                } else {
+                    opts.lock_timeout
+                })
+            ),
+            format!(
+                "SET statement_timeout = '{}'",
+                crate::duration::to_pg(step_timeout(s.timeout, opts))
+            ),
+        ]);
+        let reset = Part::Own(vec![
+            "RESET lock_timeout".into(),
+            "RESET statement_timeout".into(),
+        ]);
+        let ran = session(ctx, w)
+            .await?
+            .run_parts(&[set, Part::Sql(self.sql), reset])
+            .await;
         if let (Err(e), Some((schema, name)), true) = (&ran, index, creating) {
             // A failed concurrent build leaves an INVALID index: remove it now.
             w.session = None;
@@ -358,14 +382,6 @@ async fn index_valid(
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
-}
-
-fn ensure_newline(sql: &str) -> String {
-    if sql.ends_with('\n') {
-        sql.to_string()
-    } else {
-        format!("{sql}\n")
-    }
 }
 
 /// The server's clock as text (for the ledger); the local clock when unavailable.
