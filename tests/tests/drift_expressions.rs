@@ -140,16 +140,39 @@ fn every_hand_made_change_of_an_expression_is_drift() {
 
 /// `exprs::differences` of `expected` on `db`, through the library.
 fn differences(db: &TestDb, expected: &[wesley_planner::canon::TableExpressions]) -> Vec<String> {
+    differences_on(db, expected, 1)
+}
+
+/// `exprs::differences_on` `lanes` connections of `expected` on `db`; checks that no
+/// connection is left in a transaction.
+fn differences_on(
+    db: &TestDb,
+    expected: &[wesley_planner::canon::TableExpressions],
+    lanes: usize,
+) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let conn = wesley::apply::connect::ConnInfo::resolve(Some(&db.url)).expect("conn");
-        let (client, _) = conn.connect_pinned(None).await.expect("connect");
-        wesley::apply::exprs::differences(&client, expected)
+        let mut clients = Vec::new();
+        for _ in 0..lanes {
+            clients.push(conn.connect_pinned(None).await.expect("connect").0);
+        }
+        let refs: Vec<&tokio_postgres::Client> = clients.iter().collect();
+        let found = wesley::apply::exprs::differences_on(&refs, expected)
             .await
-            .expect("differences")
+            .expect("differences");
+        let open = clients[0]
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity");
+        assert_eq!(open.get::<_, i64>(0), 0, "a connection was left in a transaction");
+        found
     })
 }
 
@@ -251,6 +274,14 @@ fn many_tables_of_the_same_names_in_two_schemas_are_each_compared() {
         }
     }
     let found = differences(&db, &expected);
+    // Shared among connections, the batches give the same sentences in the same order.
+    for lanes in [2, 3] {
+        assert_eq!(
+            differences_on(&db, &expected, lanes),
+            found,
+            "{lanes} connections"
+        );
+    }
     assert_eq!(found.len(), 4, "{found:#?}");
     assert_eq!(found[0], "default x on b.t7 is (8) instead of (7)");
     assert_eq!(found[1], "default x on a.t8 is (9) instead of (8)");

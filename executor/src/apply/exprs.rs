@@ -16,7 +16,9 @@
 //! Every query uses the simple query protocol (no prepared statements), so it also works
 //! through transaction-pooling connection poolers.
 
+use super::connect::ConnInfo;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio_postgres::{Client, SimpleQueryMessage};
 use wesley_planner::canon::TableExpressions;
 use wesley_planner::model::IndexMethod;
@@ -225,7 +227,7 @@ async fn normalise(
 /// each live table, the temporary copies and their indexes) stay well within
 /// PostgreSQL's shared lock table (`max_locks_per_transaction` × connections, 6,400 by
 /// default).
-const BATCH: usize = 50;
+pub const BATCH: usize = 50;
 
 /// `(VALUES (0, <rel>), (1, <rel>), ...) AS rels(k, rel)`: the relations of a batch,
 /// numbered, for one query over all of them; `rel` renders each as a SQL expression.
@@ -395,8 +397,107 @@ pub async fn differences(
     c: &Client,
     expected: &[TableExpressions],
 ) -> Result<Vec<String>, crate::error::DbError> {
+    differences_on(&[c], expected).await
+}
+
+/// [`differences`], with the batches shared among several connections (each takes the
+/// next batch when it is done with one), in the same order and with the same sentences as
+/// on one connection. Every connection finishes the batch it is in, rolled back, before
+/// an error is returned, so each one is left outside any transaction. Errors: the first
+/// batch's error, in batch order.
+pub async fn differences_on(
+    clients: &[&Client],
+    expected: &[TableExpressions],
+) -> Result<Vec<String>, crate::error::DbError> {
+    let batches: Vec<&[TableExpressions]> = expected.chunks(BATCH).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let lanes = clients.iter().map(|c| lane(c, &batches, &next, &failed));
+    let mut done: Vec<_> = futures_util::future::join_all(lanes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    done.sort_by_key(|(b, _)| *b);
     let mut out = Vec::new();
-    for batch in expected.chunks(BATCH) {
+    for (_, found) in done {
+        out.extend(found?);
+    }
+    Ok(out)
+}
+
+/// `read` (a catalog read on the caller's connection `c`) and [`differences`] of
+/// `expected` at the same time: the expressions on [`lanes`] of their own, opened as
+/// `app`, or on `c` after `read` when none opens. Both are server work, and a server has
+/// more than one core to do it. Returns `read`'s output and the differences (or the
+/// check's error).
+pub async fn alongside<T>(
+    conn: &ConnInfo,
+    app: Option<&str>,
+    c: &Client,
+    expected: &[TableExpressions],
+    read: impl std::future::Future<Output = T>,
+) -> (T, Result<Vec<String>, crate::error::DbError>) {
+    let lanes = if expected.is_empty() {
+        Vec::new()
+    } else {
+        lanes(conn, app, expected.len()).await
+    };
+    if lanes.is_empty() {
+        let out = read.await;
+        return (out, differences(c, expected).await);
+    }
+    let refs: Vec<&Client> = lanes.iter().collect();
+    tokio::join!(read, differences_on(&refs, expected))
+}
+
+/// Connections for [`differences_on`] of `tables` tables beside the caller's own, opened
+/// as `app` (`application_name`; `None`: the settings' own): up to [`LANES`], one per
+/// [`BATCH`] of tables. Fewer when the server refuses more; none at all is for the caller
+/// to handle (with the connection it has).
+async fn lanes(conn: &ConnInfo, app: Option<&str>, tables: usize) -> Vec<Client> {
+    let want = tables.div_ceil(BATCH).min(LANES);
+    let mut lanes = Vec::with_capacity(want);
+    for _ in 0..want {
+        match conn.connect_pinned(app).await {
+            Ok((c, _)) => lanes.push(c),
+            Err(_) => break,
+        }
+    }
+    lanes
+}
+
+/// How many connections [`lanes`] opens at most: two, as many as one job of steps uses
+/// (a psql session and a client). The check is server work; two connections keep two
+/// cores busy while the run's own connection reads the catalog.
+pub const LANES: usize = 2;
+
+/// One connection's share of [`differences_on`]: the next batch not taken, until none
+/// is left or one has failed; each batch's result with its number.
+async fn lane(
+    c: &Client,
+    batches: &[&[TableExpressions]],
+    next: &AtomicUsize,
+    failed: &AtomicBool,
+) -> Vec<(usize, Result<Vec<String>, crate::error::DbError>)> {
+    let mut done = Vec::new();
+    while !failed.load(Ordering::Relaxed) {
+        let b = next.fetch_add(1, Ordering::Relaxed);
+        let Some(batch) = batches.get(b) else { break };
+        let result = batch_differences(c, batch).await;
+        failed.fetch_or(result.is_err(), Ordering::Relaxed);
+        done.push((b, result));
+    }
+    done
+}
+
+/// The differences of one batch of at most [`BATCH`] tables ([`differences`]).
+async fn batch_differences(
+    c: &Client,
+    batch: &[TableExpressions],
+) -> Result<Vec<String>, crate::error::DbError> {
+    let mut out = Vec::new();
+    {
         let rels: Vec<String> = batch
             .iter()
             .map(|e| {

@@ -6,7 +6,7 @@
 use super::checkpoint::Checkpoint;
 use super::events::Event;
 use super::step::StepError;
-use super::{drift, exprs, ledger, Ctx, FailReason, Mode, Outcome};
+use super::{drift, exprs, ledger, Ctx, FailReason, Mode, Outcome, STEP_APP};
 use crate::error::DbError;
 use tokio_postgres::Client;
 
@@ -42,7 +42,17 @@ async fn end(
     held: usize,
 ) -> Result<Outcome, DbError> {
     let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
-    let live_after = drift::read(client, &drift::differing(plan.to())).await.ok();
+    let expected = plan.to().expressions.as_deref().unwrap_or_default();
+    // A run that reached its end checks its expressions too, while the catalog is read.
+    let ended = failure.is_none() && (opts.until.is_none() || held == 0);
+    let keep = drift::differing(plan.to());
+    let read = drift::read(client, &keep);
+    let (live_after, found) = if ended {
+        exprs::alongside(&opts.conn, Some(STEP_APP), client, expected, read).await
+    } else {
+        (read.await, Ok(Vec::new()))
+    };
+    let live_after = live_after.ok();
     let live_hash = live_after.as_ref().map(|l| l.hash(plan.to().extensions()));
     let done = state.applied.len();
     if let Some((step, error)) = failure {
@@ -94,11 +104,7 @@ async fn end(
         });
     }
     let at_target = live_hash.as_deref() == Some(plan.to().schema_hash.as_str());
-    let expr_diffs = if at_target {
-        exprs::differences(client, plan.to().expressions.as_deref().unwrap_or_default()).await?
-    } else {
-        Vec::new()
-    };
+    let expr_diffs = if at_target { found? } else { Vec::new() };
     let failed = |reason: FailReason, msg: String| async move {
         let _ = ledger::finish_run(client, plan.plan_hash(), "failed", None, Some(&msg)).await;
         Ok(Outcome::failed(reason, msg))

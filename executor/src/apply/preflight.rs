@@ -105,13 +105,23 @@ pub(super) async fn check(
         return Ok(ControlFlow::Break(Outcome::AlreadyApplied));
     }
 
-    let live = drift::read(client, &drift::differing(plan.from())).await?;
-    let live_hash = live.hash(plan.from().extensions());
     // A run of this plan was started before (even if it recorded no step: an interrupted
     // first index build leaves its index behind): check it as a partial application.
     // A rollback starts wherever the plan stopped: between its two schemas.
-    let differences = if mine.is_none() && ctx.mode == Mode::Apply {
-        first_run_drift(ctx, client, &live, &live_hash).await?
+    let first = mine.is_none() && ctx.mode == Mode::Apply;
+    // A first run checks every expression, while the catalog is read.
+    let keep = drift::differing(plan.from());
+    let read = drift::read(client, &keep);
+    let expected = plan.from().expressions.as_deref().unwrap_or_default();
+    let (live, found) = if first {
+        exprs::alongside(&opts.conn, Some(STEP_APP), client, expected, read).await
+    } else {
+        (read.await, Ok(Vec::new()))
+    };
+    let live = live?;
+    let live_hash = live.hash(plan.from().extensions());
+    let differences = if first {
+        first_run_drift(ctx, &live, &live_hash, found?)
     } else {
         resumed_run_drift(ctx, client, &live).await?
     };
@@ -175,21 +185,16 @@ pub(super) async fn end_orphaned_sessions(ctx: &Ctx, client: &Client) -> Result<
 }
 
 /// A first run: the database must be the plan's starting schema, expressions included
-/// (they are outside the hash; the server compares them).
-async fn first_run_drift(
+/// (they are outside the hash; the server compares them: `expr_diffs`).
+fn first_run_drift(
     ctx: &Ctx,
-    client: &Client,
     live: &drift::Live,
     live_hash: &str,
-) -> Result<Vec<String>, DbError> {
+    expr_diffs: Vec<String>,
+) -> Vec<String> {
     let plan = &ctx.plan;
-    let expr_diffs = exprs::differences(
-        client,
-        plan.from().expressions.as_deref().unwrap_or_default(),
-    )
-    .await?;
     if live_hash == plan.from().schema_hash && expr_diffs.is_empty() {
-        return Ok(Vec::new());
+        return Vec::new();
     }
     let mut differences = if live_hash != plan.from().schema_hash {
         drift::against(plan.from(), live)
@@ -204,7 +209,7 @@ async fn first_run_drift(
                 .into(),
         );
     }
-    Ok(differences)
+    differences
 }
 
 /// A resumed run: tables the plan does not change must be exactly as expected, and no

@@ -2,7 +2,7 @@
 //! 3 when they differ (0 when they match).
 
 use super::source::{parse_and_report, SourceFile};
-use crate::apply::drift;
+use crate::apply::{drift, exprs};
 use crate::exit;
 use std::path::PathBuf;
 use wesley_planner::canon;
@@ -34,10 +34,11 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     };
     let (c, conn) = (&reader.client, &reader.conn);
     reader.rt.block_on(async move {
-        let live = drift::live(c).await?.as_expected_by(&want.extensions);
+        let expected = canon::expressions(&schema);
+        let (live, expr_diffs) = exprs::alongside(conn, None, c, &expected, drift::live(c)).await;
+        let live = live?.as_expected_by(&want.extensions);
         let mut diffs = drift::describe(&want, &live);
-        let expr_diffs = crate::apply::exprs::differences(c, &canon::expressions(&schema))
-            .await?;
+        let expr_diffs = expr_diffs?;
         let matches = live.hash() == want.hash() && expr_diffs.is_empty();
         diffs.extend(expr_diffs);
         if args.json {
