@@ -176,6 +176,36 @@ fn differences_on(
     })
 }
 
+/// `exprs::alongside` of `expected` on `db`, beside a read (`SELECT 1` on the caller's
+/// connection), its own connections opened with the settings of `lanes_url`.
+fn alongside(
+    db: &TestDb,
+    lanes_url: &str,
+    expected: &[wesley_planner::canon::TableExpressions],
+) -> (i32, Vec<String>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use wesley::apply::connect::ConnInfo;
+        let conn = ConnInfo::resolve(Some(&db.url)).expect("conn");
+        let (client, _) = conn.connect_pinned(None).await.expect("connect");
+        let lanes = ConnInfo::resolve(Some(lanes_url)).expect("lanes conn");
+        let read = async {
+            client
+                .query_one("SELECT 1", &[])
+                .await
+                .expect("read")
+                .get(0)
+        };
+        let (read, found) =
+            wesley::apply::exprs::alongside(&lanes, Some("wesley-test"), &client, expected, read)
+                .await;
+        (read, found.expect("differences"))
+    })
+}
+
 #[test]
 fn an_expression_the_server_refuses_is_named_and_the_next_ones_still_compared() {
     use wesley_planner::canon::{NamedExpr, TableExpressions};
@@ -281,6 +311,16 @@ fn many_tables_of_the_same_names_in_two_schemas_are_each_compared() {
             found,
             "{lanes} connections"
         );
+    }
+    // Beside a catalog read: on connections of its own, or on the caller's when none
+    // opens (settings that reach no server).
+    for url in [
+        db.url.clone(),
+        "postgresql://postgres@127.0.0.1:1/x?connect_timeout=2".into(),
+    ] {
+        let (read, beside) = alongside(&db, &url, &expected);
+        assert_eq!(read, 1, "{url}");
+        assert_eq!(beside, found, "{url}");
     }
     assert_eq!(found.len(), 4, "{found:#?}");
     assert_eq!(found[0], "default x on b.t7 is (8) instead of (7)");

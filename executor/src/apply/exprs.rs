@@ -226,7 +226,7 @@ async fn normalise(
 /// few round trips per table, while the locks one transaction holds (`ACCESS SHARE` on
 /// each live table, the temporary copies and their indexes) stay well within
 /// PostgreSQL's shared lock table (`max_locks_per_transaction` × connections, 6,400 by
-/// default).
+/// default), also with [`LANES`] batches at once.
 pub const BATCH: usize = 50;
 
 /// `(VALUES (0, <rel>), (1, <rel>), ...) AS rels(k, rel)`: the relations of a batch,
@@ -404,11 +404,17 @@ pub async fn differences(
 /// next batch when it is done with one), in the same order and with the same sentences as
 /// on one connection. Every connection finishes the batch it is in, rolled back, before
 /// an error is returned, so each one is left outside any transaction. Errors: the first
-/// batch's error, in batch order.
+/// batch's error, in batch order; [`crate::error::DbError::Unexpected`] for no
+/// connection at all.
 pub async fn differences_on(
     clients: &[&Client],
     expected: &[TableExpressions],
 ) -> Result<Vec<String>, crate::error::DbError> {
+    if clients.is_empty() {
+        return Err(crate::error::DbError::Unexpected(
+            "the expression check was given no connection".into(),
+        ));
+    }
     let batches: Vec<&[TableExpressions]> = expected.chunks(BATCH).collect();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -428,9 +434,10 @@ pub async fn differences_on(
 
 /// `read` (a catalog read on the caller's connection `c`) and [`differences`] of
 /// `expected` at the same time: the expressions on [`lanes`] of their own, opened as
-/// `app`, or on `c` after `read` when none opens. Both are server work, and a server has
-/// more than one core to do it. Returns `read`'s output and the differences (or the
-/// check's error).
+/// `app` while `read` runs. On `c`, after `read`, when no lane opens or one is lost on the
+/// way (a connection error, SQLSTATE class 08, or 57P01: the session was ended): the check
+/// then starts over there. Both are server work, and a server has more than one core to
+/// do it. Returns `read`'s output and the differences (or the check's error).
 pub async fn alongside<T>(
     conn: &ConnInfo,
     app: Option<&str>,
@@ -438,33 +445,41 @@ pub async fn alongside<T>(
     expected: &[TableExpressions],
     read: impl std::future::Future<Output = T>,
 ) -> (T, Result<Vec<String>, crate::error::DbError>) {
-    let lanes = if expected.is_empty() {
-        Vec::new()
-    } else {
-        lanes(conn, app, expected.len()).await
+    let (out, early) = tokio::join!(read, async {
+        if expected.is_empty() {
+            return Some(Ok(Vec::new()));
+        }
+        let lanes = lanes(conn, app, expected.len()).await;
+        if lanes.is_empty() {
+            return None;
+        }
+        let refs: Vec<&Client> = lanes.iter().collect();
+        Some(differences_on(&refs, expected).await)
+    });
+    let lost = |e: &crate::error::DbError| {
+        matches!(e, crate::error::DbError::Connection(_))
+            || e.sqlstate()
+                .is_some_and(|s| s.starts_with("08") || s == "57P01")
     };
-    if lanes.is_empty() {
-        let out = read.await;
-        return (out, differences(c, expected).await);
-    }
-    let refs: Vec<&Client> = lanes.iter().collect();
-    tokio::join!(read, differences_on(&refs, expected))
+    let found = match early {
+        Some(Err(e)) if lost(&e) => differences(c, expected).await,
+        Some(found) => found,
+        None => differences(c, expected).await,
+    };
+    (out, found)
 }
 
 /// Connections for [`differences_on`] of `tables` tables beside the caller's own, opened
-/// as `app` (`application_name`; `None`: the settings' own): up to [`LANES`], one per
-/// [`BATCH`] of tables. Fewer when the server refuses more; none at all is for the caller
-/// to handle (with the connection it has).
+/// at once as `app` (`application_name`; `None`: the settings' own): up to [`LANES`], one
+/// per [`BATCH`] of tables. Fewer when the server refuses more; none at all is for the
+/// caller to handle (with the connection it has).
 async fn lanes(conn: &ConnInfo, app: Option<&str>, tables: usize) -> Vec<Client> {
     let want = tables.div_ceil(BATCH).min(LANES);
-    let mut lanes = Vec::with_capacity(want);
-    for _ in 0..want {
-        match conn.connect_pinned(app).await {
-            Ok((c, _)) => lanes.push(c),
-            Err(_) => break,
-        }
-    }
-    lanes
+    futures_util::future::join_all((0..want).map(|_| conn.connect_pinned(app)))
+        .await
+        .into_iter()
+        .filter_map(|r| r.ok().map(|(c, _)| c))
+        .collect()
 }
 
 /// How many connections [`lanes`] opens at most: two, as many as one job of steps uses

@@ -43,7 +43,8 @@ async fn end(
 ) -> Result<Outcome, DbError> {
     let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
     let expected = plan.to().expressions.as_deref().unwrap_or_default();
-    // A run that reached its end checks its expressions too, while the catalog is read.
+    // A run that reached its end checks its expressions too, while the catalog is read
+    // (the result is only used when the catalog is the target's).
     let ended = failure.is_none() && (opts.until.is_none() || held == 0);
     let keep = drift::differing(plan.to());
     let read = drift::read(client, &keep);

@@ -5,7 +5,7 @@
 //! or somewhere between its two schemas on the tables it changes (a resumed run).
 
 use super::events::Event;
-use super::{drift, exprs, ledger, Ctx, Mode, Outcome, RefuseReason, STEP_APP};
+use super::{drift, exprs, ledger, Ctx, Mode, Outcome, RefuseReason, LOCK_APP, STEP_APP};
 use crate::error::DbError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -114,7 +114,11 @@ pub(super) async fn check(
     let read = drift::read(client, &keep);
     let expected = plan.from().expressions.as_deref().unwrap_or_default();
     let (live, found) = if first {
-        exprs::alongside(&opts.conn, Some(STEP_APP), client, expected, read).await
+        // Under the advisory lock a run's sessions are `wesley-step` (a later run ends
+        // them if this one dies); a dry run holds no lock, and a run that does would end
+        // them.
+        let app = if opts.dry_run { LOCK_APP } else { STEP_APP };
+        exprs::alongside(&opts.conn, Some(app), client, expected, read).await
     } else {
         (read.await, Ok(Vec::new()))
     };

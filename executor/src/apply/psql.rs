@@ -17,15 +17,16 @@
 //! stdout and ends the session (an open transaction is rolled back with it). Wesley's own
 //! statements around a step (`BEGIN` and its `SET LOCAL`s; the ledger row and `COMMIT`)
 //! go as one request each, joined by psql's `\;` ([`Part::Own`]): one round trip to the
-//! server instead of one per statement, so that a step costs the server what `psql -f`
-//! of the same SQL does, plus one request for its ledger row. After the
+//! server instead of one per statement: a transactional step costs two requests besides
+//! its own statements, ledger row included, where `psql -f` of the plan's SQL script
+//! spends four (`BEGIN`, two `SET LOCAL`s, `COMMIT`) and records nothing. After the
 //! last statement Wesley writes its `\echo` success marker and waits for one of the two.
 //! psql's stderr is only read for the DETAIL and HINT of that error (psql labels them in
 //! English: its locale is set to C by `ConnInfo::psql`), and, when psql dies without a
 //! marker (connection lost, or never made), for whatever it said.
 //!
 //! The only psql meta-commands sent are Wesley's own (`\set`, `\pset`, `\echo`, `\if`,
-//! `\q`, `\;`); plan SQL has been checked to contain none before it gets here.
+//! `\endif`, `\q`, `\;`); plan SQL has been checked to contain none before it gets here.
 
 use super::connect::ConnInfo;
 use crate::error::DbError;
@@ -46,8 +47,9 @@ pub enum Part<'a> {
     Sql(&'a str),
 }
 
-/// A long-lived `psql` process fed over stdin: statements are sent one at a time and
-/// each is checked for an error by SQLSTATE before the next.
+/// A long-lived `psql` process fed over stdin: the plan's statements are sent one at a
+/// time (Wesley's own in groups, [`Part::Own`]), and each request is checked for an error
+/// by SQLSTATE before the next.
 pub struct PsqlSession {
     child: Child,
     stdin: ChildStdin,

@@ -219,7 +219,7 @@ impl Attempt<'_> {
         self.record(w).await
     }
 
-    /// A transactional step: one transaction with its timeouts and its ledger row. Three
+    /// A transactional step: one transaction with its timeouts and its ledger row. Two
     /// requests besides the step's own statements: `BEGIN` with the timeouts, then the
     /// ledger row with `COMMIT`.
     async fn transactional(&self, w: &mut Worker) -> Result<(), DbError> {

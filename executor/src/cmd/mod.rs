@@ -24,6 +24,9 @@ pub struct Reader {
     pub conn: ConnInfo,
     /// The connected client.
     pub client: tokio_postgres::Client,
+    /// The settings narrowed to the host that answered, for more connections to the same
+    /// server.
+    pub pinned: ConnInfo,
 }
 
 impl Reader {
@@ -43,7 +46,14 @@ impl Reader {
             .enable_all()
             .build()
             .map_err(|e| failed(&e))?;
-        let client = rt.block_on(conn.connect()).map_err(|e| failed(&e))?;
-        Ok(Reader { rt, conn, client })
+        let (client, pinned) = rt
+            .block_on(conn.connect_pinned(None))
+            .map_err(|e| failed(&e))?;
+        Ok(Reader {
+            rt,
+            conn,
+            client,
+            pinned,
+        })
     }
 }
