@@ -464,9 +464,13 @@ pub struct Other {
 /// Reads the catalog of `schemas` (empty: every non-system schema).
 pub async fn read(c: &Client, schemas: &[String]) -> Result<Catalog, DbError> {
     let param: Option<Vec<String>> = (!schemas.is_empty()).then(|| schemas.to_vec());
-    let row = c
-        .query_typed_one(CATALOG_QUERY, &[(&param, Type::TEXT_ARRAY)])
-        .await?;
+    let row = crate::introspect::without_jit(c, || async {
+        Ok(
+            c.query_typed_one(CATALOG_QUERY, &[(&param, Type::TEXT_ARRAY)])
+                .await?,
+        )
+    })
+    .await?;
     let json: String = row.get(0);
     serde_json::from_str(&json)
         .map_err(|e| DbError::Unexpected(format!("cannot read the catalog: {e}")))

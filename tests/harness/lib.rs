@@ -63,6 +63,24 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// Runs `f` on a single-threaded runtime with this database's settings (Wesley's own
+    /// `ConnInfo`) and a client connected through them; its output is `f`'s.
+    pub fn with_client<T, F, Fut>(&self, f: F) -> T
+    where
+        F: FnOnce(wesley::apply::connect::ConnInfo, tokio_postgres::Client) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let conn = wesley::apply::connect::ConnInfo::resolve(Some(&self.url)).expect("conn");
+            let (client, _) = conn.connect_pinned(None).await.expect("connect");
+            f(conn, client).await
+        })
+    }
+
     /// Runs `sql` through psql (`ON_ERROR_STOP`, unaligned tuples-only
     /// output) and returns its stdout; panics with psql's stderr on failure.
     pub fn psql(&self, sql: &str) -> String {

@@ -302,3 +302,31 @@ fn a_catalog_in_another_encoding_is_read_in_canonical_order() {
         );
     });
 }
+
+/// Catalog reads run with JIT off, in a transaction that ends with them: the setting is
+/// off inside, back as it was after, and a failed read leaves no transaction open.
+#[test]
+fn catalog_reads_run_without_jit_and_leave_nothing_behind() {
+    use wesley::introspect::without_jit;
+    let db = fresh_db("introspect_no_jit");
+    db.with_client(|_, c| async move {
+        let show = || async {
+            let row = c.query_one("SHOW jit", &[]).await?;
+            Ok::<String, wesley::error::DbError>(row.get(0))
+        };
+        let before = show().await.expect("SHOW jit");
+        assert_eq!(without_jit(&c, show).await.expect("inside"), "off");
+        assert_eq!(show().await.expect("after"), before);
+        let failed: Result<String, _> = without_jit(&c, || async {
+            c.query_one("SELECT no_such_column FROM pg_class", &[])
+                .await?;
+            Ok(String::new())
+        })
+        .await;
+        assert_eq!(failed.unwrap_err().sqlstate(), Some("42703"));
+        // Outside any transaction again: a read-only transaction would refuse this.
+        c.batch_execute("CREATE TABLE after_the_read (a int)")
+            .await
+            .expect("no transaction left open");
+    });
+}

@@ -130,6 +130,11 @@ pub fn differing(expected: &SchemaRef) -> impl Fn(&str, &str) -> bool + '_ {
 /// whose `schema.table` reads alike, such as `"a.b".c` and `a."b.c"`, which no schema
 /// can describe).
 pub async fn read(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live, DbError> {
+    crate::introspect::without_jit(c, || read_rows(c, keep)).await
+}
+
+/// [`read`]'s statement and what it does with the rows.
+async fn read_rows(c: &Client, keep: &dyn Fn(&str, &str) -> bool) -> Result<Live, DbError> {
     let rows = c
         .query_typed_raw(
             LIVE_QUERY,
