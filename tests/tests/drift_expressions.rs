@@ -150,14 +150,9 @@ fn differences_on(
     expected: &[wesley_planner::canon::TableExpressions],
     lanes: usize,
 ) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let conn = wesley::apply::connect::ConnInfo::resolve(Some(&db.url)).expect("conn");
-        let mut clients = Vec::new();
-        for _ in 0..lanes {
+    db.with_client(|conn, first| async move {
+        let mut clients = vec![first];
+        for _ in 1..lanes {
             clients.push(conn.connect_pinned(None).await.expect("connect").0);
         }
         let refs: Vec<&tokio_postgres::Client> = clients.iter().collect();
@@ -183,14 +178,8 @@ fn alongside(
     lanes_url: &str,
     expected: &[wesley_planner::canon::TableExpressions],
 ) -> (i32, Vec<String>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    db.with_client(|_, client| async move {
         use wesley::apply::connect::ConnInfo;
-        let conn = ConnInfo::resolve(Some(&db.url)).expect("conn");
-        let (client, _) = conn.connect_pinned(None).await.expect("connect");
         let lanes = ConnInfo::resolve(Some(lanes_url)).expect("lanes conn");
         let read = async {
             client
@@ -199,11 +188,76 @@ fn alongside(
                 .expect("read")
                 .get(0)
         };
-        let (read, found) =
-            wesley::apply::exprs::alongside(&lanes, Some("wesley-test"), &client, expected, read)
-                .await;
-        (read, found.expect("differences"))
+        let none = wesley::apply::exprs::Known::default();
+        let (read, found) = wesley::apply::exprs::alongside(
+            &lanes,
+            Some("wesley-test"),
+            &client,
+            expected,
+            &none,
+            read,
+        )
+        .await;
+        (read, found.expect("differences").0)
     })
+}
+
+/// Expressions normalised by one check and reused by a later one: a table that drifted
+/// in between is still reported (confirmed on the table alone), and one that did not is
+/// not.
+#[test]
+fn reused_normalised_expressions_still_find_drift() {
+    use wesley_planner::canon::{NamedExpr, TableExpressions};
+    let db = wesley_e2e::fresh_db("drift_expr_known");
+    db.psql(
+        "CREATE TABLE public.a (x int DEFAULT 1, CONSTRAINT a_x CHECK (x > 0));
+         CREATE TABLE public.b (y text DEFAULT 'n');",
+    );
+    let named = |name: &str, text: &str| NamedExpr {
+        name: name.into(),
+        text: text.into(),
+    };
+    let table = |t: &str, defaults, checks| TableExpressions {
+        table: t.into(),
+        defaults,
+        generated: vec![],
+        checks,
+        index_predicates: vec![],
+        policies: vec![],
+        index_keys: vec![],
+    };
+    let expected = vec![
+        table(
+            "public.a",
+            vec![named("x", "1")],
+            vec![named("a_x", "x > 0")],
+        ),
+        table("public.b", vec![named("y", "'n'")], vec![]),
+    ];
+    db.with_client(|_, c| async move {
+        let none = wesley::apply::exprs::Known::default();
+        let (found, known) = wesley::apply::exprs::differences_known(&[&c], &expected, &none)
+            .await
+            .expect("first check");
+        assert!(found.is_empty(), "{found:#?}");
+        assert_eq!(known.len(), 2, "both tables matched, both are known");
+        c.batch_execute(
+            "ALTER TABLE public.a DROP CONSTRAINT a_x, ADD CONSTRAINT a_x CHECK (x > 1);
+             ALTER TABLE public.b ALTER COLUMN y SET DEFAULT 'm'",
+        )
+        .await
+        .expect("drift");
+        let (found, _) = wesley::apply::exprs::differences_known(&[&c], &expected, &known)
+            .await
+            .expect("second check");
+        assert_eq!(
+            found,
+            vec![
+                "check a_x on public.a is ((x > 1)) instead of ((x > 0))".to_string(),
+                "default y on public.b is ('m'::text) instead of ('n'::text)".to_string(),
+            ]
+        );
+    });
 }
 
 #[test]

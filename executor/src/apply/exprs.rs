@@ -30,6 +30,33 @@ use wesley_planner::sql::{ident, literal, qualified};
 /// `WITH CHECK`).
 type Normalised = BTreeMap<(String, String, String), String>;
 
+/// Expected expressions as the server normalised them, by table (`schema.table`), kept
+/// from one check for a later one ([`alongside`]): a table found here is not normalised
+/// again, only its live expressions read and compared (a difference is still confirmed
+/// on the table alone, normalised afresh). Only tables whose live expressions matched
+/// are kept. A caller reuses an entry only where the normalised form cannot have changed:
+/// the same expected expressions, on a table whose columns are the same (see
+/// `finish.rs`).
+#[derive(Debug, Default, Clone)]
+pub struct Known(BTreeMap<String, Normalised>);
+
+impl Known {
+    /// Keeps the tables `keep` says yes to.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.0.retain(|table, _| keep(table));
+    }
+
+    /// How many tables are known.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no table is known.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// The query reading the expressions of the relations `rels(k, rel)` (a `WITH` list that
 /// [`read_many`] puts before it), each row tagged with its relation's `k`.
 const READ: &str = r#"
@@ -400,6 +427,40 @@ pub async fn differences(
     differences_on(&[c], expected).await
 }
 
+/// [`differences_on`], reusing what `known` holds, and returning with the differences
+/// what this check normalised ([`Known`]).
+pub async fn differences_known(
+    clients: &[&Client],
+    expected: &[TableExpressions],
+    known: &Known,
+) -> Result<(Vec<String>, Known), crate::error::DbError> {
+    if clients.is_empty() {
+        return Err(crate::error::DbError::Unexpected(
+            "the expression check was given no connection".into(),
+        ));
+    }
+    let batches: Vec<&[TableExpressions]> = expected.chunks(BATCH).collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let lanes = clients
+        .iter()
+        .map(|c| lane(c, &batches, known, &next, &failed));
+    let mut done: Vec<_> = futures_util::future::join_all(lanes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    done.sort_by_key(|(b, _)| *b);
+    let mut out = Vec::new();
+    let mut learnt = Known::default();
+    for (_, found) in done {
+        let (found, normalised) = found?;
+        out.extend(found);
+        learnt.0.extend(normalised.0);
+    }
+    Ok((out, learnt))
+}
+
 /// [`differences`], with the batches shared among several connections (each takes the
 /// next batch when it is done with one), in the same order and with the same sentences as
 /// on one connection. Every connection finishes the batch it is in, rolled back, before
@@ -410,26 +471,9 @@ pub async fn differences_on(
     clients: &[&Client],
     expected: &[TableExpressions],
 ) -> Result<Vec<String>, crate::error::DbError> {
-    if clients.is_empty() {
-        return Err(crate::error::DbError::Unexpected(
-            "the expression check was given no connection".into(),
-        ));
-    }
-    let batches: Vec<&[TableExpressions]> = expected.chunks(BATCH).collect();
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let lanes = clients.iter().map(|c| lane(c, &batches, &next, &failed));
-    let mut done: Vec<_> = futures_util::future::join_all(lanes)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    done.sort_by_key(|(b, _)| *b);
-    let mut out = Vec::new();
-    for (_, found) in done {
-        out.extend(found?);
-    }
-    Ok(out)
+    Ok(differences_known(clients, expected, &Known::default())
+        .await?
+        .0)
 }
 
 /// `read` (a catalog read on the caller's connection `c`) and [`differences`] of
@@ -443,18 +487,19 @@ pub async fn alongside<T>(
     app: Option<&str>,
     c: &Client,
     expected: &[TableExpressions],
+    known: &Known,
     read: impl std::future::Future<Output = T>,
-) -> (T, Result<Vec<String>, crate::error::DbError>) {
+) -> (T, Result<(Vec<String>, Known), crate::error::DbError>) {
     let (out, early) = tokio::join!(read, async {
         if expected.is_empty() {
-            return Some(Ok(Vec::new()));
+            return Some(Ok((Vec::new(), Known::default())));
         }
         let lanes = lanes(conn, app, expected.len()).await;
         if lanes.is_empty() {
             return None;
         }
         let refs: Vec<&Client> = lanes.iter().collect();
-        Some(differences_on(&refs, expected).await)
+        Some(differences_known(&refs, expected, known).await)
     });
     let lost = |e: &crate::error::DbError| {
         matches!(e, crate::error::DbError::Connection(_))
@@ -462,9 +507,9 @@ pub async fn alongside<T>(
                 .is_some_and(|s| s.starts_with("08") || s == "57P01")
     };
     let found = match early {
-        Some(Err(e)) if lost(&e) => differences(c, expected).await,
+        Some(Err(e)) if lost(&e) => differences_known(&[c], expected, known).await,
         Some(found) => found,
-        None => differences(c, expected).await,
+        None => differences_known(&[c], expected, known).await,
     };
     (out, found)
 }
@@ -492,14 +537,15 @@ pub const LANES: usize = 2;
 async fn lane(
     c: &Client,
     batches: &[&[TableExpressions]],
+    known: &Known,
     next: &AtomicUsize,
     failed: &AtomicBool,
-) -> Vec<(usize, Result<Vec<String>, crate::error::DbError>)> {
+) -> Vec<(usize, Result<(Vec<String>, Known), crate::error::DbError>)> {
     let mut done = Vec::new();
     while !failed.load(Ordering::Relaxed) {
         let b = next.fetch_add(1, Ordering::Relaxed);
         let Some(batch) = batches.get(b) else { break };
-        let result = batch_differences(c, batch).await;
+        let result = batch_differences(c, batch, known).await;
         failed.fetch_or(result.is_err(), Ordering::Relaxed);
         done.push((b, result));
     }
@@ -510,8 +556,10 @@ async fn lane(
 async fn batch_differences(
     c: &Client,
     batch: &[TableExpressions],
-) -> Result<Vec<String>, crate::error::DbError> {
+    known: &Known,
+) -> Result<(Vec<String>, Known), crate::error::DbError> {
     let mut out = Vec::new();
+    let mut learnt = Known::default();
     {
         let rels: Vec<String> = batch
             .iter()
@@ -537,10 +585,14 @@ async fn batch_differences(
             .collect();
         let live_rels: Vec<String> = present.iter().map(|(_, r)| r.clone()).collect();
         let live = read_many(c, &live_rels).await?;
-        let mut wants: Vec<Option<Normalised>> = vec![None; present.len()];
+        let mut wants: Vec<Option<Normalised>> = present
+            .iter()
+            .map(|(e, _)| known.0.get(&e.table).cloned())
+            .collect();
         // Tables with defaults only: on one temporary table for the whole batch.
-        let (plain, mut left): (Vec<usize>, Vec<usize>) =
-            (0..present.len()).partition(|&k| only_defaults(present[k].0));
+        let (plain, mut left): (Vec<usize>, Vec<usize>) = (0..present.len())
+            .filter(|&k| wants[k].is_none())
+            .partition(|&k| only_defaults(present[k].0));
         let tables: Vec<(&TableExpressions, String)> =
             plain.iter().map(|&k| present[k].clone()).collect();
         if let Some(normalised) = normalise_defaults(c, &tables).await? {
@@ -580,6 +632,7 @@ async fn batch_differences(
                 let mut found = Vec::new();
                 compare(e, &live[k], &want, &mut found);
                 if found.is_empty() {
+                    learnt.0.insert(e.table.clone(), want);
                     continue;
                 }
                 // A difference found in a batch is confirmed on the table alone: while
@@ -592,7 +645,7 @@ async fn batch_differences(
             compare(e, &live[k], &want, &mut out);
         }
     }
-    Ok(out)
+    Ok((out, learnt))
 }
 
 /// The differences between one table's live expressions and its expected ones,

@@ -8,7 +8,9 @@ use super::events::Event;
 use super::step::StepError;
 use super::{drift, exprs, ledger, Ctx, FailReason, Mode, Outcome, STEP_APP};
 use crate::error::DbError;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::Client;
+use wesley_planner::canon::TableExpressions;
 
 /// The run status of `--until` when steps are left.
 const PAUSED: &str = "paused";
@@ -24,8 +26,9 @@ pub(super) async fn finish(
     state: &mut Checkpoint,
     failure: Option<(String, StepError)>,
     held: usize,
+    known: exprs::Known,
 ) -> Result<Outcome, DbError> {
-    let result = end(ctx, client, state, failure, held).await;
+    let result = end(ctx, client, state, failure, held, known).await;
     if result.is_err() {
         state.write(ctx, true);
     }
@@ -40,6 +43,7 @@ async fn end(
     state: &mut Checkpoint,
     failure: Option<(String, StepError)>,
     held: usize,
+    mut known: exprs::Known,
 ) -> Result<Outcome, DbError> {
     let (plan, opts, rep) = (&ctx.plan, &ctx.opts, &ctx.rep);
     let expected = plan.to().expressions.as_deref().unwrap_or_default();
@@ -49,9 +53,10 @@ async fn end(
     let keep = drift::differing(plan.to());
     let read = drift::read(client, &keep);
     let (live_after, found) = if ended {
-        exprs::alongside(&opts.conn, Some(STEP_APP), client, expected, read).await
+        unchanged_only(ctx, &mut known);
+        exprs::alongside(&opts.conn, Some(STEP_APP), client, expected, &known, read).await
     } else {
-        (read.await, Ok(Vec::new()))
+        (read.await, Ok(Default::default()))
     };
     let live_after = live_after.ok();
     let live_hash = live_after.as_ref().map(|l| l.hash(plan.to().extensions()));
@@ -105,7 +110,7 @@ async fn end(
         });
     }
     let at_target = live_hash.as_deref() == Some(plan.to().schema_hash.as_str());
-    let expr_diffs = if at_target { found? } else { Vec::new() };
+    let expr_diffs = if at_target { found?.0 } else { Vec::new() };
     let failed = |reason: FailReason, msg: String| async move {
         let _ = ledger::finish_run(client, plan.plan_hash(), "failed", None, Some(&msg)).await;
         Ok(Outcome::failed(reason, msg))
@@ -174,4 +179,40 @@ async fn end(
         ms: rep.elapsed_ms(),
     });
     Ok(Outcome::Done)
+}
+
+/// Keeps in `known` (the starting schema's expressions as the server normalised them at
+/// the start of the run) only the tables whose normalised expressions cannot have
+/// changed since: no step touches the table, its canonical form (columns and their types
+/// included) and its expected expressions are the same in both schemas, and it has no
+/// policy (a policy can name other tables). Any other table is normalised again; and a
+/// difference found with a reused form is confirmed afresh on the table alone.
+fn unchanged_only(ctx: &Ctx, known: &mut exprs::Known) {
+    let plan = &ctx.plan;
+    let touched: BTreeSet<&str> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.touches.iter().map(String::as_str))
+        .collect();
+    let exprs_of =
+        |side: &wesley_planner::planfile::SchemaRef| -> BTreeMap<String, TableExpressions> {
+            side.expressions
+                .iter()
+                .flatten()
+                .map(|e| (e.table.clone(), e.clone()))
+                .collect()
+        };
+    let (from, to) = (exprs_of(plan.from()), exprs_of(plan.to()));
+    let (from_hashes, to_hashes) = (&plan.from().table_hashes, &plan.to().table_hashes);
+    known.retain(|table| {
+        let same_hash = match (from_hashes, to_hashes) {
+            (Some(f), Some(t)) => f.get(table).is_some_and(|h| t.get(table) == Some(h)),
+            _ => false,
+        };
+        !touched.contains(table)
+            && same_hash
+            && from
+                .get(table)
+                .is_some_and(|e| e.policies.is_empty() && to.get(table) == Some(e))
+    });
 }

@@ -538,5 +538,5 @@ async fn run_steps(ctx: &Arc<Ctx>, client: &tokio_postgres::Client) -> Result<Ou
             Ok(_) => schedule::schedule(ctx, &rest, &mut state).await,
         };
     }
-    finish::finish(ctx, client, &mut state, failure, held).await
+    finish::finish(ctx, client, &mut state, failure, held, start.known).await
 }

@@ -23,6 +23,9 @@ pub(super) struct Start {
     /// differ from the plan's start), and its canonical hash.
     pub live: drift::Live,
     pub live_hash: String,
+    /// The starting schema's expressions as the server normalised them, on a first run
+    /// (empty otherwise), for the end of the run to reuse where they cannot have changed.
+    pub known: exprs::Known,
 }
 
 /// Runs the checks. `Break` carries how the run ends without running a step (refused,
@@ -118,14 +121,23 @@ pub(super) async fn check(
         // them if this one dies); a dry run holds no lock, and a run that does would end
         // them.
         let app = if opts.dry_run { LOCK_APP } else { STEP_APP };
-        exprs::alongside(&opts.conn, Some(app), client, expected, read).await
+        exprs::alongside(
+            &opts.conn,
+            Some(app),
+            client,
+            expected,
+            &exprs::Known::default(),
+            read,
+        )
+        .await
     } else {
-        (read.await, Ok(Vec::new()))
+        (read.await, Ok(Default::default()))
     };
     let live = live?;
+    let (expr_diffs, known) = found?;
     let live_hash = live.hash(plan.from().extensions());
     let differences = if first {
-        first_run_drift(ctx, &live, &live_hash, found?)
+        first_run_drift(ctx, &live, &live_hash, expr_diffs)
     } else {
         resumed_run_drift(ctx, client, &live).await?
     };
@@ -151,6 +163,7 @@ pub(super) async fn check(
         applied,
         live,
         live_hash,
+        known,
     }))
 }
 

@@ -35,10 +35,17 @@ pub fn run(args: Args) -> anyhow::Result<u8> {
     let (c, conn) = (&reader.client, &reader.conn);
     reader.rt.block_on(async move {
         let expected = canon::expressions(&schema);
-        let (live, expr_diffs) = exprs::alongside(&reader.pinned, None, c, &expected, drift::live(c)).await;
+        let (live, expr_diffs) = exprs::alongside(
+            &reader.pinned,
+            None,
+            c,
+            &expected,
+            &exprs::Known::default(),
+            drift::live(c),
+        ).await;
         let live = live?.as_expected_by(&want.extensions);
         let mut diffs = drift::describe(&want, &live);
-        let expr_diffs = expr_diffs?;
+        let expr_diffs = expr_diffs?.0;
         let matches = live.hash() == want.hash() && expr_diffs.is_empty();
         diffs.extend(expr_diffs);
         if args.json {
