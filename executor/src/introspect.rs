@@ -197,7 +197,8 @@ pub const LIVE_QUERY: &str = concat!(
 );
 
 /// Runs `read` (catalog queries on `c`) in a read-only transaction with `jit = off`, then
-/// commits (or rolls back when `read` fails). `c` must not be in a transaction. A
+/// commits (or rolls back when `read` fails). `c` must not be in a transaction, and
+/// `read` must run to its end (a dropped read would leave the transaction open). A
 /// transaction, not a session setting, so that nothing outlives the read, also through a
 /// transaction-pooling connection pooler.
 ///
@@ -210,8 +211,14 @@ pub async fn without_jit<T, F>(
 where
     F: std::future::Future<Output = Result<T, crate::error::DbError>>,
 {
-    c.batch_execute("BEGIN READ ONLY; SET LOCAL jit = off")
-        .await?;
+    // Not the role's default isolation: a serializable deferrable one could wait for a
+    // safe snapshot, and a standby refuses serializable.
+    let begin =
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY, NOT DEFERRABLE; SET LOCAL jit = off";
+    if let Err(e) = c.batch_execute(begin).await {
+        let _ = c.batch_execute("ROLLBACK").await;
+        return Err(e.into());
+    }
     let out = read().await;
     let end = c
         .batch_execute(if out.is_ok() { "COMMIT" } else { "ROLLBACK" })

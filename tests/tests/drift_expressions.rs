@@ -203,15 +203,17 @@ fn alongside(
 }
 
 /// Expressions normalised by one check and reused by a later one: a table that drifted
-/// in between is still reported (confirmed on the table alone), and one that did not is
-/// not.
+/// in between is still reported (confirmed on the table alone), one that did not is not,
+/// and a table whose expected expressions changed is normalised afresh.
 #[test]
 fn reused_normalised_expressions_still_find_drift() {
     use wesley_planner::canon::{NamedExpr, TableExpressions};
     let db = wesley_e2e::fresh_db("drift_expr_known");
     db.psql(
         "CREATE TABLE public.a (x int DEFAULT 1, CONSTRAINT a_x CHECK (x > 0));
-         CREATE TABLE public.b (y text DEFAULT 'n');",
+         CREATE TABLE public.b (y text DEFAULT 'n');
+         CREATE TABLE public.c (z int DEFAULT 5);
+         CREATE TABLE public.d (w int DEFAULT 7);",
     );
     let named = |name: &str, text: &str| NamedExpr {
         name: name.into(),
@@ -233,6 +235,8 @@ fn reused_normalised_expressions_still_find_drift() {
             vec![named("a_x", "x > 0")],
         ),
         table("public.b", vec![named("y", "'n'")], vec![]),
+        table("public.c", vec![named("z", "5")], vec![]),
+        table("public.d", vec![named("w", "7")], vec![]),
     ];
     db.with_client(|_, c| async move {
         let none = wesley::apply::exprs::Known::default();
@@ -240,13 +244,16 @@ fn reused_normalised_expressions_still_find_drift() {
             .await
             .expect("first check");
         assert!(found.is_empty(), "{found:#?}");
-        assert_eq!(known.len(), 2, "both tables matched, both are known");
+        assert_eq!(known.len(), 4, "every table matched, every one is known");
         c.batch_execute(
             "ALTER TABLE public.a DROP CONSTRAINT a_x, ADD CONSTRAINT a_x CHECK (x > 1);
              ALTER TABLE public.b ALTER COLUMN y SET DEFAULT 'm'",
         )
         .await
         .expect("drift");
+        // c now expects 6: the form known for 5 no longer applies.
+        let mut expected = expected;
+        expected[2].defaults[0].text = "6".into();
         let (found, _) = wesley::apply::exprs::differences_known(&[&c], &expected, &known)
             .await
             .expect("second check");
@@ -255,6 +262,7 @@ fn reused_normalised_expressions_still_find_drift() {
             vec![
                 "check a_x on public.a is ((x > 1)) instead of ((x > 0))".to_string(),
                 "default y on public.b is ('m'::text) instead of ('n'::text)".to_string(),
+                "default z on public.c is (5) instead of (6)".to_string(),
             ]
         );
     });

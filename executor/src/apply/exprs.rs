@@ -31,14 +31,14 @@ use wesley_planner::sql::{ident, literal, qualified};
 type Normalised = BTreeMap<(String, String, String), String>;
 
 /// Expected expressions as the server normalised them, by table (`schema.table`), kept
-/// from one check for a later one ([`alongside`]): a table found here is not normalised
-/// again, only its live expressions read and compared (a difference is still confirmed
-/// on the table alone, normalised afresh). Only tables whose live expressions matched
-/// are kept. A caller reuses an entry only where the normalised form cannot have changed:
-/// the same expected expressions, on a table whose columns are the same (see
+/// from one check for a later one ([`alongside`]): a table found here with the same
+/// expected expressions is not normalised again, only its live expressions read and
+/// compared (a difference is still confirmed on the table alone, normalised afresh). Only
+/// tables whose live expressions matched are kept. A caller keeps an entry only where
+/// the normalised form cannot have changed: a table whose columns are the same (see
 /// `finish.rs`).
 #[derive(Debug, Default, Clone)]
-pub struct Known(BTreeMap<String, Normalised>);
+pub struct Known(BTreeMap<String, (TableExpressions, Normalised)>);
 
 impl Known {
     /// Keeps the tables `keep` says yes to.
@@ -587,7 +587,13 @@ async fn batch_differences(
         let live = read_many(c, &live_rels).await?;
         let mut wants: Vec<Option<Normalised>> = present
             .iter()
-            .map(|(e, _)| known.0.get(&e.table).cloned())
+            .map(|(e, _)| {
+                known
+                    .0
+                    .get(&e.table)
+                    .filter(|(was, _)| was == *e)
+                    .map(|(_, n)| n.clone())
+            })
             .collect();
         // Tables with defaults only: on one temporary table for the whole batch.
         let (plain, mut left): (Vec<usize>, Vec<usize>) = (0..present.len())
@@ -632,7 +638,7 @@ async fn batch_differences(
                 let mut found = Vec::new();
                 compare(e, &live[k], &want, &mut found);
                 if found.is_empty() {
-                    learnt.0.insert(e.table.clone(), want);
+                    learnt.0.insert(e.table.clone(), ((*e).clone(), want));
                     continue;
                 }
                 // A difference found in a batch is confirmed on the table alone: while
