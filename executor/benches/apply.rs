@@ -14,6 +14,9 @@
 //!    default a build may use two more workers, so one build can already keep every core
 //!    busy) and once with `max_parallel_maintenance_workers = 0`.
 //!
+//! The cluster's data directory is on `/dev/shm` when the machine has it (tmpfs: no disk
+//! writes, so both sides' times spread less; both run on the same cluster).
+//!
 //! Run with `cargo bench -p wesley --bench apply` (or `scripts/bench apply`). Settings:
 //! `WESLEY_BENCH_STEPS=2000,20000` (plan sizes; the first is also the overhead
 //! comparison, run as `WESLEY_BENCH_PAIRS=3` pairs of `wesley apply` and `psql -f`),
@@ -254,7 +257,14 @@ fn main() {
         println!("(smoke run on small sizes; use `cargo bench -p wesley --bench apply` for real numbers)");
     }
 
-    let cluster = Cluster::start(&ClusterOptions::default()).unwrap_or_else(|e| {
+    // On tmpfs when there is one: both sides of each comparison run on this cluster, and
+    // without disk writes their times spread less.
+    let shm = Path::new("/dev/shm");
+    let cluster = Cluster::start(&ClusterOptions {
+        parent: shm.is_dir().then(|| shm.to_path_buf()),
+        ..ClusterOptions::default()
+    })
+    .unwrap_or_else(|e| {
         eprintln!("cannot start a PostgreSQL cluster: {e}");
         std::process::exit(1);
     });
@@ -267,6 +277,10 @@ fn main() {
     let empty = b.scratch.file("empty.graphql", "");
 
     // 1 and 2: plans of many small steps.
+    println!(
+        "cluster data directory: {}\n",
+        b.cluster.data_dir().display()
+    );
     println!("wesley apply: plans from an empty schema to synthetic tables (10 columns, 2 indexes, 1 foreign key each)\n");
     println!(
         "{:>7} {:>7} | {:>12} {:>12} {:>10} {:>9} | {:>12}",
