@@ -14,8 +14,9 @@
 //!    default a build may use two more workers, so one build can already keep every core
 //!    busy) and once with `max_parallel_maintenance_workers = 0`.
 //!
-//! The cluster's data directory is on `/dev/shm` when the machine has it (tmpfs: no disk
-//! writes, so both sides' times spread less; both run on the same cluster).
+//! The cluster's data directory is on `/dev/shm` when it has 8 GiB free (tmpfs: no disk
+//! writes, so both sides' times spread less; both run on the same cluster), or in
+//! `WESLEY_BENCH_DIR`.
 //!
 //! Run with `cargo bench -p wesley --bench apply` (or `scripts/bench apply`). Settings:
 //! `WESLEY_BENCH_STEPS=2000,20000` (plan sizes; the first is also the overhead
@@ -229,6 +230,27 @@ impl Bench {
     }
 }
 
+/// Where the cluster goes: `WESLEY_BENCH_DIR` when set; else `/dev/shm` when it has room
+/// (tmpfs: both sides of each comparison run on this cluster, and without disk writes
+/// their times spread less); else the default (`/tmp`). A container's `/dev/shm` is often
+/// 64 MB, far too small for the 20,000-step plan.
+fn cluster_parent() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WESLEY_BENCH_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let avail = Command::new("df")
+        .args(["--output=avail", "-B1", "/dev/shm"])
+        .output()
+        .ok()?;
+    let bytes: u64 = String::from_utf8_lossy(&avail.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    (bytes >= 8 << 30).then(|| PathBuf::from("/dev/shm"))
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -257,11 +279,8 @@ fn main() {
         println!("(smoke run on small sizes; use `cargo bench -p wesley --bench apply` for real numbers)");
     }
 
-    // On tmpfs when there is one: both sides of each comparison run on this cluster, and
-    // without disk writes their times spread less.
-    let shm = Path::new("/dev/shm");
     let cluster = Cluster::start(&ClusterOptions {
-        parent: shm.is_dir().then(|| shm.to_path_buf()),
+        parent: cluster_parent(),
         ..ClusterOptions::default()
     })
     .unwrap_or_else(|e| {

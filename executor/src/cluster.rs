@@ -1,7 +1,7 @@
 //! Throwaway local PostgreSQL clusters.
 //!
 //! A [`Cluster`] is a private PostgreSQL instance living in a short temporary
-//! directory (`/tmp/wesley-pg.XXXXXX`). It listens only on a Unix socket inside
+//! directory (`/tmp/wesley-pg.XXXXXX`, or under [`ClusterOptions::parent`]). It listens only on a Unix socket inside
 //! that directory (no TCP), trusts every local connection, and runs with
 //! protection against *operating system* crashes switched off (`fsync`,
 //! `full_page_writes`) because nothing in it is meant to survive a reboot. It
@@ -168,7 +168,8 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ClusterError 
 /// unless [`ClusterOptions::keep`]) on [`Cluster::stop`] or drop.
 #[derive(Debug)]
 pub struct Cluster {
-    /// `/tmp/wesley-pg.XXXXXX`: holds `data/`, `server.log` and the socket.
+    /// `/tmp/wesley-pg.XXXXXX` (or under [`ClusterOptions::parent`]): holds `data/`,
+    /// `server.log` and the socket.
     root: PathBuf,
     data_dir: PathBuf,
     bin_dir: PathBuf,
@@ -193,7 +194,12 @@ impl Cluster {
         } else {
             None
         };
-        let root = make_temp_dir(opts.parent.as_deref().unwrap_or(Path::new(TMP_PARENT)))?;
+        // Absolute: the server's programs run from inside the directory.
+        let parent = std::path::absolute(opts.parent.as_deref().unwrap_or(Path::new(TMP_PARENT)))
+            .map_err(io_err(
+            "resolving the cluster directory's parent".to_string(),
+        ))?;
+        let root = make_temp_dir(&parent)?;
         let mut cluster = Cluster {
             data_dir: root.join("data"),
             root,
@@ -735,7 +741,7 @@ fn free_tcp_port() -> Result<u16, ClusterError> {
         .map_err(io_err("finding a free TCP port"))
 }
 
-/// Creates `/tmp/wesley-pg.XXXXXX` with mode 0700 (tempfile), kept after this
+/// Creates `<parent>/wesley-pg.XXXXXX` with mode 0700 (tempfile), kept after this
 /// process: the cluster's watchdog removes it.
 fn make_temp_dir(parent: &Path) -> Result<PathBuf, ClusterError> {
     tempfile::Builder::new()
