@@ -69,6 +69,16 @@ impl DbError {
         matches!(self.sqlstate(), Some("55P03" | "40P01"))
     }
 
+    /// The connection is gone: a [`DbError::Connection`], SQLSTATE class 08
+    /// (`connection_exception`), or 57P01 (`admin_shutdown`: the session was ended). The
+    /// work can go on over another connection.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, DbError::Connection(_))
+            || self
+                .sqlstate()
+                .is_some_and(|s| s.starts_with("08") || s == "57P01")
+    }
+
     /// The same error with `what` (e.g. "cannot create Wesley's ledger") said first; the
     /// SQLSTATE is kept.
     pub fn context(self, what: &str) -> DbError {
@@ -132,6 +142,11 @@ mod tests {
         assert_eq!(lock.to_string(), "anything at all (SQLSTATE 55P03)");
         assert!(DbError::from_psql(Some("40P01".into()), "x".into()).is_retryable());
         assert!(!DbError::from_psql(Some("23505".into()), "x".into()).is_retryable());
+        // Lost connections, by variant or SQLSTATE; a lock timeout is not one.
+        assert!(DbError::Connection("closed".into()).is_connection_lost());
+        assert!(DbError::from_psql(Some("08006".into()), "x".into()).is_connection_lost());
+        assert!(DbError::from_psql(Some("57P01".into()), "x".into()).is_connection_lost());
+        assert!(!lock.is_connection_lost());
         // A message that reads like a lock timeout, without the code, is not one.
         let words = DbError::from_psql(None, "canceling statement due to lock timeout".into());
         assert!(!words.is_retryable());

@@ -501,13 +501,8 @@ pub async fn alongside<T>(
         let refs: Vec<&Client> = lanes.iter().collect();
         Some(differences_known(&refs, expected, known).await)
     });
-    let lost = |e: &crate::error::DbError| {
-        matches!(e, crate::error::DbError::Connection(_))
-            || e.sqlstate()
-                .is_some_and(|s| s.starts_with("08") || s == "57P01")
-    };
     let found = match early {
-        Some(Err(e)) if lost(&e) => differences_known(&[c], expected, known).await,
+        Some(Err(e)) if e.is_connection_lost() => differences_known(&[c], expected, known).await,
         Some(found) => found,
         None => differences_known(&[c], expected, known).await,
     };

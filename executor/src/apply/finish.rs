@@ -194,14 +194,14 @@ fn unchanged_only(ctx: &Ctx, known: &mut exprs::Known) {
         .iter()
         .flat_map(|s| s.touches.iter().map(String::as_str))
         .collect();
-    let exprs_of =
-        |side: &wesley_planner::planfile::SchemaRef| -> BTreeMap<String, TableExpressions> {
-            side.expressions
-                .iter()
-                .flatten()
-                .map(|e| (e.table.clone(), e.clone()))
-                .collect()
-        };
+    let exprs_of = |side| -> BTreeMap<&str, &TableExpressions> {
+        let side: &wesley_planner::planfile::SchemaRef = side;
+        side.expressions
+            .iter()
+            .flatten()
+            .map(|e| (e.table.as_str(), e))
+            .collect()
+    };
     let (from, to) = (exprs_of(plan.from()), exprs_of(plan.to()));
     let (from_hashes, to_hashes) = (&plan.from().table_hashes, &plan.to().table_hashes);
     known.retain(|table| {
